@@ -55,8 +55,10 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?
 }
 
 function view(dtype: SafetensorsDtype, bytes: Uint8Array): SafeTensor['data'] {
-  // Copy so the typed array is aligned and owns its memory.
-  const buf = bytes.slice().buffer;
+  // Copy so the typed array is aligned and owns its memory (Node's Buffer#slice would not copy).
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  const buf = copy.buffer;
   switch (dtype) {
     case 'F32': return new Float32Array(buf);
     case 'F16': return new Uint16Array(buf);
