@@ -63,8 +63,8 @@ export const ATTACH_DEFAULTS = {
   mean: [0.286],
   std: [0.353],
   inputLayout: 'NCHW',
-  /** Channels of each exit's conv block. */
-  branchWidth: 32,
+  /** Minimum channels of an exit's conv blocks (an exit uses max(feature channels, this)). */
+  branchWidth: 24,
   epochs: 8,
   batchSize: 128,
   lr: 0.003,
@@ -74,8 +74,9 @@ export const ATTACH_DEFAULTS = {
   valPerClass: 500,
   limitPerClass: 0,
   tfBackend: 'auto',
-  /** Default confidence threshold written into the manifest for every exit. */
-  defaultThreshold: 0.9,
+  /** Default thresholds: the cheapest validation operating point of the confidence policy whose
+   *  accuracy is within this drop of the backbone's (0.005 = 0.5 percentage points). */
+  defaultMaxDrop: 0.005,
 };
 export type AttachConfig = typeof ATTACH_DEFAULTS;
 

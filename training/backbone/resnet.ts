@@ -66,6 +66,36 @@ export function gaussian(rand: () => number, n: number, std: number): Float32Arr
   return out;
 }
 
+/** A conv (He-normal init, the usual choice for ReLU nets) and its BatchNorm. */
+export function createConvBn(tf: Tf, rand: () => number, name: string, k: number, cin: number, cout: number, stride: number): ConvBn {
+  const std = Math.sqrt(2 / (k * k * cin));
+  const weight = tf.variable(tf.tensor4d(gaussian(rand, k * k * cin * cout, std), [k, k, cin, cout]), true, `${name}.weight`);
+  const bn: BatchNormState = {
+    gamma: tf.variable(tf.ones([cout]), true, `${name}.bn.gamma`),
+    beta: tf.variable(tf.zeros([cout]), true, `${name}.bn.beta`),
+    runningMean: tf.zeros([cout]),
+    runningVar: tf.ones([cout]),
+    pending: undefined,
+  };
+  return { name, stride, weight, bn };
+}
+
+export function applyConvBn(tf: Tf, x: Tensor4D, c: ConvBn, training: boolean): Tensor4D {
+  return batchNorm(tf, tf.conv2d(x, c.weight as unknown as Tensor4D, c.stride, 'same'), c.bn, training);
+}
+
+/** Moves queued batch statistics into the running statistics (momentum as in Keras). */
+export function commitBatchNorm(tf: Tf, convs: ConvBn[], momentum: number): void {
+  for (const c of convs) {
+    const p = c.bn.pending;
+    if (!p) continue;
+    const m = tf.tidy(() => tf.add(tf.mul(c.bn.runningMean, momentum), tf.mul(p.mean, 1 - momentum)));
+    const v = tf.tidy(() => tf.add(tf.mul(c.bn.runningVar, momentum), tf.mul(p.variance, 1 - momentum)));
+    c.bn.runningMean.dispose(); c.bn.runningVar.dispose(); p.mean.dispose(); p.variance.dispose();
+    c.bn.runningMean = m; c.bn.runningVar = v; c.bn.pending = undefined;
+  }
+}
+
 export class ResNet {
   readonly stem: ConvBn;
   readonly blocks: Block[] = [];
@@ -99,33 +129,18 @@ export class ResNet {
   }
 
   private convBn(name: string, k: number, cin: number, cout: number, stride: number): ConvBn {
-    // He-normal init (fan-in), the usual choice for ReLU nets.
-    const std = Math.sqrt(2 / (k * k * cin));
-    const weight = this.tf.variable(this.tf.tensor4d(gaussian(this.rand, k * k * cin * cout, std), [k, k, cin, cout]), true, `${name}.weight`);
-    const bn: BatchNormState = {
-      gamma: this.tf.variable(this.tf.ones([cout]), true, `${name}.bn.gamma`),
-      beta: this.tf.variable(this.tf.zeros([cout]), true, `${name}.bn.beta`),
-      runningMean: this.tf.zeros([cout]),
-      runningVar: this.tf.ones([cout]),
-      pending: undefined,
-    };
-    return { name, stride, weight, bn };
-  }
-
-  private applyConvBn(x: Tensor4D, c: ConvBn, training: boolean): Tensor4D {
-    const y = this.tf.conv2d(x, c.weight as unknown as Tensor4D, c.stride, 'same');
-    return batchNorm(this.tf, y, c.bn, training);
+    return createConvBn(this.tf, this.rand, name, k, cin, cout, stride);
   }
 
   /** Logits [N, classes]. In training mode BN uses batch statistics and queues running-stat updates. */
   forward(x: Tensor4D, training: boolean): TF.Tensor2D {
     const tf = this.tf;
-    let h = tf.relu(this.applyConvBn(x, this.stem, training));
+    let h = tf.relu(applyConvBn(tf, x, this.stem, training));
     for (const b of this.blocks) {
-      const r = tf.relu(this.applyConvBn(h, b.conv1, training));
-      const main = this.applyConvBn(r, b.conv2, training);
-      const skip = b.shortcut ? this.applyConvBn(h, b.shortcut, training) : h;
-      h = tf.relu(tf.add(main, skip));
+      const r = tf.relu(applyConvBn(tf, h, b.conv1, training));
+      const main = applyConvBn(tf, r, b.conv2, training);
+      const skip = b.shortcut ? applyConvBn(tf, h, b.shortcut, training) : h;
+      h = tf.relu(tf.add(main, skip) as Tensor4D);
     }
     const pooled = tf.mean(h, [1, 2]) as TF.Tensor2D;
     return tf.add(tf.matMul(pooled, this.fcWeight as unknown as TF.Tensor2D), this.fcBias) as TF.Tensor2D;
@@ -140,14 +155,7 @@ export class ResNet {
 
   /** Applies the running-stat updates queued by the last training forward pass. */
   commitBatchNorm(momentum: number): void {
-    for (const c of this.convs()) {
-      const p = c.bn.pending;
-      if (!p) continue;
-      const m = this.tf.tidy(() => this.tf.add(this.tf.mul(c.bn.runningMean, momentum), this.tf.mul(p.mean, 1 - momentum)));
-      const v = this.tf.tidy(() => this.tf.add(this.tf.mul(c.bn.runningVar, momentum), this.tf.mul(p.variance, 1 - momentum)));
-      c.bn.runningMean.dispose(); c.bn.runningVar.dispose(); p.mean.dispose(); p.variance.dispose();
-      c.bn.runningMean = m; c.bn.runningVar = v; c.bn.pending = undefined;
-    }
+    commitBatchNorm(this.tf, this.convs(), momentum);
   }
 
   /** All weights (trainable and BN running stats) by name, as plain arrays for checkpoints/export. */

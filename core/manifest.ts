@@ -1,0 +1,123 @@
+/**
+ * The model bundle's manifest (`models/<name>/manifest.json`): the single source of truth that
+ * training writes and both runtimes read. Validated with zod on every load.
+ *
+ * Numbering: segment i reads `segments[i].input` and writes `segments[i].output`; exit i is
+ * attached to the output of segment i (`exits[i].segment === i`), so a cascade runs segment 0,
+ * exit 0, segment 1, exit 1, … and the last segment's output is the final head's logits.
+ *
+ * @example
+ * const m = parseManifest(JSON.parse(text)); // throws ManifestError naming the bad field
+ */
+import { z } from 'zod';
+
+const dims = z.array(z.number().int().positive());
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex sha256');
+const fraction = z.number().min(0).max(1);
+
+export const accuracySchema = z.object({ val: fraction, test: fraction });
+
+export const frontierPointSchema = z.object({
+  thresholds: z.array(z.number()),
+  accuracy: fraction,
+  cost: z.number().nonnegative(),
+  exitRates: z.array(fraction),
+  test: z.object({ accuracy: fraction, cost: z.number().nonnegative(), exitRates: z.array(fraction) }).optional(),
+});
+
+export const manifestSchema = z.object({
+  schemaVersion: z.literal(1),
+  name: z.string().min(1),
+  createdAt: z.string(),
+  input: z.object({
+    name: z.string(),
+    /** Per-sample shape in `layout`, e.g. [1, 28, 28] for NCHW. */
+    shape: dims,
+    layout: z.literal('NCHW'),
+    dtype: z.literal('float32'),
+    /** x = (u8 / 255 − mean[c]) / std[c] */
+    normalisation: z.object({ mean: z.array(z.number()), std: z.array(z.number().positive()) }),
+  }),
+  classes: z.array(z.string()).min(2),
+  backbone: z.object({ file: z.string(), sha256, macs: z.number().int().nonnegative(), params: z.number().int().nonnegative(), output: z.string(), accuracy: accuracySchema }),
+  segments: z.array(z.object({
+    index: z.number().int().nonnegative(),
+    file: z.string(),
+    sha256,
+    input: z.string(),
+    output: z.string(),
+    inputShape: dims,
+    outputShape: dims,
+    macs: z.number().int().nonnegative(),
+    params: z.number().int().nonnegative(),
+    /** Bytes of this segment's output per sample as f32 (what a forward after it would send). */
+    outputBytes: z.number().int().positive(),
+  })).min(2),
+  exits: z.array(z.object({
+    index: z.number().int().nonnegative(),
+    segment: z.number().int().nonnegative(),
+    file: z.string(),
+    sha256,
+    input: z.string(),
+    inputShape: dims,
+    outputs: z.object({ logits: z.string(), confidence: z.string() }),
+    macs: z.number().int().nonnegative(),
+    params: z.number().int().nonnegative(),
+    /** MACs spent when a sample leaves here (segments 0..i + branches 0..i) / backbone MACs. */
+    costFraction: z.number().nonnegative(),
+    /** Backbone MACs up to the cut / backbone MACs. */
+    backboneFraction: fraction,
+    accuracy: accuracySchema,
+    defaultThreshold: z.number(),
+  })).min(1),
+  final: z.object({ costFraction: z.number().nonnegative(), accuracy: accuracySchema }),
+  policies: z.object({
+    default: z.enum(['confidence', 'max-softmax', 'entropy']),
+    frontier: z.record(z.string(), z.array(frontierPointSchema)),
+    oracle: z.object({ val: z.object({ accuracy: fraction, cost: z.number(), exitRates: z.array(fraction) }), test: z.object({ accuracy: fraction, cost: z.number(), exitRates: z.array(fraction) }) }),
+    /** Cascade at the default thresholds on the test split. */
+    atDefault: z.object({ accuracy: fraction, cost: z.number(), exitRates: z.array(fraction) }),
+  }),
+  provenance: z.object({
+    dataset: z.string(),
+    split: z.string(),
+    counts: z.object({ train: z.number().int(), val: z.number().int(), test: z.number().int() }),
+    seed: z.number().int(),
+    config: z.record(z.string(), z.unknown()),
+    backboneSha256: sha256,
+    backboneTraining: z.record(z.string(), z.unknown()).optional(),
+    exitTraining: z.object({ seconds: z.number(), samplesPerSec: z.number(), tfBackend: z.string() }),
+    tools: z.record(z.string(), z.string()),
+  }),
+}).superRefine((m, ctx) => {
+  if (m.exits.length !== m.segments.length - 1) ctx.addIssue({ code: 'custom', path: ['exits'], message: `expected ${m.segments.length - 1} exits for ${m.segments.length} segments, found ${m.exits.length}` });
+  m.segments.forEach((s, i) => {
+    if (s.index !== i) ctx.addIssue({ code: 'custom', path: ['segments', i, 'index'], message: `segment at position ${i} has index ${s.index}` });
+    if (i > 0 && s.input !== m.segments[i - 1]!.output) ctx.addIssue({ code: 'custom', path: ['segments', i, 'input'], message: `segment ${i} reads "${s.input}" but segment ${i - 1} writes "${m.segments[i - 1]!.output}"` });
+  });
+  m.exits.forEach((e, i) => {
+    if (e.index !== i || e.segment !== i) ctx.addIssue({ code: 'custom', path: ['exits', i], message: `exit at position ${i} must have index and segment ${i}` });
+  });
+  if (m.input.normalisation.mean.length !== m.input.shape[0] || m.input.normalisation.std.length !== m.input.shape[0]) {
+    ctx.addIssue({ code: 'custom', path: ['input', 'normalisation'], message: `mean/std need one entry per channel (${m.input.shape[0]})` });
+  }
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+
+export class ManifestError extends Error {
+  constructor(message: string, readonly issues: unknown[] = []) {
+    super(message);
+    this.name = 'ManifestError';
+  }
+}
+
+/** Parses and validates a manifest; the error message lists every bad field by path. */
+export function parseManifest(json: unknown): Manifest {
+  const r = manifestSchema.safeParse(json);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ManifestError(`invalid manifest: ${lines.join('; ')}`, r.error.issues);
+  }
+  return r.data;
+}

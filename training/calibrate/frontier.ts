@@ -1,0 +1,101 @@
+/**
+ * Calibration on the validation split: per-exit outputs → policy scores → an accuracy/cost frontier
+ * per policy (one point per shared threshold; only Pareto-optimal points kept), evaluated again on
+ * the test split so the manifest states what each operating point really achieves. The `oracle`
+ * (earliest correct exit) is the unreachable bound, for reports only.
+ *
+ * @example
+ * const f = frontier('confidence', valOutputs, costs);
+ * f[0]; // { threshold: 0.95, accuracy: 0.93, cost: 0.61, exitRates: [0.4, 0.1, 0.1, 0.4] }
+ */
+import { argmax, decideExit, exitScore, type Policy } from '../../core/policies.js';
+
+export interface SplitOutputs {
+  count: number;
+  classes: number;
+  labels: ArrayLike<number>;
+  /** Per exit: logits (count × classes) and confidence (count). */
+  exits: { logits: Float32Array; confidence: Float32Array }[];
+  finalLogits: Float32Array;
+}
+
+export interface FrontierPoint {
+  thresholds: number[];
+  accuracy: number;
+  /** Expected MACs per sample as a fraction of the backbone's MACs (exit branches included). */
+  cost: number;
+  /** Fraction of samples answered by each exit, then the final head. */
+  exitRates: number[];
+  test?: { accuracy: number; cost: number; exitRates: number[] };
+}
+
+/** Cost of leaving at each exit and at the final head, in backbone-MAC fractions. */
+export interface Costs { exits: number[]; final: number }
+
+export function scores(policy: Policy, out: SplitOutputs): Float64Array[] {
+  return out.exits.map((e) => Float64Array.from({ length: out.count }, (_, n) =>
+    exitScore(policy, e.logits.subarray(n * out.classes, (n + 1) * out.classes), e.confidence[n]!)));
+}
+
+export function exitAccuracy(out: SplitOutputs, exit: number): number {
+  const logits = exit < 0 ? out.finalLogits : out.exits[exit]!.logits;
+  let ok = 0;
+  for (let n = 0; n < out.count; n++) if (argmax(logits.subarray(n * out.classes, (n + 1) * out.classes)) === out.labels[n]) ok++;
+  return ok / out.count;
+}
+
+/** Accuracy, cost and exit distribution of one threshold vector. */
+export function evaluatePolicy(out: SplitOutputs, s: Float64Array[], thresholds: number[], costs: Costs): { accuracy: number; cost: number; exitRates: number[] } {
+  const E = out.exits.length;
+  const counts = new Array<number>(E + 1).fill(0);
+  let ok = 0, cost = 0;
+  const sample = new Float64Array(E);
+  for (let n = 0; n < out.count; n++) {
+    for (let i = 0; i < E; i++) sample[i] = s[i]![n]!;
+    const e = decideExit(sample, thresholds);
+    const logits = e < 0 ? out.finalLogits : out.exits[e]!.logits;
+    if (argmax(logits.subarray(n * out.classes, (n + 1) * out.classes)) === out.labels[n]) ok++;
+    cost += e < 0 ? costs.final : costs.exits[e]!;
+    counts[e < 0 ? E : e]!++;
+  }
+  return { accuracy: ok / out.count, cost: cost / out.count, exitRates: counts.map((c) => c / out.count) };
+}
+
+/** Candidate shared thresholds: score quantiles, plus "never exit early". */
+function candidates(s: Float64Array[], steps: number): number[] {
+  const all = Float64Array.from(s.flatMap((a) => Array.from(a))).sort();
+  const out = new Set<number>([Infinity]);
+  for (let k = 0; k < steps; k++) out.add(all[Math.min(all.length - 1, Math.floor((k / steps) * all.length))]!);
+  return [...out].sort((a, b) => a - b);
+}
+
+export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?: SplitOutputs, steps = 200): FrontierPoint[] {
+  const sv = scores(policy, val);
+  const st = test ? scores(policy, test) : undefined;
+  const points = candidates(sv, steps).map((t) => {
+    const thresholds = val.exits.map(() => t);
+    return { thresholds, ...evaluatePolicy(val, sv, thresholds, costs) };
+  });
+  // Pareto: sort by cost, keep points that improve accuracy on every cheaper point.
+  points.sort((a, b) => a.cost - b.cost || b.accuracy - a.accuracy);
+  const kept: FrontierPoint[] = [];
+  for (const p of points) if (!kept.length || p.accuracy > kept[kept.length - 1]!.accuracy) kept.push(p);
+  if (test && st) for (const p of kept) p.test = evaluatePolicy(test, st, p.thresholds, costs);
+  return kept.map((p) => ({ ...p, thresholds: p.thresholds.map((t) => (Number.isFinite(t) ? t : 1e9)) }));
+}
+
+/** The oracle: each sample leaves at the earliest exit that classifies it correctly. */
+export function oracle(out: SplitOutputs, costs: Costs): { accuracy: number; cost: number; exitRates: number[] } {
+  const E = out.exits.length;
+  const counts = new Array<number>(E + 1).fill(0);
+  let ok = 0, cost = 0;
+  for (let n = 0; n < out.count; n++) {
+    let e = -1;
+    for (let i = 0; i < E && e < 0; i++) if (argmax(out.exits[i]!.logits.subarray(n * out.classes, (n + 1) * out.classes)) === out.labels[n]) e = i;
+    const finalOk = argmax(out.finalLogits.subarray(n * out.classes, (n + 1) * out.classes)) === out.labels[n];
+    if (e >= 0 || finalOk) ok++;
+    cost += e < 0 ? costs.final : costs.exits[e]!;
+    counts[e < 0 ? E : e]!++;
+  }
+  return { accuracy: ok / out.count, cost: cost / out.count, exitRates: counts.map((c) => c / out.count) };
+}
