@@ -1,0 +1,149 @@
+/**
+ * Backbones "made by another tool": graphs in the form torch.onnx.export usually writes them
+ * (path-like node names, `onnx::` tensor names, Conv with bias, separate BatchNormalization nodes,
+ * Gemm with transB=1, Flatten or Reshape with a constant shape), random weights, 1×28×28 input.
+ * ResNet-, VGG- and DenseNet-shaped, at several opsets.
+ */
+import { floatTensor, int64Tensor, makeModel, node, valueInfo, writeOnnx, type Node, type TensorProto } from '../../training/onnx/proto.js';
+import { gaussian, mulberry32 } from '../../training/backbone/resnet.js';
+
+class Builder {
+  nodes: Node[] = [];
+  inits: TensorProto[] = [];
+  private k = 0;
+  private readonly rand: () => number;
+  constructor(seed: number) { this.rand = mulberry32(seed); }
+
+  private t(): string { return `onnx::${100 + this.k++}`; }
+
+  weight(name: string, dims: number[], std: number): string {
+    this.inits.push(floatTensor(name, dims, gaussian(this.rand, dims.reduce((a, b) => a * b, 1), std)));
+    return name;
+  }
+
+  conv(path: string, x: string, cin: number, cout: number, k: number, stride = 1, bias = true): string {
+    const out = this.t();
+    const w = this.weight(`${path}.weight`, [cout, cin, k, k], Math.sqrt(2 / (cin * k * k)));
+    const ins = [x, w];
+    if (bias) ins.push(this.weight(`${path}.bias`, [cout], 0.05));
+    const p = Math.floor(k / 2);
+    this.nodes.push(node('Conv', ins, [out], { kernel_shape: [k, k], strides: [stride, stride], pads: [p, p, p, p], dilations: [1, 1], group: 1 }, `/${path.replaceAll('.', '/')}/Conv`));
+    return out;
+  }
+
+  bn(path: string, x: string, c: number): string {
+    const out = this.t();
+    const pos = (name: string, base: number, spread: number) => {
+      this.inits.push(floatTensor(`${path}.${name}`, [c], Float32Array.from({ length: c }, () => base + spread * this.rand())));
+      return `${path}.${name}`;
+    };
+    this.nodes.push(node('BatchNormalization', [x, pos('weight', 0.8, 0.4), pos('bias', -0.1, 0.2), pos('running_mean', -0.1, 0.2), pos('running_var', 0.5, 1)], [out], { epsilon: 1e-5, momentum: 0.9 }, `/${path.replaceAll('.', '/')}/BatchNormalization`));
+    return out;
+  }
+
+  op(type: string, inputs: string[], attrs: Record<string, number | number[]> = {}, name?: string): string {
+    const out = this.t();
+    this.nodes.push(node(type, inputs, [out], attrs, name ?? `/${type}_${this.k}`));
+    return out;
+  }
+
+  gemm(path: string, x: string, cin: number, cout: number, output?: string): string {
+    const out = output ?? this.t();
+    const w = this.weight(`${path}.weight`, [cout, cin], Math.sqrt(1 / cin));
+    const b = this.weight(`${path}.bias`, [cout], 0.05);
+    this.nodes.push(node('Gemm', [x, w, b], [out], { alpha: 1.0, beta: 1.0, transB: 1 }, `/${path}/Gemm`));
+    return out;
+  }
+
+  model(opset: number, input: string, output: string, classes: number): Uint8Array {
+    return writeOnnx(makeModel({
+      name: 'main_graph',
+      node: this.nodes,
+      initializer: this.inits,
+      input: [valueInfo(input, ['batch_size', 1, 28, 28])],
+      output: [valueInfo(output, ['batch_size', classes])],
+    }, opset, 'pytorch'));
+  }
+}
+
+/** ResNet-shaped: conv-BN-relu stem, two basic blocks (one downsampling with a 1×1 shortcut). */
+export function foreignResNet(opts: { batchNorm: boolean; opset: number }): Uint8Array {
+  const b = new Builder(11);
+  // torch names: layerN.M.convK + layerN.M.bnK, downsample.0 (conv) + downsample.1 (bn)
+  const cbr = (path: string, x: string, cin: number, cout: number, k: number, s: number, relu = true) => {
+    let y = b.conv(path, x, cin, cout, k, s, !opts.batchNorm);
+    if (opts.batchNorm) y = b.bn(path.endsWith('.0') ? path.replace(/0$/, '1') : path.replace('conv', 'bn'), y, cout);
+    return relu ? b.op('Relu', [y]) : y;
+  };
+  let x = cbr('conv1', 'input.1', 1, 8, 3, 1);
+  x = b.op('MaxPool', [x], { kernel_shape: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }, '/maxpool/MaxPool');
+  // layer1.0: identity shortcut
+  let y = cbr('layer1.0.conv1', x, 8, 8, 3, 1);
+  y = cbr('layer1.0.conv2', y, 8, 8, 3, 1, false);
+  x = b.op('Relu', [b.op('Add', [y, x], {}, '/layer1/layer1.0/Add')], {}, '/layer1/layer1.0/relu_1/Relu');
+  // layer2.0: downsampling, 1×1 conv shortcut
+  y = cbr('layer2.0.conv1', x, 8, 16, 3, 2);
+  y = cbr('layer2.0.conv2', y, 16, 16, 3, 1, false);
+  const sc = cbr('layer2.0.downsample.0', x, 8, 16, 1, 2, false);
+  x = b.op('Relu', [b.op('Add', [y, sc], {}, '/layer2/layer2.0/Add')], {}, '/layer2/layer2.0/relu_1/Relu');
+  // layer3.0
+  y = cbr('layer3.0.conv1', x, 16, 16, 3, 1);
+  y = cbr('layer3.0.conv2', y, 16, 16, 3, 1, false);
+  x = b.op('Relu', [b.op('Add', [y, x], {}, '/layer3/layer3.0/Add')], {}, '/layer3/layer3.0/relu_1/Relu');
+  x = b.op('GlobalAveragePool', [x], {}, '/avgpool/GlobalAveragePool');
+  x = b.op('Flatten', [x], { axis: 1 }, '/Flatten');
+  b.gemm('fc', x, 16, 10, 'output');
+  return b.model(opts.opset, 'input.1', 'output', 10);
+}
+
+/** VGG-shaped: conv-relu pairs and max pools, Reshape with a constant shape, two Gemms. */
+export function foreignVgg(opts: { batchNorm: boolean; opset: number }): Uint8Array {
+  const b = new Builder(12);
+  let x = 'input';
+  let cin = 1;
+  [[8, 8], [16, 16], [24]].forEach((stage, s) => {
+    stage.forEach((cout, i) => {
+      const path = `features.${s}.${i}`;
+      x = b.conv(path, x, cin, cout, 3, 1, !opts.batchNorm);
+      if (opts.batchNorm) x = b.bn(`${path}.bn`, x, cout);
+      x = b.op('Relu', [x], {}, `/features/${s}/${i}/Relu`);
+      cin = cout;
+    });
+    x = b.op('MaxPool', [x], { kernel_shape: [2, 2], strides: [2, 2] }, `/features/pool${s}/MaxPool`);
+  });
+  // 28 → 14 → 7 → 3
+  b.inits.push(int64Tensor('onnx::Reshape_shape', [-1, 24 * 3 * 3]));
+  x = b.op('Reshape', [x, 'onnx::Reshape_shape'], {}, '/Reshape');
+  x = b.op('Relu', [b.gemm('classifier.0', x, 24 * 9, 32)], {}, '/classifier/1/Relu');
+  b.gemm('classifier.3', x, 32, 10, 'logits');
+  return b.model(opts.opset, 'input', 'logits', 10);
+}
+
+/** DenseNet-shaped: dense blocks (BN-relu-conv, Concat along channels) and AveragePool transitions. */
+export function foreignDenseNet(opts: { batchNorm: boolean; opset: number }): Uint8Array {
+  const b = new Builder(13);
+  const growth = 6;
+  let x = b.conv('features.conv0', 'input', 1, 8, 3, 1, true);
+  let c = 8;
+  for (let blk = 1; blk <= 2; blk++) {
+    for (let l = 1; l <= 2; l++) {
+      const path = `features.denseblock${blk}.denselayer${l}`;
+      let y = opts.batchNorm ? b.bn(`${path}.norm1`, x, c) : x;
+      y = b.op('Relu', [y], {}, `/${path.replaceAll('.', '/')}/relu1/Relu`);
+      y = b.conv(`${path}.conv1`, y, c, growth, 3, 1, !opts.batchNorm);
+      x = b.op('Concat', [x, y], { axis: 1 }, `/${path.replaceAll('.', '/')}/Concat`);
+      c += growth;
+    }
+    const tp = `features.transition${blk}`;
+    let y = opts.batchNorm ? b.bn(`${tp}.norm`, x, c) : x;
+    y = b.op('Relu', [y], {}, `/${tp.replaceAll('.', '/')}/relu/Relu`);
+    y = b.conv(`${tp}.conv`, y, c, c / 2, 1, 1, !opts.batchNorm);
+    x = b.op('AveragePool', [y], { kernel_shape: [2, 2], strides: [2, 2] }, `/${tp.replaceAll('.', '/')}/pool/AveragePool`);
+    c = c / 2;
+  }
+  x = b.op('Relu', [x], {}, '/features/relu_final/Relu');
+  x = b.op('GlobalAveragePool', [x], {}, '/GlobalAveragePool');
+  x = b.op('Flatten', [x], { axis: 1 }, '/Flatten');
+  b.gemm('classifier', x, c, 10, 'logits');
+  return b.model(opts.opset, 'input', 'logits', 10);
+}
