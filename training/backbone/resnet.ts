@@ -66,13 +66,16 @@ export function gaussian(rand: () => number, n: number, std: number): Float32Arr
   return out;
 }
 
-/** A conv (He-normal init, the usual choice for ReLU nets) and its BatchNorm. */
+/**
+ * A conv (He-normal init, the usual choice for ReLU nets) and its BatchNorm. Variables stay unnamed:
+ * tfjs registers names globally and one process may build several models (tests, attach after backbone).
+ */
 export function createConvBn(tf: Tf, rand: () => number, name: string, k: number, cin: number, cout: number, stride: number): ConvBn {
   const std = Math.sqrt(2 / (k * k * cin));
-  const weight = tf.variable(tf.tensor4d(gaussian(rand, k * k * cin * cout, std), [k, k, cin, cout]), true, `${name}.weight`);
+  const weight = tf.variable(tf.tensor4d(gaussian(rand, k * k * cin * cout, std), [k, k, cin, cout]), true);
   const bn: BatchNormState = {
-    gamma: tf.variable(tf.ones([cout]), true, `${name}.bn.gamma`),
-    beta: tf.variable(tf.zeros([cout]), true, `${name}.bn.beta`),
+    gamma: tf.variable(tf.ones([cout]), true),
+    beta: tf.variable(tf.zeros([cout]), true),
     runningMean: tf.zeros([cout]),
     runningVar: tf.ones([cout]),
     pending: undefined,
@@ -124,8 +127,8 @@ export class ResNet {
     // Glorot-uniform for the classifier, zero bias.
     const limit = Math.sqrt(6 / (cin + config.numClasses));
     const w = Float32Array.from({ length: cin * config.numClasses }, () => (this.rand() * 2 - 1) * limit);
-    this.fcWeight = tf.variable(tf.tensor2d(w, [cin, config.numClasses]), true, 'fc.weight');
-    this.fcBias = tf.variable(tf.zeros([config.numClasses]), true, 'fc.bias');
+    this.fcWeight = tf.variable(tf.tensor2d(w, [cin, config.numClasses]), true);
+    this.fcBias = tf.variable(tf.zeros([config.numClasses]), true);
   }
 
   private convBn(name: string, k: number, cin: number, cout: number, stride: number): ConvBn {

@@ -40,11 +40,11 @@ export class Branch {
       c = opts.width;
     }
     const glorot = (fanIn: number, fanOut: number) => Float32Array.from({ length: fanIn * fanOut }, () => (rand() * 2 - 1) * Math.sqrt(6 / (fanIn + fanOut)));
-    this.clsW = tf.variable(tf.tensor2d(glorot(c, opts.classes), [c, opts.classes]), true, `${name}.cls.weight`);
-    this.clsB = tf.variable(tf.zeros([opts.classes]), true, `${name}.cls.bias`);
-    this.confW = tf.variable(tf.tensor2d(glorot(c, 1), [c, 1]), true, `${name}.conf.weight`);
+    this.clsW = tf.variable(tf.tensor2d(glorot(c, opts.classes), [c, opts.classes]), true);
+    this.clsB = tf.variable(tf.zeros([opts.classes]), true);
+    this.confW = tf.variable(tf.tensor2d(glorot(c, 1), [c, 1]), true);
     // Start confidences low (sigmoid(-2) ≈ 0.12): samples flow to later exits until a branch has learnt.
-    this.confB = tf.variable(tf.fill([1], -2), true, `${name}.conf.bias`);
+    this.confB = tf.variable(tf.fill([1], -2), true);
     this.macs = macs + c * opts.classes + c;
   }
 

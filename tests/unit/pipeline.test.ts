@@ -1,0 +1,114 @@
+/**
+ * The whole training pipeline at smoke scale, on real Fashion-MNIST images: backbone training →
+ * ONNX export → attach (cut, cache, train exits, export, calibrate) → manifest → evaluate.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS, resolveConfig } from '../../training/config.js';
+import { runBackbone } from '../../training/backbone/command.js';
+import { runAttach, sha256 } from '../../training/attach.js';
+import { loadManifest, runEvaluate } from '../../training/evaluate.js';
+import { initTf } from '../../training/tf.js';
+import type { Manifest } from '../../core/manifest.js';
+import { foreignVgg } from '../helpers/foreign-backbones.js';
+import { fixedInput, maxAbsDiff, parity, runNode } from '../helpers/runtimes.js';
+
+let dir: string;
+let manifest: Manifest;
+let backboneBefore: Uint8Array;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'edge-cascade-smoke-'));
+  await runBackbone(resolveConfig(BACKBONE_DEFAULTS, BACKBONE_CONFIGS, 'smoke', [`--out=${dir}`]), { quiet: true });
+  backboneBefore = new Uint8Array(readFileSync(join(dir, 'backbone.onnx')));
+  manifest = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(dir, 'backbone.onnx')}`]), { quiet: true });
+  await initTf({ backend: 'cpu', quiet: true });
+});
+
+describe('smoke pipeline', () => {
+  it('writes a bundle whose manifest validates on load', () => {
+    const m = loadManifest(dir);
+    expect(m.segments).toHaveLength(4);
+    expect(m.exits).toHaveLength(3);
+    expect(m.provenance.dataset).toBe('fashion-mnist');
+    expect(m.provenance.backboneSha256).toBe(sha256(backboneBefore));
+    expect(m.provenance.config).toHaveProperty('attach');
+    expect(m.provenance.config).toHaveProperty('backbone');
+    for (const e of m.exits) expect(e.accuracy.test).toBeGreaterThanOrEqual(0);
+    expect(Object.keys(m.policies.frontier).sort()).toEqual(['confidence', 'entropy', 'max-softmax']);
+  });
+
+  it('exit training leaves the backbone bytes unchanged', () => {
+    const after = new Uint8Array(readFileSync(join(dir, 'backbone.onnx')));
+    expect(Buffer.compare(Buffer.from(after), Buffer.from(backboneBefore))).toBe(0);
+    expect(sha256(after)).toBe(manifest.backbone.sha256);
+  });
+
+  it('chained segments reproduce the backbone logits', async () => {
+    const x = fixedInput(3 * 784);
+    const ref = (await runNode(backboneBefore, x, [3, 1, 28, 28])).logits!;
+    let cur = x;
+    for (const s of manifest.segments) {
+      const out = await runNode(new Uint8Array(readFileSync(join(dir, s.file))), cur, [3, ...s.inputShape]);
+      cur = out[s.output]!;
+    }
+    expect(maxAbsDiff(cur, ref)).toBeLessThan(1e-5);
+  });
+
+  it('every segment and exit agrees across tfjs, onnxruntime-node and onnxruntime-web within 1e-4', async () => {
+    let cur = fixedInput(2 * 784, 3);
+    for (const [i, s] of manifest.segments.entries()) {
+      const p = await parity(new Uint8Array(readFileSync(join(dir, s.file))), cur, [2, ...s.inputShape]);
+      expect(p.tfjs, `segment ${i} tfjs`).toBeLessThan(1e-4);
+      expect(p.web, `segment ${i} web`).toBeLessThan(1e-4);
+      cur = p.outputs[s.output]!;
+      const e = manifest.exits[i];
+      if (!e) continue;
+      const pe = await parity(new Uint8Array(readFileSync(join(dir, e.file))), cur, [2, ...e.inputShape]);
+      expect(pe.tfjs, `exit ${i} tfjs`).toBeLessThan(1e-4);
+      expect(pe.web, `exit ${i} web`).toBeLessThan(1e-4);
+      for (const c of pe.outputs[e.outputs.confidence]!) expect(c).toBeGreaterThan(0);
+    }
+  });
+
+  it('evaluate re-measures the bundle from its files and prints the README table', async () => {
+    const table = await runEvaluate(dir);
+    expect(table).toMatch(/\| exit 0 \(after [^)]+\) \| \d+\.\d\d % \|/);
+    expect(table).toMatch(/final head \(backbone\)/);
+  });
+
+  it('evaluate refuses a bundle whose files no longer match the manifest', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'edge-cascade-tamper-'));
+    for (const f of ['manifest.json', 'backbone.onnx', ...manifest.segments.map((s) => s.file), ...manifest.exits.map((e) => e.file)]) {
+      writeFileSync(join(copy, f), readFileSync(join(dir, f)));
+    }
+    const exit = readFileSync(join(copy, 'exit_1.onnx'));
+    exit[exit.length - 5] ^= 0xff;
+    writeFileSync(join(copy, 'exit_1.onnx'), exit);
+    await expect(runEvaluate(copy)).rejects.toThrow(/exit_1\.onnx: sha256 differs/);
+  });
+});
+
+describe('attach on a backbone made by another tool', () => {
+  it('cuts, trains and exports exits for a VGG-shaped graph with BatchNormalization nodes', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'edge-cascade-foreign-'));
+    const bytes = foreignVgg({ batchNorm: true, opset: 13 });
+    writeFileSync(join(d, 'vgg.onnx'), bytes);
+    const m = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'vgg.onnx')}`, `--out=${join(d, 'bundle')}`]), { quiet: true });
+    expect(m.exits).toHaveLength(3);
+    expect(m.backbone.sha256).toBe(sha256(bytes));
+    expect(sha256(new Uint8Array(readFileSync(join(d, 'vgg.onnx'))))).toBe(sha256(bytes));
+    expect(m.exits.map((e) => e.input)).toEqual(m.segments.slice(0, 3).map((s) => s.output));
+    expect(loadManifest(join(d, 'bundle')).name).toBe('bundle');
+  });
+
+  it('takes user-given cut tensors and rejects invalid ones by name', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'edge-cascade-cuts-'));
+    writeFileSync(join(d, 'vgg.onnx'), foreignVgg({ batchNorm: false, opset: 11 }));
+    const base = [`--backbone=${join(d, 'vgg.onnx')}`, '--limitPerClass=10'];
+    await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [...base, '--cuts=not-a-tensor']), { quiet: true }))
+      .rejects.toThrow(/--cuts: "not-a-tensor" is not a valid 4-D cut point; valid: /);
+  });
+});
