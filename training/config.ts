@@ -65,7 +65,7 @@ export const ATTACH_DEFAULTS = {
   inputLayout: 'NCHW',
   /** Minimum channels of an exit's conv blocks (an exit uses max(feature channels, this)). */
   branchWidth: 24,
-  epochs: 4,
+  epochs: 6,
   batchSize: 128,
   lr: 0.003,
   /** EENets cost weight λ in L = CE(cascade) + λ·E[cost] + mean_i CE(exit_i). */

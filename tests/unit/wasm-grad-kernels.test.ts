@@ -20,7 +20,7 @@ async function grads(backend: string, c: Case): Promise<[Float32Array, Float32Ar
   const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
   const x = tf.tensor4d(Float32Array.from({ length: n(c.x) }, (_, i) => Math.sin(i * 0.37)), c.x);
   const w = tf.tensor4d(Float32Array.from({ length: n(c.w) }, (_, i) => Math.cos(i * 0.11)), c.w);
-  const [gx, gw] = tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => tf.sum(tf.square(tf.conv2d(a, b, c.stride, c.pad))))([x, w]);
+  const [gx, gw] = tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad))))([x, w]);
   return [gx!.dataSync() as Float32Array, gw!.dataSync() as Float32Array];
 }
 

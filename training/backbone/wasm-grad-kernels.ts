@@ -129,17 +129,30 @@ function conv2DBackpropInput(args: { inputs: Record<string, TensorInfo>; backend
   return dx;
 }
 
-let registered = false;
+let stockInput: ReturnType<typeof tf.getKernel> | undefined;
 
-/** Registers (or replaces) the two conv gradient kernels on the wasm backend. Idempotent. */
-export function registerWasmGradKernels(): void {
-  if (registered) return;
-  for (const [kernelName, kernelFunc] of [
-    ['Conv2DBackpropFilter', conv2DBackpropFilter],
-    ['Conv2DBackpropInput', conv2DBackpropInput],
-  ] as const) {
-    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as never });
+function register(kernelName: string, kernelFunc: unknown): void {
+  if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as never });
+}
+
+/**
+ * Registers the filter gradient (missing from the wasm backend) and, unless `input: 'stock'`, our
+ * faster input gradient in place of the stock one. Safe to call again to switch (benchmarks).
+ */
+export function registerWasmGradKernels(opts: { input?: 'forward-conv' | 'stock' } = {}): void {
+  stockInput ??= tf.getKernel('Conv2DBackpropInput', 'wasm');
+  register('Conv2DBackpropFilter', conv2DBackpropFilter);
+  if (opts.input === 'stock') {
+    if (stockInput) register('Conv2DBackpropInput', stockInput.kernelFunc);
+  } else {
+    register('Conv2DBackpropInput', conv2DBackpropInput);
   }
-  registered = true;
+}
+
+/** Removes our kernels and restores the stock input gradient: the wasm backend as shipped. */
+export function restoreStockWasmKernels(): void {
+  stockInput ??= tf.getKernel('Conv2DBackpropInput', 'wasm');
+  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+  if (stockInput) register('Conv2DBackpropInput', stockInput.kernelFunc);
 }

@@ -1,0 +1,148 @@
+/**
+ * `npm run bench:training`: training throughput on this machine, per tfjs backend tried.
+ *
+ *   - backbone: the default ResNet config (Adam step on a batch of real Fashion-MNIST images);
+ *   - exits: the three default branches on features of the shipped bundle's cut shapes, with the
+ *     EENets cascade loss (what `attach` runs).
+ *
+ * For every backend: median samples/s over timed steps after warm-up steps. Backends that cannot
+ * train are reported with the reason (stock wasm lacks Conv2DBackpropFilter; tfjs-node cannot be
+ * installed offline). Writes bench/results/training.{json,md}.
+ *
+ * Options: --steps=N (timed steps, default 8), --warmup=N (default 2),
+ *          --backends=wasm,wasm-stock-input,wasm-stock,cpu,tensorflow
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { initTf, tf } from '../training/tf.js';
+import { registerWasmGradKernels, restoreStockWasmKernels } from '../training/backbone/wasm-grad-kernels.js';
+import { BACKBONE_DEFAULTS, ATTACH_DEFAULTS } from '../training/config.js';
+import { ResNet, mulberry32, gaussian } from '../training/backbone/resnet.js';
+import { Branch } from '../training/branches/branch.js';
+import { cascadeLoss, nchwToNhwc } from '../training/branches/train.js';
+import { loadFashionMnist } from '../training/data/fashion-mnist.js';
+import { normaliseImages } from '../core/normalise.js';
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const STEPS = Number(args.steps ?? 8);
+const WARMUP = Number(args.warmup ?? 2);
+const BACKENDS = (args.backends ?? 'wasm,wasm-stock-input,wasm-stock,cpu,tensorflow').split(',');
+/** The pure-JS cpu backend manages a few samples/s: time fewer, smaller steps so the bench ends. */
+const CPU_STEPS = 2;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Times `step` (one optimizer step on `batch` samples); returns median samples/s. */
+function timeSteps(step: () => void, batch: number, steps: number, warmup: number): number {
+  for (let i = 0; i < warmup; i++) step();
+  const rates: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t = performance.now();
+    step();
+    rates.push(batch / ((performance.now() - t) / 1000));
+  }
+  return median(rates);
+}
+
+function backboneStep(batch: number): () => void {
+  const cfg = BACKBONE_DEFAULTS;
+  const ds = loadFashionMnist({ limitPerClass: { train: Math.ceil(batch / 10), val: 1, test: 1 } });
+  const net = new ResNet(tf, { inputChannels: 1, numClasses: 10, stemWidth: cfg.stemWidth, widths: cfg.widths, blocksPerStage: cfg.blocksPerStage }, 1);
+  const opt = tf.train.adam(cfg.lr);
+  const x = normaliseImages(ds.train.images.subarray(0, batch * 784), batch, ds.shape, [0.286], [0.353], 'NHWC');
+  const labels = Int32Array.from(ds.train.labels.subarray(0, batch));
+  return () => tf.tidy(() => {
+    const xt = tf.tensor4d(x, [batch, 28, 28, 1]);
+    const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
+    opt.minimize(() => tf.losses.softmaxCrossEntropy(y, net.forward(xt, true)) as tf.Scalar, true, net.trainableVariables())!.dataSync();
+    net.commitBatchNorm(cfg.bnMomentum);
+  });
+}
+
+/** Cut shapes of the default bundle (stem.out, stage1.block1.out, stage2.block1.out). */
+const CUT_SHAPES = [[16, 28, 28], [16, 28, 28], [32, 14, 14]];
+
+function exitStep(batch: number): () => void {
+  const rand = mulberry32(3);
+  const branches = CUT_SHAPES.map((s, i) => new Branch(tf, `exit_${i}`, { channels: s[0]!, height: s[1]!, width: s[2]! }, { width: Math.max(s[0]!, ATTACH_DEFAULTS.branchWidth), classes: 10 }, rand));
+  const feats = CUT_SHAPES.map((s) => gaussian(rand, batch * s[0]! * s[1]! * s[2]!, 1).map(Math.abs));
+  const fin = gaussian(rand, batch * 10, 2);
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
+  const opt = tf.train.adam(ATTACH_DEFAULTS.lr);
+  const vars = branches.flatMap((b) => b.trainableVariables());
+  const costs = { exits: [0.11, 0.5, 0.8], final: 1.3 };
+  return () => tf.tidy(() => {
+    const xs = feats.map((f, i) => nchwToNhwc(tf, f, batch, CUT_SHAPES[i]!));
+    const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10) as tf.Tensor2D;
+    const f = tf.tensor2d(fin, [batch, 10]);
+    opt.minimize(() => cascadeLoss(tf, branches.map((b, i) => b.forward(xs[i]!, true)), f, y, costs, ATTACH_DEFAULTS.costWeight), true, vars)!.dataSync();
+    for (const b of branches) b.commitBatchNorm(0.9);
+  });
+}
+
+const NOTES: Record<string, string> = {
+  wasm: 'filter and input gradients as forward convs (ours)',
+  'wasm-stock-input': 'our filter gradient, stock Conv2DBackpropInput',
+  cpu: 'pure JS, batch 16',
+};
+
+interface Row { backend: string; task: string; batch: number; samplesPerSec: number | null; note: string }
+
+async function setBackend(name: string): Promise<string | null> {
+  try {
+    if (name === 'wasm') await initTf({ backend: 'wasm', quiet: true });
+    else if (name === 'cpu') await initTf({ backend: 'cpu', quiet: true });
+    else if (name === 'tensorflow') await initTf({ backend: 'tensorflow', quiet: true });
+    else if (name === 'wasm-stock-input') {
+      // Our filter gradient with the stock (slow) input gradient kernel.
+      await initTf({ backend: 'wasm', quiet: true });
+      registerWasmGradKernels({ input: 'stock' });
+    } else if (name === 'wasm-stock') {
+      // The wasm backend as shipped: no filter gradient kernel at all.
+      await initTf({ backend: 'wasm', quiet: true });
+      restoreStockWasmKernels();
+    }
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+const rows: Row[] = [];
+for (const backend of BACKENDS) {
+  const err = await setBackend(backend);
+  for (const task of ['backbone', 'exits'] as const) {
+    const batch = backend === 'cpu' ? 16 : task === 'backbone' ? BACKBONE_DEFAULTS.batchSize : ATTACH_DEFAULTS.batchSize;
+    if (err) {
+      rows.push({ backend, task, batch, samplesPerSec: null, note: `unavailable: ${err}` });
+      continue;
+    }
+    try {
+      const step = task === 'backbone' ? backboneStep(batch) : exitStep(batch);
+      const sps = timeSteps(step, batch, backend === 'cpu' ? CPU_STEPS : STEPS, backend === 'cpu' ? 1 : WARMUP);
+      rows.push({ backend, task, batch, samplesPerSec: sps, note: NOTES[backend] ?? '' });
+    } catch (e) {
+      rows.push({ backend, task, batch, samplesPerSec: null, note: `fails: ${(e as Error).message.split('\n')[0]}` });
+    }
+    console.error(`${backend} ${task}: ${rows[rows.length - 1]!.samplesPerSec?.toFixed(1) ?? rows[rows.length - 1]!.note}`);
+  }
+}
+
+const meta = { date: new Date().toISOString(), node: process.version, cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, steps: STEPS, warmup: WARMUP };
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/training.json', JSON.stringify({ ...meta, rows }, null, 2) + '\n');
+const md = [
+  `# Training throughput (\`npm run bench:training\`)`,
+  '',
+  `${meta.date}, Node ${meta.node}, ${meta.cpus}; median of ${STEPS} timed steps after ${WARMUP} warm-up steps (cpu: ${CPU_STEPS} after 1).`,
+  '',
+  '| tfjs backend | task | batch | samples/s | note |',
+  '|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.backend} | ${r.task} | ${r.batch} | ${r.samplesPerSec === null ? '—' : r.samplesPerSec.toFixed(1)} | ${r.note} |`),
+  '',
+].join('\n');
+writeFileSync('bench/results/training.md', md);
+console.log(md);
