@@ -64,21 +64,27 @@ function padOrCrop(k: KernelCalls, x: TensorInfo, top: number, bottom: number, l
   return t;
 }
 
+type KernelArgs = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Attrs };
+
+/** The forward conv's geometry (NHWC, no dilation) that both gradients invert; equal strides only. */
+function gradConvInfo(kernel: string, attrs: Attrs, xShape: number[], filterShape: number[]): { info: backend_util.Conv2DInfo; s: number } {
+  const { strides, pad, dimRoundingMode } = attrs as {
+    strides: [number, number] | number; pad: 'same' | 'valid' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const info = backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number], filterShape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+  if (info.strideHeight !== info.strideWidth) throw new Error(`${kernel}: unequal strides are not supported`);
+  return { info, s: info.strideHeight };
+}
+
 /**
  * dW[a,b,ci,co] = Σ_{n,i,j} xpad[n, i·s+a, j·s+b, ci] · dy[n,i,j,co]: a valid conv of xpad laid out
  * as [Cin, Hp, Wp, N] (batch = Cin, channels = N) with dy laid out as [OH, OW, N, Cout] as the
  * filter, dilated by the stride. Output [Cin, kh, kw, Cout], transposed back to [kh, kw, Cin, Cout].
  */
-function conv2DBackpropFilter(args: { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Attrs }): TensorInfo {
+function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const { x, dy } = args.inputs;
-  const { strides, pad, dimRoundingMode, filterShape } = args.attrs as {
-    strides: [number, number] | number; pad: 'same' | 'valid' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    filterShape: [number, number, number, number];
-  };
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-  if (info.strideHeight !== info.strideWidth) throw new Error('Conv2DBackpropFilter: unequal strides are not supported');
-  const s = info.strideHeight;
+  const { info, s } = gradConvInfo('Conv2DBackpropFilter', args.attrs, x.shape, args.attrs.filterShape as number[]);
   const k = new KernelCalls(args.backend);
   const { top, left } = info.padInfo;
   const bottom = (info.outHeight - 1) * s + info.filterHeight - top - info.inHeight;
@@ -96,16 +102,9 @@ function conv2DBackpropFilter(args: { inputs: Record<string, TensorInfo>; backen
  * dx = valid conv of the zero-upsampled, padded dy with the kernel rotated 180° and its in/out
  * channels swapped.
  */
-function conv2DBackpropInput(args: { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Attrs }): TensorInfo {
+function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   const { dy, filter } = args.inputs;
-  const { strides, pad, dimRoundingMode, inputShape } = args.attrs as {
-    strides: [number, number] | number; pad: 'same' | 'valid' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    inputShape: [number, number, number, number];
-  };
-  const info = backend_util.computeConv2DInfo(
-    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-  if (info.strideHeight !== info.strideWidth) throw new Error('Conv2DBackpropInput: unequal strides are not supported');
-  const s = info.strideHeight;
+  const { info, s } = gradConvInfo('Conv2DBackpropInput', args.attrs, args.attrs.inputShape as number[], filter.shape);
   const k = new KernelCalls(args.backend);
   const [n, oh, ow, co] = dy.shape;
   let up = dy;
