@@ -58,7 +58,10 @@ export const manifestSchema = z.object({
     segment: z.number().int().nonnegative(),
     file: z.string(),
     sha256,
+    /** The backbone tensor (cut) the exit reads: the output of segment `segment`. */
     input: z.string(),
+    /** The exit graph's own input name. */
+    inputName: z.string(),
     inputShape: dims,
     outputs: z.object({ logits: z.string(), confidence: z.string() }),
     macs: z.number().int().nonnegative(),
@@ -97,6 +100,8 @@ export const manifestSchema = z.object({
   });
   m.exits.forEach((e, i) => {
     if (e.index !== i || e.segment !== i) ctx.addIssue({ code: 'custom', path: ['exits', i], message: `exit at position ${i} must have index and segment ${i}` });
+    const seg = m.segments[i];
+    if (seg && e.input !== seg.output) ctx.addIssue({ code: 'custom', path: ['exits', i, 'input'], message: `exit ${i} reads "${e.input}" but segment ${i} writes "${seg.output}"` });
   });
   if (m.input.normalisation.mean.length !== m.input.shape[0] || m.input.normalisation.std.length !== m.input.shape[0]) {
     ctx.addIssue({ code: 'custom', path: ['input', 'normalisation'], message: `mean/std need one entry per channel (${m.input.shape[0]})` });

@@ -19,7 +19,7 @@ import { splitAt } from './onnx/surgery.js';
 import { dimsOf, writeOnnx } from './onnx/proto.js';
 import { cacheFeatures, SegmentRunner } from './branches/features.js';
 import { trainBranches } from './branches/train.js';
-import { exportBranchOnnx, EXIT_CONFIDENCE, EXIT_LOGITS } from './branches/export.js';
+import { exportBranchOnnx, EXIT_CONFIDENCE, EXIT_INPUT, EXIT_LOGITS } from './branches/export.js';
 import { exitOutputs } from './calibrate/outputs.js';
 import { evaluatePolicy, exitAccuracy, frontier, oracle, scores } from './calibrate/frontier.js';
 import { POLICIES } from '../core/policies.js';
@@ -144,6 +144,7 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
       file: `exit_${i}.onnx`,
       sha256: sha256(exitBytes[i]!),
       input: cuts[i]!.tensor,
+      inputName: EXIT_INPUT,
       inputShape: cuts[i]!.shape.slice(1),
       outputs: { logits: EXIT_LOGITS, confidence: EXIT_CONFIDENCE },
       macs: b.macs,

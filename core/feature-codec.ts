@@ -1,0 +1,84 @@
+/**
+ * Forwarded features on the wire: one safetensors body holding `features` as F32, F16 or I8 (with a
+ * per-tensor symmetric scale in `scale`, F32[1]), plus the request's metadata in `__metadata__`.
+ * Shared by the edge (encode) and the backend (decode).
+ *
+ * @example
+ * const body = encodeFeatures(x, [1, 16, 28, 28], 'f16', { segment: '2', ... });
+ * const { data, shape, metadata } = decodeFeatures(body); // data: Float32Array
+ */
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, type SafeTensor } from './safetensors.js';
+import type { FeatureEncoding } from './regions.js';
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE 754 binary32 → binary16 bits, round to nearest even; overflow → ±Inf. */
+export function toHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1), half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+export function fromHalf(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f, mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+export function encodeFeatures(x: Float32Array, shape: number[], encoding: FeatureEncoding, metadata: Record<string, string>): Uint8Array {
+  const tensors: Record<string, SafeTensor> = {};
+  if (encoding === 'f32') {
+    tensors.features = { dtype: 'F32', shape, data: x };
+  } else if (encoding === 'f16') {
+    tensors.features = { dtype: 'F16', shape, data: Uint16Array.from(x, toHalf) };
+  } else {
+    let max = 0;
+    for (const v of x) max = Math.max(max, Math.abs(v));
+    // Symmetric per-tensor scale; 127 levels each side. All-zero features keep scale 1.
+    const scale = max > 0 ? max / 127 : 1;
+    tensors.features = { dtype: 'I8', shape, data: Int8Array.from(x, (v) => Math.max(-127, Math.min(127, Math.round(v / scale)))) };
+    tensors.scale = { dtype: 'F32', shape: [1], data: Float32Array.of(scale) };
+  }
+  return encodeSafetensors(tensors, { ...metadata, encoding });
+}
+
+export function decodeFeatures(body: Uint8Array): { data: Float32Array; shape: number[]; encoding: FeatureEncoding; metadata: Record<string, string> } {
+  const { tensors, metadata } = decodeSafetensors(body);
+  const t = tensors.features;
+  if (!t) throw new SafetensorsError('body has no "features" tensor');
+  switch (t.dtype) {
+    case 'F32':
+      return { data: t.data as Float32Array, shape: t.shape, encoding: 'f32', metadata };
+    case 'F16':
+      return { data: Float32Array.from(t.data as Uint16Array, fromHalf), shape: t.shape, encoding: 'f16', metadata };
+    case 'I8': {
+      const s = tensors.scale;
+      if (!s || s.dtype !== 'F32' || s.data.length !== 1) throw new SafetensorsError('I8 features need a "scale" F32[1] tensor');
+      const scale = (s.data as Float32Array)[0]!;
+      return { data: Float32Array.from(t.data as Int8Array, (v) => v * scale), shape: t.shape, encoding: 'i8', metadata };
+    }
+    default:
+      throw new SafetensorsError(`features dtype ${t.dtype} is not one of F32, F16, I8`);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Per-region cascade settings (stored in Workers KV) and their resolution.
+ *
+ * A region entry holds the exit policy, either explicit per-exit thresholds or a cost budget
+ * (EENet-style: the frontier point with the best validation accuracy whose expected cost fits the
+ * budget), the edge split point (how many segments run at the edge) and the feature encoding used
+ * when forwarding. Keys, most specific first: `colo:LHR` → `country:DE` → `continent:EU` → `default`.
+ *
+ * @example
+ * regionKeys({ colo: 'LHR', country: 'GB', continent: 'EU' }); // ['colo:LHR', 'country:GB', 'continent:EU', 'default']
+ * const t = resolveThresholds(entry, manifest); // per-exit thresholds
+ */
+import { z } from 'zod';
+import type { Manifest } from './manifest.js';
+import { POLICIES } from './policies.js';
+
+export const FEATURE_ENCODINGS = ['f32', 'f16', 'i8'] as const;
+export type FeatureEncoding = (typeof FEATURE_ENCODINGS)[number];
+
+export const REGION_KEY = /^(default|colo:[A-Z]{3}|country:[A-Z]{2}|continent:(AF|AN|AS|EU|NA|OC|SA))$/;
+
+/** What an operator writes (PUT body). */
+export const regionSettingsSchema = z.object({
+  policy: z.enum(POLICIES),
+  thresholds: z.array(z.number().min(0).max(1e9)).optional(),
+  /** Mean cost per request as a fraction of the backbone's MACs (e.g. 0.5). */
+  budget: z.number().positive().optional(),
+  /** Segments run at the edge (1 … number of segments). */
+  split: z.number().int().min(1),
+  encoding: z.enum(FEATURE_ENCODINGS),
+  note: z.string().max(500).optional(),
+}).strict().refine((s) => (s.thresholds === undefined) !== (s.budget === undefined), {
+  message: 'give exactly one of "thresholds" (per exit) or "budget" (mean cost fraction)',
+});
+export type RegionSettings = z.infer<typeof regionSettingsSchema>;
+
+/** What KV stores: the settings plus version metadata. */
+export const regionEntrySchema = z.object({
+  settings: regionSettingsSchema,
+  version: z.number().int().positive(),
+  updatedAt: z.string(),
+  /** The version this one was rolled back to, when it was made by a rollback. */
+  rolledBackTo: z.number().int().positive().optional(),
+});
+export type RegionEntry = z.infer<typeof regionEntrySchema>;
+
+export interface CfLocation { colo?: string; country?: string; continent?: string }
+
+export function regionKeys(cf: CfLocation | undefined): string[] {
+  const keys: string[] = [];
+  if (cf?.colo) keys.push(`colo:${cf.colo.toUpperCase()}`);
+  if (cf?.country) keys.push(`country:${cf.country.toUpperCase()}`);
+  if (cf?.continent) keys.push(`continent:${cf.continent.toUpperCase()}`);
+  keys.push('default');
+  return keys.filter((k) => REGION_KEY.test(k));
+}
+
+/** Checks settings against the bundle; returns human-readable problems (empty = valid). */
+export function checkSettings(s: RegionSettings, m: Manifest): string[] {
+  const problems: string[] = [];
+  if (s.split > m.segments.length) problems.push(`split ${s.split} exceeds the bundle's ${m.segments.length} segments (allowed 1-${m.segments.length})`);
+  if (s.thresholds && s.thresholds.length !== m.exits.length) problems.push(`thresholds has ${s.thresholds.length} entries, the bundle has ${m.exits.length} exits`);
+  if (s.thresholds && s.policy !== 'confidence' && s.thresholds.some((t) => t > 1)) {
+    // max-softmax and entropy scores live in [0, 1]; a threshold above 1 silently disables an exit.
+    problems.push(`thresholds for policy ${s.policy} must be within [0, 1]`);
+  }
+  if (s.budget !== undefined) {
+    const points = m.policies.frontier[s.policy] ?? [];
+    if (!points.length) problems.push(`the bundle has no calibrated frontier for policy ${s.policy}`);
+    else if (s.budget < points[0]!.cost) problems.push(`budget ${s.budget} is below the cheapest calibrated point (${points[0]!.cost.toFixed(4)})`);
+  }
+  return problems;
+}
+
+/** Per-exit thresholds for the entry: explicit, or the best frontier point within the budget. */
+export function resolveThresholds(s: RegionSettings, m: Manifest): number[] {
+  if (s.thresholds) return s.thresholds;
+  const points = m.policies.frontier[s.policy] ?? [];
+  let best = points[0];
+  for (const p of points) if (p.cost <= s.budget! && p.accuracy >= (best?.accuracy ?? 0)) best = p;
+  if (!best) throw new Error(`no frontier for policy ${s.policy}`);
+  return best.thresholds;
+}
+
+/** Settings used when KV has nothing valid for a request's region: the manifest's defaults. */
+export function manifestDefaults(m: Manifest): RegionSettings {
+  return {
+    policy: m.policies.default,
+    thresholds: m.exits.map((e) => e.defaultThreshold),
+    // Run every exit at the edge; the backend then resumes at the final segment.
+    split: m.exits.length,
+    encoding: 'f16',
+  };
+}

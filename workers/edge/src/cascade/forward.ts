@@ -1,0 +1,63 @@
+/**
+ * Forwards not-confident features to the GPU backend: safetensors body (f32/f16/i8 per region),
+ * metadata in `__metadata__`, HMAC-signed, with a timeout. Never throws for backend trouble: the
+ * caller gets either the backend's answer or the reason it could not be had.
+ *
+ * @example
+ * const r = await forward({ fetcher, url, secret, timeoutMs: 1500 }, body, requestId);
+ * if (r.ok) r.answer.classIndex; else r.reason; // 'backend_timeout' | 'backend_unreachable' | …
+ */
+import { z } from 'zod';
+import { SIGNATURE_HEADER, signBody } from '../../../../core/signature.js';
+
+export const backendAnswerSchema = z.object({
+  classIndex: z.number().int().nonnegative(),
+  label: z.string(),
+  confidence: z.number(),
+  exit: z.number().int().nonnegative(),
+  timings: z.object({ queueMs: z.number(), computeMs: z.number() }),
+});
+export type BackendAnswer = z.infer<typeof backendAnswerSchema>;
+
+export type ForwardFailure = 'backend_timeout' | 'backend_unreachable' | 'backend_error' | 'backend_invalid_response' | 'backend_not_configured';
+export type ForwardResult = { ok: true; answer: BackendAnswer; ms: number } | { ok: false; reason: ForwardFailure; detail: string; ms: number };
+
+export interface BackendTarget {
+  /** A service binding's fetch, or global fetch. */
+  fetcher: (req: Request) => Promise<Response>;
+  url: string;
+  secret: string;
+  timeoutMs: number;
+}
+
+export async function forward(t: BackendTarget, body: Uint8Array, requestId: string): Promise<ForwardResult> {
+  const t0 = Date.now();
+  const fail = (reason: ForwardFailure, detail: string): ForwardResult => ({ ok: false, reason, detail, ms: Date.now() - t0 });
+  let res: Response;
+  try {
+    const req = new Request(new URL('/v1/resume', t.url), {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: await signBody(t.secret, body), 'x-request-id': requestId },
+      signal: AbortSignal.timeout(t.timeoutMs),
+    });
+    res = await t.fetcher(req);
+  } catch (e) {
+    const err = e as Error;
+    return err.name === 'TimeoutError' || err.name === 'AbortError'
+      ? fail('backend_timeout', `no answer within ${t.timeoutMs} ms`)
+      : fail('backend_unreachable', err.message);
+  }
+  let json: unknown;
+  try {
+    json = await res.json();
+  } catch (e) {
+    const err = e as Error;
+    if (err.name === 'TimeoutError' || err.name === 'AbortError') return fail('backend_timeout', `no answer within ${t.timeoutMs} ms`);
+    return fail(res.ok ? 'backend_invalid_response' : 'backend_error', res.ok ? 'body is not JSON' : `status ${res.status}`);
+  }
+  if (!res.ok) return fail('backend_error', `status ${res.status}: ${JSON.stringify(json).slice(0, 200)}`);
+  const parsed = backendAnswerSchema.safeParse(json);
+  if (!parsed.success) return fail('backend_invalid_response', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return { ok: true, answer: parsed.data, ms: Date.now() - t0 };
+}

@@ -1,0 +1,44 @@
+/**
+ * The edge half of the cascade, independent of HTTP and of the runtime: run segment i, then its
+ * exit, decide; stop at the first confident exit (no wasted segments). If no exit up to the split
+ * point is confident, hand back the features to forward (and the best edge answer so far, used if
+ * the backend cannot answer).
+ *
+ * @example
+ * const r = await runEdge(runner, manifest, x, { policy: 'confidence', thresholds: [0.9, 0.9, 0.9], split: 2 });
+ * if (r.kind === 'answer') … else forward(r.features, r.resumeAt)
+ */
+import type { Manifest } from '../../../../core/manifest.js';
+import { argmax, exitScore, softmax, type Policy } from '../../../../core/policies.js';
+
+export interface EdgeRunner {
+  segment(i: number, x: Float32Array): Promise<Float32Array>;
+  exit(i: number, x: Float32Array): Promise<{ logits: Float32Array; confidence: number }>;
+}
+
+export interface Answer { exit: number; classIndex: number; confidence: number }
+
+export type EdgeResult =
+  | { kind: 'answer'; answer: Answer; segmentsRun: number }
+  | { kind: 'forward'; features: Float32Array; featureShape: number[]; resumeAt: number; best: Answer | null; segmentsRun: number };
+
+export async function runEdge(runner: EdgeRunner, m: Manifest, input: Float32Array, s: { policy: Policy; thresholds: number[]; split: number }): Promise<EdgeResult> {
+  let x = input;
+  let best: Answer | null = null;
+  for (let i = 0; i < s.split; i++) {
+    x = await runner.segment(i, x);
+    if (i === m.segments.length - 1) {
+      // The whole backbone ran at the edge: the final head answers.
+      const p = softmax(x);
+      const k = argmax(p);
+      return { kind: 'answer', answer: { exit: m.exits.length, classIndex: k, confidence: p[k]! }, segmentsRun: i + 1 };
+    }
+    const e = await runner.exit(i, x);
+    const score = exitScore(s.policy, e.logits, e.confidence);
+    const answer = { exit: i, classIndex: argmax(e.logits), confidence: score };
+    if (score >= s.thresholds[i]!) return { kind: 'answer', answer, segmentsRun: i + 1 };
+    if (!best || score > best.confidence) best = answer;
+  }
+  const out = m.segments[s.split - 1]!;
+  return { kind: 'forward', features: x, featureShape: [1, ...out.outputShape], resumeAt: s.split, best, segmentsRun: s.split };
+}

@@ -1,0 +1,75 @@
+/**
+ * `POST /v1/classify`: decode → normalise (manifest) → edge cascade → answer, or forward the
+ * features to the backend; if the backend cannot answer, the best edge answer with degraded:true.
+ */
+import type { Context } from 'hono';
+import { z } from 'zod';
+import { normaliseImages } from '../../../../core/normalise.js';
+import { checkSettings, resolveThresholds } from '../../../../core/regions.js';
+import { encodeFeatures } from '../../../../core/feature-codec.js';
+import type { Env } from '../env.js';
+import { edgeModel } from '../model/edge-model.js';
+import { runEdge } from '../cascade/run-edge.js';
+import { forward } from '../cascade/forward.js';
+import { resolveRegion } from '../thresholds/store.js';
+import { readPixels } from './input.js';
+import { requestRegionKeys } from './region.js';
+
+/** Backend answer deadline when BACKEND_TIMEOUT_MS is unset: well under a client's patience, above a batched GPU round trip. */
+const DEFAULT_BACKEND_TIMEOUT_MS = 1500;
+
+export const classifyResponseSchema = z.object({
+  label: z.string(),
+  classIndex: z.number().int(),
+  confidence: z.number(),
+  exit: z.number().int(),
+  where: z.enum(['edge', 'backend']),
+  degraded: z.boolean(),
+  reason: z.string().optional(),
+  region: z.string(),
+  thresholdVersion: z.string(),
+  requestId: z.string(),
+  timings: z.object({ edgeMs: z.number(), backendMs: z.number().optional(), totalMs: z.number() }),
+});
+export type ClassifyResponse = z.infer<typeof classifyResponseSchema>;
+
+export async function classify(c: Context<{ Bindings: Env }>): Promise<Response> {
+  const t0 = Date.now();
+  const model = edgeModel();
+  const m = model.manifest;
+  const [C, H, W] = m.input.shape as [number, number, number];
+  const pixels = await readPixels(c.req.raw, { channels: C, height: H, width: W });
+  const region = await resolveRegion(c.env.THRESHOLDS, requestRegionKeys(c), m, (s) => checkSettings(s, m));
+  const thresholds = resolveThresholds(region.settings, m);
+  const x = normaliseImages(pixels, 1, { channels: C, height: H, width: W }, m.input.normalisation.mean, m.input.normalisation.std, 'NCHW');
+  const r = await runEdge(model, m, x, { policy: region.settings.policy, thresholds, split: region.settings.split });
+  const edgeMs = Date.now() - t0;
+  const requestId = c.get('requestId' as never) as string;
+  const base = { region: region.key, thresholdVersion: region.thresholdVersion, requestId };
+  const staleReason = region.source === 'kv-stale' ? 'thresholds_stale' : undefined;
+  if (r.kind === 'answer') {
+    return c.json({ label: m.classes[r.answer.classIndex]!, ...r.answer, where: 'edge', degraded: !!staleReason, ...(staleReason ? { reason: staleReason } : {}), ...base, timings: { edgeMs, totalMs: Date.now() - t0 } } satisfies ClassifyResponse);
+  }
+  const body = encodeFeatures(r.features, r.featureShape, region.settings.encoding, {
+    model: m.name,
+    modelHash: m.backbone.sha256,
+    segment: String(r.resumeAt),
+    thresholdVersion: region.thresholdVersion,
+    requestId,
+    region: region.key,
+    policy: region.settings.policy,
+    thresholds: JSON.stringify(thresholds.slice(r.resumeAt)),
+  });
+  const fetcher = c.env.BACKEND ? (req: Request) => c.env.BACKEND!.fetch(req) : (req: Request) => fetch(req);
+  const url = c.env.BACKEND ? 'http://backend' : c.env.BACKEND_URL;
+  const fwd = c.env.CASCADE_SECRET && url
+    ? await forward({ fetcher, url, secret: c.env.CASCADE_SECRET, timeoutMs: Number(c.env.BACKEND_TIMEOUT_MS ?? DEFAULT_BACKEND_TIMEOUT_MS) }, body, requestId)
+    : { ok: false as const, reason: 'backend_not_configured' as const, detail: 'BACKEND/BACKEND_URL or CASCADE_SECRET is not set', ms: 0 };
+  if (fwd.ok) {
+    const a = fwd.answer;
+    return c.json({ label: a.label, classIndex: a.classIndex, confidence: a.confidence, exit: a.exit, where: 'backend', degraded: !!staleReason, ...(staleReason ? { reason: staleReason } : {}), ...base, timings: { edgeMs, backendMs: fwd.ms, totalMs: Date.now() - t0 } } satisfies ClassifyResponse);
+  }
+  console.warn(JSON.stringify({ level: 'warn', requestId, degraded: fwd.reason, detail: fwd.detail }));
+  const best = r.best!;
+  return c.json({ label: m.classes[best.classIndex]!, ...best, where: 'edge', degraded: true, reason: fwd.reason, ...base, timings: { edgeMs, backendMs: fwd.ms, totalMs: Date.now() - t0 } } satisfies ClassifyResponse);
+}

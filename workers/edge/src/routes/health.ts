@@ -1,0 +1,50 @@
+/**
+ * `GET /healthz`: the isolate answers. `GET /readyz`: the model's edge sessions load, KV answers,
+ * the backend's health, and any threshold problems (invalid or missing entries) seen recently.
+ * 503 only when this worker cannot answer at all (model or KV); a down backend is reported but
+ * the edge still serves (degraded answers).
+ */
+import type { Context } from 'hono';
+import type { Env } from '../env.js';
+import { edgeModel } from '../model/edge-model.js';
+import { currentKey, recentProblems } from '../thresholds/store.js';
+
+/** Short: /readyz must answer fast even when the backend hangs. */
+const BACKEND_PROBE_TIMEOUT_MS = 500;
+
+export function healthz(c: Context): Response {
+  return c.json({ ok: true });
+}
+
+export async function readyz(c: Context<{ Bindings: Env }>): Promise<Response> {
+  const model = edgeModel();
+  const checks: Record<string, unknown> = {};
+  let ready = true;
+  try {
+    await model.load(model.manifest.exits.length);
+    checks.model = { ok: true, name: model.manifest.name, sessions: model.loadedSessions(), segments: model.manifest.segments.length, exits: model.manifest.exits.length };
+  } catch (e) {
+    ready = false;
+    checks.model = { ok: false, error: (e as Error).message };
+  }
+  try {
+    const hasDefault = (await c.env.THRESHOLDS.get(currentKey('default'))) !== null;
+    checks.kv = { ok: true, defaultEntry: hasDefault, ...(hasDefault ? {} : { warning: 'no "default" region entry: requests without a matching region use the manifest defaults' }) };
+  } catch (e) {
+    ready = false;
+    checks.kv = { ok: false, error: (e as Error).message };
+  }
+  const url = c.env.BACKEND ? 'http://backend' : c.env.BACKEND_URL;
+  if (!url) checks.backend = { ok: false, error: 'not configured: not-confident requests get degraded edge answers' };
+  else {
+    try {
+      const req = new Request(new URL('/healthz', url), { signal: AbortSignal.timeout(BACKEND_PROBE_TIMEOUT_MS) });
+      const res = await (c.env.BACKEND ? c.env.BACKEND.fetch(req) : fetch(req));
+      checks.backend = { ok: res.ok, status: res.status };
+    } catch (e) {
+      checks.backend = { ok: false, error: (e as Error).message };
+    }
+  }
+  checks.thresholdProblems = Object.fromEntries(recentProblems);
+  return c.json({ ready, checks }, ready ? 200 : 503);
+}
