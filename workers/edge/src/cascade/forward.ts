@@ -48,6 +48,9 @@ export async function forward(t: BackendTarget, body: Uint8Array, requestId: str
       ? fail('backend_timeout', `no answer within ${t.timeoutMs} ms`)
       : fail('backend_unreachable', err.message);
   }
+  // Gateways in front of the backend report a dead or hung upstream as 502/504.
+  if (res.status === 502) return fail('backend_unreachable', 'status 502 (bad gateway)');
+  if (res.status === 504) return fail('backend_timeout', 'status 504 (gateway timeout)');
   let json: unknown;
   try {
     json = await res.json();
