@@ -1,0 +1,129 @@
+/**
+ * `npm run bench:edge`: the edge path in `wrangler dev` (workerd, local KV) on loopback.
+ *
+ *   - cold start: a fresh `wrangler dev`; the first request's server-side time (ORT sessions
+ *     created on first use) and client time, then a second request for comparison;
+ *   - warm load: autocannon with 1, 10 and 50 connections posting real Fashion-MNIST test images
+ *     (raw u8), default thresholds; server-side `timings.edgeMs` split by where the answer came
+ *     from (edge exit vs not confident → forward; no backend runs here, so forwards fail fast and
+ *     answer degraded), client-side latency percentiles from autocannon;
+ *   - bundle size raw and gzip (bench/results/worker-bundle.json from `npm run build:worker`).
+ *
+ * Writes bench/results/edge.{json,md}. Options: --seconds=N per level (default 10).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import autocannon from 'autocannon';
+import { loadFashionMnist } from '../training/data/fashion-mnist.js';
+import { node22 } from '../scripts/node22.js';
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const SECONDS = Number(args.seconds ?? 10);
+const PORT = 8797;
+const URL_ = `http://127.0.0.1:${PORT}`;
+/** Distinct test images cycled through by the load generator. */
+const IMAGES = 200;
+
+function pct(xs: number[], p: number): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+async function startWorker(): Promise<{ proc: ChildProcess; readyMs: number }> {
+  const t0 = performance.now();
+  const proc = spawn(node22(), ['node_modules/wrangler/bin/wrangler.js', 'dev', '--env', 'dev', '--port', String(PORT), '--ip', '127.0.0.1', '--var', 'CASCADE_SECRET:bench', '--var', 'BACKEND_URL:http://127.0.0.1:9', '--var', 'BACKEND_TIMEOUT_MS:200'], {
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (;;) {
+    try {
+      if ((await fetch(`${URL_}/healthz`)).ok) return { proc, readyMs: performance.now() - t0 };
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() - t0 > 60_000) throw new Error('wrangler dev did not start within 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.once('exit', r));
+}
+
+interface Reply { where: string; degraded: boolean; timings: { edgeMs: number; totalMs: number } }
+
+async function classify(body: Uint8Array): Promise<{ reply: Reply; clientMs: number }> {
+  const t = performance.now();
+  const res = await fetch(`${URL_}/v1/classify`, { method: "POST", body: body as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream' } });
+  const reply = (await res.json()) as Reply;
+  return { reply, clientMs: performance.now() - t };
+}
+
+const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: IMAGES / 10 } });
+const images = Array.from({ length: ds.test.count }, (_, i) => ds.test.images.slice(i * 784, (i + 1) * 784));
+
+spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bundle-worker.ts'], { stdio: 'inherit' });
+const bundle = JSON.parse(readFileSync('bench/results/worker-bundle.json', 'utf8')) as { rawBytes: number; gzipBytes: number };
+
+// Cold start: fresh process, first request.
+const cold = await startWorker();
+const first = await classify(images[0]!);
+const second = await classify(images[0]!);
+const coldStart = { wranglerReadyMs: cold.readyMs, firstRequest: { serverMs: first.reply.timings.totalMs, clientMs: first.clientMs }, secondRequest: { serverMs: second.reply.timings.totalMs, clientMs: second.clientMs } };
+console.error('cold start', coldStart);
+
+const levels = [];
+for (const connections of [1, 10, 50]) {
+  const edge: number[] = [], fwd: number[] = [];
+  let k = 0;
+  const result = await autocannon({
+    url: `${URL_}/v1/classify`,
+    connections,
+    duration: SECONDS,
+    requests: [{
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      setupRequest: (req: Record<string, unknown>) => ({ ...req, body: Buffer.from(images[k++ % images.length]!) }),
+      onResponse: (status: number, body: string) => {
+        if (status !== 200) return;
+        const r = JSON.parse(body) as Reply;
+        (r.degraded ? fwd : edge).push(r.timings.edgeMs);
+      },
+    }],
+  } as never) as autocannon.Result;
+  const row = {
+    connections,
+    requests: result.requests.total,
+    rps: result.requests.average,
+    errors: result.errors + result.non2xx,
+    client: { p50: result.latency.p50, p99: result.latency.p99 },
+    edgeExit: { count: edge.length, serverP50: pct(edge, 50), serverP99: pct(edge, 99) },
+    notConfident: { count: fwd.length, serverEdgeP50: pct(fwd, 50), serverEdgeP99: pct(fwd, 99) },
+  };
+  console.error(JSON.stringify(row));
+  levels.push(row);
+}
+await stop(cold.proc);
+
+const meta = { date: new Date().toISOString(), cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, secondsPerLevel: SECONDS, images: images.length };
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/edge.json', JSON.stringify({ ...meta, bundle, coldStart, levels }, null, 2) + '\n');
+const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '—');
+const md = [
+  '# Edge worker (`npm run bench:edge`)',
+  '',
+  `${meta.date}, ${meta.cpus}, wrangler dev (workerd) on loopback, ${SECONDS} s per level, ${images.length} real test images cycled, default thresholds, no backend (forwards fail fast: degraded).`,
+  '',
+  `Bundle: ${(bundle.rawBytes / 2 ** 20).toFixed(2)} MiB raw, ${(bundle.gzipBytes / 2 ** 20).toFixed(2)} MiB gzip.`,
+  '',
+  `Cold start: first request ${f(coldStart.firstRequest.serverMs)} ms server-side (${f(coldStart.firstRequest.clientMs)} ms at the client), second ${f(coldStart.secondRequest.serverMs)} ms; wrangler dev ready after ${f(coldStart.wranglerReadyMs)} ms.`,
+  '',
+  '| connections | req/s | client p50 ms | client p99 ms | edge exits | edge-exit server p50 ms | edge-exit server p99 ms | not confident | their edge p50 ms |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...levels.map((l) => `| ${l.connections} | ${f(l.rps)} | ${f(l.client.p50)} | ${f(l.client.p99)} | ${l.edgeExit.count} | ${f(l.edgeExit.serverP50)} | ${f(l.edgeExit.serverP99)} | ${l.notConfident.count} | ${f(l.notConfident.serverEdgeP50)} |`),
+  '',
+].join('\n');
+writeFileSync('bench/results/edge.md', md);
+console.log(md);
