@@ -14,6 +14,14 @@
 import type { Manifest } from '../../../../core/manifest.js';
 import { manifestDefaults, regionEntrySchema, type RegionEntry, type RegionSettings } from '../../../../core/regions.js';
 
+/** The slice of Workers KV the store uses; structural, so Node tests can hand in a failing stand-in. */
+export interface KvLike {
+  get(key: string, type: 'json'): Promise<unknown>;
+  put(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(opts: { prefix: string; cursor?: string }): Promise<{ keys: { name: string }[]; list_complete: boolean; cursor?: string }>;
+}
+
 /** Cache lifetime: operators see their change at the edge within this long (plus KV propagation). */
 export const CACHE_TTL_MS = 15_000;
 
@@ -35,13 +43,20 @@ export interface Resolved {
 /** Problems seen while resolving (invalid entries, KV errors), for /readyz. Latest per key. */
 export const recentProblems = new Map<string, { at: string; problem: string }>();
 
-function note(key: string, problem: string): string {
-  recentProblems.set(key, { at: new Date().toISOString(), problem });
-  console.warn(JSON.stringify({ level: 'warn', region: key, problem }));
+const lastLogged = new Map<string, number>();
+
+/** Records a problem for /readyz and logs it, at most once per cache period per key and message. */
+function note(key: string, problem: string, now = Date.now()): string {
+  recentProblems.set(key, { at: new Date(now).toISOString(), problem });
+  const id = `${key}\n${problem}`;
+  if (now - (lastLogged.get(id) ?? -Infinity) > CACHE_TTL_MS) {
+    lastLogged.set(id, now);
+    console.warn(JSON.stringify({ level: 'warn', region: key, problem }));
+  }
   return `${key}: ${problem}`;
 }
 
-export async function readEntry(kv: KVNamespace, key: string): Promise<RegionEntry | null> {
+export async function readEntry(kv: KvLike, key: string): Promise<RegionEntry | null> {
   const raw = await kv.get(currentKey(key), 'json');
   if (raw === null) return null;
   const p = regionEntrySchema.safeParse(raw);
@@ -50,7 +65,7 @@ export async function readEntry(kv: KVNamespace, key: string): Promise<RegionEnt
 }
 
 /** First valid entry along `keys` (most specific first); manifest defaults, loudly, if none. */
-export async function resolveRegion(kv: KVNamespace, keys: string[], m: Manifest, check: (s: RegionSettings) => string[], now = Date.now()): Promise<Resolved> {
+export async function resolveRegion(kv: KvLike, keys: string[], m: Manifest, check: (s: RegionSettings) => string[], now = Date.now()): Promise<Resolved> {
   const problems: string[] = [];
   let stale: { key: string; entry: RegionEntry } | undefined;
   for (const key of keys) {
@@ -85,7 +100,7 @@ export function invalidate(key: string): void {
   cache.delete(key);
 }
 
-export async function writeEntry(kv: KVNamespace, key: string, settings: RegionSettings, expectedVersion: number | null, extra: Partial<RegionEntry> = {}): Promise<RegionEntry> {
+export async function writeEntry(kv: KvLike, key: string, settings: RegionSettings, expectedVersion: number | null, extra: Partial<RegionEntry> = {}): Promise<RegionEntry> {
   const cur = await readEntry(kv, key).catch(() => null);
   const curVersion = cur?.version ?? 0;
   if (expectedVersion !== null && expectedVersion !== curVersion) throw new VersionConflict(curVersion);
@@ -97,7 +112,7 @@ export async function writeEntry(kv: KVNamespace, key: string, settings: RegionS
   return entry;
 }
 
-export async function deleteEntry(kv: KVNamespace, key: string, expectedVersion: number | null): Promise<void> {
+export async function deleteEntry(kv: KvLike, key: string, expectedVersion: number | null): Promise<void> {
   const cur = await readEntry(kv, key).catch(() => null);
   if (!cur) throw new NotFound(key);
   if (expectedVersion !== null && expectedVersion !== cur.version) throw new VersionConflict(cur.version);
@@ -105,7 +120,7 @@ export async function deleteEntry(kv: KVNamespace, key: string, expectedVersion:
   invalidate(key);
 }
 
-export async function history(kv: KVNamespace, key: string): Promise<RegionEntry[]> {
+export async function history(kv: KvLike, key: string): Promise<RegionEntry[]> {
   const out: RegionEntry[] = [];
   let cursor: string | undefined;
   do {
@@ -119,12 +134,12 @@ export async function history(kv: KVNamespace, key: string): Promise<RegionEntry
   return out.sort((a, b) => a.version - b.version);
 }
 
-async function latestHistoryVersion(kv: KVNamespace, key: string): Promise<number> {
+async function latestHistoryVersion(kv: KvLike, key: string): Promise<number> {
   const h = await history(kv, key);
   return h.length ? h[h.length - 1]!.version : 0;
 }
 
-export async function listRegions(kv: KVNamespace): Promise<{ key: string; version: number; updatedAt: string }[]> {
+export async function listRegions(kv: KvLike): Promise<{ key: string; version: number; updatedAt: string }[]> {
   const out: { key: string; version: number; updatedAt: string }[] = [];
   let cursor: string | undefined;
   do {

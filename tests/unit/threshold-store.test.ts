@@ -1,0 +1,46 @@
+/**
+ * The threshold store's fallbacks with a KV whose reads can be made to fail (Miniflare's KV in the
+ * workers project cannot fail on demand): stale-but-known values keep serving, visibly.
+ */
+import { describe, expect, it } from 'vitest';
+import { CACHE_TTL_MS, resolveRegion } from '../../workers/edge/src/thresholds/store.js';
+import type { Manifest } from '../../core/manifest.js';
+
+const manifest = { exits: [{ defaultThreshold: 0.9 }, { defaultThreshold: 0.8 }], segments: [{}, {}, {}], policies: { default: 'confidence' } } as unknown as Manifest;
+const entry = (v: number) => JSON.stringify({ version: v, updatedAt: 'now', settings: { policy: 'confidence', thresholds: [0.5, 0.5], split: 1, encoding: 'f16' } });
+
+function flakyKv(data: Record<string, string>) {
+  const kv = { down: false, get: async (k: string) => { if (kv.down) throw new Error('KV unavailable'); return data[k] ? JSON.parse(data[k]!) : null; } };
+  return kv;
+}
+const ok = () => [];
+
+describe('threshold store fallbacks', () => {
+  it('serves the cached version, marked stale, when KV fails after the cache expires', async () => {
+    const kv = flakyKv({ 'region:colo:SIN': entry(4) });
+    const t = 1_000_000;
+    const first = await resolveRegion(kv as never, ['colo:SIN', 'default'], manifest, ok, t);
+    expect(first).toMatchObject({ source: 'kv', thresholdVersion: 'colo:SIN@v4' });
+    kv.down = true;
+    const cached = await resolveRegion(kv as never, ['colo:SIN', 'default'], manifest, ok, t + 1000);
+    expect(cached.source).toBe('kv');
+    const stale = await resolveRegion(kv as never, ['colo:SIN', 'default'], manifest, ok, t + CACHE_TTL_MS + 1);
+    expect(stale).toMatchObject({ source: 'kv-stale', thresholdVersion: 'colo:SIN@v4' });
+    expect(stale.problems.join()).toMatch(/KV read failed \(KV unavailable\); serving the cached version/);
+  });
+
+  it('falls back to the manifest defaults, loudly, when KV has nothing usable', async () => {
+    const kv = flakyKv({ 'region:colo:GRU': '{"version": "x"}' });
+    const r = await resolveRegion(kv as never, ['colo:GRU', 'default'], manifest, ok, 5_000_000);
+    expect(r).toMatchObject({ source: 'manifest-default', thresholdVersion: 'manifest' });
+    expect(r.settings.thresholds).toEqual([0.9, 0.8]);
+    expect(r.problems.join()).toMatch(/colo:GRU: stored entry is invalid/);
+  });
+
+  it('skips an entry that no longer fits the bundle', async () => {
+    const kv = flakyKv({ 'region:colo:MAD': entry(2), 'region:default': entry(9) });
+    const r = await resolveRegion(kv as never, ['colo:MAD', 'default'], manifest, (s) => (s.split === 1 ? ['split too small'] : []), 9_000_000);
+    expect(r.source).toBe('manifest-default');
+    expect(r.problems).toHaveLength(2);
+  });
+});
