@@ -1,0 +1,127 @@
+/**
+ * The backend's routes: `POST /v1/resume` (signed safetensors features → the rest of the cascade),
+ * `/healthz`, `/readyz`, `/metrics`. Errors are problem+json with a stable code.
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import type { Manifest } from '../../core/manifest.js';
+import { POLICIES } from '../../core/policies.js';
+import { decodeFeatures } from '../../core/feature-codec.js';
+import { SIGNATURE_HEADER, verifyBody } from '../../core/signature.js';
+import { SafetensorsError } from '../../core/safetensors.js';
+import { BatchFailed, Overloaded, type Batcher } from './batcher.js';
+import type { Config } from './config.js';
+import type { Metrics } from './metrics.js';
+
+/** Seconds a client should wait after a 503: a few batch windows. */
+const RETRY_AFTER_S = 1;
+
+export interface BackendState {
+  cfg: Config;
+  manifest: Manifest;
+  batcher: Batcher;
+  metrics: Metrics;
+  executor: { name: string; fallbacks: { name: string; reason: string }[] };
+  draining: boolean;
+}
+
+function problem(c: Context, status: 400 | 401 | 404 | 409 | 413 | 415 | 500 | 503 | 504, code: string, detail: string, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ type: `https://edge-cascade.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`, status, code, detail, requestId: c.req.header('x-request-id') }), {
+    status, headers: { 'content-type': 'application/problem+json', ...headers },
+  });
+}
+
+const metaSchema = z.object({
+  modelHash: z.string(),
+  segment: z.coerce.number().int(),
+  policy: z.enum(POLICIES),
+  thresholds: z.string().transform((s, ctx) => {
+    try {
+      const v = z.array(z.number()).parse(JSON.parse(s));
+      return v;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of numbers' });
+      return z.NEVER;
+    }
+  }),
+  thresholdVersion: z.string().optional(),
+  requestId: z.string().optional(),
+  region: z.string().optional(),
+});
+
+/** Signatures seen within the replay window (signature → expiry). */
+class ReplayGuard {
+  private readonly seen = new Map<string, number>();
+  constructor(private readonly windowMs: number) {}
+  /** True the first time a signature is presented within the window. */
+  fresh(sig: string, now = Date.now()): boolean {
+    for (const [k, exp] of this.seen) { if (exp > now) break; this.seen.delete(k); }
+    if (this.seen.has(sig)) return false;
+    this.seen.set(sig, now + 2 * this.windowMs);
+    return true;
+  }
+}
+
+export function createBackendApp(st: BackendState): Hono {
+  const app = new Hono();
+  const replay = new ReplayGuard(st.cfg.SIGNATURE_WINDOW_MS);
+  const m = st.manifest;
+
+  app.use('*', async (c, next) => {
+    await next();
+    if (c.req.path === '/v1/resume') st.metrics.request(c.res.status);
+  });
+
+  app.post('/v1/resume', bodyLimit({ maxSize: st.cfg.BODY_LIMIT_BYTES, onError: (c) => problem(c, 413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${st.cfg.BODY_LIMIT_BYTES} bytes`) }), async (c) => {
+    const fail = (status: Parameters<typeof problem>[1], code: string, detail: string, headers?: Record<string, string>) => {
+      st.metrics.error(code);
+      return problem(c, status, code, detail, headers);
+    };
+    if (st.draining) return fail(503, 'SHUTTING_DOWN', 'the backend is shutting down', { 'retry-after': String(RETRY_AFTER_S) });
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
+    if (type !== 'application/octet-stream') return fail(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type "${type}" is not accepted; send application/octet-stream (safetensors)`);
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const header = c.req.header(SIGNATURE_HEADER);
+    const sig = await verifyBody(st.cfg.CASCADE_SECRET, body, header, { windowMs: st.cfg.SIGNATURE_WINDOW_MS });
+    if (!sig.ok) return fail(401, `SIGNATURE_${sig.reason.toUpperCase()}`, `${SIGNATURE_HEADER} is ${sig.reason}`);
+    if (!replay.fresh(header!)) return fail(401, 'SIGNATURE_REPLAYED', 'this signed body was already received');
+    let f: ReturnType<typeof decodeFeatures>;
+    try {
+      f = decodeFeatures(body);
+    } catch (e) {
+      if (e instanceof SafetensorsError) return fail(400, 'BAD_BODY', e.message);
+      throw e;
+    }
+    const meta = metaSchema.safeParse(f.metadata);
+    if (!meta.success) return fail(400, 'BAD_METADATA', meta.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const md = meta.data;
+    if (md.modelHash !== m.backbone.sha256) return fail(409, 'MODEL_MISMATCH', `modelHash ${md.modelHash.slice(0, 12)}… is not this backend's model ${m.name} (${m.backbone.sha256.slice(0, 12)}…)`);
+    if (md.segment < 1 || md.segment >= m.segments.length) return fail(400, 'BAD_SEGMENT', `segment ${md.segment} is not resumable; allowed 1-${m.segments.length - 1}`);
+    const want = [1, ...m.segments[md.segment]!.inputShape];
+    if (f.shape.length !== want.length || f.shape.some((d, i) => d !== want[i])) return fail(400, 'BAD_SHAPE', `features shape [${f.shape}] does not match segment ${md.segment}'s input [${want}]`);
+    if (f.data.some((v) => !Number.isFinite(v))) return fail(400, 'BAD_VALUES', 'features contain NaN or Infinity');
+    try {
+      const work = st.batcher.submit({ segment: md.segment, features: f.data, policy: md.policy, thresholds: md.thresholds });
+      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), st.cfg.REQUEST_TIMEOUT_MS).unref());
+      const r = await Promise.race([work, timeout]);
+      if (r === 'timeout') return fail(504, 'TIMEOUT', `no answer within ${st.cfg.REQUEST_TIMEOUT_MS} ms`);
+      return c.json({ classIndex: r.classIndex, label: r.label, confidence: r.confidence, exit: r.exit, timings: r.timings, batchSize: r.batchSize, executor: st.executor.name });
+    } catch (e) {
+      if (e instanceof Overloaded) return fail(503, 'OVERLOADED', e.message, { 'retry-after': String(RETRY_AFTER_S) });
+      if (e instanceof BatchFailed) return fail(500, 'EXECUTOR_FAILED', e.message);
+      throw e;
+    }
+  });
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/readyz', (c) => c.json({ ready: !st.draining, model: m.name, modelHash: m.backbone.sha256, executor: st.executor.name, fallbacks: st.executor.fallbacks, queued: st.batcher.queued(), maxBatch: st.cfg.MAX_BATCH, maxWaitMs: st.cfg.MAX_WAIT_MS }, st.draining ? 503 : 200));
+  app.get('/metrics', (c) => c.text(st.metrics.render({ cascade_in_flight: st.batcher.inFlight() }), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.notFound((c) => problem(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => {
+    console.error(JSON.stringify({ level: 'error', error: err.message }));
+    st.metrics.error('INTERNAL');
+    return problem(c, 500, 'INTERNAL', 'unexpected error');
+  });
+  return app;
+}

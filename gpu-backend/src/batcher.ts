@@ -1,0 +1,146 @@
+/**
+ * Dynamic batching of resumed requests. Requests waiting at the same segment are run as one batch
+ * once `maxBatch` have arrived or the first has waited `maxWaitMs`. A batch runs segment k, exit k
+ * (each sample decides with its own policy and thresholds, as sent by its edge), and carries the
+ * samples that did not exit on to the next segment, down to the final head. A failing batch fails
+ * only its own requests. Queues are bounded: `submit` throws Overloaded instead of growing memory.
+ *
+ * @example
+ * const b = new Batcher(executor, manifest, { maxBatch: 64, maxWaitMs: 2, maxQueue: 1024 });
+ * const r = await b.submit({ segment: 2, features, policy: 'confidence', thresholds: [0.9] });
+ */
+import type { Manifest } from '../../core/manifest.js';
+import { argmax, exitScore, softmax, type Policy } from '../../core/policies.js';
+import type { Executor } from './executors/executor.js';
+import type { Metrics } from './metrics.js';
+
+export interface ResumeRequest {
+  /** Segment to resume at (its input is `features`). */
+  segment: number;
+  /** One sample's features, f32, the segment's input shape. */
+  features: Float32Array;
+  policy: Policy;
+  /** Thresholds of exits segment … last exit (the edge sends the deeper ones). */
+  thresholds: number[];
+}
+
+export interface ResumeResult {
+  classIndex: number;
+  label: string;
+  confidence: number;
+  exit: number;
+  timings: { queueMs: number; computeMs: number };
+  batchSize: number;
+}
+
+export class Overloaded extends Error {
+  constructor(readonly segment: number, readonly queued: number) {
+    super(`segment ${segment} has ${queued} requests waiting; try again shortly`);
+  }
+}
+
+export class BatchFailed extends Error {}
+
+interface Pending extends ResumeRequest {
+  enqueuedAt: number;
+  resolve(r: ResumeResult): void;
+  reject(e: Error): void;
+}
+
+export interface BatcherOptions { maxBatch: number; maxWaitMs: number; maxQueue: number }
+
+export class Batcher {
+  private readonly queues = new Map<number, Pending[]>();
+  private readonly timers = new Map<number, ReturnType<typeof setTimeout>>();
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly ex: Executor, private readonly m: Manifest, private readonly opts: BatcherOptions, private readonly metrics?: Metrics) {}
+
+  queued(): Record<number, number> {
+    return Object.fromEntries([...this.queues].map(([k, q]) => [k, q.length]));
+  }
+
+  inFlight(): number {
+    return this.running.size + [...this.queues.values()].reduce((a, q) => a + q.length, 0);
+  }
+
+  submit(r: ResumeRequest): Promise<ResumeResult> {
+    const q = this.queues.get(r.segment) ?? [];
+    this.queues.set(r.segment, q);
+    if (q.length >= this.opts.maxQueue) throw new Overloaded(r.segment, q.length);
+    return new Promise<ResumeResult>((resolve, reject) => {
+      q.push({ ...r, enqueuedAt: performance.now(), resolve, reject });
+      if (q.length >= this.opts.maxBatch) this.flush(r.segment);
+      else if (!this.timers.has(r.segment)) this.timers.set(r.segment, setTimeout(() => this.flush(r.segment), this.opts.maxWaitMs));
+    });
+  }
+
+  private flush(segment: number): void {
+    const t = this.timers.get(segment);
+    if (t) clearTimeout(t);
+    this.timers.delete(segment);
+    const q = this.queues.get(segment) ?? [];
+    while (q.length) {
+      const batch = q.splice(0, this.opts.maxBatch);
+      const p = this.runBatch(segment, batch).finally(() => this.running.delete(p));
+      this.running.add(p);
+    }
+  }
+
+  private async runBatch(start: number, batch: Pending[]): Promise<void> {
+    const t0 = performance.now();
+    this.metrics?.observeBatch(batch.length);
+    const queueMs = batch.map((p) => t0 - p.enqueuedAt);
+    let live = batch.map((p, i) => ({ p, i }));
+    const E = this.m.exits.length;
+    try {
+      let per = this.m.segments[start]!.inputShape.reduce((a, b) => a * b, 1);
+      let x = new Float32Array(live.length * per);
+      live.forEach(({ p }, k) => x.set(p.features, k * per));
+      for (let s = start; s < this.m.segments.length && live.length; s++) {
+        const seg = this.m.segments[s]!;
+        const out = (await this.ex.run('segment', s, x, [live.length, ...seg.inputShape]))[seg.output]!;
+        per = seg.outputShape.reduce((a, b) => a * b, 1);
+        if (s === this.m.segments.length - 1) {
+          live.forEach(({ p, i }, k) => {
+            const probs = softmax(out.subarray(k * per, (k + 1) * per));
+            const c = argmax(probs);
+            this.finish(p, { classIndex: c, confidence: probs[c]!, exit: E }, queueMs[i]!, t0, batch.length);
+          });
+          return;
+        }
+        const e = this.m.exits[s]!;
+        const eo = await this.ex.run('exit', s, out, [live.length, ...e.inputShape]);
+        const logits = eo[e.outputs.logits]!, conf = eo[e.outputs.confidence]!;
+        const K = this.m.classes.length;
+        const stay: typeof live = [];
+        const keep: number[] = [];
+        live.forEach((l, k) => {
+          const z = logits.subarray(k * K, (k + 1) * K);
+          const score = exitScore(l.p.policy, z, conf[k]!);
+          if (score >= (l.p.thresholds[s - l.p.segment] ?? Infinity)) this.finish(l.p, { classIndex: argmax(z), confidence: score, exit: s }, queueMs[l.i]!, t0, batch.length);
+          else { stay.push(l); keep.push(k); }
+        });
+        x = new Float32Array(keep.length * per);
+        keep.forEach((k, j) => x.set(out.subarray(k * per, (k + 1) * per), j * per));
+        live = stay;
+      }
+    } catch (e) {
+      this.metrics?.error('EXECUTOR_FAILED');
+      const err = new BatchFailed(`executor ${this.ex.name} failed on a batch of ${batch.length}: ${(e as Error).message}`);
+      for (const { p } of live) p.reject(err);
+    }
+  }
+
+  private finish(p: Pending, a: { classIndex: number; confidence: number; exit: number }, queueMs: number, t0: number, batchSize: number): void {
+    const computeMs = performance.now() - t0;
+    this.metrics?.observeAnswer(a.exit, queueMs, computeMs);
+    p.resolve({ ...a, label: this.m.classes[a.classIndex]!, timings: { queueMs, computeMs }, batchSize });
+  }
+
+  /** Runs everything queued now and waits until no batch is running (graceful shutdown). */
+  async drain(): Promise<void> {
+    for (const k of [...this.queues.keys()]) this.flush(k);
+    while (this.running.size) await Promise.all([...this.running]);
+  }
+}

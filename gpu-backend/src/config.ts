@@ -1,0 +1,57 @@
+/**
+ * Backend configuration from the environment, validated: a bad value stops start-up with a message
+ * naming the variable, the value and what is allowed.
+ *
+ * @example
+ * const cfg = loadConfig(process.env); // throws ConfigError('MAX_BATCH=0: must be ≥ 1')
+ */
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const EXECUTORS = ['webgpu', 'cuda', 'cpu'] as const;
+
+export const configSchema = z.object({
+  PORT: int(0, 65535).default(8788),
+  HOST: z.string().default('127.0.0.1'),
+  MODEL_DIR: z.string().default('models/fashion-resnet'),
+  /** Preference order; the first that loads wins and the fallbacks are logged. */
+  EXECUTORS: z.string().default('webgpu,cuda,cpu').transform((s, ctx) => {
+    const list = s.split(',').map((x) => x.trim()).filter(Boolean);
+    const bad = list.filter((x) => !(EXECUTORS as readonly string[]).includes(x));
+    if (bad.length || !list.length) ctx.addIssue({ code: 'custom', message: `unknown executor(s) ${bad.join(', ') || '(none)'}; allowed: ${EXECUTORS.join(', ')}` });
+    return list as (typeof EXECUTORS)[number][];
+  }),
+  /** Largest batch the batcher forms per segment. */
+  MAX_BATCH: int(1, 4096).default(64),
+  /** How long the first request of a batch may wait for company (ms). */
+  MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(2),
+  /** Requests waiting per segment before new ones get 503 + retry-after (back-pressure). */
+  MAX_QUEUE: int(1, 1_000_000).default(1024),
+  CASCADE_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  /** Accepted clock skew / replay window of signatures (ms). */
+  SIGNATURE_WINDOW_MS: int(1000, 600_000).default(30_000),
+  /** Largest request body: the biggest f32 feature map of the bundle is ~50 KB. */
+  BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  /** Longest a request may take end to end before 504. */
+  REQUEST_TIMEOUT_MS: int(10, 600_000).default(5000),
+  /** Intra-op threads of the CPU executor (0 = onnxruntime's default). */
+  CPU_THREADS: int(0, 256).default(0),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const r = configSchema.safeParse(env);
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])] ?? '(unset)')}: ${i.message}`).join('; '));
+  }
+  return r.data;
+}

@@ -1,0 +1,30 @@
+/**
+ * One small interface over the runtimes that can run the bundle's graphs (segments and exits):
+ * onnxruntime-web's WebGPU provider, onnxruntime-node's CUDA provider, onnxruntime-node on CPU.
+ *
+ * @example
+ * const ex = await createExecutor(['webgpu', 'cuda', 'cpu'], bundle, log); // first that loads
+ * const out = await ex.run('segment', 3, x, [n, 32, 14, 14]);
+ */
+import type { Manifest } from '../../../core/manifest.js';
+
+export interface Executor {
+  readonly name: 'webgpu' | 'cuda' | 'cpu';
+  /** Runs graph `kind` `index` on a batch; returns every output by name (f32). */
+  run(kind: 'segment' | 'exit', index: number, input: Float32Array, dims: number[]): Promise<Record<string, Float32Array>>;
+  release(): Promise<void>;
+}
+
+export interface BundleFiles {
+  manifest: Manifest;
+  segments: Uint8Array[];
+  exits: Uint8Array[];
+}
+
+/** The graphs the backend may run: every segment after the first and every exit. Warm-up uses them. */
+export function graphList(m: Manifest): { kind: 'segment' | 'exit'; index: number; inputName: string; inputShape: number[] }[] {
+  return [
+    ...m.segments.map((s) => ({ kind: 'segment' as const, index: s.index, inputName: s.input, inputShape: s.inputShape })),
+    ...m.exits.map((e) => ({ kind: 'exit' as const, index: e.index, inputName: e.inputName, inputShape: e.inputShape })),
+  ];
+}

@@ -1,0 +1,31 @@
+/**
+ * onnxruntime-node executors: `cpu` (always available) and `cuda` (only where the host installed
+ * onnxruntime-node's CUDA binaries: `npm install --onnxruntime-node-install=cuda12`; creating a
+ * session fails otherwise and the factory falls back).
+ */
+import * as ort from 'onnxruntime-node';
+import type { BundleFiles, Executor } from './executor.js';
+
+export async function createOrtNodeExecutor(name: 'cpu' | 'cuda', b: BundleFiles, threads: number): Promise<Executor> {
+  const opts: ort.InferenceSession.SessionOptions = {
+    executionProviders: [name],
+    // A missing CUDA library is an expected fallback here, not an error worth a native stack dump.
+    ...(name === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
+    ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+  };
+  const create = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, opts);
+  const segments = await Promise.all(b.segments.map(create));
+  const exits = await Promise.all(b.exits.map(create));
+  return {
+    name,
+    async run(kind, index, input, dims) {
+      const s = (kind === 'segment' ? segments : exits)[index];
+      if (!s) throw new Error(`no ${kind} ${index}`);
+      const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
+      return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
+    },
+    async release() {
+      await Promise.all([...segments, ...exits].map((s) => s.release()));
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * `npm run backend`: starts the backend (config from the environment, validated), loads the bundle,
+ * picks and warms an executor, serves HTTP; SIGTERM/SIGINT stop accepting work and drain what is
+ * in flight before exiting.
+ *
+ * @example
+ * const b = await startBackend({ CASCADE_SECRET: '…', PORT: '0' });
+ * await fetch(`${b.url}/readyz`); await b.stop();
+ */
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { Batcher } from './batcher.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createExecutor } from './executors/create.js';
+import { loadBundle } from './bundle.js';
+import { Metrics } from './metrics.js';
+import { createBackendApp, type BackendState } from './app.js';
+
+export interface RunningBackend { url: string; state: BackendState; stop(): Promise<void> }
+
+export async function startBackend(env: Record<string, string | undefined>, log: (m: string) => void = (m) => console.error(`[backend] ${m}`)): Promise<RunningBackend> {
+  const cfg = loadConfig(env);
+  const bundle = loadBundle(cfg.MODEL_DIR);
+  const { executor, fallbacks } = await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, log });
+  const metrics = new Metrics();
+  const batcher = new Batcher(executor, bundle.manifest, { maxBatch: cfg.MAX_BATCH, maxWaitMs: cfg.MAX_WAIT_MS, maxQueue: cfg.MAX_QUEUE }, metrics);
+  const state: BackendState = { cfg, manifest: bundle.manifest, batcher, metrics, executor: { name: executor.name, fallbacks }, draining: false };
+  const app = createBackendApp(state);
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: cfg.PORT, hostname: cfg.HOST }, () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${cfg.HOST}:${port}`;
+  log(`model ${bundle.manifest.name} on ${url} (max batch ${cfg.MAX_BATCH}, max wait ${cfg.MAX_WAIT_MS} ms)`);
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    state,
+    stop: () => (stopping ??= (async () => {
+      state.draining = true;
+      await batcher.drain();
+      await new Promise<void>((r) => server.close(() => r()));
+      await executor.release();
+      log('stopped after draining');
+    })()),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  startBackend(process.env).then((b) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
+  }).catch((e: unknown) => {
+    console.error(e instanceof ConfigError ? `[backend] configuration error: ${e.message}` : e);
+    process.exit(1);
+  });
+}
