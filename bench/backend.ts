@@ -37,7 +37,7 @@ function median(xs: number[]): number {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 // 1. Executor alone.
-const executorRows = [];
+const executorRows: { executor: string; batch: number; samplesPerSec: number }[] = [];
 for (const name of EXECUTORS) {
   const { executor } = await createExecutor([name], bundle, { cpuThreads: 0, log: () => undefined });
   for (const batch of [1, 64, 256]) {
@@ -102,7 +102,7 @@ async function load(clients: number): Promise<{ rps: number; p50: number; p99: n
   return { rps: lat.length / SECONDS, p50: pct(lat, 50), p99: pct(lat, 99), errors, meanBatch: batchSum / Math.max(1, lat.length) };
 }
 
-const httpRows = [];
+const httpRows: { executor: string; mode: string; clients: number; rps: number; p50: number; p99: number; errors: number; meanBatch: number }[] = [];
 for (const executor of EXECUTORS) {
   for (const [mode, env] of [['batching on', { MAX_BATCH: '64', MAX_WAIT_MS: '2' }], ['batching off', { MAX_BATCH: '1', MAX_WAIT_MS: '0' }]] as const) {
     const p = await startService({ ...env, EXECUTORS: executor });
