@@ -24,6 +24,8 @@ export interface BackendState {
   metrics: Metrics;
   executor: { name: string; fallbacks: { name: string; reason: string }[] };
   draining: boolean;
+  /** Resume requests accepted and not yet answered (graceful shutdown waits for them). */
+  inFlight: number;
 }
 
 function problem(c: Context, status: 400 | 401 | 404 | 409 | 413 | 415 | 500 | 503 | 504, code: string, detail: string, headers: Record<string, string> = {}): Response {
@@ -79,6 +81,15 @@ export function createBackendApp(st: BackendState): Hono {
       return problem(c, status, code, detail, headers);
     };
     if (st.draining) return fail(503, 'SHUTTING_DOWN', 'the backend is shutting down', { 'retry-after': String(RETRY_AFTER_S) });
+    st.inFlight++;
+    try {
+      return await resume(c, fail);
+    } finally {
+      st.inFlight--;
+    }
+  });
+
+  async function resume(c: Context, fail: (status: Parameters<typeof problem>[1], code: string, detail: string, headers?: Record<string, string>) => Response): Promise<Response> {
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
     if (type !== 'application/octet-stream') return fail(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type "${type}" is not accepted; send application/octet-stream (safetensors)`);
     const body = new Uint8Array(await c.req.arrayBuffer());
@@ -112,7 +123,7 @@ export function createBackendApp(st: BackendState): Hono {
       if (e instanceof BatchFailed) return fail(500, 'EXECUTOR_FAILED', e.message);
       throw e;
     }
-  });
+  }
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', (c) => c.json({ ready: !st.draining, model: m.name, modelHash: m.backbone.sha256, executor: st.executor.name, fallbacks: st.executor.fallbacks, queued: st.batcher.queued(), maxBatch: st.cfg.MAX_BATCH, maxWaitMs: st.cfg.MAX_WAIT_MS }, st.draining ? 503 : 200));

@@ -53,6 +53,7 @@ export class Batcher {
   private readonly queues = new Map<number, Pending[]>();
   private readonly timers = new Map<number, ReturnType<typeof setTimeout>>();
   private readonly running = new Set<Promise<void>>();
+  private draining = false;
 
   constructor(private readonly ex: Executor, private readonly m: Manifest, private readonly opts: BatcherOptions, private readonly metrics?: Metrics) {}
 
@@ -70,7 +71,7 @@ export class Batcher {
     if (q.length >= this.opts.maxQueue) throw new Overloaded(r.segment, q.length);
     return new Promise<ResumeResult>((resolve, reject) => {
       q.push({ ...r, enqueuedAt: performance.now(), resolve, reject });
-      if (q.length >= this.opts.maxBatch) this.flush(r.segment);
+      if (q.length >= this.opts.maxBatch || this.draining) this.flush(r.segment);
       else if (!this.timers.has(r.segment)) this.timers.set(r.segment, setTimeout(() => this.flush(r.segment), this.opts.maxWaitMs));
     });
   }
@@ -138,8 +139,9 @@ export class Batcher {
     p.resolve({ ...a, label: this.m.classes[a.classIndex]!, timings: { queueMs, computeMs }, batchSize });
   }
 
-  /** Runs everything queued now and waits until no batch is running (graceful shutdown). */
+  /** Runs everything queued now, runs later arrivals at once, and waits until no batch is running (graceful shutdown). */
   async drain(): Promise<void> {
+    this.draining = true;
     for (const k of [...this.queues.keys()]) this.flush(k);
     while (this.running.size) await Promise.all([...this.running]);
   }

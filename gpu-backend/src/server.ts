@@ -8,6 +8,7 @@
  * await fetch(`${b.url}/readyz`); await b.stop();
  */
 import { serve } from '@hono/node-server';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Batcher } from './batcher.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -24,7 +25,7 @@ export async function startBackend(env: Record<string, string | undefined>, log:
   const { executor, fallbacks } = await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, log });
   const metrics = new Metrics();
   const batcher = new Batcher(executor, bundle.manifest, { maxBatch: cfg.MAX_BATCH, maxWaitMs: cfg.MAX_WAIT_MS, maxQueue: cfg.MAX_QUEUE }, metrics);
-  const state: BackendState = { cfg, manifest: bundle.manifest, batcher, metrics, executor: { name: executor.name, fallbacks }, draining: false };
+  const state: BackendState = { cfg, manifest: bundle.manifest, batcher, metrics, executor: { name: executor.name, fallbacks }, draining: false, inFlight: 0 };
   const app = createBackendApp(state);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: cfg.PORT, hostname: cfg.HOST }, () => resolve(s));
@@ -37,9 +38,19 @@ export async function startBackend(env: Record<string, string | undefined>, log:
     url,
     state,
     stop: () => (stopping ??= (async () => {
+      // New requests get 503 SHUTTING_DOWN; accepted ones run at once (no batch wait) and are answered.
       state.draining = true;
+      const closed = new Promise<void>((r) => server.close(() => r()));
       await batcher.drain();
-      await new Promise<void>((r) => server.close(() => r()));
+      while (state.inFlight > 0) {
+        await batcher.drain();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // Keep-alive sockets hold close() open until they time out: close each once its last answer is written.
+      const sweep = setInterval(() => (server as Server).closeIdleConnections(), 10);
+      (server as Server).closeIdleConnections();
+      await closed;
+      clearInterval(sweep);
       await executor.release();
       log('stopped after draining');
     })()),

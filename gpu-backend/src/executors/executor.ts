@@ -8,8 +8,20 @@
  */
 import type { Manifest } from '../../../core/manifest.js';
 
+/** The GPU adapter a WebGPU executor runs on (WebGPU's GPUAdapterInfo), shown in /readyz and benchmarks. */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for software adapters (lavapipe / SwiftShader): correct but slow, never a production GPU. */
+  isFallbackAdapter: boolean;
+}
+
 export interface Executor {
   readonly name: 'webgpu' | 'cuda' | 'cpu';
+  /** The adapter, for executors that run on one (webgpu). */
+  readonly info?: AdapterInfo;
   /** Runs graph `kind` `index` on a batch; returns every output by name (f32). */
   run(kind: 'segment' | 'exit', index: number, input: Float32Array, dims: number[]): Promise<Record<string, Float32Array>>;
   release(): Promise<void>;

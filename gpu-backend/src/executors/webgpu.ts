@@ -1,39 +1,88 @@
 /**
  * onnxruntime-web's WebGPU execution provider on a real GPU from Node, through Dawn's Node bindings
- * (npm `webgpu`), as proven on the lent H100 (../shared/gpu-webgpu.md). Both packages are optional
- * and imported at run time; without them (or without a GPU / Vulkan driver) creation throws and the
- * factory falls back. Pitfalls handled here, measured there:
- *   - `navigator` is read-only in Node 22: define `navigator.gpu` with Object.defineProperty;
- *   - ORT must stay single-threaded in Node (otherwise it fetches its worker from a file:// URL).
+ * (npm `webgpu`, an optional dependency), as proven on the lent H100 (../shared/gpu-webgpu.md).
+ * Without the package, or without a Vulkan driver and adapter, creation throws and the factory falls
+ * back. Without a GPU, Mesa's lavapipe (software Vulkan) is an adapter too: slow, but correct, which
+ * is how the tests run this executor everywhere (tests/unit/webgpu-executor.test.ts).
+ *
+ * Pitfalls handled here, measured there or here:
+ *   - `navigator` is read-only in Node 22 (and absent in Node 20): define `navigator.gpu` with
+ *     Object.defineProperty, and copy Dawn's `globals` (GPUBufferUsage, …) onto globalThis;
+ *   - ORT must stay single-threaded in Node (otherwise it fetches its worker from a file:// URL);
+ *   - the native WebGPU build (`onnxruntime-web/webgpu`, not the JSEP `ort.bundle.min.mjs`) is used:
+ *     JSEP hands Dawn's writeBuffer SharedArrayBuffer-backed views, which Dawn rejects;
+ *   - ORT-web refuses to create two WebGPU sessions at once ("another WebGPU EP inference session
+ *     is being created"), and all sessions share one device and queue: create and run serially.
+ *
+ * @example
+ * const ex = await createWebGpuExecutor(bundle); // ex.info → { vendor: 'nvidia', device: 'nvidia-h100-80gb-hbm3', … }
  */
-import type { BundleFiles, Executor } from './executor.js';
+import type { AdapterInfo, BundleFiles, Executor } from './executor.js';
 
 type OrtWeb = typeof import('onnxruntime-web');
+interface DawnAdapter { info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean }
+interface DawnGpu { requestAdapter(o?: { powerPreference?: 'low-power' | 'high-performance' }): Promise<DawnAdapter | null> }
+
+/** The adapter ORT will pick too: the same request options give the same adapter. */
+const POWER = 'high-performance' as const;
+
+/** Loads Dawn, exposes `navigator.gpu`, and describes the adapter it offers (throws when none). */
+export async function exposeDawn(): Promise<AdapterInfo> {
+  // A variable specifier keeps bundlers and tsc from requiring the optional package at build time.
+  const dawnPkg = 'webgpu';
+  const dawn = (await import(dawnPkg)) as { create(flags: string[]): DawnGpu; globals: Record<string, unknown> };
+  Object.assign(globalThis, dawn.globals);
+  const gpu = dawn.create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: POWER });
+  if (!adapter) throw new Error('Dawn found no WebGPU adapter (no Vulkan driver? install libvulkan1 and a driver, e.g. mesa-vulkan-drivers for lavapipe)');
+  if (!('navigator' in globalThis)) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+  Object.defineProperty(globalThis.navigator, 'gpu', { value: gpu, configurable: true });
+  const i = adapter.info ?? {};
+  return {
+    vendor: i.vendor ?? '', architecture: i.architecture ?? '', device: i.device ?? '', description: i.description ?? '',
+    isFallbackAdapter: Boolean(i.isFallbackAdapter ?? adapter.isFallbackAdapter),
+  };
+}
 
 export async function createWebGpuExecutor(b: BundleFiles): Promise<Executor> {
-  const dawnPkg = 'webgpu';
-  const dawn = (await import(dawnPkg)) as { create(flags: string[]): unknown; globals: Record<string, unknown> };
-  Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create([]) as { requestAdapter(): Promise<unknown> };
-  if (!(await gpu.requestAdapter())) throw new Error('Dawn found no GPU adapter');
-  Object.defineProperty(globalThis.navigator, 'gpu', { value: gpu, configurable: true });
-  const ort = (await import('onnxruntime-web/webgpu' as string)) as OrtWeb;
+  const info = await exposeDawn();
+  const ortPkg = 'onnxruntime-web/webgpu';
+  const ort = (await import(ortPkg)) as OrtWeb;
   ort.env.wasm.numThreads = 1;
-  const create = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
-  const segments = await Promise.all(b.segments.map(create));
-  const exits = await Promise.all(b.exits.map(create));
+  ort.env.webgpu.powerPreference = POWER;
+  const sessions: { segment: Awaited<ReturnType<typeof ort.InferenceSession.create>>[]; exit: Awaited<ReturnType<typeof ort.InferenceSession.create>>[] } = { segment: [], exit: [] };
+  for (const bytes of b.segments) sessions.segment.push(await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] }));
+  for (const bytes of b.exits) sessions.exit.push(await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] }));
+  /** One run at a time: one device queue, and ORT-web's WebGPU EP is not re-entrant across sessions. */
+  let tail: Promise<unknown> = Promise.resolve();
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const p = tail.then(f, f);
+    tail = p.catch(() => undefined);
+    return p;
+  };
   return {
     name: 'webgpu',
-    async run(kind, index, input, dims) {
-      const s = (kind === 'segment' ? segments : exits)[index];
-      if (!s) throw new Error(`no ${kind} ${index}`);
-      const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
-      const res: Record<string, Float32Array> = {};
-      for (const [k, v] of Object.entries(out)) res[k] = (await v.getData()) as Float32Array;
-      return res;
+    info,
+    run(kind, index, input, dims) {
+      const s = sessions[kind][index];
+      if (!s) return Promise.reject(new Error(`no ${kind} ${index}`));
+      return serial(async () => {
+        const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
+        const res: Record<string, Float32Array> = {};
+        // Outputs come back to the CPU (ORT's default output location); getData() reads them. Copy
+        // when the data is a view into a larger (wasm heap) buffer so later runs cannot overwrite it.
+        for (const [k, v] of Object.entries(out)) {
+          const d = (await v.getData()) as Float32Array;
+          res[k] = d.byteLength === d.buffer.byteLength && !(d.buffer instanceof SharedArrayBuffer) ? d : d.slice();
+          v.dispose();
+        }
+        return res;
+      });
     },
     async release() {
-      await Promise.all([...segments, ...exits].map((s) => s.release()));
+      await serial(async () => {
+        for (const s of [...sessions.segment, ...sessions.exit]) await s.release();
+      });
     },
   };
 }
