@@ -36,13 +36,19 @@ async function startWorker(): Promise<{ proc: ChildProcess; readyMs: number }> {
   const proc = spawn(node22(), ['node_modules/wrangler/bin/wrangler.js', 'dev', '--env', 'dev', '--port', String(PORT), '--ip', '127.0.0.1', '--var', 'CASCADE_SECRET:bench', '--var', 'BACKEND_URL:http://127.0.0.1:9', '--var', 'BACKEND_TIMEOUT_MS:200'], {
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // wrangler logs a line per request: an unread pipe fills up and stalls the worker, so keep draining
+  // (the tail is printed if start-up fails).
+  let log = '';
+  const keep = (d: Buffer) => { log = (log + d.toString()).slice(-4000); };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
   for (;;) {
     try {
       if ((await fetch(`${URL_}/healthz`)).ok) return { proc, readyMs: performance.now() - t0 };
     } catch {
       // not listening yet
     }
-    if (performance.now() - t0 > 60_000) throw new Error('wrangler dev did not start within 60 s');
+    if (performance.now() - t0 > 60_000) throw new Error(`wrangler dev did not start within 60 s:\n${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
