@@ -13,6 +13,11 @@ describe('POST /v1/classify', () => {
     expect(res.status).toBe(200);
     const j = await res.json<Record<string, unknown>>();
     expect(Object.keys(j)).toEqual(expect.arrayContaining(['label', 'classIndex', 'confidence', 'exit', 'where', 'degraded', 'region', 'thresholdVersion', 'requestId', 'timings']));
+    // Local workerd timers are wall-clock: inference took some time, and is part of the edge time.
+    const t = j.timings as { edgeMs: number; computeMs: number; totalMs: number };
+    expect(t.computeMs).toBeGreaterThan(0);
+    expect(t.computeMs).toBeLessThanOrEqual(t.edgeMs);
+    expect(t.edgeMs).toBeLessThanOrEqual(t.totalMs);
   });
 
   it('rejects bad input with problem+json naming the bad value', async () => {

@@ -31,8 +31,9 @@ export interface BackendTarget {
 }
 
 export async function forward(t: BackendTarget, body: Uint8Array, requestId: string): Promise<ForwardResult> {
-  const t0 = Date.now();
-  const fail = (reason: ForwardFailure, detail: string): ForwardResult => ({ ok: false, reason, detail, ms: Date.now() - t0 });
+  const t0 = performance.now();
+  const ms = () => Math.round((performance.now() - t0) * 100) / 100;
+  const fail = (reason: ForwardFailure, detail: string): ForwardResult => ({ ok: false, reason, detail, ms: ms() });
   let res: Response;
   try {
     const req = new Request(new URL('/v1/resume', t.url), {
@@ -62,5 +63,5 @@ export async function forward(t: BackendTarget, body: Uint8Array, requestId: str
   if (!res.ok) return fail('backend_error', `status ${res.status}: ${JSON.stringify(json).slice(0, 200)}`);
   const parsed = backendAnswerSchema.safeParse(json);
   if (!parsed.success) return fail('backend_invalid_response', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-  return { ok: true, answer: parsed.data, ms: Date.now() - t0 };
+  return { ok: true, answer: parsed.data, ms: ms() };
 }

@@ -53,15 +53,25 @@ export class EdgeModel implements EdgeRunner {
     return this.sessions.size;
   }
 
-  segment(i: number, x: Float32Array): Promise<Float32Array> {
+  /** `onCompute` gets the milliseconds this run held the (single) inference thread, queueing excluded. */
+  segment(i: number, x: Float32Array, onCompute?: (ms: number) => void): Promise<Float32Array> {
     const seg = this.manifest.segments[i]!;
-    return this.serial(async () => (await run(await this.session('segments', i), { [seg.input]: tensor(x, [1, ...seg.inputShape]) }))[seg.output]!);
+    return this.serial(async () => {
+      const s = await this.session('segments', i);
+      const t = performance.now();
+      const out = (await run(s, { [seg.input]: tensor(x, [1, ...seg.inputShape]) }))[seg.output]!;
+      onCompute?.(performance.now() - t);
+      return out;
+    });
   }
 
-  exit(i: number, x: Float32Array): Promise<{ logits: Float32Array; confidence: number }> {
+  exit(i: number, x: Float32Array, onCompute?: (ms: number) => void): Promise<{ logits: Float32Array; confidence: number }> {
     const e = this.manifest.exits[i]!;
     return this.serial(async () => {
-      const out = await run(await this.session('exits', i), { [e.inputName]: tensor(x, [1, ...e.inputShape]) });
+      const s = await this.session('exits', i);
+      const t = performance.now();
+      const out = await run(s, { [e.inputName]: tensor(x, [1, ...e.inputShape]) });
+      onCompute?.(performance.now() - t);
       return { logits: out[e.outputs.logits]!, confidence: out[e.outputs.confidence]![0]! };
     });
   }
