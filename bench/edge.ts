@@ -1,10 +1,12 @@
 /**
  * `npm run bench:edge`: the edge path in `wrangler dev` (workerd, local KV) on loopback.
  *
- *   - cold start: a fresh `wrangler dev`; the first request's server-side time (ORT sessions
- *     created on first use) and client time, then a second request for comparison;
+ *   - isolate start-up: `wrangler check startup` profiles the global scope, where the worker starts
+ *     onnxruntime-web and creates the first segment's and exit's sessions (median of 3);
+ *   - cold start: a fresh `wrangler dev` (new isolate); its first request's server-side and client
+ *     time, then a second request for comparison (median of --coldRuns, default 3);
  *   - warm load: autocannon with 1, 10 and 50 connections posting real Fashion-MNIST test images
- *     (raw u8), default thresholds; server-side `timings.edgeMs` split by where the answer came
+ *     (raw u8), default thresholds; server-side `timings.edgeMs` and `computeMs` split by where the answer came
  *     from (edge exit vs not confident → forward; no backend runs here, so forwards fail fast and
  *     answer degraded), client-side latency percentiles from autocannon;
  *   - bundle size raw and gzip (bench/results/worker-bundle.json from `npm run build:worker`).
@@ -73,6 +75,23 @@ const images = Array.from({ length: ds.test.count }, (_, i) => ds.test.images.sl
 spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bundle-worker.ts'], { stdio: 'inherit' });
 const bundle = JSON.parse(readFileSync('bench/results/worker-bundle.json', 'utf8')) as { rawBytes: number; gzipBytes: number };
 
+// Isolate start-up (global scope: module evaluation and the warm-up of onnxruntime-web and the first
+// sessions) profiled by `wrangler check startup` in local workerd; CPU time = samples minus idle.
+function startupProfile(): { totalMs: number; cpuMs: number } {
+  const out = '.cache/worker-startup.cpuprofile';
+  mkdirSync('.cache', { recursive: true });
+  const r = spawnSync(node22(), ['node_modules/wrangler/bin/wrangler.js', 'check', 'startup', '--outfile', out], { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrangler check startup failed:\n${r.stdout}\n${r.stderr}`);
+  const p = JSON.parse(readFileSync(out, 'utf8')) as { startTime: number; endTime: number; nodes: { id: number; callFrame: { functionName: string } }[]; samples: number[]; timeDeltas: number[] };
+  const idle = new Set(p.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+  const idleUs = p.samples.reduce((a, id, i) => a + (idle.has(id) ? p.timeDeltas[i]! : 0), 0);
+  return { totalMs: (p.endTime - p.startTime) / 1000, cpuMs: (p.endTime - p.startTime - idleUs) / 1000 };
+}
+const STARTUP_RUNS = 3;
+const startups = Array.from({ length: STARTUP_RUNS }, () => startupProfile());
+const startup = { runs: startups, medianCpuMs: pct(startups.map((x) => x.cpuMs), 50), medianTotalMs: pct(startups.map((x) => x.totalMs), 50) };
+console.error('isolate start-up', startup);
+
 // Cold start: a fresh wrangler dev (new isolate) and its first request, COLD_RUNS times; the last
 // process stays up for the load levels.
 const COLD_RUNS = Number(args.coldRuns ?? 3);
@@ -125,7 +144,7 @@ await stop(cold.proc);
 
 const meta = { date: new Date().toISOString(), cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, secondsPerLevel: SECONDS, images: images.length };
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/edge.json', JSON.stringify({ ...meta, bundle, coldStart, levels }, null, 2) + '\n');
+writeFileSync('bench/results/edge.json', JSON.stringify({ ...meta, bundle, startup, coldStart, levels }, null, 2) + '\n');
 const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '—');
 const md = [
   '# Edge worker (`npm run bench:edge`)',
@@ -134,7 +153,11 @@ const md = [
   '',
   `Bundle: ${(bundle.rawBytes / 2 ** 20).toFixed(2)} MiB raw, ${(bundle.gzipBytes / 2 ** 20).toFixed(2)} MiB gzip.`,
   '',
-  `Cold start (median of ${COLD_RUNS} fresh \`wrangler dev\` processes): first request ${f(coldStart.median.firstServerMs)} ms server-side (of which ${f(coldStart.median.firstComputeMs)} ms inference; the rest is onnxruntime-web start-up and session creation), ${f(coldStart.median.firstClientMs)} ms at the client; second request ${f(coldStart.median.secondServerMs)} ms server-side; wrangler dev itself ready after ${f(coldStart.median.wranglerReadyMs)} ms.`,
+  `Isolate start-up (\`wrangler check startup\`, median of ${STARTUP_RUNS}): ${f(startup.medianCpuMs)} ms CPU (${f(startup.medianTotalMs)} ms profiled), most of it onnxruntime-web's runtime init and the first two sessions, done in global scope so that requests do not pay it.`,
+  '',
+  `Cold start, full: start-up + first request ≈ ${f(startup.medianCpuMs + coldStart.median.firstServerMs)} ms.`,
+  '',
+  `Cold start (median of ${COLD_RUNS} fresh \`wrangler dev\` processes): first request ${f(coldStart.median.firstServerMs)} ms server-side (of which ${f(coldStart.median.firstComputeMs)} ms inference), ${f(coldStart.median.firstClientMs)} ms at the client; second request ${f(coldStart.median.secondServerMs)} ms server-side; wrangler dev itself ready after ${f(coldStart.median.wranglerReadyMs)} ms.`,
   '',
   'Server-side = the worker\'s own `timings.edgeMs` (arrival to decision, in the isolate); compute = `timings.computeMs`, the part spent in this request\'s own inference (waiting for the isolate\'s one inference thread excluded). Client = autocannon, through wrangler dev\'s local proxy.',
   '',
