@@ -1,26 +1,50 @@
 /**
  * `npm run bench:backend`: the GPU backend on this machine.
  *
- *   1. executor alone, in-process: samples/s resuming at the edge's default split point, batch 1/64/256;
- *   2. HTTP service (its own process) under 1, 8 and 64 concurrent closed-loop clients, dynamic
- *      batching on (max batch 64, max wait 2 ms) vs off (max batch 1): requests/s, p50/p99 latency.
+ *   0. parity: every segment and exit on each executor vs the cpu executor (max |Δ|, batch 1 and the
+ *      largest batch), on features made by running the bundle from a fixed input;
+ *   1. executor alone, in-process: samples/s resuming at the edge's default split point, per batch;
+ *   2. HTTP service (BACKEND_PROCESSES server processes sharing a port, gpu-backend/src/cluster.ts)
+ *      under closed-loop clients spread over several load-generator processes (bench/backend-load.ts),
+ *      dynamic batching on vs off: requests/s, p50/p99 latency, mean batch.
  * Every request carries a fresh HMAC signature (the replay guard refuses repeats), as the edge sends.
- * Writes bench/results/backend.{json,md}. Options: --seconds=N per level (default 8), --executors=cpu
+ * The results name the machine: CPUs, the WebGPU adapter, and `nvidia-smi -L` where there is one.
+ *
+ * Options (--key=value): seconds (per HTTP level, 8), executors (cpu), model (models/fashion-resnet),
+ * segment (resume point; default the edge's split), batches (1,64,256), levels (1,8,64: concurrent
+ * clients), max-batch (64: the service's batching), server-procs and client-procs (each half the
+ * cores by default), out (bench/results), name (backend: file stem).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { encodeFeatures } from '../core/feature-codec.js';
+import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { loadBundle } from '../gpu-backend/src/bundle.js';
 import { createExecutor } from '../gpu-backend/src/executors/create.js';
+import { graphList, type AdapterInfo, type Executor } from '../gpu-backend/src/executors/executor.js';
+import type { LoadJob, LoadResult } from './backend-load.js';
 
+const KNOWN = ['seconds', 'executors', 'model', 'segment', 'batches', 'levels', 'max-batch', 'server-procs', 'client-procs', 'out', 'name'];
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const unknown = Object.keys(args).filter((k) => !KNOWN.includes(k));
+if (unknown.length) throw new Error(`unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}; allowed: ${KNOWN.map((k) => `--${k}`).join(', ')}`);
+const list = (s: string) => s.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
 const SECONDS = Number(args.seconds ?? 8);
 const EXECUTORS = (args.executors ?? 'cpu').split(',') as ('webgpu' | 'cuda' | 'cpu')[];
 const DIR = args.model ?? 'models/fashion-resnet';
+const BATCHES = list(args.batches ?? '1,64,256');
+const LEVELS = list(args.levels ?? '1,8,64');
+const MAX_BATCH = Number(args['max-batch'] ?? 64);
+const CORES = availableParallelism();
+const SERVER_PROCS = Number(args['server-procs'] ?? Math.max(1, Math.floor(CORES / 2)));
+const CLIENT_PROCS = Number(args['client-procs'] ?? Math.max(1, Math.floor(CORES / 2)));
+const OUT = args.out ?? 'bench/results';
+const NAME = args.name ?? 'backend';
 const SECRET = 'bench-backend-secret-0123456789';
 const PORT = 8789;
+/** Run as TypeScript (tsx) here, or as the esbuild bundles that travel to the GPU machine. */
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.mjs';
+const script = (rel: string) => fileURLToPath(new URL(rel + EXT, import.meta.url));
 
 const bundle = loadBundle(DIR);
 const m = bundle.manifest;
@@ -30,120 +54,215 @@ const shape = m.segments[RESUME]!.inputShape;
 const per = shape.reduce((a, b) => a * b, 1);
 const features = Float32Array.from({ length: per }, (_, i) => Math.abs(Math.sin(i)));
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const log = (s: string) => console.error(`[bench] ${s}`);
 
-// 1. Executor alone.
-const executorRows: { executor: string; batch: number; samplesPerSec: number }[] = [];
+function nvidiaSmi(): string | undefined {
+  const r = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+// 0 + 1. Parity and the executor alone.
+const cpuRef = EXECUTORS.some((e) => e !== 'cpu') ? (await createExecutor(['cpu'], bundle, { cpuThreads: 0, log: () => undefined })).executor : undefined;
+/** Each graph's input at batch n: the bundle run from a fixed image-like input, on the cpu executor. */
+async function graphInputs(ref: Executor, n: number): Promise<Map<string, Float32Array>> {
+  const inputs = new Map<string, Float32Array>();
+  let cur: Float32Array = Float32Array.from({ length: n * m.input.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin((i + 1) * 0.731) * 1.5);
+  for (const s of m.segments) {
+    inputs.set(`segment ${s.index}`, cur);
+    cur = (await ref.run('segment', s.index, cur, [n, ...s.inputShape]))[s.output]!;
+    if (m.exits[s.index]) inputs.set(`exit ${s.index}`, cur);
+  }
+  return inputs;
+}
+async function parity(ex: Executor, ref: Executor, n: number): Promise<{ batch: number; maxAbsDiff: number; worst: string }> {
+  const inputs = await graphInputs(ref, n);
+  let worst = '', max = 0;
+  for (const g of graphList(m)) {
+    const x = inputs.get(`${g.kind} ${g.index}`)!;
+    const [a, b] = [await ex.run(g.kind, g.index, x, [n, ...g.inputShape]), await ref.run(g.kind, g.index, x, [n, ...g.inputShape])];
+    for (const k of Object.keys(b)) {
+      for (let i = 0; i < b[k]!.length; i++) {
+        const d = Math.abs(a[k]![i]! - b[k]![i]!);
+        if (!(d <= max)) { max = d; worst = `${g.kind} ${g.index} ${k}`; }
+      }
+    }
+  }
+  return { batch: n, maxAbsDiff: max, worst };
+}
+
+const executorRows: { executor: string; batch: number; samplesPerSec: number; msPerBatch: number }[] = [];
+const httpRows: { executor: string; mode: string; clients: number; rps: number; p50: number; p99: number; errors: number; errorCodes: Record<string, number>; meanBatch: number }[] = [];
+const parityRows: { executor: string; batch: number; maxAbsDiff: number; worst: string }[] = [];
+const adapters: Record<string, AdapterInfo | undefined> = {};
+/** What failed (an executor that would not start, a service that died): reported, not fatal. */
+const failures: string[] = [];
 for (const name of EXECUTORS) {
-  const { executor } = await createExecutor([name], bundle, { cpuThreads: 0, log: () => undefined });
-  for (const batch of [1, 64, 256]) {
+  const t0 = performance.now();
+  let executor: Executor;
+  try {
+    ({ executor } = await createExecutor([name], bundle, { cpuThreads: 0, log: () => undefined }));
+  } catch (e) {
+    failures.push(`executor ${name}: ${(e as Error).message}`);
+    log(failures.at(-1)!);
+    continue;
+  }
+  log(`executor ${name} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s${executor.info ? ` on ${JSON.stringify(executor.info)}` : ''}`);
+  adapters[name] = executor.info;
+  if (cpuRef && name !== 'cpu') {
+    for (const n of [...new Set([1, Math.max(...BATCHES)])]) {
+      const p = await parity(executor, cpuRef, n);
+      parityRows.push({ executor: name, ...p });
+      log(`parity ${name} vs cpu, batch ${n}: max |Δ| ${p.maxAbsDiff.toExponential(2)} (${p.worst})`);
+    }
+  }
+  for (const batch of BATCHES) {
     const x = new Float32Array(batch * per);
     for (let i = 0; i < batch; i++) x.set(features, i * per);
-    const rates: number[] = [];
+    const times: number[] = [];
     const until = performance.now() + 2000;
-    while (performance.now() < until) {
+    while (performance.now() < until || times.length < 3) {
       const t = performance.now();
       let cur: Float32Array = x;
       for (let s = RESUME; s < m.segments.length; s++) {
         cur = (await executor.run('segment', s, cur, [batch, ...m.segments[s]!.inputShape]))[m.segments[s]!.output]!;
         if (s < m.exits.length) await executor.run('exit', s, cur, [batch, ...m.exits[s]!.inputShape]);
       }
-      rates.push(batch / ((performance.now() - t) / 1000));
+      times.push(performance.now() - t);
     }
-    executorRows.push({ executor: name, batch, samplesPerSec: median(rates) });
-    console.error(`executor ${name} batch ${batch}: ${median(rates).toFixed(0)} samples/s`);
+    const ms = median(times);
+    executorRows.push({ executor: name, batch, samplesPerSec: batch / (ms / 1000), msPerBatch: ms });
+    log(`executor ${name} batch ${batch}: ${(batch / (ms / 1000)).toFixed(0)} samples/s (${ms.toFixed(2)} ms per batch)`);
   }
   await executor.release();
 }
+await cpuRef?.release();
+report();
 
 // 2. HTTP service.
-/** A signed body as the edge sends it; the request id makes every body (and signature) distinct. */
-function signed(requestId: string): { bytes: Uint8Array; header: string } {
-  const bytes = encodeFeatures(features, [1, ...shape], 'f16', {
-    modelHash: m.backbone.sha256, segment: String(RESUME), policy: 'confidence', requestId,
-    thresholds: JSON.stringify(m.exits.slice(RESUME).map((e) => e.defaultThreshold)),
-  });
-  const t = String(Date.now());
-  return { bytes, header: `t=${t},v1=${createHmac('sha256', SECRET).update(`${t}.`).update(bytes).digest('hex')}` };
-}
-
 async function startService(env: Record<string, string>): Promise<ChildProcess> {
-  const p = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/server.ts'], { env: { ...process.env, CASCADE_SECRET: SECRET, PORT: String(PORT), MODEL_DIR: DIR, ...env }, stdio: 'ignore' });
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${PORT}/readyz`)).ok) return p;
-    } catch {
-      // starting
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('backend did not start');
+  const p = spawn(process.execPath, [...process.execArgv, script('../gpu-backend/src/cluster')], {
+    env: { ...process.env, CASCADE_SECRET: SECRET, PORT: String(PORT), MODEL_DIR: DIR, BACKEND_PROCESSES: String(SERVER_PROCS), ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let errText = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`backend did not start in 300 s: ${errText.slice(-2000)}`)), 300_000);
+    p.stderr!.setEncoding('utf8');
+    p.stderr!.on('data', (c: string) => {
+      errText += c;
+      if (/backend processes ready/.test(c)) { clearTimeout(timer); resolve(p); }
+    });
+    p.once('exit', (code) => { clearTimeout(timer); reject(new Error(`backend exited (${code}): ${errText.slice(-2000)}`)); });
+  });
 }
 
-async function load(clients: number): Promise<{ rps: number; p50: number; p99: number; errors: number; meanBatch: number }> {
-  const lat: number[] = [];
-  let errors = 0;
-  const until = performance.now() + SECONDS * 1000;
-  let batchSum = 0;
-  await Promise.all(Array.from({ length: clients }, async (_, c) => {
-    let k = 0;
-    while (performance.now() < until) {
-      const { bytes, header } = signed(`${c}-${k++}`);
-      const t = performance.now();
-      const res = await fetch(`http://127.0.0.1:${PORT}/v1/resume`, { method: 'POST', body: bytes as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream', 'x-cascade-signature': header } });
-      const j = (await res.json()) as { batchSize?: number };
-      if (res.ok) { lat.push(performance.now() - t); batchSum += j.batchSize ?? 1; } else errors++;
-    }
-  }));
-  return { rps: lat.length / SECONDS, p50: pct(lat, 50), p99: pct(lat, 99), errors, meanBatch: batchSum / Math.max(1, lat.length) };
+function loadProcess(job: LoadJob): Promise<LoadResult> {
+  const p = spawn(process.execPath, [...process.execArgv, script('./backend-load'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout!.setEncoding('utf8');
+  p.stdout!.on('data', (c: string) => (out += c));
+  return new Promise((resolve, reject) => p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load generator exited ${code}`)))));
 }
 
-const httpRows: { executor: string; mode: string; clients: number; rps: number; p50: number; p99: number; errors: number; meanBatch: number }[] = [];
+async function load(clients: number): Promise<{ rps: number; p50: number; p99: number; errors: number; errorCodes: Record<string, number>; meanBatch: number }> {
+  const procs = Math.min(CLIENT_PROCS, clients);
+  const metadata = {
+    modelHash: m.backbone.sha256, segment: String(RESUME), policy: 'confidence',
+    thresholds: JSON.stringify(m.exits.slice(RESUME).map((e) => e.defaultThreshold)),
+  };
+  const rs = await Promise.all(Array.from({ length: procs }, (_, i) => loadProcess({
+    url: `http://127.0.0.1:${PORT}`, clients: Math.floor(clients / procs) + (i < clients % procs ? 1 : 0), seconds: SECONDS, secret: SECRET,
+    shape: [1, ...shape], metadata, tag: `${clients}-${i}-${Date.now()}`,
+  })));
+  const lat = rs.flatMap((r) => r.latencies);
+  const errorCodes: Record<string, number> = {};
+  for (const r of rs) for (const [k, v] of Object.entries(r.errorCodes)) errorCodes[k] = (errorCodes[k] ?? 0) + v;
+  const batchSum = rs.reduce((a, r) => a + r.batchSum, 0);
+  return { rps: lat.length / SECONDS, p50: pct(lat, 50), p99: pct(lat, 99), errors: rs.reduce((a, r) => a + r.errors, 0), errorCodes, meanBatch: batchSum / Math.max(1, lat.length) };
+}
+
 for (const executor of EXECUTORS) {
-  for (const [mode, env] of [['batching on', { MAX_BATCH: '64', MAX_WAIT_MS: '2' }], ['batching off', { MAX_BATCH: '1', MAX_WAIT_MS: '0' }]] as const) {
-    const p = await startService({ ...env, EXECUTORS: executor });
-    for (const clients of [1, 8, 64]) {
+  // CPU executor: share the cores between the server processes (onnxruntime would take all per process).
+  const threads: Record<string, string> = executor === 'cpu' ? { CPU_THREADS: String(Math.max(1, Math.floor(CORES / SERVER_PROCS))) } : {};
+  for (const [mode, env] of [['batching on', { MAX_BATCH: String(MAX_BATCH), MAX_WAIT_MS: '2' }], ['batching off', { MAX_BATCH: '1', MAX_WAIT_MS: '0' }]] as const) {
+    let p: ChildProcess;
+    try {
+      p = await startService({ ...env, ...threads, EXECUTORS: executor, MAX_QUEUE: String(Math.max(1024, 4 * Math.max(...LEVELS))) });
+    } catch (e) {
+      failures.push(`HTTP ${executor} ${mode}: ${(e as Error).message}`);
+      log(failures.at(-1)!);
+      continue;
+    }
+    for (const clients of LEVELS) {
       const r = await load(clients);
       httpRows.push({ executor, mode, clients, ...r });
-      console.error(`${executor} ${mode} ${clients} clients: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, mean batch ${r.meanBatch.toFixed(1)}, errors ${r.errors}`);
+      log(`${executor} ${mode} ${clients} clients: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, mean batch ${r.meanBatch.toFixed(1)}, errors ${r.errors} ${JSON.stringify(r.errorCodes)}`);
     }
     p.kill('SIGTERM');
     await new Promise((r) => p.once('exit', r));
+    report();
   }
 }
+console.log(report());
 
-const meta = { date: new Date().toISOString(), cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, model: m.name, resumeSegment: RESUME, secondsPerLevel: SECONDS };
-const ratio = (ex: string, c: number) => {
-  const on = httpRows.find((r) => r.executor === ex && r.mode === 'batching on' && r.clients === c)!;
-  const off = httpRows.find((r) => r.executor === ex && r.mode === 'batching off' && r.clients === c)!;
-  return on.rps / off.rps;
-};
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/backend.json', JSON.stringify({ ...meta, executorRows, httpRows, batchingSpeedupAt64: Object.fromEntries(EXECUTORS.map((e) => [e, ratio(e, 64)])) }, null, 2) + '\n');
-const f = (x: number, d = 1) => x.toFixed(d);
-const md = [
-  '# GPU backend (`npm run bench:backend`)',
-  '',
-  `${meta.date}, ${meta.cpus}, model ${m.name}, resuming at segment ${RESUME} (the edge's default split), ${SECONDS} s per level, client and server on the same 2 cores.`,
-  '',
-  '## Executor alone (in-process)',
-  '',
-  '| executor | batch | samples/s |',
-  '|---|---|---|',
-  ...executorRows.map((r) => `| ${r.executor} | ${r.batch} | ${f(r.samplesPerSec, 0)} |`),
-  '',
-  '## HTTP service',
-  '',
-  '| executor | batching | clients | req/s | p50 ms | p99 ms | mean batch | errors |',
-  '|---|---|---|---|---|---|---|---|',
-  ...httpRows.map((r) => `| ${r.executor} | ${r.mode} | ${r.clients} | ${f(r.rps, 0)} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.meanBatch)} | ${r.errors} |`),
-  '',
-  ...EXECUTORS.map((e) => `Batching speed-up at 64 clients (${e}): ${f(ratio(e, 64), 2)}×.`),
-  '',
-].join('\n');
-writeFileSync('bench/results/backend.md', md);
-console.log(md);
+/** Writes the results so far (JSON + markdown): a run cut short by its time limit still reports. */
+function report(): string {
+  const top = Math.max(...LEVELS);
+  const meta = {
+    date: new Date().toISOString(), node: process.version, cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, nvidiaSmi: nvidiaSmi(), adapters,
+    model: m.name, modelHash: m.backbone.sha256, resumeSegment: RESUME, secondsPerLevel: SECONDS, serverProcesses: SERVER_PROCS, clientProcesses: CLIENT_PROCS, maxBatch: MAX_BATCH, failures,
+  };
+  const ratio = (ex: string, c: number) => {
+    const on = httpRows.find((r) => r.executor === ex && r.mode === 'batching on' && r.clients === c);
+    const off = httpRows.find((r) => r.executor === ex && r.mode === 'batching off' && r.clients === c);
+    return on && off ? on.rps / off.rps : NaN;
+  };
+  /** The issue's targets for the GPU path (on the H100): executor alone, HTTP at 256 clients, parity. */
+  const targets = EXECUTORS.filter((e) => e !== 'cpu').map((e) => {
+    const exec = Math.max(0, ...executorRows.filter((r) => r.executor === e).map((r) => r.samplesPerSec));
+    const http = httpRows.find((r) => r.executor === e && r.mode === 'batching on' && r.clients === top)?.rps ?? NaN;
+    const diff = Math.max(0, ...parityRows.filter((r) => r.executor === e).map((r) => r.maxAbsDiff));
+    return { executor: e, executorSamplesPerSec: exec, executorOk: exec >= 50_000, httpClients: top, httpRps: http, httpOk: top >= 256 && http >= 15_000, maxAbsDiff: diff, parityOk: diff <= 1e-4 };
+  });
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(`${OUT}/${NAME}.json`, JSON.stringify({ ...meta, targets, parityRows, executorRows, httpRows, batchingSpeedupAtTop: Object.fromEntries(EXECUTORS.map((e) => [e, ratio(e, top)])) }, null, 2) + '\n');
+  const f = (x: number, d = 1) => x.toFixed(d);
+  const adapterLine = (e: string) => {
+    const a = adapters[e];
+    return a ? `${e}: ${a.vendor} / ${a.architecture} / ${a.device}${a.isFallbackAdapter ? ' (software fallback adapter)' : ''}${a.description ? ` — ${a.description}` : ''}` : undefined;
+  };
+  const md = [
+    `# GPU backend (\`npm run bench:${NAME.replaceAll('-', ':')}\`)`,
+    '',
+    `${meta.date}, Node ${meta.node}, ${meta.cpus}, model ${m.name}, resuming at segment ${RESUME} (the edge's default split), ${SECONDS} s per level; ` +
+    `${SERVER_PROCS} server and ${CLIENT_PROCS} load-generator processes on the same machine.`,
+    '',
+    ...(meta.nvidiaSmi ? ['```', meta.nvidiaSmi, '```', ''] : []),
+    ...EXECUTORS.map(adapterLine).filter((x): x is string => !!x).map((x) => `- adapter ${x}`),
+    ...failures.map((x) => `- FAILED: ${x}`),
+    '',
+    ...(targets.length ? ['## Targets (H100: executor ≥ 50,000 samples/s, HTTP ≥ 15,000 req/s at 256 clients, max |Δ| ≤ 1e-4)', '',
+      '| executor | best executor samples/s | HTTP req/s (clients) | max \\|Δ\\| vs cpu |', '|---|---|---|---|',
+      ...targets.map((t) => `| ${t.executor} | ${f(t.executorSamplesPerSec, 0)} ${t.executorOk ? '✔' : '✘'} | ${f(t.httpRps, 0)} (${t.httpClients}) ${t.httpOk ? '✔' : '✘'} | ${t.maxAbsDiff.toExponential(2)} ${t.parityOk ? '✔' : '✘'} |`), ''] : []),
+    ...(parityRows.length ? ['## Parity with the cpu executor (every segment and exit)', '', '| executor | batch | max \\|Δ\\| | worst output |', '|---|---|---|---|',
+      ...parityRows.map((r) => `| ${r.executor} | ${r.batch} | ${r.maxAbsDiff.toExponential(2)} | ${r.worst} |`), ''] : []),
+    '## Executor alone (in-process)',
+    '',
+    '| executor | batch | samples/s | ms per batch |',
+    '|---|---|---|---|',
+    ...executorRows.map((r) => `| ${r.executor} | ${r.batch} | ${f(r.samplesPerSec, 0)} | ${f(r.msPerBatch, 2)} |`),
+    '',
+    '## HTTP service',
+    '',
+    '| executor | batching | clients | req/s | p50 ms | p99 ms | mean batch | errors |',
+    '|---|---|---|---|---|---|---|---|',
+    ...httpRows.map((r) => `| ${r.executor} | ${r.mode} | ${r.clients} | ${f(r.rps, 0)} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.meanBatch)} | ${r.errors} |`),
+    '',
+    ...EXECUTORS.map((e) => `Batching speed-up at ${top} clients (${e}): ${f(ratio(e, top), 2)}×.`),
+    '',
+  ].join('\n');
+  writeFileSync(`${OUT}/${NAME}.md`, md);
+  return md;
+}

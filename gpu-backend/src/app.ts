@@ -13,6 +13,7 @@ import { SafetensorsError } from '../../core/safetensors.js';
 import { BatchFailed, Overloaded, type Batcher } from './batcher.js';
 import type { Config } from './config.js';
 import type { Metrics } from './metrics.js';
+import type { AdapterInfo } from './executors/executor.js';
 
 /** Seconds a client should wait after a 503: a few batch windows. */
 const RETRY_AFTER_S = 1;
@@ -22,7 +23,7 @@ export interface BackendState {
   manifest: Manifest;
   batcher: Batcher;
   metrics: Metrics;
-  executor: { name: string; fallbacks: { name: string; reason: string }[] };
+  executor: { name: string; fallbacks: { name: string; reason: string }[]; info?: AdapterInfo };
   draining: boolean;
   /** Resume requests accepted and not yet answered (graceful shutdown waits for them). */
   inFlight: number;
@@ -126,7 +127,7 @@ export function createBackendApp(st: BackendState): Hono {
   }
 
   app.get('/healthz', (c) => c.json({ ok: true }));
-  app.get('/readyz', (c) => c.json({ ready: !st.draining, model: m.name, modelHash: m.backbone.sha256, executor: st.executor.name, fallbacks: st.executor.fallbacks, queued: st.batcher.queued(), maxBatch: st.cfg.MAX_BATCH, maxWaitMs: st.cfg.MAX_WAIT_MS }, st.draining ? 503 : 200));
+  app.get('/readyz', (c) => c.json({ ready: !st.draining, model: m.name, modelHash: m.backbone.sha256, executor: st.executor.name, ...(st.executor.info ? { adapter: st.executor.info } : {}), fallbacks: st.executor.fallbacks, queued: st.batcher.queued(), maxBatch: st.cfg.MAX_BATCH, maxWaitMs: st.cfg.MAX_WAIT_MS }, st.draining ? 503 : 200));
   app.get('/metrics', (c) => c.text(st.metrics.render({ cascade_in_flight: st.batcher.inFlight() }), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.notFound((c) => problem(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {

@@ -25,7 +25,7 @@ export async function startBackend(env: Record<string, string | undefined>, log:
   const { executor, fallbacks } = await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, log });
   const metrics = new Metrics();
   const batcher = new Batcher(executor, bundle.manifest, { maxBatch: cfg.MAX_BATCH, maxWaitMs: cfg.MAX_WAIT_MS, maxQueue: cfg.MAX_QUEUE }, metrics);
-  const state: BackendState = { cfg, manifest: bundle.manifest, batcher, metrics, executor: { name: executor.name, fallbacks }, draining: false, inFlight: 0 };
+  const state: BackendState = { cfg, manifest: bundle.manifest, batcher, metrics, executor: { name: executor.name, fallbacks, ...(executor.info ? { info: executor.info } : {}) }, draining: false, inFlight: 0 };
   const app = createBackendApp(state);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: cfg.PORT, hostname: cfg.HOST }, () => resolve(s));

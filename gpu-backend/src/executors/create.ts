@@ -2,6 +2,7 @@
  * Picks the first executor in the configured order that loads and passes a warm-up run of every
  * graph (the first WebGPU run compiles shaders: pay it at start-up, not on a request). Each
  * fallback is logged with its reason; the active one and the fallbacks are reported in /readyz.
+ * WebGPU on a software (fallback) adapter counts as unavailable unless it is the last choice.
  */
 import { graphList, type BundleFiles, type Executor } from './executor.js';
 import { createOrtNodeExecutor } from './ort-node.js';
@@ -19,9 +20,16 @@ export async function createExecutor(order: ('webgpu' | 'cuda' | 'cpu')[], b: Bu
   const fallbacks: { name: string; reason: string }[] = [];
   for (const name of order) {
     try {
-      const ex = name === 'webgpu' ? await createWebGpuExecutor(b) : await createOrtNodeExecutor(name, b, opts.cpuThreads);
+      // A software adapter (lavapipe, SwiftShader) is correct but far slower than the cpu executor:
+      // take it only when nothing follows it in the order (EXECUTORS=webgpu, as the tests do).
+      const later = order.slice(order.indexOf(name) + 1);
+      const ex = name === 'webgpu'
+        ? await createWebGpuExecutor(b, { allowFallbackAdapter: later.length === 0 }).catch((e: Error) => {
+          throw later.length && /software fallback adapter/.test(e.message) ? new Error(`${e.message}; ${later.join(', ')} will be faster`) : e;
+        })
+        : await createOrtNodeExecutor(name, b, opts.cpuThreads);
       await warmUp(ex, b);
-      opts.log(`executor: ${name}${fallbacks.length ? ` (after falling back from ${fallbacks.map((f) => f.name).join(', ')})` : ''}`);
+      opts.log(`executor: ${name}${ex.info ? ` on ${ex.info.vendor} ${ex.info.device}${ex.info.isFallbackAdapter ? ' (software fallback adapter)' : ''}` : ''}${fallbacks.length ? ` (after falling back from ${fallbacks.map((f) => f.name).join(', ')})` : ''}`);
       return { executor: ex, fallbacks };
     } catch (e) {
       const reason = (e as Error).message.split('\n')[0]!.slice(0, 300);

@@ -9,8 +9,9 @@
  *   - `navigator` is read-only in Node 22 (and absent in Node 20): define `navigator.gpu` with
  *     Object.defineProperty, and copy Dawn's `globals` (GPUBufferUsage, …) onto globalThis;
  *   - ORT must stay single-threaded in Node (otherwise it fetches its worker from a file:// URL);
- *   - the native WebGPU build (`onnxruntime-web/webgpu`, not the JSEP `ort.bundle.min.mjs`) is used:
- *     JSEP hands Dawn's writeBuffer SharedArrayBuffer-backed views, which Dawn rejects;
+ *   - the native WebGPU build (`onnxruntime-web/webgpu`, not the JSEP `ort.bundle.min.mjs`) is used,
+ *     as measured on the H100; its writeBuffer calls pass views of the shared wasm heap, which Dawn
+ *     rejects under Node 20 only (see acceptSharedWrites);
  *   - ORT-web refuses to create two WebGPU sessions at once ("another WebGPU EP inference session
  *     is being created"), and all sessions share one device and queue: create and run serially.
  *
@@ -26,12 +27,39 @@ interface DawnGpu { requestAdapter(o?: { powerPreference?: 'low-power' | 'high-p
 /** The adapter ORT will pick too: the same request options give the same adapter. */
 const POWER = 'high-performance' as const;
 
+/**
+ * ORT's wasm heap is a shared WebAssembly.Memory, so its writeBuffer calls pass views of a
+ * SharedArrayBuffer. Dawn accepts those under Node 22 but throws "Invalid argument" under Node 20:
+ * there (only on that error) retry with a copy, so the executor works on both without costing
+ * Node 22 a copy per write.
+ */
+function acceptSharedWrites(globals: Record<string, unknown>): void {
+  type WriteBuffer = (buffer: unknown, offset: number, data: ArrayBufferView, dataOffset?: number, size?: number) => void;
+  const proto = (globals.GPUQueue as { prototype?: { writeBuffer: WriteBuffer; [k: symbol]: boolean } } | undefined)?.prototype;
+  const mark = Symbol.for('edge-cascade.sharedWrites');
+  if (!proto || proto[mark]) return;
+  const write = proto.writeBuffer;
+  proto.writeBuffer = function (this: unknown, buffer, offset, data, dataOffset, size) {
+    try {
+      write.call(this, buffer, offset, data, dataOffset, size);
+    } catch (e) {
+      if (!(data.buffer instanceof SharedArrayBuffer)) throw e;
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+      const el = 'BYTES_PER_ELEMENT' in data ? (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT : 1;
+      const copy = el === 1 ? bytes : new (data.constructor as new (b: ArrayBuffer) => ArrayBufferView)(bytes.buffer);
+      write.call(this, buffer, offset, copy, dataOffset, size);
+    }
+  };
+  proto[mark] = true;
+}
+
 /** Loads Dawn, exposes `navigator.gpu`, and describes the adapter it offers (throws when none). */
 export async function exposeDawn(): Promise<AdapterInfo> {
   // A variable specifier keeps bundlers and tsc from requiring the optional package at build time.
   const dawnPkg = 'webgpu';
   const dawn = (await import(dawnPkg)) as { create(flags: string[]): DawnGpu; globals: Record<string, unknown> };
   Object.assign(globalThis, dawn.globals);
+  acceptSharedWrites(dawn.globals);
   const gpu = dawn.create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: POWER });
   if (!adapter) throw new Error('Dawn found no WebGPU adapter (no Vulkan driver? install libvulkan1 and a driver, e.g. mesa-vulkan-drivers for lavapipe)');
@@ -44,8 +72,15 @@ export async function exposeDawn(): Promise<AdapterInfo> {
   };
 }
 
-export async function createWebGpuExecutor(b: BundleFiles): Promise<Executor> {
+/**
+ * @param opts.allowFallbackAdapter false: refuse a software adapter (lavapipe) before paying for
+ *   session creation (seconds; tens of seconds under Node 20), so the caller can fall back to cpu.
+ */
+export async function createWebGpuExecutor(b: BundleFiles, opts: { allowFallbackAdapter?: boolean } = {}): Promise<Executor> {
   const info = await exposeDawn();
+  if (info.isFallbackAdapter && opts.allowFallbackAdapter === false) {
+    throw new Error(`only a software fallback adapter (${info.description || info.device}) is available`);
+  }
   const ortPkg = 'onnxruntime-web/webgpu';
   const ort = (await import(ortPkg)) as OrtWeb;
   ort.env.wasm.numThreads = 1;
