@@ -2,7 +2,7 @@
  * The bundle as the edge sees it: the validated manifest plus lazily created onnxruntime-web
  * sessions (one per segment/exit, created once per isolate and shared by concurrent requests).
  * Runs are serialised: ORT's single-threaded wasm runs one inference at a time anyway, and a
- * session must not be entered twice concurrently.
+ * session must not be entered twice concurrently; `exclusive` runs one request's cascade whole.
  *
  * @example
  * const m = edgeModel();
@@ -53,27 +53,50 @@ export class EdgeModel implements EdgeRunner {
     return this.sessions.size;
   }
 
-  /** `onCompute` gets the milliseconds this run held the (single) inference thread, queueing excluded. */
-  segment(i: number, x: Float32Array, onCompute?: (ms: number) => void): Promise<Float32Array> {
-    const seg = this.manifest.segments[i]!;
+  /**
+   * Runs `fn` with exclusive use of the (single) inference thread: a request's whole edge cascade
+   * runs to completion instead of interleaving with other requests' segments, so a request waits
+   * once, behind whole requests, and `computeMs` (its own inference) is measured without that wait.
+   */
+  exclusive<T>(fn: (runner: EdgeRunner) => Promise<T>): Promise<{ result: T; computeMs: number }> {
     return this.serial(async () => {
-      const s = await this.session('segments', i);
-      const t = performance.now();
-      const out = (await run(s, { [seg.input]: tensor(x, [1, ...seg.inputShape]) }))[seg.output]!;
-      onCompute?.(performance.now() - t);
-      return out;
+      let computeMs = 0;
+      const timed = async <R>(f: () => Promise<R>): Promise<R> => {
+        const t = performance.now();
+        try {
+          return await f();
+        } finally {
+          computeMs += performance.now() - t;
+        }
+      };
+      const runner: EdgeRunner = {
+        segment: (i, x) => timed(() => this.runSegment(i, x)),
+        exit: (i, x) => timed(() => this.runExit(i, x)),
+      };
+      const result = await fn(runner);
+      return { result, computeMs };
     });
   }
 
-  exit(i: number, x: Float32Array, onCompute?: (ms: number) => void): Promise<{ logits: Float32Array; confidence: number }> {
+  /** One segment, through the queue (tests, warm-up). */
+  segment(i: number, x: Float32Array): Promise<Float32Array> {
+    return this.serial(() => this.runSegment(i, x));
+  }
+
+  /** One exit, through the queue (tests, warm-up). */
+  exit(i: number, x: Float32Array): Promise<{ logits: Float32Array; confidence: number }> {
+    return this.serial(() => this.runExit(i, x));
+  }
+
+  private async runSegment(i: number, x: Float32Array): Promise<Float32Array> {
+    const seg = this.manifest.segments[i]!;
+    return (await run(await this.session('segments', i), { [seg.input]: tensor(x, [1, ...seg.inputShape]) }))[seg.output]!;
+  }
+
+  private async runExit(i: number, x: Float32Array): Promise<{ logits: Float32Array; confidence: number }> {
     const e = this.manifest.exits[i]!;
-    return this.serial(async () => {
-      const s = await this.session('exits', i);
-      const t = performance.now();
-      const out = await run(s, { [e.inputName]: tensor(x, [1, ...e.inputShape]) });
-      onCompute?.(performance.now() - t);
-      return { logits: out[e.outputs.logits]!, confidence: out[e.outputs.confidence]![0]! };
-    });
+    const out = await run(await this.session('exits', i), { [e.inputName]: tensor(x, [1, ...e.inputShape]) });
+    return { logits: out[e.outputs.logits]!, confidence: out[e.outputs.confidence]![0]! };
   }
 }
 

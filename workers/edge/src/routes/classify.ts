@@ -9,7 +9,7 @@ import { checkSettings, resolveThresholds } from '../../../../core/regions.js';
 import { encodeFeatures } from '../../../../core/feature-codec.js';
 import type { Env } from '../env.js';
 import { edgeModel } from '../model/edge-model.js';
-import { runEdge, type EdgeRunner } from '../cascade/run-edge.js';
+import { runEdge } from '../cascade/run-edge.js';
 import { forward } from '../cascade/forward.js';
 import { resolveRegion } from '../thresholds/store.js';
 import { readPixels } from './input.js';
@@ -42,7 +42,6 @@ export type ClassifyResponse = z.infer<typeof classifyResponseSchema>;
 export async function classify(c: Context<{ Bindings: Env }>): Promise<Response> {
   const t0 = performance.now();
   const since = () => Math.round((performance.now() - t0) * 100) / 100;
-  let compute = 0;
   const model = edgeModel();
   const m = model.manifest;
   const [C, H, W] = m.input.shape as [number, number, number];
@@ -50,9 +49,7 @@ export async function classify(c: Context<{ Bindings: Env }>): Promise<Response>
   const region = await resolveRegion(c.env.THRESHOLDS, requestRegionKeys(c), m, (s) => checkSettings(s, m));
   const thresholds = resolveThresholds(region.settings, m);
   const x = normaliseImages(pixels, 1, { channels: C, height: H, width: W }, m.input.normalisation.mean, m.input.normalisation.std, 'NCHW');
-  const onCompute = (ms: number) => void (compute += ms);
-  const timed: EdgeRunner = { segment: (i, f) => model.segment(i, f, onCompute), exit: (i, f) => model.exit(i, f, onCompute) };
-  const r = await runEdge(timed, m, x, { policy: region.settings.policy, thresholds, split: region.settings.split });
+  const { result: r, computeMs: compute } = await model.exclusive((runner) => runEdge(runner, m, x, { policy: region.settings.policy, thresholds, split: region.settings.split }));
   const edgeMs = since();
   const computeMs = Math.round(compute * 100) / 100;
   const requestId = c.get('requestId' as never) as string;
