@@ -92,7 +92,10 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
     const exits = cuts.map((c, i) => { spent += branchMacs[i]!; return (c.macs + spent) / a.totalMacs; });
     return { exits, final: (a.totalMacs + spent) / a.totalMacs };
   };
-  const trained = await trainBranches(tf, cfg, caches.train, classes, widths, (bs) => costsOf(bs.map((b) => b.macs)), { quiet: opts.quiet, logFile: join(out, 'train-log.jsonl') });
+  // The exits' training log, fresh each run (the backbone's own is train-log.jsonl).
+  const attachLog = join(out, 'attach-log.jsonl');
+  writeFileSync(attachLog, '');
+  const trained = await trainBranches(tf, cfg, caches.train, classes, widths, (bs) => costsOf(bs.map((b) => b.macs)), { quiet: opts.quiet, logFile: attachLog });
   const costs = costsOf(trained.branches.map((b) => b.macs));
   const exitBytes = trained.branches.map(exportBranchOnnx);
   exitBytes.forEach((b, i) => writeFileSync(join(out, `exit_${i}.onnx`), b));
@@ -102,10 +105,14 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   const test = await exitOutputs(exitBytes, caches.test, classes);
   const fronts = Object.fromEntries(POLICIES.map((p) => [p, frontier(p, val, costs, test)]));
   const finalVal = exitAccuracy(val, -1), finalTest = exitAccuracy(test, -1);
-  const conf = fronts.confidence!;
-  const dflt = conf.find((p) => p.accuracy >= finalVal - cfg.defaultMaxDrop) ?? conf[conf.length - 1]!;
-  const atDefault = evaluatePolicy(test, scores('confidence', test), dflt.thresholds, costs);
-  log(`backbone test ${(finalTest * 100).toFixed(2)} %; default thresholds [${dflt.thresholds.map((t) => t.toFixed(3))}] → test ${(atDefault.accuracy * 100).toFixed(2)} % at ${(atDefault.cost * 100).toFixed(1)} % MACs, exit rates [${atDefault.exitRates.map((r) => r.toFixed(2))}]`);
+  // Default: across policies, the cheapest validation point within defaultMaxDrop of the backbone
+  // (else the most accurate point of any policy). Which score ranks inputs best differs by bundle.
+  const within = POLICIES.flatMap((policy) => fronts[policy]!.filter((p) => p.accuracy >= finalVal - cfg.defaultMaxDrop).map((point) => ({ policy, point })));
+  const all = POLICIES.flatMap((policy) => fronts[policy]!.map((point) => ({ policy, point })));
+  const chosen = within.length ? within.reduce((a, b) => (b.point.cost < a.point.cost ? b : a)) : all.reduce((a, b) => (b.point.accuracy > a.point.accuracy ? b : a));
+  const dflt = chosen.point;
+  const atDefault = evaluatePolicy(test, scores(chosen.policy, test), dflt.thresholds, costs);
+  log(`backbone test ${(finalTest * 100).toFixed(2)} %; default ${chosen.policy} thresholds [${dflt.thresholds.map((t) => t.toFixed(3))}] → test ${(atDefault.accuracy * 100).toFixed(2)} % at ${(atDefault.cost * 100).toFixed(1)} % MACs, exit rates [${atDefault.exitRates.map((r) => r.toFixed(2))}]`);
 
   const hashAfter = sha256(new Uint8Array(readFileSync(cfg.backbone)));
   if (hashAfter !== hashBefore) throw new Error(`backbone ${cfg.backbone} changed during attach (sha256 ${hashBefore} → ${hashAfter})`);
@@ -155,7 +162,7 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
       defaultThreshold: dflt.thresholds[i]!,
     })),
     final: { costFraction: costs.final, accuracy: { val: finalVal, test: finalTest } },
-    policies: { default: 'confidence', frontier: fronts, oracle: { val: oracle(val, costs), test: oracle(test, costs) }, atDefault },
+    policies: { default: chosen.policy, frontier: fronts, oracle: { val: oracle(val, costs), test: oracle(test, costs) }, atDefault },
     provenance: {
       dataset: ds.name,
       split: ds.split,

@@ -74,7 +74,7 @@ export const ATTACH_DEFAULTS = {
   valPerClass: 500,
   limitPerClass: 0,
   tfBackend: 'auto',
-  /** Default thresholds: the cheapest validation operating point of the confidence policy whose
+  /** Default policy and thresholds: the cheapest validation operating point of any policy whose
    *  accuracy is within this drop of the backbone's (0.005 = 0.5 percentage points). */
   defaultMaxDrop: 0.005,
 };

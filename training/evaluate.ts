@@ -44,7 +44,7 @@ export async function runEvaluate(dir: string): Promise<string> {
   await runner.release();
   const test = await exitOutputs(exits, cache, m.classes.length);
   const costs = { exits: m.exits.map((e) => e.costFraction), final: m.final.costFraction };
-  const cascade = evaluatePolicy(test, scores('confidence', test), m.exits.map((e) => e.defaultThreshold), costs);
+  const cascade = evaluatePolicy(test, scores(m.policies.default, test), m.exits.map((e) => e.defaultThreshold), costs);
   const rows = m.exits.map((e, i) => ({ name: `exit ${i} (after ${e.input})`, share: e.backboneFraction, cost: e.costFraction, acc: exitAccuracy(test, i), want: e.accuracy.test, rate: cascade.exitRates[i]! }));
   rows.push({ name: 'final head (backbone)', share: 1, cost: m.final.costFraction, acc: exitAccuracy(test, -1), want: m.final.accuracy.test, rate: cascade.exitRates[m.exits.length]! });
   const bad = rows.filter((r) => Math.abs(r.acc - r.want) > TOLERANCE);
@@ -56,7 +56,7 @@ export async function runEvaluate(dir: string): Promise<string> {
     '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.name} | ${pct(r.share)} | ${pct(r.cost)} | ${pct(r.acc)} | ${pct(r.rate)} |`),
     '',
-    `Cascade at the default thresholds [${m.exits.map((e) => e.defaultThreshold.toFixed(3)).join(', ')}] (confidence policy): test accuracy ${pct(cascade.accuracy)}, mean cost ${pct(cascade.cost)} of the backbone's MACs.`,
+    `Cascade at the default thresholds [${m.exits.map((e) => e.defaultThreshold.toFixed(3)).join(', ')}] (${m.policies.default} policy, calibrated on validation): test accuracy ${pct(cascade.accuracy)}, mean cost ${pct(cascade.cost)} of the backbone's MACs.`,
   ];
   return lines.join('\n');
 }

@@ -1,12 +1,12 @@
 /**
  * Calibration on the validation split: per-exit outputs → policy scores → an accuracy/cost frontier
- * per policy (one point per shared threshold; only Pareto-optimal points kept), evaluated again on
+ * per policy (per-exit threshold vectors; only Pareto-optimal points kept), evaluated again on
  * the test split so the manifest states what each operating point really achieves. The `oracle`
  * (earliest correct exit) is the unreachable bound, for reports only.
  *
  * @example
  * const f = frontier('confidence', valOutputs, costs);
- * f[0]; // { threshold: 0.95, accuracy: 0.93, cost: 0.61, exitRates: [0.4, 0.1, 0.1, 0.4] }
+ * f[0]; // { thresholds: [0.95, 0.9, 0.8], accuracy: 0.93, cost: 0.61, exitRates: [0.4, 0.1, 0.1, 0.4] }
  */
 import { argmax, decideExit, exitScore, type Policy } from '../../core/policies.js';
 
@@ -61,25 +61,61 @@ export function evaluatePolicy(out: SplitOutputs, s: Float64Array[], thresholds:
   return { accuracy: ok / out.count, cost: cost / out.count, exitRates: counts.map((c) => c / out.count) };
 }
 
-/** Candidate shared thresholds: score quantiles, plus "never exit early". */
-function candidates(s: Float64Array[], steps: number): number[] {
-  const all = Float64Array.from(s.flatMap((a) => Array.from(a))).sort();
-  const out = new Set<number>([Infinity]);
-  for (let k = 0; k < steps; k++) out.add(all[Math.min(all.length - 1, Math.floor((k / steps) * all.length))]!);
-  return [...out].sort((a, b) => a - b);
+/** Candidate thresholds of one score vector: its quantiles, highest first, after "never exit". */
+function candidates(s: ArrayLike<number>, steps: number): number[] {
+  const sorted = Float64Array.from(s).sort();
+  const out = new Set<number>();
+  for (let k = 0; k < steps; k++) out.add(sorted[Math.min(sorted.length - 1, Math.floor((k / steps) * sorted.length))]!);
+  return [Infinity, ...[...out].sort((a, b) => b - a)];
 }
 
-export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?: SplitOutputs, steps = 200): FrontierPoint[] {
+/**
+ * Operating points of one policy, calibrated on `val`: per-exit thresholds (EENet's point: exits
+ * differ, so one shared threshold wastes the cheap ones). A greedy path starts at "never exit early"
+ * and lowers, one quantile at a time, the threshold of the exit that saves the most cost per
+ * accuracy lost (free or accuracy-raising moves first); the shared-threshold sweep is added too, and
+ * only Pareto-optimal points are kept (cost and accuracy both rise along the list).
+ */
+export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?: SplitOutputs, steps = 100): FrontierPoint[] {
   const sv = scores(policy, val);
-  const st = test ? scores(policy, test) : undefined;
-  const points = candidates(sv, steps).map((t) => {
-    const thresholds = val.exits.map(() => t);
-    return { thresholds, ...evaluatePolicy(val, sv, thresholds, costs) };
-  });
+  const E = val.exits.length;
+  const cands = sv.map((s) => candidates(s, steps));
+  const at = (idx: number[]) => idx.map((k, i) => cands[i]![k]!);
+  const points: FrontierPoint[] = [];
+  const add = (thresholds: number[]) => {
+    const r = { thresholds, ...evaluatePolicy(val, sv, thresholds, costs) };
+    points.push(r);
+    return r;
+  };
+  // Greedy per-exit path.
+  const idx = new Array<number>(E).fill(0);
+  let cur = add(at(idx));
+  for (;;) {
+    let best: { i: number; r: FrontierPoint; key: number } | undefined;
+    for (let i = 0; i < E; i++) {
+      if (idx[i]! + 1 >= cands[i]!.length) continue;
+      const next = [...idx];
+      next[i]!++;
+      const thresholds = at(next);
+      const r = { thresholds, ...evaluatePolicy(val, sv, thresholds, costs) };
+      const saved = cur.cost - r.cost, lost = cur.accuracy - r.accuracy;
+      // Lower is better: accuracy gained or nothing lost first, then accuracy lost per cost saved.
+      const key = lost <= 0 ? -1e9 - saved - (lost < 0 ? 1e9 : 0) : saved <= 0 ? Infinity : lost / saved;
+      if (!best || key < best.key) best = { i, r, key };
+    }
+    if (!best) break;
+    idx[best.i]!++;
+    points.push(best.r);
+    cur = best.r;
+  }
+  // Shared-threshold sweep.
+  const shared = candidates(Float64Array.from(sv.flatMap((a) => Array.from(a))), steps * 2);
+  for (const t of shared) add(val.exits.map(() => t));
   // Pareto: sort by cost, keep points that improve accuracy on every cheaper point.
   points.sort((a, b) => a.cost - b.cost || b.accuracy - a.accuracy);
   const kept: FrontierPoint[] = [];
   for (const p of points) if (!kept.length || p.accuracy > kept[kept.length - 1]!.accuracy) kept.push(p);
+  const st = test ? scores(policy, test) : undefined;
   if (test && st) for (const p of kept) p.test = evaluatePolicy(test, st, p.thresholds, costs);
   return kept.map((p) => ({ ...p, thresholds: p.thresholds.map((t) => (Number.isFinite(t) ? t : 1e9)) }));
 }

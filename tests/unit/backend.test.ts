@@ -1,0 +1,177 @@
+/**
+ * The GPU backend over real HTTP with real onnxruntime (CPU executor here), on the shipped bundle.
+ */
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBackend, type RunningBackend } from '../../gpu-backend/src/server.js';
+import { loadConfig } from '../../gpu-backend/src/config.js';
+import { encodeFeatures } from '../../core/feature-codec.js';
+import { signBody, SIGNATURE_HEADER } from '../../core/signature.js';
+import { normaliseImages } from '../../core/normalise.js';
+import { argmax, softmax } from '../../core/policies.js';
+import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
+import { loadManifest } from '../../training/evaluate.js';
+import { runNode } from '../helpers/runtimes.js';
+
+const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
+const SECRET = 'backend-test-secret-0123456789';
+const m = loadManifest(DIR);
+const quiet = () => undefined;
+const start = (env: Record<string, string> = {}) => startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', ...env }, quiet);
+
+/** Features of real test images at every cut, and the backbone's own logits, via onnxruntime-node. */
+const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: 4 } });
+const N = ds.test.count;
+let cuts: Float32Array[][] = [];
+let logits: Float32Array;
+
+async function resume(b: RunningBackend, seg: number, x: Float32Array, opts: { thresholds?: number[]; policy?: string; hash?: string; shape?: number[]; mutate?: (body: Uint8Array) => Uint8Array; sign?: (body: Uint8Array) => Promise<string | undefined>; type?: string } = {}) {
+  const shape = opts.shape ?? [1, ...m.segments[seg]!.inputShape];
+  let body = encodeFeatures(x, shape, 'f32', {
+    modelHash: opts.hash ?? m.backbone.sha256, segment: String(seg), policy: opts.policy ?? 'max-softmax',
+    thresholds: JSON.stringify(opts.thresholds ?? m.exits.slice(seg).map(() => 2)), requestId: 't',
+  });
+  const sig = opts.sign ? await opts.sign(body) : await signBody(SECRET, body);
+  if (opts.mutate) body = opts.mutate(body);
+  const headers: Record<string, string> = { 'content-type': opts.type ?? 'application/octet-stream' };
+  if (sig) headers[SIGNATURE_HEADER] = sig;
+  return fetch(`${b.url}/v1/resume`, { method: 'POST', body: body as unknown as BodyInit, headers });
+}
+
+let b: RunningBackend;
+beforeAll(async () => {
+  const x = normaliseImages(ds.test.images, N, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, 'NCHW');
+  logits = (await runNode(new Uint8Array(readFileSync(join(DIR, m.backbone.file))), x, [N, ...m.input.shape]))[m.backbone.output]!;
+  let cur = x;
+  cuts = [];
+  for (const s of m.segments.slice(0, -1)) {
+    cur = (await runNode(new Uint8Array(readFileSync(join(DIR, s.file))), cur, [N, ...s.inputShape]))[s.output]!;
+    const per = s.outputShape.reduce((a, c) => a * c, 1);
+    cuts.push(Array.from({ length: N }, (_, i) => cur.slice(i * per, (i + 1) * per)));
+  }
+  b = await start();
+});
+afterAll(async () => {
+  await b?.stop();
+});
+
+describe('POST /v1/resume', () => {
+  it('resuming from each segment reproduces the full model on real images', async () => {
+    for (let seg = 1; seg < m.segments.length; seg++) {
+      for (let i = 0; i < N; i += 7) {
+        const res = await resume(b, seg, cuts[seg - 1]![i]!);
+        expect(res.status).toBe(200);
+        const j = await res.json() as { classIndex: number; confidence: number; exit: number };
+        const p = softmax(logits.subarray(i * 10, (i + 1) * 10));
+        expect(j.exit).toBe(m.exits.length);
+        expect(j.classIndex).toBe(argmax(p));
+        expect(j.confidence).toBeCloseTo(p[argmax(p)]!, 4);
+      }
+    }
+  });
+
+  it('applies the thresholds the edge sends for the deeper exits', async () => {
+    const j = await (await resume(b, 1, cuts[0]![0]!, { thresholds: [0, 0] })).json() as { exit: number };
+    expect(j.exit).toBe(1);
+  });
+
+  it('batches concurrent requests and answers exactly as batch-1 does', async () => {
+    const batched = await start({ MAX_BATCH: '64', MAX_WAIT_MS: '30' });
+    const single = await start({ MAX_BATCH: '1', MAX_WAIT_MS: '0' });
+    try {
+      const ask = (be: RunningBackend) => Promise.all(cuts[1]!.map((x) => resume(be, 2, x, { thresholds: [0.9] }).then((r) => r.json() as Promise<{ classIndex: number; confidence: number; exit: number; batchSize: number }>)));
+      const [a, s] = [await ask(batched), await ask(single)];
+      expect(Math.max(...a.map((r) => r.batchSize))).toBeGreaterThan(1);
+      expect(Math.max(...s.map((r) => r.batchSize))).toBe(1);
+      a.forEach((r, i) => {
+        expect(r.classIndex).toBe(s[i]!.classIndex);
+        expect(r.exit).toBe(s[i]!.exit);
+        expect(r.confidence).toBeCloseTo(s[i]!.confidence, 5);
+      });
+    } finally {
+      await batched.stop();
+      await single.stop();
+    }
+  });
+
+  it('rejects unsigned, tampered, expired and replayed bodies', async () => {
+    const x = cuts[0]![0]!;
+    const code = async (r: Promise<Response>) => { const res = await r; return [res.status, ((await res.json()) as { code: string }).code]; };
+    expect(await code(resume(b, 1, x, { sign: async () => undefined }))).toEqual([401, 'SIGNATURE_MISSING']);
+    expect(await code(resume(b, 1, x, { mutate: (body) => { const c = body.slice(); c[c.length - 1] ^= 1; return c; } }))).toEqual([401, 'SIGNATURE_MISMATCH']);
+    expect(await code(resume(b, 1, x, { sign: (body) => signBody(SECRET, body, Date.now() - 120_000) }))).toEqual([401, 'SIGNATURE_EXPIRED']);
+    expect(await code(resume(b, 1, x, { sign: (body) => signBody('wrong-secret-wrong-secret', body) }))).toEqual([401, 'SIGNATURE_MISMATCH']);
+    let sig = '';
+    const first = await resume(b, 1, x, { sign: async (body) => (sig = await signBody(SECRET, body)) });
+    expect(first.status).toBe(200);
+    expect(await code(resume(b, 1, x, { sign: async () => sig }))).toEqual([401, 'SIGNATURE_REPLAYED']);
+  });
+
+  it('rejects a wrong model hash, shape, segment, truncated body, content type and oversize body', async () => {
+    const x = cuts[0]![0]!;
+    const code = async (r: Promise<Response>) => { const res = await r; return [res.status, ((await res.json()) as { code: string }).code]; };
+    expect(await code(resume(b, 1, x, { hash: 'f'.repeat(64) }))).toEqual([409, 'MODEL_MISMATCH']);
+    const [C, H, W] = m.segments[1]!.inputShape as [number, number, number];
+    expect(await code(resume(b, 1, new Float32Array(C * H * (W + 1)), { shape: [1, C, H, W + 1] }))).toEqual([400, 'BAD_SHAPE']);
+    expect(await code(resume(b, 0, new Float32Array(784), { shape: [1, ...m.input.shape] }))).toEqual([400, 'BAD_SEGMENT']);
+    const trunc = async (body: Uint8Array) => signBody(SECRET, body.subarray(0, body.length - 100));
+    expect(await code(resume(b, 1, x, { sign: trunc, mutate: (body) => body.subarray(0, body.length - 100) }))).toEqual([400, 'BAD_BODY']);
+    expect(await code(resume(b, 1, x, { type: 'application/json' }))).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+    // The server answers 413 before the upload ends and drops that socket: send it on its own connection.
+    const big = await new Promise<number>((resolve, reject) => {
+      const req = request(`${b.url}/v1/resume`, { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream' } }, (res) => { res.resume(); resolve(res.statusCode!); });
+      req.on('error', reject);
+      req.end(Buffer.alloc(2 * 1024 * 1024));
+    });
+    expect(big).toBe(413);
+  });
+
+  it('answers 503 with retry-after when the queue is full, instead of growing', async () => {
+    const small = await start({ MAX_QUEUE: '2', MAX_BATCH: '1000', MAX_WAIT_MS: '200' });
+    try {
+      const rs = await Promise.all(cuts[0]!.slice(0, 8).map((x) => resume(small, 1, x)));
+      const statuses = rs.map((r) => r.status);
+      expect(statuses.filter((s) => s === 200).length).toBe(2);
+      expect(statuses.filter((s) => s === 503).length).toBe(6);
+      expect(rs.find((r) => r.status === 503)!.headers.get('retry-after')).toBe('1');
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('drains in-flight requests on shutdown', async () => {
+    const d = await start({ MAX_BATCH: '1000', MAX_WAIT_MS: '300' });
+    const pending = Promise.all(cuts[0]!.slice(0, 5).map((x) => resume(d, 1, x)));
+    // All five are accepted and waiting for their batch (max wait 300 ms) when shutdown begins.
+    while (d.state.batcher.queued()[1] !== 5) await new Promise((r) => setTimeout(r, 2));
+    const t0 = performance.now();
+    const stopped = d.stop();
+    const rs = await pending;
+    await stopped;
+    expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    // Drained at once, not after the batch wait, and the server is closed afterwards.
+    expect(performance.now() - t0).toBeLessThan(300);
+    await expect(fetch(`${d.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('observability and config', () => {
+  it('/healthz, /readyz (active executor and fallbacks) and Prometheus /metrics', async () => {
+    expect((await fetch(`${b.url}/healthz`)).status).toBe(200);
+    const r = await (await fetch(`${b.url}/readyz`)).json() as { executor: string; modelHash: string };
+    expect(r.executor).toBe('cpu');
+    expect(r.modelHash).toBe(m.backbone.sha256);
+    const text = await (await fetch(`${b.url}/metrics`)).text();
+    expect(text).toMatch(/cascade_requests_total\{status="200"\} \d+/);
+    expect(text).toMatch(/cascade_batch_size_count \d+/);
+    expect(text).toMatch(/cascade_errors_total\{code="SIGNATURE_MISMATCH"\} \d+/);
+  });
+
+  it('a bad configuration value stops start-up with a message naming it', () => {
+    expect(() => loadConfig({})).toThrow(/CASCADE_SECRET/);
+    expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), MAX_BATCH: '0' })).toThrow(/MAX_BATCH="0"/);
+    expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), EXECUTORS: 'tpu' })).toThrow(/unknown executor\(s\) tpu; allowed: webgpu, cuda, cpu/);
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * End to end on one machine: the GPU backend (Node, onnxruntime-node) and the edge worker in
+ * `wrangler dev` (workerd, onnxruntime-web, local KV). Real test images; the edge's forwards are
+ * answered by the backend, and the cascade's answers equal the full model's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBackend, type RunningBackend } from '../../gpu-backend/src/server.js';
+import { node22 } from '../../scripts/node22.js';
+import { normaliseImages } from '../../core/normalise.js';
+import { argmax } from '../../core/policies.js';
+import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
+import { loadManifest } from '../../training/evaluate.js';
+import { runNode } from '../helpers/runtimes.js';
+
+const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
+const SECRET = 'e2e-cascade-secret-0123456789';
+const ADMIN = 'e2e-admin-token';
+const EDGE = 'http://127.0.0.1:8796';
+const m = loadManifest(DIR);
+const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: 2 } });
+
+let backend: RunningBackend;
+let worker: ChildProcess;
+
+beforeAll(async () => {
+  backend = await startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu' }, () => undefined);
+  worker = spawn(node22(), ['node_modules/wrangler/bin/wrangler.js', 'dev', '--env', 'dev', '--port', '8796', '--ip', '127.0.0.1',
+    '--var', `CASCADE_SECRET:${SECRET}`, '--var', `ADMIN_TOKEN:${ADMIN}`, '--var', `BACKEND_URL:${backend.url}`, '--var', 'BACKEND_TIMEOUT_MS:5000',
+    '--persist-to', '.cache/e2e-wrangler-state'], { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, stdio: 'ignore' });
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      if ((await fetch(`${EDGE}/healthz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() - t0 > 90_000) throw new Error('wrangler dev did not start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+});
+
+afterAll(async () => {
+  worker?.kill('SIGTERM');
+  await backend?.stop();
+});
+
+async function putRegion(key: string, settings: unknown): Promise<void> {
+  const cur = await fetch(`${EDGE}/admin/regions/${key}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  const headers: Record<string, string> = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  if (cur.ok) headers['if-match'] = cur.headers.get('etag')!;
+  const res = await fetch(`${EDGE}/admin/regions/${key}`, { method: 'PUT', headers, body: JSON.stringify(settings) });
+  expect(res.ok, await res.clone().text()).toBe(true);
+}
+
+describe('edge worker + GPU backend', () => {
+  it('not-confident requests are answered by the backend, and equal the full model', async () => {
+    await putRegion('colo:TST', { policy: 'confidence', thresholds: m.exits.map(() => 2), split: 1, encoding: 'f32' });
+    const x = normaliseImages(ds.test.images, ds.test.count, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, 'NCHW');
+    const logits = (await runNode(new Uint8Array(readFileSync(join(DIR, m.backbone.file))), x, [ds.test.count, ...m.input.shape]))[m.backbone.output]!;
+    for (let i = 0; i < ds.test.count; i++) {
+      const res = await fetch(`${EDGE}/v1/classify`, { method: 'POST', body: ds.test.images.slice(i * 784, (i + 1) * 784) as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream', 'x-cascade-region': 'colo:TST' } });
+      const j = await res.json() as { where: string; degraded: boolean; classIndex: number; exit: number; thresholdVersion: string; timings: { backendMs: number } };
+      expect(j.where).toBe('backend');
+      expect(j.degraded).toBe(false);
+      expect(j.exit).toBe(m.exits.length);
+      expect(j.classIndex).toBe(argmax(logits.subarray(i * 10, (i + 1) * 10)));
+      expect(j.thresholdVersion).toMatch(/^colo:TST@v\d+$/);
+    }
+  });
+
+  it('confident requests never reach the backend', async () => {
+    await putRegion('colo:EDG', { policy: 'max-softmax', thresholds: m.exits.map(() => 0), split: 1, encoding: 'f16' });
+    const before = await (await fetch(`${backend.url}/metrics`)).text();
+    const res = await fetch(`${EDGE}/v1/classify`, { method: 'POST', body: ds.test.images.slice(0, 784) as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream', 'x-cascade-region': 'colo:EDG' } });
+    const j = await res.json() as { where: string; exit: number };
+    expect(j).toMatchObject({ where: 'edge', exit: 0 });
+    expect(await (await fetch(`${backend.url}/metrics`)).text()).toBe(before);
+  });
+});
