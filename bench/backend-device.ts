@@ -8,7 +8,8 @@
  *                     (gpu-backend/src/cluster.ts), the model bundle, and the trimmed node_modules the
  *                     bundles keep external: onnxruntime-node (linux x64 CPU binding), onnxruntime-web
  *                     (the WebGPU build and its wasm), webgpu (dawn.node)
- *   libvulkan1_*.deb  the Vulkan loader (unpacked into / there; the README of the device tool says so)
+ *   *.deb             the Vulkan loader and libglvnd's GL libraries the NVIDIA ICD needs (unpacked into /
+ *                     there, as the device tool's README says)
  *   run.sh            unpacks into /tmp, runs the benchmark, copies the results into $OUT
  *
  * Options: --model=dir (default models/fashion-resnet), --out=.device
@@ -85,16 +86,22 @@ function packNode(): string {
   return cached;
 }
 
-/** The loader .deb from the apt archive (bookworm's libvulkan1; backports has no newer one). */
-function fetchVulkanDeb(): string {
+/**
+ * The Vulkan loader and the GL dispatch libraries the NVIDIA ICD (libGLX_nvidia.so.0) loads, as the
+ * device tool's README lists them: without libglvnd the ICD offers no vkCreateInstance ("Found no
+ * drivers", seen on the first device run). Bookworm's packages, from the apt archive.
+ */
+const DEBS = ['libvulkan1', 'libglvnd0', 'libgl1', 'libglx0', 'libegl1', 'libgles2', 'libopengl0'];
+function fetchDebs(): string[] {
   mkdirSync(CACHE, { recursive: true });
-  let deb = readdirSync(CACHE).find((f) => /^libvulkan1_.*_amd64\.deb$/.test(f));
-  if (!deb) {
-    sh('apt-get', ['download', 'libvulkan1:amd64'], { cwd: CACHE });
-    deb = readdirSync(CACHE).find((f) => /^libvulkan1_.*_amd64\.deb$/.test(f));
-  }
-  if (!deb) throw new Error('apt-get download libvulkan1 produced no .deb');
-  return join(CACHE, deb);
+  const find = (name: string) => readdirSync(CACHE).find((f) => f.startsWith(`${name}_`) && f.endsWith('_amd64.deb'));
+  const missing = DEBS.filter((d) => !find(d));
+  if (missing.length) sh('apt-get', ['download', ...missing.map((d) => `${d}:amd64`)], { cwd: CACHE });
+  return DEBS.map((d) => {
+    const f = find(d);
+    if (!f) throw new Error(`apt-get download ${d} produced no .deb`);
+    return join(CACHE, f);
+  });
 }
 
 const manifest = parseManifest(JSON.parse(readFileSync(join(MODEL, 'manifest.json'), 'utf8')));
@@ -118,8 +125,7 @@ for (const f of RUNTIME_FILES) copyInto(resolve('node_modules', f), join(APP, 'n
 for (const f of ['manifest.json', ...manifest.segments.map((s) => s.file), ...manifest.exits.map((e) => e.file)]) copyInto(join(MODEL, f), join(APP, 'model', f));
 sh('tar', ['-C', STAGE, '-cJf', join(OUT, 'app.tar.xz'), '--owner=0', '--group=0', 'app']);
 copyFileSync(packNode(), join(OUT, 'node.xz'));
-const deb = fetchVulkanDeb();
-copyFileSync(deb, join(OUT, basename(deb)));
+for (const deb of fetchDebs()) copyFileSync(deb, join(OUT, basename(deb)));
 copyFileSync(resolve('bench/device-run.sh'), join(OUT, 'run.sh'));
 
 const sizes = readdirSync(OUT).map((f) => ({ file: f, bytes: statSync(join(OUT, f)).size }));

@@ -24,10 +24,9 @@ unxz_cat "$HERE/app.tar.xz" | tar -C "$W" -xf -
 echo "[run] unpacked in $(( $(date +%s) - t0 )) s: $("$W/node" -v), $(du -sh "$W" | cut -f1)"
 
 if [[ ${RUN_LOCAL:-0} != 1 ]]; then
-  if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
-    for f in "$HERE"/libvulkan1_*.deb; do dpkg -x "$f" /; done
-    ldconfig
-  fi
+  # The Vulkan loader and libglvnd (the NVIDIA ICD, libGLX_nvidia.so.0, needs libGLdispatch).
+  for f in "$HERE"/*.deb; do dpkg -x "$f" /; done
+  ldconfig
   export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
   nvidia-smi -L
   nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
