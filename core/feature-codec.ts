@@ -46,18 +46,32 @@ export function fromHalf(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+/** All 65,536 halves as f32, built on first use (256 KB): decoding is then one lookup per value. */
+let HALF_TABLE: Float32Array | undefined;
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = fromHalf(h);
+  }
+  return HALF_TABLE;
+}
+
 export function encodeFeatures(x: Float32Array, shape: number[], encoding: FeatureEncoding, metadata: Record<string, string>): Uint8Array {
   const tensors: Record<string, SafeTensor> = {};
   if (encoding === 'f32') {
     tensors.features = { dtype: 'F32', shape, data: x };
   } else if (encoding === 'f16') {
-    tensors.features = { dtype: 'F16', shape, data: Uint16Array.from(x, toHalf) };
+    const h = new Uint16Array(x.length);
+    for (let i = 0; i < x.length; i++) h[i] = toHalf(x[i]!);
+    tensors.features = { dtype: 'F16', shape, data: h };
   } else {
     let max = 0;
     for (const v of x) max = Math.max(max, Math.abs(v));
     // Symmetric per-tensor scale; 127 levels each side. All-zero features keep scale 1.
     const scale = max > 0 ? max / 127 : 1;
-    tensors.features = { dtype: 'I8', shape, data: Int8Array.from(x, (v) => Math.max(-127, Math.min(127, Math.round(v / scale)))) };
+    const q = new Int8Array(x.length);
+    for (let i = 0; i < x.length; i++) q[i] = Math.max(-127, Math.min(127, Math.round(x[i]! / scale)));
+    tensors.features = { dtype: 'I8', shape, data: q };
     tensors.scale = { dtype: 'F32', shape: [1], data: Float32Array.of(scale) };
   }
   return encodeSafetensors(tensors, { ...metadata, encoding });
@@ -70,13 +84,18 @@ export function decodeFeatures(body: Uint8Array): { data: Float32Array; shape: n
   switch (t.dtype) {
     case 'F32':
       return { data: t.data as Float32Array, shape: t.shape, encoding: 'f32', metadata };
-    case 'F16':
-      return { data: Float32Array.from(t.data as Uint16Array, fromHalf), shape: t.shape, encoding: 'f16', metadata };
+    case 'F16': {
+      const h = t.data as Uint16Array, table = halfTable(), out = new Float32Array(h.length);
+      for (let i = 0; i < h.length; i++) out[i] = table[h[i]!]!;
+      return { data: out, shape: t.shape, encoding: 'f16', metadata };
+    }
     case 'I8': {
       const s = tensors.scale;
       if (!s || s.dtype !== 'F32' || s.data.length !== 1) throw new SafetensorsError('I8 features need a "scale" F32[1] tensor');
       const scale = (s.data as Float32Array)[0]!;
-      return { data: Float32Array.from(t.data as Int8Array, (v) => v * scale), shape: t.shape, encoding: 'i8', metadata };
+      const q = t.data as Int8Array, out = new Float32Array(q.length);
+      for (let i = 0; i < q.length; i++) out[i] = q[i]! * scale;
+      return { data: out, shape: t.shape, encoding: 'i8', metadata };
     }
     default:
       throw new SafetensorsError(`features dtype ${t.dtype} is not one of F32, F16, I8`);

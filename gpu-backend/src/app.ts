@@ -8,7 +8,8 @@ import { z } from 'zod';
 import type { Manifest } from '../../core/manifest.js';
 import { POLICIES } from '../../core/policies.js';
 import { decodeFeatures } from '../../core/feature-codec.js';
-import { SIGNATURE_HEADER, verifyBody } from '../../core/signature.js';
+import { createHmac } from 'node:crypto';
+import { SIGNATURE_HEADER, verifyBody, type Mac } from '../../core/signature.js';
 import { SafetensorsError } from '../../core/safetensors.js';
 import { BatchFailed, Overloaded, type Batcher } from './batcher.js';
 import type { Config } from './config.js';
@@ -66,6 +67,15 @@ class ReplayGuard {
   }
 }
 
+/** Node's synchronous HMAC: no Web Crypto job per request. */
+const nodeMac: Mac = (secret, t, body) => new Uint8Array(createHmac('sha256', secret).update(`${t}.`).update(body).digest());
+
+function allFinite(x: Float32Array): boolean {
+  // x - x is 0 for finite values and NaN for NaN and ±Infinity.
+  for (let i = 0; i < x.length; i++) if (x[i]! - x[i]! !== 0) return false;
+  return true;
+}
+
 export function createBackendApp(st: BackendState): Hono {
   const app = new Hono();
   const replay = new ReplayGuard(st.cfg.SIGNATURE_WINDOW_MS);
@@ -95,7 +105,7 @@ export function createBackendApp(st: BackendState): Hono {
     if (type !== 'application/octet-stream') return fail(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type "${type}" is not accepted; send application/octet-stream (safetensors)`);
     const body = new Uint8Array(await c.req.arrayBuffer());
     const header = c.req.header(SIGNATURE_HEADER);
-    const sig = await verifyBody(st.cfg.CASCADE_SECRET, body, header, { windowMs: st.cfg.SIGNATURE_WINDOW_MS });
+    const sig = await verifyBody(st.cfg.CASCADE_SECRET, body, header, { windowMs: st.cfg.SIGNATURE_WINDOW_MS, mac: nodeMac });
     if (!sig.ok) return fail(401, `SIGNATURE_${sig.reason.toUpperCase()}`, `${SIGNATURE_HEADER} is ${sig.reason}`);
     if (!replay.fresh(header!)) return fail(401, 'SIGNATURE_REPLAYED', 'this signed body was already received');
     let f: ReturnType<typeof decodeFeatures>;
@@ -112,7 +122,7 @@ export function createBackendApp(st: BackendState): Hono {
     if (md.segment < 1 || md.segment >= m.segments.length) return fail(400, 'BAD_SEGMENT', `segment ${md.segment} is not resumable; allowed 1-${m.segments.length - 1}`);
     const want = [1, ...m.segments[md.segment]!.inputShape];
     if (f.shape.length !== want.length || f.shape.some((d, i) => d !== want[i])) return fail(400, 'BAD_SHAPE', `features shape [${f.shape}] does not match segment ${md.segment}'s input [${want}]`);
-    if (f.data.some((v) => !Number.isFinite(v))) return fail(400, 'BAD_VALUES', 'features contain NaN or Infinity');
+    if (!allFinite(f.data)) return fail(400, 'BAD_VALUES', 'features contain NaN or Infinity');
     try {
       const work = st.batcher.submit({ segment: md.segment, features: f.data, policy: md.policy, thresholds: md.thresholds });
       const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), st.cfg.REQUEST_TIMEOUT_MS).unref());
