@@ -1,6 +1,7 @@
 /**
- * Dynamic batching of resumed requests. Requests waiting at the same segment are run as one batch
- * once `maxBatch` have arrived or the first has waited `maxWaitMs`. A batch runs segment k, exit k
+ * Dynamic batching of resumed requests. A request that finds the executor idle runs at once; while a
+ * batch runs, requests waiting at the same segment gather and run as one batch when it ends, when
+ * `maxBatch` have arrived, or when the first has waited `maxWaitMs`, whichever comes first. A batch runs segment k, exit k
  * (each sample decides with its own policy and thresholds, as sent by its edge), and carries the
  * samples that did not exit on to the next segment, down to the final head. A failing batch fails
  * only its own requests. Queues are bounded: `submit` throws Overloaded instead of growing memory.
@@ -71,7 +72,9 @@ export class Batcher {
     if (q.length >= this.opts.maxQueue) throw new Overloaded(r.segment, q.length);
     return new Promise<ResumeResult>((resolve, reject) => {
       q.push({ ...r, enqueuedAt: performance.now(), resolve, reject });
-      if (q.length >= this.opts.maxBatch || this.draining) this.flush(r.segment);
+      // Idle executor: run at once (no wait at low load). Busy: gather until it frees up, the batch
+      // is full, or the first request has waited maxWaitMs.
+      if (q.length >= this.opts.maxBatch || this.draining || this.running.size === 0) this.flush(r.segment);
       else if (!this.timers.has(r.segment)) this.timers.set(r.segment, setTimeout(() => this.flush(r.segment), this.opts.maxWaitMs));
     });
   }
@@ -83,7 +86,11 @@ export class Batcher {
     const q = this.queues.get(segment) ?? [];
     while (q.length) {
       const batch = q.splice(0, this.opts.maxBatch);
-      const p = this.runBatch(segment, batch).finally(() => this.running.delete(p));
+      const p = this.runBatch(segment, batch).finally(() => {
+        this.running.delete(p);
+        // What gathered while the executor was busy runs now, as one batch per segment.
+        if (this.running.size === 0) for (const [k, waiting] of this.queues) if (waiting.length) this.flush(k);
+      });
       this.running.add(p);
     }
   }

@@ -13,16 +13,24 @@ import type { AddressInfo } from 'node:net';
 import { Batcher } from './batcher.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createExecutor } from './executors/create.js';
+import type { Executor } from './executors/executor.js';
 import { loadBundle } from './bundle.js';
 import { Metrics } from './metrics.js';
 import { createBackendApp, type BackendState } from './app.js';
 
 export interface RunningBackend { url: string; state: BackendState; stop(): Promise<void> }
 
-export async function startBackend(env: Record<string, string | undefined>, log: (m: string) => void = (m) => console.error(`[backend] ${m}`)): Promise<RunningBackend> {
+export interface StartOptions {
+  /** Wraps the chosen executor (tests hold batches back with it to observe queueing and draining). */
+  wrapExecutor?: (e: Executor) => Executor;
+}
+
+export async function startBackend(env: Record<string, string | undefined>, log: (m: string) => void = (m) => console.error(`[backend] ${m}`), opts: StartOptions = {}): Promise<RunningBackend> {
   const cfg = loadConfig(env);
   const bundle = loadBundle(cfg.MODEL_DIR);
-  const { executor, fallbacks } = await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, log });
+  const chosen = await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, log });
+  const { fallbacks } = chosen;
+  const executor = opts.wrapExecutor ? opts.wrapExecutor(chosen.executor) : chosen.executor;
   const metrics = new Metrics();
   const batcher = new Batcher(executor, bundle.manifest, { maxBatch: cfg.MAX_BATCH, maxWaitMs: cfg.MAX_WAIT_MS, maxQueue: cfg.MAX_QUEUE }, metrics);
   const state: BackendState = { cfg, manifest: bundle.manifest, batcher, metrics, executor: { name: executor.name, fallbacks, ...(executor.info ? { info: executor.info } : {}) }, draining: false, inFlight: 0 };

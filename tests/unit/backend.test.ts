@@ -128,32 +128,50 @@ describe('POST /v1/resume', () => {
     expect(big).toBe(413);
   });
 
-  it('answers 503 with retry-after when the queue is full, instead of growing', async () => {
-    const small = await start({ MAX_QUEUE: '2', MAX_BATCH: '1000', MAX_WAIT_MS: '200' });
+  /** A backend whose executor holds every batch until `open()`: queueing becomes observable. */
+  async function gated(env: Record<string, string>) {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    /** Batch sizes run at segment 1, where these tests resume. */
+    const batchSizes: number[] = [];
+    const be = await startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', ...env }, quiet, {
+      wrapExecutor: (ex) => ({ ...ex, name: ex.name, run: async (kind, i, x, dims) => { if (kind === 'segment' && i === 1) batchSizes.push(dims[0]!); await gate; return ex.run(kind, i, x, dims); } }),
+    });
+    return { be, open, batchSizes };
+  }
+
+  it('runs a request at once when idle, gathers the others while busy, and answers 503 with retry-after when the queue is full', async () => {
+    const { be, open, batchSizes } = await gated({ MAX_QUEUE: '2', MAX_BATCH: '1000', MAX_WAIT_MS: '1000' });
     try {
-      const rs = await Promise.all(cuts[0]!.slice(0, 8).map((x) => resume(small, 1, x)));
-      const statuses = rs.map((r) => r.status);
-      expect(statuses.filter((s) => s === 200).length).toBe(2);
-      expect(statuses.filter((s) => s === 503).length).toBe(6);
-      expect(rs.find((r) => r.status === 503)!.headers.get('retry-after')).toBe('1');
+      const pending = cuts[0]!.slice(0, 8).map((x) => resume(be, 1, x));
+      // One runs (held at the gate), two wait behind it, five are refused at once instead of queued.
+      const refused = await Promise.all(pending.slice(3));
+      expect(refused.map((r) => r.status)).toEqual([503, 503, 503, 503, 503]);
+      expect(refused[0]!.headers.get('retry-after')).toBe('1');
+      expect(((await refused[0]!.json()) as { code: string }).code).toBe('OVERLOADED');
+      open();
+      expect((await Promise.all(pending.slice(0, 3))).map((r) => r.status)).toEqual([200, 200, 200]);
+      // Segment 1 at batch 1 (the idle run), then the two that gathered as one batch of 2.
+      expect(batchSizes).toEqual([1, 2]);
     } finally {
-      await small.stop();
+      await be.stop();
     }
   });
 
   it('drains in-flight requests on shutdown', async () => {
-    const d = await start({ MAX_BATCH: '1000', MAX_WAIT_MS: '300' });
-    const pending = Promise.all(cuts[0]!.slice(0, 5).map((x) => resume(d, 1, x)));
-    // All five are accepted and waiting for their batch (max wait 300 ms) when shutdown begins.
-    while (d.state.batcher.queued()[1] !== 5) await new Promise((r) => setTimeout(r, 2));
+    const { be, open } = await gated({ MAX_BATCH: '1000', MAX_WAIT_MS: '1000' });
+    const pending = Promise.all(cuts[0]!.slice(0, 5).map((x) => resume(be, 1, x)));
+    // All five accepted (one running at the gate, four waiting for company) when shutdown begins.
+    while (be.state.inFlight !== 5) await new Promise((r) => setTimeout(r, 1));
+    const stopped = be.stop();
+    setTimeout(open, 50);
     const t0 = performance.now();
-    const stopped = d.stop();
     const rs = await pending;
     await stopped;
     expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
-    // Drained at once, not after the batch wait, and the server is closed afterwards.
-    expect(performance.now() - t0).toBeLessThan(300);
-    await expect(fetch(`${d.url}/healthz`)).rejects.toThrow();
+    // Drained as soon as the executor freed up, not after the 1 s batch wait; the server is closed.
+    expect(performance.now() - t0).toBeLessThan(800);
+    await expect(fetch(`${be.url}/healthz`)).rejects.toThrow();
   });
 });
 
