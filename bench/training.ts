@@ -54,12 +54,13 @@ function backboneStep(batch: number): () => void {
   const opt = tf.train.adam(cfg.lr);
   const x = normaliseImages(ds.train.images.subarray(0, batch * 784), batch, ds.shape, [0.286], [0.353], 'NHWC');
   const labels = Int32Array.from(ds.train.labels.subarray(0, batch));
-  return () => tf.tidy(() => {
+  // As in training: the step in a tidy scope, then the BatchNorm running statistics committed outside
+  // it (inside, the new running tensors would be disposed with the scope).
+  return () => (tf.tidy(() => {
     const xt = tf.tensor4d(x, [batch, 28, 28, 1]);
     const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
     opt.minimize(() => tf.losses.softmaxCrossEntropy(y, net.forward(xt, true)) as tf.Scalar, true, net.trainableVariables())!.dataSync();
-    net.commitBatchNorm(cfg.bnMomentum);
-  });
+  }), net.commitBatchNorm(cfg.bnMomentum));
 }
 
 /** Cut shapes of the default bundle (stem.out, stage1.block1.out, stage2.block1.out). */
@@ -74,13 +75,12 @@ function exitStep(batch: number): () => void {
   const opt = tf.train.adam(ATTACH_DEFAULTS.lr);
   const vars = branches.flatMap((b) => b.trainableVariables());
   const costs = { exits: [0.11, 0.5, 0.8], final: 1.3 };
-  return () => tf.tidy(() => {
+  return () => (tf.tidy(() => {
     const xs = feats.map((f, i) => nchwToNhwc(tf, f, batch, CUT_SHAPES[i]!));
     const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10) as tf.Tensor2D;
     const f = tf.tensor2d(fin, [batch, 10]);
     opt.minimize(() => cascadeLoss(tf, branches.map((b, i) => b.forward(xs[i]!, true)), f, y, costs, ATTACH_DEFAULTS.costWeight), true, vars)!.dataSync();
-    for (const b of branches) b.commitBatchNorm(0.9);
-  });
+  }), branches.forEach((b) => b.commitBatchNorm(0.9)));
 }
 
 const NOTES: Record<string, string> = {
@@ -126,6 +126,7 @@ for (const backend of BACKENDS) {
       rows.push({ backend, task, batch, samplesPerSec: sps, note: NOTES[backend] ?? '' });
     } catch (e) {
       rows.push({ backend, task, batch, samplesPerSec: null, note: `fails: ${(e as Error).message.split('\n')[0]}` });
+      if (process.env.BENCH_DEBUG) console.error(e);
     }
     console.error(`${backend} ${task}: ${rows[rows.length - 1]!.samplesPerSec?.toFixed(1) ?? rows[rows.length - 1]!.note}`);
   }
