@@ -18,6 +18,7 @@
  * @example
  * const ex = await createWebGpuExecutor(bundle); // ex.info → { vendor: 'nvidia', device: 'nvidia-h100-80gb-hbm3', … }
  */
+import { serialQueue } from '../../../core/serial.js';
 import type { AdapterInfo, BundleFiles, Executor } from './executor.js';
 
 type OrtWeb = typeof import('onnxruntime-web');
@@ -89,12 +90,7 @@ export async function createWebGpuExecutor(b: BundleFiles, opts: { allowFallback
   for (const bytes of b.segments) sessions.segment.push(await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] }));
   for (const bytes of b.exits) sessions.exit.push(await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] }));
   /** One run at a time: one device queue, and ORT-web's WebGPU EP is not re-entrant across sessions. */
-  let tail: Promise<unknown> = Promise.resolve();
-  const serial = <T>(f: () => Promise<T>): Promise<T> => {
-    const p = tail.then(f, f);
-    tail = p.catch(() => undefined);
-    return p;
-  };
+  const serial = serialQueue();
   return {
     name: 'webgpu',
     info,

@@ -6,17 +6,17 @@
  *
  * @example
  * const m = edgeModel();
- * const feats = await m.segment(0, x);
+ * const { result, computeMs } = await m.exclusive((runner) => runEdge(runner, m.manifest, x, opts));
  */
 import { parseManifest, type Manifest } from '../../../../core/manifest.js';
+import { serialQueue } from '../../../../core/serial.js';
 import { createSession, run, tensor, type Session } from '../runtime/ort.js';
 import type { EdgeRunner } from '../cascade/run-edge.js';
 import { BUNDLE } from './bundle.generated.js';
 
-export class EdgeModel implements EdgeRunner {
+export class EdgeModel {
   readonly manifest: Manifest;
   private readonly sessions = new Map<string, Promise<Session>>();
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(bundle: { manifest: unknown; segments: ArrayBuffer[]; exits: ArrayBuffer[] }) {
     this.manifest = parseManifest(bundle.manifest);
@@ -38,11 +38,9 @@ export class EdgeModel implements EdgeRunner {
     return s;
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
+  /** One inference at a time: ORT's single-threaded wasm, and sessions are not re-entrant. */
+  private readonly serial = serialQueue();
+
 
   /** Creates the sessions of the first `split` segments and exits (readiness, warm-up). */
   async load(split: number): Promise<void> {
@@ -76,16 +74,6 @@ export class EdgeModel implements EdgeRunner {
       const result = await fn(runner);
       return { result, computeMs };
     });
-  }
-
-  /** One segment, through the queue (tests, warm-up). */
-  segment(i: number, x: Float32Array): Promise<Float32Array> {
-    return this.serial(() => this.runSegment(i, x));
-  }
-
-  /** One exit, through the queue (tests, warm-up). */
-  exit(i: number, x: Float32Array): Promise<{ logits: Float32Array; confidence: number }> {
-    return this.serial(() => this.runExit(i, x));
   }
 
   private async runSegment(i: number, x: Float32Array): Promise<Float32Array> {
