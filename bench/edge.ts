@@ -153,7 +153,7 @@ const md = [
   '',
   `Bundle: ${(bundle.rawBytes / 2 ** 20).toFixed(2)} MiB raw, ${(bundle.gzipBytes / 2 ** 20).toFixed(2)} MiB gzip.`,
   '',
-  `Isolate start-up (\`wrangler check startup\`, median of ${STARTUP_RUNS}): ${f(startup.medianCpuMs)} ms CPU (${f(startup.medianTotalMs)} ms profiled), most of it onnxruntime-web's runtime init and the first two sessions, done in global scope so that requests do not pay it.`,
+  `Isolate start-up (\`wrangler check startup\`, median of ${STARTUP_RUNS}): ${f(startup.medianCpuMs)} ms CPU (${f(startup.medianTotalMs)} ms profiled), most of it onnxruntime-web's runtime init, the edge's sessions and one warm-up run of them, done in global scope so that requests do not pay it.`,
   '',
   `Cold start, full: start-up + first request ≈ ${f(startup.medianCpuMs + coldStart.median.firstServerMs)} ms.`,
   '',

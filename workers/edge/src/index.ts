@@ -2,10 +2,11 @@
 import { createApp } from './app.js';
 import { edgeModel } from './model/edge-model.js';
 
-// Start onnxruntime-web and create the sessions every request needs (segment 0, exit 0) while the
-// isolate starts up, not on its first request: ORT's runtime init is ~300 ms of CPU (measured with
-// `wrangler check startup`, see bench/edge.ts). A failure is logged; the first request retries it
-// (failed sessions are not cached).
-edgeModel().load(1).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', event: 'edge warm-up failed', error: String(e) })));
+// Start onnxruntime-web, create the edge's sessions (segments and exits up to the default split) and
+// run them once, while the isolate starts up rather than on its first requests: ORT's runtime init
+// alone is ~170 ms of CPU here (`wrangler check startup`, see bench/edge.ts). A failure is logged;
+// requests then retry it (failed sessions are not cached).
+const model = edgeModel();
+model.warmUp(model.manifest.exits.length).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', event: 'edge warm-up failed', error: String(e) })));
 
 export default createApp();

@@ -47,6 +47,21 @@ export class EdgeModel {
     await Promise.all(Array.from({ length: split }, (_, i) => [this.session('segments', i), ...(i < this.manifest.exits.length ? [this.session('exits', i)] : [])]).flat());
   }
 
+  /**
+   * Creates the sessions of the first `split` segments and exits and runs each once on zeros, so a
+   * request pays neither session creation nor the first run's one-off costs.
+   */
+  async warmUp(split: number): Promise<void> {
+    await this.load(split);
+    await this.exclusive(async (runner) => {
+      let x: Float32Array = new Float32Array(this.manifest.input.shape.reduce((a, b) => a * b, 1));
+      for (let i = 0; i < split; i++) {
+        x = await runner.segment(i, x);
+        if (i < this.manifest.exits.length) await runner.exit(i, x);
+      }
+    });
+  }
+
   loadedSessions(): number {
     return this.sessions.size;
   }
