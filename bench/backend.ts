@@ -13,7 +13,8 @@
  * Options (--key=value): seconds (per HTTP level, 8), executors (cpu), model (models/fashion-resnet),
  * segment (resume point; default the edge's split), batches (1,64,256), levels (1,8,64: concurrent
  * clients), max-batch (64: the service's batching), server-procs and client-procs (each half the
- * cores by default), out (bench/results), name (backend: file stem).
+ * cores by default), shared-executor (1: one executor in the cluster's primary for all server
+ * processes), out (bench/results), name (backend: file stem).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ import { createExecutor } from '../gpu-backend/src/executors/create.js';
 import { graphList, type AdapterInfo, type Executor } from '../gpu-backend/src/executors/executor.js';
 import type { LoadJob, LoadResult } from './backend-load.js';
 
-const KNOWN = ['seconds', 'executors', 'model', 'segment', 'batches', 'levels', 'max-batch', 'server-procs', 'client-procs', 'out', 'name'];
+const KNOWN = ['seconds', 'executors', 'model', 'segment', 'batches', 'levels', 'max-batch', 'server-procs', 'client-procs', 'shared-executor', 'out', 'name'];
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const unknown = Object.keys(args).filter((k) => !KNOWN.includes(k));
 if (unknown.length) throw new Error(`unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}; allowed: ${KNOWN.map((k) => `--${k}`).join(', ')}`);
@@ -38,6 +39,8 @@ const MAX_BATCH = Number(args['max-batch'] ?? 64);
 const CORES = availableParallelism();
 const SERVER_PROCS = Number(args['server-procs'] ?? Math.max(1, Math.floor(CORES / 2)));
 const CLIENT_PROCS = Number(args['client-procs'] ?? Math.max(1, Math.floor(CORES / 2)));
+/** One executor in the cluster's primary, fed by every server process (cluster.ts). */
+const SHARED = args['shared-executor'] === '1' || args['shared-executor'] === 'true';
 const OUT = args.out ?? 'bench/results';
 const NAME = args.name ?? 'backend';
 const SECRET = 'bench-backend-secret-0123456789';
@@ -143,7 +146,7 @@ report();
 // 2. HTTP service.
 async function startService(env: Record<string, string>): Promise<ChildProcess> {
   const p = spawn(process.execPath, [...process.execArgv, script('../gpu-backend/src/cluster')], {
-    env: { ...process.env, CASCADE_SECRET: SECRET, PORT: String(PORT), MODEL_DIR: DIR, BACKEND_PROCESSES: String(SERVER_PROCS), ...env },
+    env: { ...process.env, CASCADE_SECRET: SECRET, PORT: String(PORT), MODEL_DIR: DIR, BACKEND_PROCESSES: String(SERVER_PROCS), BACKEND_SHARED_EXECUTOR: SHARED ? '1' : '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let errText = '';
@@ -212,7 +215,7 @@ function report(): string {
   const top = Math.max(...LEVELS);
   const meta = {
     date: new Date().toISOString(), node: process.version, cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, nvidiaSmi: nvidiaSmi(), adapters,
-    model: m.name, modelHash: m.backbone.sha256, resumeSegment: RESUME, secondsPerLevel: SECONDS, serverProcesses: SERVER_PROCS, clientProcesses: CLIENT_PROCS, maxBatch: MAX_BATCH, failures,
+    model: m.name, modelHash: m.backbone.sha256, resumeSegment: RESUME, secondsPerLevel: SECONDS, serverProcesses: SERVER_PROCS, sharedExecutor: SHARED, clientProcesses: CLIENT_PROCS, maxBatch: MAX_BATCH, failures,
   };
   const ratio = (ex: string, c: number) => {
     const on = httpRows.find((r) => r.executor === ex && r.mode === 'batching on' && r.clients === c);
@@ -237,7 +240,7 @@ function report(): string {
     `# GPU backend (\`npm run bench:${NAME.replaceAll('-', ':')}\`)`,
     '',
     `${meta.date}, Node ${meta.node}, ${meta.cpus}, model ${m.name}, resuming at segment ${RESUME} (the edge's default split), ${SECONDS} s per level; ` +
-    `${SERVER_PROCS} server and ${CLIENT_PROCS} load-generator processes on the same machine.`,
+    `${SERVER_PROCS} server${SHARED ? ' (sharing one executor in the cluster primary)' : ''} and ${CLIENT_PROCS} load-generator processes on the same machine.`,
     '',
     ...(meta.nvidiaSmi ? ['```', meta.nvidiaSmi, '```', ''] : []),
     ...EXECUTORS.map(adapterLine).filter((x): x is string => !!x).map((x) => `- adapter ${x}`),

@@ -1,21 +1,26 @@
 /**
  * The backend on several cores: `BACKEND_PROCESSES` copies of the server (node:cluster) sharing one
- * port, each with its own executor and batcher. One Node process spends its single JS thread on HTTP
- * parsing, HMAC checks and decoding; past ~10k requests/s that thread, not the GPU, is the limit.
- * The primary hands out connections round-robin; clients keep connections alive, so requests spread
- * with them. Each process holds its own GPU device (WebGPU) and forms its own batches.
+ * port. One Node process spends its single JS thread on HTTP parsing, HMAC checks and decoding; past
+ * a few thousand requests/s that thread, not the GPU, is the limit. The primary hands out connections
+ * round-robin; clients keep connections alive, so requests spread with them. Each process forms its
+ * own batches. By default each also holds its own executor (its own GPU device, for WebGPU); with
+ * `BACKEND_SHARED_EXECUTOR=1` the primary owns the one executor and the workers send it their
+ * batches over IPC (V8 serialization: typed arrays travel as bytes), so one device runs everything.
  *
  * Caveat: the replay guard is per process, so a replayed body reaching another process within the
  * window is not caught; production routes by signature (or shares the guard) before relying on it.
  *
  * @example
- * BACKEND_PROCESSES=8 CASCADE_SECRET=… node --import tsx gpu-backend/src/cluster.ts
+ * BACKEND_PROCESSES=8 BACKEND_SHARED_EXECUTOR=1 CASCADE_SECRET=… node --import tsx gpu-backend/src/cluster.ts
  * // stderr: "[cluster] 8 backend processes ready on http://127.0.0.1:8788"
  */
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { ConfigError } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
+import { loadBundle } from './bundle.js';
+import { createExecutor, type ExecutorChoice } from './executors/create.js';
+import type { Executor } from './executors/executor.js';
 import { startBackend } from './server.js';
 
 /** Up to 256 processes: beyond the core count it only adds contention. */
@@ -28,16 +33,49 @@ export function backendProcesses(env: Record<string, string | undefined>): numbe
   return r.data;
 }
 
-async function primary(n: number): Promise<void> {
+export function sharedExecutor(env: Record<string, string | undefined>): boolean {
+  const raw = env.BACKEND_SHARED_EXECUTOR ?? '0';
+  if (!['0', '1', 'true', 'false'].includes(raw)) throw new ConfigError(`BACKEND_SHARED_EXECUTOR=${JSON.stringify(raw)}: must be 0, 1, true or false`);
+  return raw === '1' || raw === 'true';
+}
+
+/** Primary ↔ worker messages of the shared-executor mode. */
+type ExecutorMsg = { rpc: 'executor'; name: Executor['name']; info?: Executor['info']; fallbacks: ExecutorChoice['fallbacks'] };
+type RunMsg = { rpc: 'run'; id: number; kind: 'segment' | 'exit'; index: number; input: Float32Array; dims: number[] };
+type ResultMsg = { rpc: 'result'; id: number; out?: Record<string, Float32Array>; error?: string };
+
+async function primary(n: number, shared: boolean): Promise<void> {
+  let choice: ExecutorChoice | undefined;
+  if (shared) {
+    cluster.setupPrimary({ serialization: 'advanced' });
+    const cfg = loadConfig(process.env);
+    choice = await createExecutor(cfg.EXECUTORS, loadBundle(cfg.MODEL_DIR), { cpuThreads: cfg.CPU_THREADS, log: (m) => console.error(`[cluster] ${m}`) });
+  }
   let ready = 0, url = '';
   let stopping = false;
-  for (let i = 0; i < n; i++) cluster.fork();
-  cluster.on('message', (_w, msg: { ready?: string }) => {
-    if (!msg.ready) return;
+  for (let i = 0; i < n; i++) {
+    const w = cluster.fork();
+    if (choice) {
+      const hello: ExecutorMsg = { rpc: 'executor', name: choice.executor.name, fallbacks: choice.fallbacks, ...(choice.executor.info ? { info: choice.executor.info } : {}) };
+      w.once('online', () => w.send(hello));
+    }
+  }
+  cluster.on('message', (w, msg: { ready?: string } | RunMsg) => {
+    if ('rpc' in msg && msg.rpc === 'run' && choice) {
+      const reply = (r: ResultMsg) => { if (w.isConnected()) w.send(r); };
+      choice.executor.run(msg.kind, msg.index, msg.input, msg.dims).then(
+        (out) => reply({ rpc: 'result', id: msg.id, out }),
+        (e: unknown) => reply({ rpc: 'result', id: msg.id, error: (e as Error).message }),
+      );
+      return;
+    }
+    if (!('ready' in msg) || !msg.ready) return;
     url = msg.ready;
-    if (++ready === n) console.error(`[cluster] ${n} backend processes ready on ${url}`);
+    if (++ready === n) console.error(`[cluster] ${n} backend processes ready on ${url}${choice ? `, sharing the primary's ${choice.executor.name} executor` : ''}`);
   });
+  let alive = n;
   cluster.on('exit', (w, code) => {
+    if (--alive === 0) void choice?.executor.release();
     if (!stopping) {
       console.error(`[cluster] backend process ${w.process.pid} exited (${code}); stopping all`);
       stopping = true;
@@ -53,12 +91,41 @@ async function primary(n: number): Promise<void> {
   }
 }
 
+/** A worker's view of the primary's executor: each run is a message there and its answer back. */
+async function remoteExecutor(): Promise<ExecutorChoice> {
+  const hello = await new Promise<ExecutorMsg>((resolve) => {
+    const on = (m: ExecutorMsg) => { if (m?.rpc === 'executor') { process.off('message', on); resolve(m); } };
+    process.on('message', on);
+  });
+  const pending = new Map<number, { resolve(o: Record<string, Float32Array>): void; reject(e: Error): void }>();
+  let next = 0;
+  process.on('message', (m: ResultMsg) => {
+    if (m?.rpc !== 'result') return;
+    const p = pending.get(m.id);
+    pending.delete(m.id);
+    if (m.error !== undefined || !m.out) p?.reject(new Error(m.error ?? 'no output'));
+    else p?.resolve(m.out);
+  });
+  const executor: Executor = {
+    name: hello.name,
+    ...(hello.info ? { info: hello.info } : {}),
+    run: (kind, index, input, dims) => new Promise((resolve, reject) => {
+      const id = next++;
+      pending.set(id, { resolve, reject });
+      process.send!({ rpc: 'run', id, kind, index, input, dims } satisfies RunMsg);
+    }),
+    release: async () => undefined,
+  };
+  return { executor, fallbacks: hello.fallbacks };
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     if (cluster.isPrimary) {
-      await primary(backendProcesses(process.env));
+      await primary(backendProcesses(process.env), sharedExecutor(process.env));
     } else {
-      const b = await startBackend(process.env, (m) => console.error(`[backend ${process.pid}] ${m}`));
+      const shared = sharedExecutor(process.env) ? await remoteExecutor() : undefined;
+      const b = await startBackend(process.env, (m) => console.error(`[backend ${process.pid}] ${m}`), shared ? { executor: shared } : {});
       process.send?.({ ready: b.url });
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
     }

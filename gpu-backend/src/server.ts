@@ -12,7 +12,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Batcher } from './batcher.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createExecutor } from './executors/create.js';
+import { createExecutor, type ExecutorChoice } from './executors/create.js';
 import type { Executor } from './executors/executor.js';
 import { loadBundle } from './bundle.js';
 import { Metrics } from './metrics.js';
@@ -23,12 +23,14 @@ export interface RunningBackend { url: string; state: BackendState; stop(): Prom
 export interface StartOptions {
   /** Wraps the chosen executor (tests hold batches back with it to observe queueing and draining). */
   wrapExecutor?: (e: Executor) => Executor;
+  /** An executor chosen elsewhere (cluster.ts: the primary process's, shared by its HTTP workers). */
+  executor?: ExecutorChoice;
 }
 
 export async function startBackend(env: Record<string, string | undefined>, log: (m: string) => void = (m) => console.error(`[backend] ${m}`), opts: StartOptions = {}): Promise<RunningBackend> {
   const cfg = loadConfig(env);
   const bundle = loadBundle(cfg.MODEL_DIR);
-  const chosen = await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, log });
+  const chosen = opts.executor ?? await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, log });
   const { fallbacks } = chosen;
   const executor = opts.wrapExecutor ? opts.wrapExecutor(chosen.executor) : chosen.executor;
   const metrics = new Metrics();

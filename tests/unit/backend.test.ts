@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, type RunningBackend } from '../../gpu-backend/src/server.js';
@@ -172,6 +173,38 @@ describe('POST /v1/resume', () => {
     // Drained as soon as the executor freed up, not after the 1 s batch wait; the server is closed.
     expect(performance.now() - t0).toBeLessThan(800);
     await expect(fetch(`${be.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
+  it('two HTTP processes send their batches to the primary\'s executor and answer as the full model does', async () => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/cluster.ts'], {
+      env: { ...process.env, CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let err = '';
+        p.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          const ready = /processes ready on (http:\/\/[^\s,]+), sharing the primary's cpu executor/.exec(err);
+          if (ready) resolve(ready[1]!);
+        });
+        p.once('exit', (code) => reject(new Error(`cluster exited (${code}): ${err}`)));
+      });
+      const cl = { url } as RunningBackend;
+      const ready = await (await fetch(`${url}/readyz`)).json() as { executor: string };
+      expect(ready.executor).toBe('cpu');
+      // Concurrent requests over several connections, so both processes (and batching) take part.
+      const rs = await Promise.all(cuts[0]!.map((x) => resume(cl, 1, x).then((r) => r.json() as Promise<{ classIndex: number; exit: number }>)));
+      rs.forEach((r, i) => {
+        expect(r.exit).toBe(m.exits.length);
+        expect(r.classIndex).toBe(argmax(logits.subarray(i * 10, (i + 1) * 10)));
+      });
+    } finally {
+      p.kill('SIGTERM');
+      await new Promise((r) => p.once('exit', r));
+    }
   });
 });
 
