@@ -189,7 +189,7 @@ async function load(clients: number): Promise<{ rps: number; p50: number; p99: n
 for (const executor of EXECUTORS) {
   // CPU executor: share the cores between the server processes (onnxruntime would take all per process).
   const threads: Record<string, string> = executor === 'cpu' ? { CPU_THREADS: String(Math.max(1, Math.floor(CORES / SERVER_PROCS))) } : {};
-  for (const [mode, env] of [['batching on', { MAX_BATCH: String(MAX_BATCH), MAX_WAIT_MS: '2' }], ['batching off', { MAX_BATCH: '1', MAX_WAIT_MS: '0' }]] as const) {
+  for (const [mode, env] of [['batching on', { MAX_BATCH: String(MAX_BATCH), MAX_WAIT_MS: '0' }], ['batching off', { MAX_BATCH: '1', MAX_WAIT_MS: '0' }]] as const) {
     let p: ChildProcess;
     try {
       p = await startService({ ...env, ...threads, EXECUTORS: executor, MAX_QUEUE: String(Math.max(1024, 4 * Math.max(...LEVELS))) });

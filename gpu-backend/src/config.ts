@@ -24,8 +24,9 @@ export const configSchema = z.object({
   }),
   /** Largest batch the batcher forms per segment. */
   MAX_BATCH: int(1, 4096).default(64),
-  /** How long the first request of a batch may wait for company (ms). */
-  MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(2),
+  /** How long a request that finds the executor idle may wait for company (ms; 0 = run at once).
+   *  While the executor is busy, requests wait for it anyway and run together when it frees up. */
+  MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(0),
   /** Requests waiting per segment before new ones get 503 + retry-after (back-pressure). */
   MAX_QUEUE: int(1, 1_000_000).default(1024),
   CASCADE_SECRET: z.string().min(16, 'must be at least 16 characters'),
