@@ -7,9 +7,10 @@
  *
  * Usage: node backend-load.mjs '<json LoadJob>'
  */
-import { createHmac } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { encodeFeatures } from '../core/feature-codec.js';
+import { signBody } from '../core/signature.js';
+import { nodeMac } from '../gpu-backend/src/node-mac.js';
 
 export interface LoadJob {
   url: string;
@@ -45,8 +46,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     let k = 0;
     while (performance.now() < until) {
       const body = encodeFeatures(features, job.shape, 'f16', { ...job.metadata, requestId: `${job.tag}-${c}-${k++}` });
-      const t = String(Date.now());
-      const sig = `t=${t},v1=${createHmac('sha256', job.secret).update(`${t}.`).update(body).digest('hex')}`;
+      const sig = await signBody(job.secret, body, Date.now(), nodeMac);
       const t0 = performance.now();
       try {
         const r = await post(body, sig);

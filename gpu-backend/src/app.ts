@@ -8,8 +8,8 @@ import { z } from 'zod';
 import type { Manifest } from '../../core/manifest.js';
 import { POLICIES } from '../../core/policies.js';
 import { decodeFeatures } from '../../core/feature-codec.js';
-import { createHmac } from 'node:crypto';
-import { SIGNATURE_HEADER, verifyBody, type Mac } from '../../core/signature.js';
+import { SIGNATURE_HEADER, verifyBody } from '../../core/signature.js';
+import { nodeMac } from './node-mac.js';
 import { SafetensorsError } from '../../core/safetensors.js';
 import { BatchFailed, Overloaded, type Batcher } from './batcher.js';
 import type { Config } from './config.js';
@@ -66,9 +66,6 @@ class ReplayGuard {
     return true;
   }
 }
-
-/** Node's synchronous HMAC: no Web Crypto job per request. */
-const nodeMac: Mac = (secret, t, body) => new Uint8Array(createHmac('sha256', secret).update(`${t}.`).update(body).digest());
 
 function allFinite(x: Float32Array): boolean {
   // x - x is 0 for finite values and NaN for NaN and ±Infinity.

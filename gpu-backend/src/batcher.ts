@@ -1,10 +1,11 @@
 /**
  * Dynamic batching of resumed requests, one batch in flight at a time. A request that finds the
  * executor idle runs at once (or after waiting up to `maxWaitMs` for company); while a batch runs,
- * requests gather per segment and run, in batches of at most `maxBatch`, as soon as it ends. A batch runs segment k, exit k
- * (each sample decides with its own policy and thresholds, as sent by its edge), and carries the
- * samples that did not exit on to the next segment, down to the final head. A failing batch fails
- * only its own requests. Queues are bounded: `submit` throws Overloaded instead of growing memory.
+ * requests gather per segment and run, in batches of at most `maxBatch`, as soon as it ends.
+ * A batch runs segment k, exit k (each sample decides with its own policy and thresholds, as sent
+ * by its edge), and carries the samples that did not exit on to the next segment, down to the final
+ * head. A failing batch fails only its own requests. Queues are bounded: `submit` throws Overloaded
+ * instead of growing memory.
  *
  * @example
  * const b = new Batcher(executor, manifest, { maxBatch: 64, maxWaitMs: 2, maxQueue: 1024 });

@@ -41,7 +41,6 @@ export class EdgeModel {
   /** One inference at a time: ORT's single-threaded wasm, and sessions are not re-entrant. */
   private readonly serial = serialQueue();
 
-
   /** Creates the sessions of the first `split` segments and exits (readiness, warm-up). */
   async load(split: number): Promise<void> {
     await Promise.all(Array.from({ length: split }, (_, i) => [this.session('segments', i), ...(i < this.manifest.exits.length ? [this.session('exits', i)] : [])]).flat());
