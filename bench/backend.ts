@@ -25,7 +25,7 @@ import { createExecutor } from '../gpu-backend/src/executors/create.js';
 import { graphList, type AdapterInfo, type Executor } from '../gpu-backend/src/executors/executor.js';
 import type { LoadJob, LoadResult } from './backend-load.js';
 
-const KNOWN = ['seconds', 'executors', 'model', 'segment', 'batches', 'levels', 'max-batch', 'server-procs', 'client-procs', 'shared-executor', 'out', 'name'];
+const KNOWN = ['seconds', 'executors', 'model', 'segment', 'batches', 'levels', 'max-batch', 'server-procs', 'client-procs', 'shared-executor', 'free-executor', 'out', 'name'];
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const unknown = Object.keys(args).filter((k) => !KNOWN.includes(k));
 if (unknown.length) throw new Error(`unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}; allowed: ${KNOWN.map((k) => `--${k}`).join(', ')}`);
@@ -41,6 +41,8 @@ const SERVER_PROCS = Number(args['server-procs'] ?? Math.max(1, Math.floor(CORES
 const CLIENT_PROCS = Number(args['client-procs'] ?? Math.max(1, Math.floor(CORES / 2)));
 /** One executor in the cluster's primary, fed by every server process (cluster.ts). */
 const SHARED = args['shared-executor'] === '1' || args['shared-executor'] === 'true';
+/** Also run the HTTP service with a free executor (bench/backend-free-server.ts): the ceiling of any batching. */
+const FREE = (args['free-executor'] ?? '1') === '1';
 const OUT = args.out ?? 'bench/results';
 const NAME = args.name ?? 'backend';
 const SECRET = 'bench-backend-secret-0123456789';
@@ -96,11 +98,14 @@ async function parity(ex: Executor, ref: Executor, n: number): Promise<{ batch: 
 }
 
 const executorRows: { executor: string; batch: number; samplesPerSec: number; msPerBatch: number }[] = [];
+/** Shared-executor mode: how the primary merged the server processes' runs (all levels of one mode). */
+const sharedRows: { executor: string; mode: string; runs: number; calls: number; samples: number }[] = [];
 const httpRows: { executor: string; mode: string; clients: number; rps: number; p50: number; p99: number; errors: number; errorCodes: Record<string, number>; meanBatch: number }[] = [];
 const parityRows: { executor: string; batch: number; maxAbsDiff: number; worst: string }[] = [];
 const adapters: Record<string, AdapterInfo | undefined> = {};
 /** What failed (an executor that would not start, a service that died): reported, not fatal. */
 const failures: string[] = [];
+const FREE_NAME = 'free executor (no inference)';
 for (const name of EXECUTORS) {
   const t0 = performance.now();
   let executor: Executor;
@@ -144,12 +149,15 @@ await cpuRef?.release();
 report();
 
 // 2. HTTP service.
-async function startService(env: Record<string, string>): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [...process.execArgv, script('../gpu-backend/src/cluster')], {
+/** The service's stderr so far, per process (the shared executor's primary reports its merging on stop). */
+const serviceLog = new WeakMap<ChildProcess, () => string>();
+async function startService(env: Record<string, string>, entry = '../gpu-backend/src/cluster'): Promise<ChildProcess> {
+  const p = spawn(process.execPath, [...process.execArgv, script(entry)], {
     env: { ...process.env, CASCADE_SECRET: SECRET, PORT: String(PORT), MODEL_DIR: DIR, BACKEND_PROCESSES: String(SERVER_PROCS), BACKEND_SHARED_EXECUTOR: SHARED ? '1' : '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let errText = '';
+  serviceLog.set(p, () => errText);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`backend did not start in 300 s: ${errText.slice(-2000)}`)), 300_000);
     p.stderr!.setEncoding('utf8');
@@ -205,7 +213,30 @@ for (const executor of EXECUTORS) {
     }
     p.kill('SIGTERM');
     await new Promise((r) => p.once('exit', r));
+    const st = /shared executor: (\d+) runs in (\d+) calls, (\d+) samples/.exec(serviceLog.get(p)?.() ?? '');
+    if (st) {
+      const [runs, calls, samples] = st.slice(1).map(Number) as [number, number, number];
+      sharedRows.push({ executor, mode, runs, calls, samples });
+      log(`${executor} ${mode}: the primary ran ${runs} runs in ${calls} executor calls (${(samples / calls).toFixed(1)} samples per call)`);
+    }
     report();
+  }
+}
+if (FREE) {
+  // The same service and load with inference made free: what batching could reach at most here.
+  const mode = 'batching on', executor = FREE_NAME;
+  try {
+    const p = await startService({ MAX_BATCH: String(MAX_BATCH), MAX_WAIT_MS: '0', MAX_QUEUE: String(Math.max(1024, 4 * Math.max(...LEVELS))) }, './backend-free-server');
+    for (const clients of LEVELS) {
+      const r = await load(clients);
+      httpRows.push({ executor, mode, clients, ...r });
+      log(`${executor} ${clients} clients: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors} ${JSON.stringify(r.errorCodes)}`);
+    }
+    p.kill('SIGTERM');
+    await new Promise((r) => p.once('exit', r));
+  } catch (e) {
+    failures.push(`HTTP ${executor}: ${(e as Error).message}`);
+    log(failures.at(-1)!);
   }
 }
 console.log(report());
@@ -222,6 +253,12 @@ function report(): string {
     const off = httpRows.find((r) => r.executor === ex && r.mode === 'batching off' && r.clients === c);
     return on && off ? on.rps / off.rps : NaN;
   };
+  /** The most batching could gain: the service with free inference over the service with batching off. */
+  const free = httpRows.find((r) => r.executor === FREE_NAME && r.clients === top);
+  const ceiling = (ex: string) => {
+    const off = httpRows.find((r) => r.executor === ex && r.mode === 'batching off' && r.clients === top);
+    return free && off ? free.rps / off.rps : NaN;
+  };
   /** The issue's targets for the GPU path (on the H100): executor alone, HTTP at 256 clients, parity. */
   const targets = EXECUTORS.filter((e) => e !== 'cpu').map((e) => {
     const exec = Math.max(0, ...executorRows.filter((r) => r.executor === e).map((r) => r.samplesPerSec));
@@ -230,7 +267,7 @@ function report(): string {
     return { executor: e, executorSamplesPerSec: exec, executorOk: exec >= 50_000, httpClients: top, httpRps: http, httpOk: top >= 256 && http >= 15_000, maxAbsDiff: diff, parityOk: diff <= 1e-4 };
   });
   mkdirSync(OUT, { recursive: true });
-  writeFileSync(`${OUT}/${NAME}.json`, JSON.stringify({ ...meta, targets, parityRows, executorRows, httpRows, batchingSpeedupAtTop: Object.fromEntries(EXECUTORS.map((e) => [e, ratio(e, top)])) }, null, 2) + '\n');
+  writeFileSync(`${OUT}/${NAME}.json`, JSON.stringify({ ...meta, targets, parityRows, executorRows, httpRows, sharedRows, batchingSpeedupAtTop: Object.fromEntries(EXECUTORS.map((e) => [e, ratio(e, top)])), batchingCeilingAtTop: Object.fromEntries(EXECUTORS.map((e) => [e, ceiling(e)])) }, null, 2) + '\n');
   const f = (x: number, d = 1) => x.toFixed(d);
   const adapterLine = (e: string) => {
     const a = adapters[e];
@@ -239,7 +276,7 @@ function report(): string {
   const md = [
     `# GPU backend (\`npm run bench:${NAME.replaceAll('-', ':')}\`)`,
     '',
-    `${meta.date}, Node ${meta.node}, ${meta.cpus}, model ${m.name}, resuming at segment ${RESUME} (the edge's default split), ${SECONDS} s per level; ` +
+    `${meta.date}, Node ${meta.node}, ${meta.cpus}, model ${m.name}, resuming at segment ${RESUME}${RESUME === m.exits.length ? ' (the edge\'s default split)' : ''}, ${SECONDS} s per level; ` +
     `${SERVER_PROCS} server${SHARED ? ' (sharing one executor in the cluster primary)' : ''} and ${CLIENT_PROCS} load-generator processes on the same machine.`,
     '',
     ...(meta.nvidiaSmi ? ['```', meta.nvidiaSmi, '```', ''] : []),
@@ -263,7 +300,12 @@ function report(): string {
     '|---|---|---|---|---|---|---|---|',
     ...httpRows.map((r) => `| ${r.executor} | ${r.mode} | ${r.clients} | ${f(r.rps, 0)} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.meanBatch)} | ${r.errors} |`),
     '',
+    ...(SHARED ? ['"mean batch" counts the samples of the executor call that ran each request: the primary merges the server processes\' batches.', ''] : []),
+    ...(sharedRows.length ? ['### The shared executor\'s calls (all levels of a mode)', '', '| executor | batching | runs sent by the server processes | executor calls | samples per call |', '|---|---|---|---|---|',
+      ...sharedRows.map((r) => `| ${r.executor} | ${r.mode} | ${r.runs} | ${r.calls} | ${f(r.samples / Math.max(1, r.calls))} |`), ''] : []),
     ...EXECUTORS.map((e) => `Batching speed-up at ${top} clients (${e}): ${f(ratio(e, top), 2)}×.`),
+    ...(free ? ['', `With inference free (${FREE_NAME}: the same service, zeros for outputs) it answers ${f(free.rps, 0)} req/s at ${top} clients: ` +
+      EXECUTORS.map((e) => `${f(ceiling(e), 2)}× the ${e} service with batching off`).join(', ') + ', the most any batching can gain on this machine.'] : []),
     '',
   ].join('\n');
   writeFileSync(`${OUT}/${NAME}.md`, md);

@@ -13,7 +13,7 @@
  */
 import type { Manifest } from '../../core/manifest.js';
 import { argmax, exitScore, softmax, type Policy } from '../../core/policies.js';
-import type { Executor } from './executors/executor.js';
+import { callBatch, type Executor } from './executors/executor.js';
 import type { Metrics } from './metrics.js';
 
 export interface ResumeRequest {
@@ -32,6 +32,7 @@ export interface ResumeResult {
   confidence: number;
   exit: number;
   timings: { queueMs: number; computeMs: number };
+  /** Samples in the executor call that ran the request's first segment (its batch, or several merged). */
   batchSize: number;
 }
 
@@ -107,6 +108,8 @@ export class Batcher {
     this.metrics?.observeBatch(batch.length);
     const queueMs = batch.map((p) => t0 - p.enqueuedAt);
     let live = batch.map((p, i) => ({ p, i }));
+    /** Samples in the executor call that ran the first segment: this batch, or more where a shared executor merged batches. */
+    let size = batch.length;
     const E = this.m.exits.length;
     try {
       let per = this.m.segments[start]!.inputShape.reduce((a, b) => a * b, 1);
@@ -114,13 +117,15 @@ export class Batcher {
       live.forEach(({ p }, k) => x.set(p.features, k * per));
       for (let s = start; s < this.m.segments.length && live.length; s++) {
         const seg = this.m.segments[s]!;
-        const out = (await this.ex.run('segment', s, x, [live.length, ...seg.inputShape]))[seg.output]!;
+        const res = await this.ex.run('segment', s, x, [live.length, ...seg.inputShape]);
+        if (s === start) size = callBatch.get(res) ?? size;
+        const out = res[seg.output]!;
         per = seg.outputShape.reduce((a, b) => a * b, 1);
         if (s === this.m.segments.length - 1) {
           live.forEach(({ p, i }, k) => {
             const probs = softmax(out.subarray(k * per, (k + 1) * per));
             const c = argmax(probs);
-            this.finish(p, { classIndex: c, confidence: probs[c]!, exit: E }, queueMs[i]!, t0, batch.length);
+            this.finish(p, { classIndex: c, confidence: probs[c]!, exit: E }, queueMs[i]!, t0, size);
           });
           return;
         }
@@ -133,7 +138,7 @@ export class Batcher {
         live.forEach((l, k) => {
           const z = logits.subarray(k * K, (k + 1) * K);
           const score = exitScore(l.p.policy, z, conf[k]!);
-          if (score >= (l.p.thresholds[s - l.p.segment] ?? Infinity)) this.finish(l.p, { classIndex: argmax(z), confidence: score, exit: s }, queueMs[l.i]!, t0, batch.length);
+          if (score >= (l.p.thresholds[s - l.p.segment] ?? Infinity)) this.finish(l.p, { classIndex: argmax(z), confidence: score, exit: s }, queueMs[l.i]!, t0, size);
           else { stay.push(l); keep.push(k); }
         });
         x = new Float32Array(keep.length * per);

@@ -6,6 +6,8 @@
  * own batches. By default each also holds its own executor (its own GPU device, for WebGPU); with
  * `BACKEND_SHARED_EXECUTOR=1` the primary owns the one executor and the workers send it their
  * batches over IPC (V8 serialization: typed arrays travel as bytes), so one device runs everything.
+ * There the primary merges the batches that wait for the executor into calls of up to `MAX_BATCH`
+ * samples (coalesce.ts), and logs how many runs took how many calls when it stops.
  *
  * Caveat: the replay guard is per process, so a replayed body reaching another process within the
  * window is not caught; production routes by signature (or shares the guard) before relying on it.
@@ -15,41 +17,27 @@
  * // stderr: "[cluster] 8 backend processes ready on http://127.0.0.1:8788"
  */
 import cluster from 'node:cluster';
-import { availableParallelism } from 'node:os';
-import { z } from 'zod';
-import { ConfigError, loadConfig } from './config.js';
+import { backendProcesses, ConfigError, loadConfig, sharedExecutor } from './config.js';
 import { loadBundle } from './bundle.js';
 import { createExecutor, type ExecutorChoice } from './executors/create.js';
-import type { Executor } from './executors/executor.js';
+import { callBatch, type Executor } from './executors/executor.js';
+import { coalesce } from './coalesce.js';
 import { startBackend } from './server.js';
-
-/** Up to 256 processes: beyond the core count it only adds contention. */
-const processesSchema = z.coerce.number().int().min(1).max(256);
-
-export function backendProcesses(env: Record<string, string | undefined>): number {
-  const raw = env.BACKEND_PROCESSES ?? String(Math.max(1, Math.floor(availableParallelism() / 2)));
-  const r = processesSchema.safeParse(raw);
-  if (!r.success) throw new ConfigError(`BACKEND_PROCESSES=${JSON.stringify(raw)}: must be an integer 1-256`);
-  return r.data;
-}
-
-export function sharedExecutor(env: Record<string, string | undefined>): boolean {
-  const raw = env.BACKEND_SHARED_EXECUTOR ?? '0';
-  if (!['0', '1', 'true', 'false'].includes(raw)) throw new ConfigError(`BACKEND_SHARED_EXECUTOR=${JSON.stringify(raw)}: must be 0, 1, true or false`);
-  return raw === '1' || raw === 'true';
-}
 
 /** Primary ↔ worker messages of the shared-executor mode. */
 type ExecutorMsg = { rpc: 'executor'; name: Executor['name']; info?: Executor['info']; fallbacks: ExecutorChoice['fallbacks'] };
 type RunMsg = { rpc: 'run'; id: number; kind: 'segment' | 'exit'; index: number; input: Float32Array; dims: number[] };
-type ResultMsg = { rpc: 'result'; id: number; out?: Record<string, Float32Array>; error?: string };
+/** `batch`: samples in the executor call that produced `out` (several workers' batches merged). */
+type ResultMsg = { rpc: 'result'; id: number; out?: Record<string, Float32Array>; batch?: number; error?: string };
 
 async function primary(n: number, shared: boolean): Promise<void> {
   let choice: ExecutorChoice | undefined;
+  let merged: ReturnType<typeof coalesce> | undefined;
   if (shared) {
     cluster.setupPrimary({ serialization: 'advanced' });
     const cfg = loadConfig(process.env);
-    choice = await createExecutor(cfg.EXECUTORS, loadBundle(cfg.MODEL_DIR), { cpuThreads: cfg.CPU_THREADS, log: (m) => console.error(`[cluster] ${m}`) });
+    choice = await createExecutor(cfg.EXECUTORS, loadBundle(cfg.MODEL_DIR), { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, log: (m) => console.error(`[cluster] ${m}`) });
+    merged = coalesce(choice.executor, cfg.MAX_BATCH);
   }
   let ready = 0, url = '';
   let stopping = false;
@@ -61,10 +49,10 @@ async function primary(n: number, shared: boolean): Promise<void> {
     }
   }
   cluster.on('message', (w, msg: { ready?: string } | RunMsg) => {
-    if ('rpc' in msg && msg.rpc === 'run' && choice) {
+    if ('rpc' in msg && msg.rpc === 'run' && merged) {
       const reply = (r: ResultMsg) => { if (w.isConnected()) w.send(r); };
-      choice.executor.run(msg.kind, msg.index, msg.input, msg.dims).then(
-        (out) => reply({ rpc: 'result', id: msg.id, out }),
+      merged.run(msg.kind, msg.index, msg.input, msg.dims).then(
+        (out) => reply({ rpc: 'result', id: msg.id, out, batch: callBatch.get(out) ?? msg.dims[0] ?? 1 }),
         (e: unknown) => reply({ rpc: 'result', id: msg.id, error: (e as Error).message }),
       );
       return;
@@ -75,7 +63,13 @@ async function primary(n: number, shared: boolean): Promise<void> {
   });
   let alive = n;
   cluster.on('exit', (w, code) => {
-    if (--alive === 0) void choice?.executor.release();
+    if (--alive === 0) {
+      if (merged) {
+        const st = merged.stats();
+        console.error(`[cluster] shared executor: ${st.runs} runs in ${st.calls} calls, ${st.samples} samples (${(st.samples / Math.max(1, st.calls)).toFixed(1)} per call)`);
+      }
+      void choice?.executor.release();
+    }
     if (!stopping) {
       console.error(`[cluster] backend process ${w.process.pid} exited (${code}); stopping all`);
       stopping = true;
@@ -104,7 +98,10 @@ async function remoteExecutor(): Promise<ExecutorChoice> {
     const p = pending.get(m.id);
     pending.delete(m.id);
     if (m.error !== undefined || !m.out) p?.reject(new Error(m.error ?? 'no output'));
-    else p?.resolve(m.out);
+    else {
+      if (m.batch) callBatch.set(m.out, m.batch);
+      p?.resolve(m.out);
+    }
   });
   const executor: Executor = {
     name: hello.name,

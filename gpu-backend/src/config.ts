@@ -5,6 +5,7 @@
  * @example
  * const cfg = loadConfig(process.env); // throws ConfigError('MAX_BATCH=0: must be ≥ 1')
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -38,6 +39,10 @@ export const configSchema = z.object({
   REQUEST_TIMEOUT_MS: int(10, 600_000).default(5000),
   /** Intra-op threads of the CPU executor (0 = onnxruntime's default). */
   CPU_THREADS: int(0, 256).default(0),
+  /** Whether onnxruntime's CPU threads busy-wait for work after each run (its default). Off here: the
+   *  spinning threads take the cores the server's JS thread needs (measured: 64 clients on 2 cores,
+   *  ~3,300 req/s spinning, ~5,300 without; bench/results/backend.md). */
+  CPU_SPINNING: z.enum(['0', '1']).default('0').transform((v) => v === '1'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -55,4 +60,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])] ?? '(unset)')}: ${i.message}`).join('; '));
   }
   return r.data;
+}
+
+// The cluster's settings (cluster.ts), read before any server starts.
+
+/** Up to 256 processes: beyond the core count it only adds contention. */
+const processesSchema = z.coerce.number().int().min(1).max(256);
+
+export function backendProcesses(env: Record<string, string | undefined>): number {
+  const raw = env.BACKEND_PROCESSES ?? String(Math.max(1, Math.floor(availableParallelism() / 2)));
+  const r = processesSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(`BACKEND_PROCESSES=${JSON.stringify(raw)}: must be an integer 1-256`);
+  return r.data;
+}
+
+export function sharedExecutor(env: Record<string, string | undefined>): boolean {
+  const raw = env.BACKEND_SHARED_EXECUTOR ?? '0';
+  if (!['0', '1', 'true', 'false'].includes(raw)) throw new ConfigError(`BACKEND_SHARED_EXECUTOR=${JSON.stringify(raw)}: must be 0, 1, true or false`);
+  return raw === '1' || raw === 'true';
 }

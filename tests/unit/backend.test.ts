@@ -182,9 +182,9 @@ describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
       env: { ...process.env, CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    let err = '';
     try {
       const url = await new Promise<string>((resolve, reject) => {
-        let err = '';
         p.stderr!.on('data', (d: Buffer) => {
           err += d.toString();
           const ready = /processes ready on (http:\/\/[^\s,]+), sharing the primary's cpu executor/.exec(err);
@@ -196,7 +196,8 @@ describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
       const ready = await (await fetch(`${url}/readyz`)).json() as { executor: string };
       expect(ready.executor).toBe('cpu');
       // Concurrent requests over several connections, so both processes (and batching) take part.
-      const rs = await Promise.all(cuts[0]!.map((x) => resume(cl, 1, x).then((r) => r.json() as Promise<{ classIndex: number; exit: number }>)));
+      const rs = await Promise.all(cuts[0]!.map((x) => resume(cl, 1, x).then((r) => r.json() as Promise<{ classIndex: number; exit: number; batchSize: number }>)));
+      for (const r of rs) expect(r.batchSize).toBeGreaterThanOrEqual(1);
       rs.forEach((r, i) => {
         expect(r.exit).toBe(m.exits.length);
         expect(r.classIndex).toBe(argmax(logits.subarray(i * 10, (i + 1) * 10)));
@@ -205,6 +206,14 @@ describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
       p.kill('SIGTERM');
       await new Promise((r) => p.once('exit', r));
     }
+    // On stop the primary reports how its executor calls merged the workers' runs.
+    const st = /shared executor: (\d+) runs in (\d+) calls, (\d+) samples/.exec(err);
+    expect(st, err).not.toBeNull();
+    const [runs, calls, samples] = st!.slice(1).map(Number) as [number, number, number];
+    // Each request runs the last segment and at least one run per worker went through.
+    expect(calls).toBeGreaterThan(0);
+    expect(calls).toBeLessThanOrEqual(runs);
+    expect(samples).toBeGreaterThanOrEqual(cuts[0]!.length);
   });
 });
 
@@ -224,5 +233,7 @@ describe('observability and config', () => {
     expect(() => loadConfig({})).toThrow(/CASCADE_SECRET/);
     expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), MAX_BATCH: '0' })).toThrow(/MAX_BATCH="0"/);
     expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), EXECUTORS: 'tpu' })).toThrow(/unknown executor\(s\) tpu; allowed: webgpu, cuda, cpu/);
+    expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), CPU_SPINNING: 'yes' })).toThrow(/CPU_SPINNING="yes"/);
+    expect(loadConfig({ CASCADE_SECRET: 'x'.repeat(20) }).CPU_SPINNING).toBe(false);
   });
 });

@@ -16,7 +16,7 @@ async function warmUp(ex: Executor, b: BundleFiles): Promise<void> {
   }
 }
 
-export async function createExecutor(order: ('webgpu' | 'cuda' | 'cpu')[], b: BundleFiles, opts: { cpuThreads: number; log: (m: string) => void }): Promise<ExecutorChoice> {
+export async function createExecutor(order: ('webgpu' | 'cuda' | 'cpu')[], b: BundleFiles, opts: { cpuThreads: number; cpuSpinning?: boolean; log: (m: string) => void }): Promise<ExecutorChoice> {
   const fallbacks: { name: string; reason: string }[] = [];
   for (const name of order) {
     try {
@@ -27,7 +27,7 @@ export async function createExecutor(order: ('webgpu' | 'cuda' | 'cpu')[], b: Bu
         ? await createWebGpuExecutor(b, { allowFallbackAdapter: later.length === 0 }).catch((e: Error) => {
           throw later.length && /software fallback adapter/.test(e.message) ? new Error(`${e.message}; ${later.join(', ')} will be faster`) : e;
         })
-        : await createOrtNodeExecutor(name, b, opts.cpuThreads);
+        : await createOrtNodeExecutor(name, b, opts.cpuThreads, opts.cpuSpinning ?? false);
       await warmUp(ex, b);
       opts.log(`executor: ${name}${ex.info ? ` on ${ex.info.vendor} ${ex.info.device}${ex.info.isFallbackAdapter ? ' (software fallback adapter)' : ''}` : ''}${fallbacks.length ? ` (after falling back from ${fallbacks.map((f) => f.name).join(', ')})` : ''}`);
       return { executor: ex, fallbacks };

@@ -27,6 +27,13 @@ export interface Executor {
   release(): Promise<void>;
 }
 
+/**
+ * How many samples the executor call that produced an output record held, where that differs from
+ * the run's own batch: runs merged by `coalesce` (the shared executor) record it here, and the
+ * batcher reports it as the request's `batchSize`.
+ */
+export const callBatch = new WeakMap<object, number>();
+
 export interface BundleFiles {
   manifest: Manifest;
   segments: Uint8Array[];
