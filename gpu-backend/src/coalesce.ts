@@ -5,8 +5,10 @@
  * after another, paying its fixed per-call cost (~3 ms on the H200, from batch 1 to batch 64; see
  * bench/results/backend-device.md) N times.
  *
- * One call is in flight at a time. A run that finds the executor idle starts at once; runs arriving
- * while it is busy wait per graph (kind, index, per-sample shape) and, when it frees up, the oldest
+ * One call is in flight at a time. A run that finds the executor idle starts at the end of this
+ * event-loop turn, with whatever else arrived in the same turn (the other processes' IPC messages
+ * read from the same pipe chunk); runs arriving while it is busy wait per graph (kind, index,
+ * per-sample shape) and, when it frees up, the oldest
  * waiting graph runs with as many of its runs as fit in `maxBatch` samples (a run is never split,
  * and one larger than `maxBatch` runs alone). Outputs are split back per run (copies: a view would
  * carry the whole merged buffer over IPC). A failing call fails only the runs it held.
@@ -14,7 +16,7 @@
  * @example
  * const shared = coalesce(executor, 256);
  * const [a, b] = await Promise.all([shared.run('segment', 3, x1, [8, 32, 14, 14]), shared.run('segment', 3, x2, [5, 32, 14, 14])]);
- * // one executor call of 13 samples; callBatch.get(a) === 13
+ * // both arrived in one turn: one executor call of 13 samples; callBatch.get(a) === 13
  */
 import { callBatch, type Executor } from './executors/executor.js';
 
@@ -99,7 +101,7 @@ export function coalesce(ex: Executor, maxBatch: number): Executor & { stats(): 
         const g = groups.get(key) ?? { kind, index, sampleDims, runs: [] };
         groups.set(key, g);
         g.runs.push({ input, n, resolve, reject });
-        if (!busy) { busy = true; next(); }
+        if (!busy) { busy = true; setImmediate(next); }
       });
     },
     stats: () => ({ ...stats }),

@@ -37,6 +37,9 @@ afterAll(async () => {
   await cpu?.release();
 });
 
+/** The end of this event-loop turn: a run that found the executor idle has started by then. */
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
 function expectClose(a: Float32Array, b: Float32Array): void {
   expect(a.length).toBe(b.length);
   let max = 0;
@@ -50,8 +53,11 @@ describe('coalesce', () => {
     const ex = coalesce(counted(), 64);
     const sizes = [1, 3, 2, 5];
     const inputs = sizes.map((n, i) => features(n, i));
-    const outs = await Promise.all(sizes.map((n, i) => ex.run('segment', last, inputs[i]!, [n, ...segDims])));
-    // The first finds the executor idle and runs alone; the three that arrive meanwhile run as one.
+    const first = ex.run('segment', last, inputs[0]!, [1, ...segDims]);
+    await turn();
+    const rest = sizes.slice(1).map((n, i) => ex.run('segment', last, inputs[i + 1]!, [n, ...segDims]));
+    const outs = [await first, ...await Promise.all(rest)];
+    // The first found the executor idle and runs alone; the three that arrive meanwhile run as one.
     expect(calls).toEqual([`segment ${last} ×1`, `segment ${last} ×10`]);
     expect(ex.stats()).toEqual({ runs: 4, calls: 2, samples: 11 });
     expect(outs.map((o) => callBatch.get(o))).toEqual([1, 10, 10, 10]);
@@ -63,6 +69,13 @@ describe('coalesce', () => {
       // A copy, not a view of the merged buffer: it crosses IPC alone.
       expect(outs[i]![name]!.buffer.byteLength).toBe(outs[i]![name]!.byteLength);
     }
+  });
+
+  it('merges the runs that arrive in the same event-loop turn when the executor is idle', async () => {
+    calls = [];
+    const ex = coalesce(counted(), 64);
+    await Promise.all([2, 1, 4].map((n, i) => ex.run('segment', last, features(n, i), [n, ...segDims])));
+    expect(calls).toEqual([`segment ${last} ×7`]);
   });
 
   it('keeps calls within maxBatch without splitting a run, oldest graph first, and does not mix graphs', async () => {
@@ -78,9 +91,9 @@ describe('coalesce', () => {
     ];
     const outs = await Promise.all(jobs);
     expect(calls).toEqual([
-      `segment ${last} ×2`, // idle: at once
-      `segment ${last} ×6`, // 3 + 3 fit in 7; the 9 does not
+      `segment ${last} ×5`, // 2 + 3 fit in 7; the next 3 does not
       'exit 0 ×5', // the exit runs waited longer than the rest of the segment's
+      `segment ${last} ×3`, // the 9 does not fit beside it
       `segment ${last} ×9`, // larger than maxBatch: alone, never split
     ]);
     expect(outs[2]![m.exits[0]!.outputs.logits]!.length).toBe(4 * m.classes.length);
@@ -102,10 +115,10 @@ describe('coalesce', () => {
       ex.run('segment', 99, features(1, 1), [1, ...segDims]),
       ex.run('segment', 99, features(2, 2), [2, ...segDims]),
     ];
-    const ok2 = ex.run('segment', last, features(2, 3), [2, ...segDims]);
     await expect(ok1).resolves.toBeDefined();
     for (const r of bad) await expect(r).rejects.toThrow(/no segment 99/);
-    await expect(ok2).resolves.toBeDefined();
+    // The executor is free again after the failed call.
+    await expect(ex.run('segment', last, features(2, 3), [2, ...segDims])).resolves.toBeDefined();
     expect(calls).toEqual([`segment ${last} ×1`, 'segment 99 ×3', `segment ${last} ×2`]);
   });
 });
