@@ -138,5 +138,5 @@ const command = 'bash .device/run.sh 2>&1';
 console.log(`Device run (the device tool's \`run\`, kind left out = one H100):
   command:   ${command}
   carry:     [".device"]
-  timeout_s: 420 (the run takes about 3-4 min at --seconds=8; partial results are written as it goes)
-Results come back under $OUT: backend-device.json, backend-device.md, run.log, nvidia-smi.txt.`);
+  timeout_s: 540 (about 5 min at --seconds=8, 4 at --seconds=5: per-process executors, then the shared one; results are written as it goes)
+Results come back under $OUT: backend-device.{json,md}, backend-device-webgpu-shared.{json,md}, run.log, nvidia-smi.txt.`);

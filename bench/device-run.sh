@@ -2,7 +2,8 @@
 # The GPU-machine half of `npm run bench:backend:device` (copied to .device/run.sh by the packer).
 # Unpacks the carried Node, app bundles, node_modules and model into /tmp, installs the Vulkan loader
 # from the carried .deb, points it at the NVIDIA ICD, and runs the backend benchmark (webgpu and cpu
-# executors, 1/64/256 clients, batches up to 4096) with results copied into $OUT.
+# executors, 1/64/256 clients, batches up to 4096), then the webgpu executor shared by all server
+# processes (SHARED=0 skips that), with results copied into $OUT.
 #
 #   bash .device/run.sh [extra bench options, e.g. --seconds=4]
 #   RUN_LOCAL=1 OUT=/tmp/out bash .device/run.sh --seconds=1   # rehearsal: lavapipe, no dpkg/ICD
@@ -39,4 +40,12 @@ cd "$W/app"
 "$W/node" bench/backend.mjs --model=model --executors="${EXECUTORS:-webgpu,cpu}" \
   --levels=1,64,256 --batches=1,64,256,1024,4096 --max-batch=256 \
   --out="$OUT" --name=backend-device "$@"
+echo "[run] per-process executors done in $(( $(date +%s) - t0 )) s"
+if [[ ${SHARED:-1} == 1 ]]; then
+  # Then one webgpu executor in the cluster's primary, fed by every server process, which merges the
+  # batches that wait for it (gpu-backend/src/coalesce.ts). SHARED=0 skips it.
+  "$W/node" bench/backend.mjs --model=model --executors=webgpu --shared-executor=1 \
+    --levels=64,256 --batches=256 --max-batch=256 --free-executor=0 \
+    --out="$OUT" --name=backend-device-webgpu-shared "$@"
+fi
 echo "[run] done in $(( $(date +%s) - t0 )) s"
