@@ -39,6 +39,8 @@ const RUNTIME_FILES = [
   'onnxruntime-common/package.json', 'onnxruntime-common/dist/cjs', 'onnxruntime-common/dist/esm',
   'onnxruntime-web/package.json', 'onnxruntime-web/dist/ort.webgpu.bundle.min.mjs',
   'onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs', 'onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm',
+  // The JSEP build (WEBGPU_BUILD=jsep).
+  'onnxruntime-web/dist/ort.bundle.min.mjs', 'onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.mjs', 'onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.wasm',
   'webgpu/package.json', 'webgpu/index.js', 'webgpu/dist/linux-x64/dawn.node',
 ];
 const EXTERNAL = ['onnxruntime-node', 'onnxruntime-web', 'onnxruntime-web/webgpu', 'webgpu'];
@@ -134,9 +136,9 @@ writeFileSync(join(OUT, 'PACK.txt'), `model ${manifest.name} (${MODEL}), packed 
 console.error(readFileSync(join(OUT, 'PACK.txt'), 'utf8'));
 if (total > MAX_PACK_BYTES) throw new Error(`the pack is ${mib(total)}, over the ${mib(MAX_PACK_BYTES)} budget (the device tool carries 64 MiB in all)`);
 
-const command = 'bash .device/run.sh 2>&1';
+const command = 'bash .device/run.sh --seconds=5 2>&1';
 console.log(`Device run (the device tool's \`run\`, kind left out = one H100):
   command:   ${command}
   carry:     [".device"]
-  timeout_s: 540 (about 5 min at --seconds=8, 4 at --seconds=5: per-process executors, then the shared one; results are written as it goes)
+  timeout_s: 570 with --seconds=5 (about 5 min: per-process executors, then the shared one, then the JSEP build; SHARED=0 / JSEP=0 skip those; results are written as it goes)
 Results come back under $OUT: backend-device.{json,md}, backend-device-webgpu-shared.{json,md}, run.log, nvidia-smi.txt.`);

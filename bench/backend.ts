@@ -14,7 +14,9 @@
  * segment (resume point; default the edge's split), batches (1,64,256), levels (1,8,64: concurrent
  * clients), max-batch (64: the service's batching), server-procs and client-procs (each half the
  * cores by default), shared-executor (1: one executor in the cluster's primary for all server
- * processes), out (bench/results), name (backend: file stem).
+ * processes), free-executor (1: also the service with inference made free, the ceiling of batching),
+ * webgpu-build (native or jsep: the onnxruntime-web build of the webgpu executor), out
+ * (bench/results), name (backend: file stem).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -25,7 +27,7 @@ import { createExecutor } from '../gpu-backend/src/executors/create.js';
 import { graphList, type AdapterInfo, type Executor } from '../gpu-backend/src/executors/executor.js';
 import type { LoadJob, LoadResult } from './backend-load.js';
 
-const KNOWN = ['seconds', 'executors', 'model', 'segment', 'batches', 'levels', 'max-batch', 'server-procs', 'client-procs', 'shared-executor', 'free-executor', 'out', 'name'];
+const KNOWN = ['seconds', 'executors', 'model', 'segment', 'batches', 'levels', 'max-batch', 'server-procs', 'client-procs', 'shared-executor', 'free-executor', 'webgpu-build', 'out', 'name'];
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const unknown = Object.keys(args).filter((k) => !KNOWN.includes(k));
 if (unknown.length) throw new Error(`unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}; allowed: ${KNOWN.map((k) => `--${k}`).join(', ')}`);
@@ -43,6 +45,9 @@ const CLIENT_PROCS = Number(args['client-procs'] ?? Math.max(1, Math.floor(CORES
 const SHARED = args['shared-executor'] === '1' || args['shared-executor'] === 'true';
 /** Also run the HTTP service with a free executor (bench/backend-free-server.ts): the ceiling of any batching. */
 const FREE = (args['free-executor'] ?? '1') === '1';
+/** The onnxruntime-web build of the webgpu executor (WEBGPU_BUILD): native or jsep. */
+const WEBGPU_BUILD = (args['webgpu-build'] ?? 'native') as 'native' | 'jsep';
+if (!['native', 'jsep'].includes(WEBGPU_BUILD)) throw new Error(`--webgpu-build=${WEBGPU_BUILD}: must be native or jsep`);
 const OUT = args.out ?? 'bench/results';
 const NAME = args.name ?? 'backend';
 const SECRET = 'bench-backend-secret-0123456789';
@@ -110,7 +115,7 @@ for (const name of EXECUTORS) {
   const t0 = performance.now();
   let executor: Executor;
   try {
-    ({ executor } = await createExecutor([name], bundle, { cpuThreads: 0, log: () => undefined }));
+    ({ executor } = await createExecutor([name], bundle, { cpuThreads: 0, webgpuBuild: WEBGPU_BUILD, log: () => undefined }));
   } catch (e) {
     failures.push(`executor ${name}: ${(e as Error).message}`);
     log(failures.at(-1)!);
@@ -153,7 +158,7 @@ report();
 const serviceLog = new WeakMap<ChildProcess, () => string>();
 async function startService(env: Record<string, string>, entry = '../gpu-backend/src/cluster'): Promise<ChildProcess> {
   const p = spawn(process.execPath, [...process.execArgv, script(entry)], {
-    env: { ...process.env, CASCADE_SECRET: SECRET, PORT: String(PORT), MODEL_DIR: DIR, BACKEND_PROCESSES: String(SERVER_PROCS), BACKEND_SHARED_EXECUTOR: SHARED ? '1' : '0', ...env },
+    env: { ...process.env, CASCADE_SECRET: SECRET, PORT: String(PORT), MODEL_DIR: DIR, BACKEND_PROCESSES: String(SERVER_PROCS), BACKEND_SHARED_EXECUTOR: SHARED ? '1' : '0', WEBGPU_BUILD, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let errText = '';
@@ -246,7 +251,7 @@ function report(): string {
   const top = Math.max(...LEVELS);
   const meta = {
     date: new Date().toISOString(), node: process.version, cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, nvidiaSmi: nvidiaSmi(), adapters,
-    model: m.name, modelHash: m.backbone.sha256, resumeSegment: RESUME, secondsPerLevel: SECONDS, serverProcesses: SERVER_PROCS, sharedExecutor: SHARED, clientProcesses: CLIENT_PROCS, maxBatch: MAX_BATCH, failures,
+    model: m.name, modelHash: m.backbone.sha256, resumeSegment: RESUME, secondsPerLevel: SECONDS, serverProcesses: SERVER_PROCS, sharedExecutor: SHARED, webgpuBuild: WEBGPU_BUILD, clientProcesses: CLIENT_PROCS, maxBatch: MAX_BATCH, failures,
   };
   const ratio = (ex: string, c: number) => {
     const on = httpRows.find((r) => r.executor === ex && r.mode === 'batching on' && r.clients === c);
@@ -271,7 +276,7 @@ function report(): string {
   const f = (x: number, d = 1) => x.toFixed(d);
   const adapterLine = (e: string) => {
     const a = adapters[e];
-    return a ? `${e}: ${a.vendor} / ${a.architecture} / ${a.device}${a.isFallbackAdapter ? ' (software fallback adapter)' : ''}${a.description ? ` — ${a.description}` : ''}` : undefined;
+    return a ? `${e}: ${a.vendor} / ${a.architecture} / ${a.device}${a.isFallbackAdapter ? ' (software fallback adapter)' : ''}${a.description ? ` — ${a.description}` : ''}${a.build ? `; onnxruntime-web ${a.build} build` : ''}` : undefined;
   };
   const md = [
     `# GPU backend (\`npm run bench:${NAME.replaceAll('-', ':')}\`)`,

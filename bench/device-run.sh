@@ -3,7 +3,8 @@
 # Unpacks the carried Node, app bundles, node_modules and model into /tmp, installs the Vulkan loader
 # from the carried .deb, points it at the NVIDIA ICD, and runs the backend benchmark (webgpu and cpu
 # executors, 1/64/256 clients, batches up to 4096), then the webgpu executor shared by all server
-# processes (SHARED=0 skips that), with results copied into $OUT.
+# processes (SHARED=0 skips that) and the JSEP build of onnxruntime-web (JSEP=0 skips that), with
+# results copied into $OUT.
 #
 #   bash .device/run.sh [extra bench options, e.g. --seconds=4]
 #   RUN_LOCAL=1 OUT=/tmp/out bash .device/run.sh --seconds=1   # rehearsal: lavapipe, no dpkg/ICD
@@ -47,5 +48,12 @@ if [[ ${SHARED:-1} == 1 ]]; then
   "$W/node" bench/backend.mjs --model=model --executors=webgpu --shared-executor=1 \
     --levels=64,256 --batches=256 --max-batch=256 --free-executor=0 \
     --out="$OUT" --name=backend-device-webgpu-shared "$@"
+fi
+if [[ ${JSEP:-1} == 1 ]]; then
+  # And the JSEP build of onnxruntime-web (WEBGPU_BUILD=jsep), faster in ../shared/gpu-webgpu.md's
+  # probe. JSEP=0 skips it.
+  "$W/node" bench/backend.mjs --model=model --executors=webgpu --webgpu-build=jsep \
+    --levels=256 --batches=1,256,4096 --max-batch=256 --free-executor=0 \
+    --out="$OUT" --name=backend-device-webgpu-jsep "$@"
 fi
 echo "[run] done in $(( $(date +%s) - t0 )) s"

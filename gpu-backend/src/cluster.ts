@@ -36,7 +36,7 @@ async function primary(n: number, shared: boolean): Promise<void> {
   if (shared) {
     cluster.setupPrimary({ serialization: 'advanced' });
     const cfg = loadConfig(process.env);
-    choice = await createExecutor(cfg.EXECUTORS, loadBundle(cfg.MODEL_DIR), { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, log: (m) => console.error(`[cluster] ${m}`) });
+    choice = await createExecutor(cfg.EXECUTORS, loadBundle(cfg.MODEL_DIR), { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, webgpuBuild: cfg.WEBGPU_BUILD, log: (m) => console.error(`[cluster] ${m}`) });
     merged = coalesce(choice.executor, cfg.MAX_BATCH);
   }
   let ready = 0, url = '';

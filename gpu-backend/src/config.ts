@@ -43,6 +43,9 @@ export const configSchema = z.object({
    *  spinning threads take the cores the server's JS thread needs (measured: 64 clients on 2 cores,
    *  ~3,300 req/s spinning, ~5,300 without; bench/results/backend.md). */
   CPU_SPINNING: z.enum(['0', '1']).default('0').transform((v) => v === '1'),
+  /** The onnxruntime-web build of the webgpu executor: `native` (its ./webgpu export) or `jsep`
+   *  (the JSEP bundle, ~19 % faster on the H100 in ../shared/gpu-webgpu.md's probe; not yet measured here). */
+  WEBGPU_BUILD: z.enum(['native', 'jsep']).default('native'),
 });
 
 export type Config = z.infer<typeof configSchema>;

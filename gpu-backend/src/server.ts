@@ -30,7 +30,7 @@ export interface StartOptions {
 export async function startBackend(env: Record<string, string | undefined>, log: (m: string) => void = (m) => console.error(`[backend] ${m}`), opts: StartOptions = {}): Promise<RunningBackend> {
   const cfg = loadConfig(env);
   const bundle = loadBundle(cfg.MODEL_DIR);
-  const chosen = opts.executor ?? await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, log });
+  const chosen = opts.executor ?? await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, webgpuBuild: cfg.WEBGPU_BUILD, log });
   const { fallbacks } = chosen;
   const executor = opts.wrapExecutor ? opts.wrapExecutor(chosen.executor) : chosen.executor;
   const metrics = new Metrics();

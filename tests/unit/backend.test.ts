@@ -238,5 +238,6 @@ describe('observability and config', () => {
     expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), EXECUTORS: 'tpu' })).toThrow(/unknown executor\(s\) tpu; allowed: webgpu, cuda, cpu/);
     expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), CPU_SPINNING: 'yes' })).toThrow(/CPU_SPINNING="yes"/);
     expect(loadConfig({ CASCADE_SECRET: 'x'.repeat(20) }).CPU_SPINNING).toBe(false);
+    expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), WEBGPU_BUILD: 'webgl' })).toThrow(/WEBGPU_BUILD="webgl"/);
   });
 });

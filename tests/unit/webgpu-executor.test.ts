@@ -49,8 +49,9 @@ describe.skipIf(SKIP)('webgpu executor (Dawn; lavapipe without a GPU)', () => {
     await cpu?.release();
   });
 
-  it('reports the adapter it runs on', () => {
+  it('reports the adapter it runs on, and the onnxruntime-web build (native by default)', () => {
     expect(gpu.name).toBe('webgpu');
+    expect(gpu.info?.build).toBe('native');
     expect(gpu.info?.vendor).toBeTruthy();
     expect(typeof gpu.info?.isFallbackAdapter).toBe('boolean');
   });

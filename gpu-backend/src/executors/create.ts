@@ -6,7 +6,7 @@
  */
 import { graphList, type BundleFiles, type Executor } from './executor.js';
 import { createOrtNodeExecutor } from './ort-node.js';
-import { createWebGpuExecutor } from './webgpu.js';
+import { createWebGpuExecutor, type WebGpuBuild } from './webgpu.js';
 
 export interface ExecutorChoice { executor: Executor; fallbacks: { name: string; reason: string }[] }
 
@@ -16,7 +16,7 @@ async function warmUp(ex: Executor, b: BundleFiles): Promise<void> {
   }
 }
 
-export async function createExecutor(order: ('webgpu' | 'cuda' | 'cpu')[], b: BundleFiles, opts: { cpuThreads: number; cpuSpinning?: boolean; log: (m: string) => void }): Promise<ExecutorChoice> {
+export async function createExecutor(order: ('webgpu' | 'cuda' | 'cpu')[], b: BundleFiles, opts: { cpuThreads: number; cpuSpinning?: boolean; webgpuBuild?: WebGpuBuild; log: (m: string) => void }): Promise<ExecutorChoice> {
   const fallbacks: { name: string; reason: string }[] = [];
   for (const name of order) {
     try {
@@ -24,12 +24,12 @@ export async function createExecutor(order: ('webgpu' | 'cuda' | 'cpu')[], b: Bu
       // take it only when nothing follows it in the order (EXECUTORS=webgpu, as the tests do).
       const later = order.slice(order.indexOf(name) + 1);
       const ex = name === 'webgpu'
-        ? await createWebGpuExecutor(b, { allowFallbackAdapter: later.length === 0 }).catch((e: Error) => {
+        ? await createWebGpuExecutor(b, { allowFallbackAdapter: later.length === 0, build: opts.webgpuBuild ?? 'native' }).catch((e: Error) => {
           throw later.length && /software fallback adapter/.test(e.message) ? new Error(`${e.message}; ${later.join(', ')} will be faster`) : e;
         })
         : await createOrtNodeExecutor(name, b, opts.cpuThreads, opts.cpuSpinning ?? false);
       await warmUp(ex, b);
-      opts.log(`executor: ${name}${ex.info ? ` on ${ex.info.vendor} ${ex.info.device}${ex.info.isFallbackAdapter ? ' (software fallback adapter)' : ''}` : ''}${fallbacks.length ? ` (after falling back from ${fallbacks.map((f) => f.name).join(', ')})` : ''}`);
+      opts.log(`executor: ${name}${ex.info ? ` (${ex.info.build ?? 'native'} build) on ${ex.info.vendor} ${ex.info.device}${ex.info.isFallbackAdapter ? ' (software fallback adapter)' : ''}` : ''}${fallbacks.length ? ` (after falling back from ${fallbacks.map((f) => f.name).join(', ')})` : ''}`);
       return { executor: ex, fallbacks };
     } catch (e) {
       const reason = (e as Error).message.split('\n')[0]!.slice(0, 300);

@@ -16,6 +16,8 @@ export interface AdapterInfo {
   description: string;
   /** True for software adapters (lavapipe / SwiftShader): correct but slow, never a production GPU. */
   isFallbackAdapter: boolean;
+  /** The onnxruntime-web build running on it (WEBGPU_BUILD). */
+  build?: 'native' | 'jsep';
 }
 
 export interface Executor {

@@ -9,15 +9,19 @@
  *   - `navigator` is read-only in Node 22 (and absent in Node 20): define `navigator.gpu` with
  *     Object.defineProperty, and copy Dawn's `globals` (GPUBufferUsage, …) onto globalThis;
  *   - ORT must stay single-threaded in Node (otherwise it fetches its worker from a file:// URL);
- *   - the native WebGPU build (`onnxruntime-web/webgpu`, not the JSEP `ort.bundle.min.mjs`) is used,
- *     as measured on the H100; its writeBuffer calls pass views of the shared wasm heap, which Dawn
- *     rejects under Node 20 only (see acceptSharedWrites);
+ *   - two onnxruntime-web builds carry a WebGPU provider: the native one (`onnxruntime-web/webgpu`,
+ *     the default) and the JSEP one (`dist/ort.bundle.min.mjs`, `WEBGPU_BUILD=jsep`), which ran a
+ *     similar ResNet ~19 % faster at batch 256 on the H100 (../shared/gpu-webgpu.md). Both write
+ *     views or ranges of the shared wasm heap, which Dawn rejects in places (see acceptSharedWrites);
  *   - ORT-web refuses to create two WebGPU sessions at once ("another WebGPU EP inference session
  *     is being created"), and all sessions share one device and queue: create and run serially.
  *
  * @example
  * const ex = await createWebGpuExecutor(bundle); // ex.info → { vendor: 'nvidia', device: 'nvidia-h100-80gb-hbm3', … }
  */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { serialQueue } from '../../../core/serial.js';
 import type { AdapterInfo, BundleFiles, Executor } from './executor.js';
 
@@ -35,16 +39,23 @@ const POWER = 'high-performance' as const;
  * Node 22 a copy per write.
  */
 function acceptSharedWrites(globals: Record<string, unknown>): void {
-  type WriteBuffer = (buffer: unknown, offset: number, data: ArrayBufferView, dataOffset?: number, size?: number) => void;
+  type WriteBuffer = (buffer: unknown, offset: number, data: ArrayBufferView | ArrayBufferLike, dataOffset?: number, size?: number) => void;
   const proto = (globals.GPUQueue as { prototype?: { writeBuffer: WriteBuffer; [k: symbol]: boolean } } | undefined)?.prototype;
   const mark = Symbol.for('edge-cascade.sharedWrites');
   if (!proto || proto[mark]) return;
   const write = proto.writeBuffer;
   proto.writeBuffer = function (this: unknown, buffer, offset, data, dataOffset, size) {
+    // The JSEP build passes its whole (shared) wasm heap with an offset and size in bytes: Dawn takes
+    // no SharedArrayBuffer at all, so copy the written range.
+    if (data instanceof SharedArrayBuffer) {
+      const at = dataOffset ?? 0;
+      write.call(this, buffer, offset, new Uint8Array(data, at, size ?? data.byteLength - at).slice());
+      return;
+    }
     try {
       write.call(this, buffer, offset, data, dataOffset, size);
     } catch (e) {
-      if (!(data.buffer instanceof SharedArrayBuffer)) throw e;
+      if (!ArrayBuffer.isView(data) || !(data.buffer instanceof SharedArrayBuffer)) throw e;
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
       const el = 'BYTES_PER_ELEMENT' in data ? (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT : 1;
       const copy = el === 1 ? bytes : new (data.constructor as new (b: ArrayBuffer) => ArrayBufferView)(bytes.buffer);
@@ -73,17 +84,28 @@ export async function exposeDawn(): Promise<AdapterInfo> {
   };
 }
 
+export type WebGpuBuild = 'native' | 'jsep';
+
+/** The onnxruntime-web build with the WebGPU provider: the package's `./webgpu` export, or the JSEP bundle (not exported: found beside an exported file of its build). */
+async function importOrtWeb(build: WebGpuBuild): Promise<OrtWeb> {
+  // Variable specifiers keep bundlers and tsc from resolving these at build time.
+  const native = 'onnxruntime-web/webgpu';
+  if (build === 'native') return (await import(native)) as OrtWeb;
+  const glue = createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs');
+  return (await import(pathToFileURL(join(dirname(glue), 'ort.bundle.min.mjs')).href)) as OrtWeb;
+}
+
 /**
  * @param opts.allowFallbackAdapter false: refuse a software adapter (lavapipe) before paying for
  *   session creation (seconds; tens of seconds under Node 20), so the caller can fall back to cpu.
+ * @param opts.build which onnxruntime-web build runs the graphs (default native)
  */
-export async function createWebGpuExecutor(b: BundleFiles, opts: { allowFallbackAdapter?: boolean } = {}): Promise<Executor> {
+export async function createWebGpuExecutor(b: BundleFiles, opts: { allowFallbackAdapter?: boolean; build?: WebGpuBuild } = {}): Promise<Executor> {
   const info = await exposeDawn();
   if (info.isFallbackAdapter && opts.allowFallbackAdapter === false) {
     throw new Error(`only a software fallback adapter (${info.description || info.device}) is available`);
   }
-  const ortPkg = 'onnxruntime-web/webgpu';
-  const ort = (await import(ortPkg)) as OrtWeb;
+  const ort = await importOrtWeb(opts.build ?? 'native');
   ort.env.wasm.numThreads = 1;
   ort.env.webgpu.powerPreference = POWER;
   const sessions: { segment: Awaited<ReturnType<typeof ort.InferenceSession.create>>[]; exit: Awaited<ReturnType<typeof ort.InferenceSession.create>>[] } = { segment: [], exit: [] };
@@ -93,7 +115,7 @@ export async function createWebGpuExecutor(b: BundleFiles, opts: { allowFallback
   const serial = serialQueue();
   return {
     name: 'webgpu',
-    info,
+    info: { ...info, build: opts.build ?? 'native' },
     run(kind, index, input, dims) {
       const s = sessions[kind][index];
       if (!s) return Promise.reject(new Error(`no ${kind} ${index}`));
