@@ -112,15 +112,18 @@ rmSync(OUT, { recursive: true, force: true });
 mkdirSync(APP, { recursive: true });
 mkdirSync(OUT, { recursive: true });
 
-// 1. Bundles: one .mjs per entry, laid out as in the repo so relative script URLs still resolve.
+// 1. Bundles: one .mjs per entry, laid out as in the repo so relative script URLs still resolve. One
+// build each: an entry bundled into another (cluster.ts into backend-free-server.ts) must not run as main.
 const entries = ['bench/backend.ts', 'bench/backend-load.ts', 'bench/backend-free-server.ts', 'gpu-backend/src/cluster.ts'].map((e) => resolve(e));
-await build({
-  entryPoints: entries, outdir: APP, outbase: resolve('.'), outExtension: { '.js': '.mjs' },
-  bundle: true, format: 'esm', platform: 'node', target: 'node22', external: EXTERNAL, logLevel: 'warning',
-  // Bundled CommonJS dependencies call require() for Node built-ins.
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  plugins: [onlyEntryIsMain(entries)],
-});
+for (const entry of entries) {
+  await build({
+    entryPoints: [entry], outdir: APP, outbase: resolve('.'), outExtension: { '.js': '.mjs' },
+    bundle: true, format: 'esm', platform: 'node', target: 'node22', external: EXTERNAL, logLevel: 'warning',
+    // Bundled CommonJS dependencies call require() for Node built-ins.
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    plugins: [onlyEntryIsMain([entry])],
+  });
+}
 // 2. External packages: only the files they load on linux x64.
 for (const f of RUNTIME_FILES) copyInto(resolve('node_modules', f), join(APP, 'node_modules', f));
 // 3. The model: the manifest and the graphs the backend loads (no checkpoints).

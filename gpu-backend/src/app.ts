@@ -28,6 +28,9 @@ export interface BackendState {
   draining: boolean;
   /** Resume requests accepted and not yet answered (graceful shutdown waits for them). */
   inFlight: number;
+  /** True the first time a signature is presented within the window. Default: this process's own
+   *  ReplayGuard; cluster.ts asks the primary's, so a replay reaching another process is refused too. */
+  fresh?: (signature: string) => boolean | Promise<boolean>;
 }
 
 function problem(c: Context, status: 400 | 401 | 404 | 409 | 413 | 415 | 500 | 503 | 504, code: string, detail: string, headers: Record<string, string> = {}): Response {
@@ -55,7 +58,7 @@ const metaSchema = z.object({
 });
 
 /** Signatures seen within the replay window (signature → expiry). */
-class ReplayGuard {
+export class ReplayGuard {
   private readonly seen = new Map<string, number>();
   constructor(private readonly windowMs: number) {}
   /** True the first time a signature is presented within the window. */
@@ -75,7 +78,8 @@ function allFinite(x: Float32Array): boolean {
 
 export function createBackendApp(st: BackendState): Hono {
   const app = new Hono();
-  const replay = new ReplayGuard(st.cfg.SIGNATURE_WINDOW_MS);
+  const local = new ReplayGuard(st.cfg.SIGNATURE_WINDOW_MS);
+  const fresh = st.fresh ?? ((s: string) => local.fresh(s));
   const m = st.manifest;
 
   app.use('*', async (c, next) => {
@@ -104,7 +108,7 @@ export function createBackendApp(st: BackendState): Hono {
     const header = c.req.header(SIGNATURE_HEADER);
     const sig = await verifyBody(st.cfg.CASCADE_SECRET, body, header, { windowMs: st.cfg.SIGNATURE_WINDOW_MS, mac: nodeMac });
     if (!sig.ok) return fail(401, `SIGNATURE_${sig.reason.toUpperCase()}`, `${SIGNATURE_HEADER} is ${sig.reason}`);
-    if (!replay.fresh(header!)) return fail(401, 'SIGNATURE_REPLAYED', 'this signed body was already received');
+    if (!(await fresh(header!))) return fail(401, 'SIGNATURE_REPLAYED', 'this signed body was already received');
     let f: ReturnType<typeof decodeFeatures>;
     try {
       f = decodeFeatures(body);

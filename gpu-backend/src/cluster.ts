@@ -9,8 +9,9 @@
  * There the primary merges the batches that wait for the executor into calls of up to `MAX_BATCH`
  * samples (coalesce.ts), and logs how many runs took how many calls when it stops.
  *
- * Caveat: the replay guard is per process, so a replayed body reaching another process within the
- * window is not caught; production routes by signature (or shares the guard) before relying on it.
+ * With several processes the replay guard lives in the primary: each process asks it, over IPC, whether
+ * a verified signature is new (one small round trip per request), so a replayed body is refused
+ * whichever process it reaches. Several machines would need a shared store (or routing by signature).
  *
  * @example
  * BACKEND_PROCESSES=8 BACKEND_SHARED_EXECUTOR=1 CASCADE_SECRET=… node --import tsx gpu-backend/src/cluster.ts
@@ -23,20 +24,32 @@ import { createExecutor, type ExecutorChoice } from './executors/create.js';
 import { callBatch, type Executor } from './executors/executor.js';
 import { coalesce } from './coalesce.js';
 import { startBackend } from './server.js';
+import { ReplayGuard } from './app.js';
+import type { Manifest } from '../../core/manifest.js';
 
 /** Primary ↔ worker messages of the shared-executor mode. */
 type ExecutorMsg = { rpc: 'executor'; name: Executor['name']; info?: Executor['info']; fallbacks: ExecutorChoice['fallbacks'] };
 type RunMsg = { rpc: 'run'; id: number; kind: 'segment' | 'exit'; index: number; input: Float32Array; dims: number[] };
 /** `batch`: samples in the executor call that produced `out` (several workers' batches merged). */
 type ResultMsg = { rpc: 'result'; id: number; out?: Record<string, Float32Array>; batch?: number; error?: string };
+/** The signatures one process verified in one event-loop turn, and whether each is new. */
+type SeenMsg = { rpc: 'seen'; id: number; signatures: string[] };
+type FreshMsg = { rpc: 'fresh'; id: number; fresh: boolean[] };
 
-async function primary(n: number, shared: boolean): Promise<void> {
+/** An executor made here instead of by the configured chain (bench/backend-free-server.ts). */
+export type ExecutorFactory = (m: Manifest) => Executor;
+
+async function primary(n: number, shared: boolean, factory?: ExecutorFactory): Promise<void> {
+  const cfg = loadConfig(process.env);
+  const replay = new ReplayGuard(cfg.SIGNATURE_WINDOW_MS);
   let choice: ExecutorChoice | undefined;
   let merged: ReturnType<typeof coalesce> | undefined;
   if (shared) {
     cluster.setupPrimary({ serialization: 'advanced' });
-    const cfg = loadConfig(process.env);
-    choice = await createExecutor(cfg.EXECUTORS, loadBundle(cfg.MODEL_DIR), { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, webgpuBuild: cfg.WEBGPU_BUILD, log: (m) => console.error(`[cluster] ${m}`) });
+    const bundle = loadBundle(cfg.MODEL_DIR);
+    choice = factory
+      ? { executor: factory(bundle.manifest), fallbacks: [] }
+      : await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, webgpuBuild: cfg.WEBGPU_BUILD, log: (m) => console.error(`[cluster] ${m}`) });
     merged = coalesce(choice.executor, cfg.MAX_BATCH);
   }
   let ready = 0, url = '';
@@ -48,7 +61,12 @@ async function primary(n: number, shared: boolean): Promise<void> {
       w.once('online', () => w.send(hello));
     }
   }
-  cluster.on('message', (w, msg: { ready?: string } | RunMsg) => {
+  cluster.on('message', (w, msg: { ready?: string } | RunMsg | SeenMsg) => {
+    if ('rpc' in msg && msg.rpc === 'seen') {
+      const fresh = msg.signatures.map((s) => replay.fresh(s));
+      if (w.isConnected()) w.send({ rpc: 'fresh', id: msg.id, fresh } satisfies FreshMsg);
+      return;
+    }
     if ('rpc' in msg && msg.rpc === 'run' && merged) {
       const reply = (r: ResultMsg) => { if (w.isConnected()) w.send(r); };
       merged.run(msg.kind, msg.index, msg.input, msg.dims).then(
@@ -85,6 +103,34 @@ async function primary(n: number, shared: boolean): Promise<void> {
   }
 }
 
+/**
+ * A worker's view of the primary's replay guard: the signatures verified in one event-loop turn go
+ * in one IPC round trip (under load many requests share a turn, so a request costs a fraction of one).
+ */
+function remoteReplayGuard(): (signature: string) => Promise<boolean> {
+  const pending = new Map<number, ((fresh: boolean) => void)[]>();
+  let next = 0;
+  let turn: { signatures: string[]; resolve: ((fresh: boolean) => void)[] } | undefined;
+  process.on('message', (m: FreshMsg) => {
+    if (m?.rpc !== 'fresh') return;
+    pending.get(m.id)?.forEach((resolve, i) => resolve(m.fresh[i] ?? false));
+    pending.delete(m.id);
+  });
+  const flush = () => {
+    const t = turn!;
+    turn = undefined;
+    const id = next++;
+    pending.set(id, t.resolve);
+    process.send!({ rpc: 'seen', id, signatures: t.signatures } satisfies SeenMsg);
+  };
+  return (signature) => new Promise((resolve, reject) => {
+    if (!process.connected) { reject(new Error('the cluster primary (replay guard) is gone')); return; }
+    if (!turn) { turn = { signatures: [], resolve: [] }; setImmediate(flush); }
+    turn.signatures.push(signature);
+    turn.resolve.push(resolve);
+  });
+}
+
 /** A worker's view of the primary's executor: each run is a message there and its answer back. */
 async function remoteExecutor(): Promise<ExecutorChoice> {
   const hello = await new Promise<ExecutorMsg>((resolve) => {
@@ -116,13 +162,21 @@ async function remoteExecutor(): Promise<ExecutorChoice> {
   return { executor, fallbacks: hello.fallbacks };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * Runs this process as the cluster's primary or as one of its server processes (node:cluster forks
+ * this same script). `factory` replaces the configured executors (a benchmark's free executor).
+ */
+export async function runCluster(factory?: ExecutorFactory): Promise<void> {
   try {
     if (cluster.isPrimary) {
-      await primary(backendProcesses(process.env), sharedExecutor(process.env));
+      await primary(backendProcesses(process.env), sharedExecutor(process.env), factory);
     } else {
-      const shared = sharedExecutor(process.env) ? await remoteExecutor() : undefined;
-      const b = await startBackend(process.env, (m) => console.error(`[backend ${process.pid}] ${m}`), shared ? { executor: shared } : {});
+      const executor = sharedExecutor(process.env)
+        ? await remoteExecutor()
+        : factory ? { executor: factory(loadBundle(loadConfig(process.env).MODEL_DIR).manifest), fallbacks: [] } : undefined;
+      // One process keeps its own guard; several share the primary's.
+      const fresh = backendProcesses(process.env) > 1 ? remoteReplayGuard() : undefined;
+      const b = await startBackend(process.env, (m) => console.error(`[backend ${process.pid}] ${m}`), { ...(executor ? { executor } : {}), ...(fresh ? { fresh } : {}) });
       process.send?.({ ready: b.url });
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
     }
@@ -131,3 +185,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(1);
   }
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) await runCluster();

@@ -180,7 +180,7 @@ describe('POST /v1/resume', () => {
 });
 
 describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
-  it('two HTTP processes send their batches to the primary\'s executor and answer as the full model does', async () => {
+  it('two HTTP processes send their batches to the primary\'s executor, answer as the full model does, and share one replay guard', async () => {
     const p = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/cluster.ts'], {
       env: { ...process.env, CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -205,6 +205,25 @@ describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
         expect(r.exit).toBe(m.exits.length);
         expect(r.classIndex).toBe(argmax(logits.subarray(i * 10, (i + 1) * 10)));
       });
+      // One signed body sent four times, each on a new connection (so to either process): the primary's
+      // replay guard answers for both, so only the first is served.
+      const body = encodeFeatures(cuts[0]![0]!, [1, ...m.segments[1]!.inputShape], 'f32', {
+        modelHash: m.backbone.sha256, segment: '1', policy: 'max-softmax', thresholds: JSON.stringify([2, 2]), requestId: 'replayed',
+      });
+      const sig = await signBody(SECRET, body);
+      const codes: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        codes.push(await new Promise<string>((resolve, reject) => {
+          const req = request(`${url}/v1/resume`, { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig } }, (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () => resolve(res.statusCode === 200 ? '200' : `${res.statusCode} ${(JSON.parse(text) as { code: string }).code}`));
+          });
+          req.on('error', reject);
+          req.end(body);
+        }));
+      }
+      expect(codes).toEqual(['200', '401 SIGNATURE_REPLAYED', '401 SIGNATURE_REPLAYED', '401 SIGNATURE_REPLAYED']);
     } finally {
       p.kill('SIGTERM');
       await new Promise((r) => p.once('exit', r));
