@@ -45,11 +45,16 @@ function acceptSharedWrites(globals: Record<string, unknown>): void {
   if (!proto || proto[mark]) return;
   const write = proto.writeBuffer;
   proto.writeBuffer = function (this: unknown, buffer, offset, data, dataOffset, size) {
-    // The JSEP build passes its whole (shared) wasm heap with an offset and size in bytes: Dawn takes
-    // no SharedArrayBuffer at all, so copy the written range.
+    // The JSEP build passes its whole (shared) wasm heap with an offset and size in bytes. Dawn takes no
+    // bare SharedArrayBuffer: pass a view of the written range (no copy; Node 22), or a copy of it.
     if (data instanceof SharedArrayBuffer) {
       const at = dataOffset ?? 0;
-      write.call(this, buffer, offset, new Uint8Array(data, at, size ?? data.byteLength - at).slice());
+      const view = new Uint8Array(data, at, size ?? data.byteLength - at);
+      try {
+        write.call(this, buffer, offset, view);
+      } catch {
+        write.call(this, buffer, offset, view.slice());
+      }
       return;
     }
     try {
