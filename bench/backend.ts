@@ -15,7 +15,8 @@
  * clients), max-batch (64: the service's batching), server-procs and client-procs (each half the
  * cores by default), shared-executor (1: one executor in the cluster's primary for all server
  * processes), free-executor (1: also the service with inference made free, the ceiling of batching),
- * webgpu-build (native or jsep: the onnxruntime-web build of the webgpu executor), out
+ * webgpu-build (native or jsep: the onnxruntime-web build of the webgpu executor), http (0: no HTTP
+ * service, only parity and the executor), out
  * (bench/results), name (backend: file stem).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -27,7 +28,7 @@ import { createExecutor } from '../gpu-backend/src/executors/create.js';
 import { graphList, type AdapterInfo, type Executor } from '../gpu-backend/src/executors/executor.js';
 import type { LoadJob, LoadResult } from './backend-load.js';
 
-const KNOWN = ['seconds', 'executors', 'model', 'segment', 'batches', 'levels', 'max-batch', 'server-procs', 'client-procs', 'shared-executor', 'free-executor', 'webgpu-build', 'out', 'name'];
+const KNOWN = ['seconds', 'executors', 'model', 'segment', 'batches', 'levels', 'max-batch', 'server-procs', 'client-procs', 'shared-executor', 'free-executor', 'webgpu-build', 'http', 'out', 'name'];
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const unknown = Object.keys(args).filter((k) => !KNOWN.includes(k));
 if (unknown.length) throw new Error(`unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}; allowed: ${KNOWN.map((k) => `--${k}`).join(', ')}`);
@@ -48,6 +49,8 @@ const FREE = (args['free-executor'] ?? '1') === '1';
 /** The onnxruntime-web build of the webgpu executor (WEBGPU_BUILD): native or jsep. */
 const WEBGPU_BUILD = (args['webgpu-build'] ?? 'native') as 'native' | 'jsep';
 if (!['native', 'jsep'].includes(WEBGPU_BUILD)) throw new Error(`--webgpu-build=${WEBGPU_BUILD}: must be native or jsep`);
+/** 0: only parity and the executor alone, no HTTP service. */
+const HTTP = (args.http ?? '1') === '1';
 const OUT = args.out ?? 'bench/results';
 const NAME = args.name ?? 'backend';
 const SECRET = 'bench-backend-secret-0123456789';
@@ -199,7 +202,7 @@ async function load(clients: number): Promise<{ rps: number; p50: number; p99: n
   return { rps: lat.length / SECONDS, p50: pct(lat, 50), p99: pct(lat, 99), errors: rs.reduce((a, r) => a + r.errors, 0), errorCodes, meanBatch: batchSum / Math.max(1, lat.length) };
 }
 
-for (const executor of EXECUTORS) {
+for (const executor of HTTP ? EXECUTORS : []) {
   // CPU executor: share the cores between the server processes (onnxruntime would take all per process).
   const threads: Record<string, string> = executor === 'cpu' ? { CPU_THREADS: String(Math.max(1, Math.floor(CORES / SERVER_PROCS))) } : {};
   for (const [mode, env] of [['batching on', { MAX_BATCH: String(MAX_BATCH), MAX_WAIT_MS: '0' }], ['batching off', { MAX_BATCH: '1', MAX_WAIT_MS: '0' }]] as const) {
@@ -227,7 +230,7 @@ for (const executor of EXECUTORS) {
     report();
   }
 }
-if (FREE) {
+if (FREE && HTTP) {
   // The same service and load with inference made free: what batching could reach at most here.
   const mode = 'batching on', executor = FREE_NAME;
   try {
@@ -299,16 +302,17 @@ function report(): string {
     '|---|---|---|---|',
     ...executorRows.map((r) => `| ${r.executor} | ${r.batch} | ${f(r.samplesPerSec, 0)} | ${f(r.msPerBatch, 2)} |`),
     '',
-    '## HTTP service',
+    ...(HTTP ? [] : ['(No HTTP service in this run: `--http=0`.)', '']),
+    ...(!HTTP ? [] : ['## HTTP service',
     '',
     '| executor | batching | clients | req/s | p50 ms | p99 ms | mean batch | errors |',
-    '|---|---|---|---|---|---|---|---|',
+    '|---|---|---|---|---|---|---|---|']),
     ...httpRows.map((r) => `| ${r.executor} | ${r.mode} | ${r.clients} | ${f(r.rps, 0)} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.meanBatch)} | ${r.errors} |`),
     '',
     ...(SHARED ? ['"mean batch" counts the samples of the executor call that ran each request: the primary merges the server processes\' batches.', ''] : []),
     ...(sharedRows.length ? ['### The shared executor\'s calls (all levels of a mode)', '', '| executor | batching | runs sent by the server processes | executor calls | samples per call |', '|---|---|---|---|---|',
       ...sharedRows.map((r) => `| ${r.executor} | ${r.mode} | ${r.runs} | ${r.calls} | ${f(r.samples / Math.max(1, r.calls))} |`), ''] : []),
-    ...EXECUTORS.map((e) => `Batching speed-up at ${top} clients (${e}): ${f(ratio(e, top), 2)}×.`),
+    ...(!HTTP ? [] : EXECUTORS.map((e) => `Batching speed-up at ${top} clients (${e}): ${f(ratio(e, top), 2)}×.`)),
     ...(free ? ['', `With inference free (${FREE_NAME}: the same service, zeros for outputs) it answers ${f(free.rps, 0)} req/s at ${top} clients: ` +
       EXECUTORS.map((e) => `${f(ceiling(e), 2)}× the ${e} service with batching off`).join(', ') + ', the most any batching can gain on this machine.'] : []),
     '',
