@@ -10,6 +10,7 @@ import { POLICIES } from '../../core/policies.js';
 import { decodeFeatures } from '../../core/feature-codec.js';
 import { SIGNATURE_HEADER, verifyBody } from '../../core/signature.js';
 import { nodeMac } from './node-mac.js';
+import { ReplayGuard } from './replay-guard.js';
 import { SafetensorsError } from '../../core/safetensors.js';
 import { BatchFailed, Overloaded, type Batcher } from './batcher.js';
 import type { Config } from './config.js';
@@ -56,19 +57,6 @@ const metaSchema = z.object({
   requestId: z.string().optional(),
   region: z.string().optional(),
 });
-
-/** Signatures seen within the replay window (signature → expiry). */
-export class ReplayGuard {
-  private readonly seen = new Map<string, number>();
-  constructor(private readonly windowMs: number) {}
-  /** True the first time a signature is presented within the window. */
-  fresh(sig: string, now = Date.now()): boolean {
-    for (const [k, exp] of this.seen) { if (exp > now) break; this.seen.delete(k); }
-    if (this.seen.has(sig)) return false;
-    this.seen.set(sig, now + 2 * this.windowMs);
-    return true;
-  }
-}
 
 function allFinite(x: Float32Array): boolean {
   // x - x is 0 for finite values and NaN for NaN and ±Infinity.

@@ -24,17 +24,9 @@ import { createExecutor, type ExecutorChoice } from './executors/create.js';
 import { callBatch, type Executor } from './executors/executor.js';
 import { coalesce } from './coalesce.js';
 import { startBackend } from './server.js';
-import { ReplayGuard } from './app.js';
+import { ReplayGuard } from './replay-guard.js';
+import { remoteExecutor, remoteReplayGuard, type ExecutorMsg, type FreshMsg, type ResultMsg, type RunMsg, type SeenMsg } from './cluster-ipc.js';
 import type { Manifest } from '../../core/manifest.js';
-
-/** Primary ↔ worker messages of the shared-executor mode. */
-type ExecutorMsg = { rpc: 'executor'; name: Executor['name']; info?: Executor['info']; fallbacks: ExecutorChoice['fallbacks'] };
-type RunMsg = { rpc: 'run'; id: number; kind: 'segment' | 'exit'; index: number; input: Float32Array; dims: number[] };
-/** `batch`: samples in the executor call that produced `out` (several workers' batches merged). */
-type ResultMsg = { rpc: 'result'; id: number; out?: Record<string, Float32Array>; batch?: number; error?: string };
-/** The signatures one process verified in one event-loop turn, and whether each is new. */
-type SeenMsg = { rpc: 'seen'; id: number; signatures: string[] };
-type FreshMsg = { rpc: 'fresh'; id: number; fresh: boolean[] };
 
 /** An executor made here instead of by the configured chain (bench/backend-free-server.ts). */
 export type ExecutorFactory = (m: Manifest) => Executor;
@@ -101,65 +93,6 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
       for (const w of Object.values(cluster.workers ?? {})) w?.kill(sig);
     });
   }
-}
-
-/**
- * A worker's view of the primary's replay guard: the signatures verified in one event-loop turn go
- * in one IPC round trip (under load many requests share a turn, so a request costs a fraction of one).
- */
-function remoteReplayGuard(): (signature: string) => Promise<boolean> {
-  const pending = new Map<number, ((fresh: boolean) => void)[]>();
-  let next = 0;
-  let turn: { signatures: string[]; resolve: ((fresh: boolean) => void)[] } | undefined;
-  process.on('message', (m: FreshMsg) => {
-    if (m?.rpc !== 'fresh') return;
-    pending.get(m.id)?.forEach((resolve, i) => resolve(m.fresh[i] ?? false));
-    pending.delete(m.id);
-  });
-  const flush = () => {
-    const t = turn!;
-    turn = undefined;
-    const id = next++;
-    pending.set(id, t.resolve);
-    process.send!({ rpc: 'seen', id, signatures: t.signatures } satisfies SeenMsg);
-  };
-  return (signature) => new Promise((resolve, reject) => {
-    if (!process.connected) { reject(new Error('the cluster primary (replay guard) is gone')); return; }
-    if (!turn) { turn = { signatures: [], resolve: [] }; setImmediate(flush); }
-    turn.signatures.push(signature);
-    turn.resolve.push(resolve);
-  });
-}
-
-/** A worker's view of the primary's executor: each run is a message there and its answer back. */
-async function remoteExecutor(): Promise<ExecutorChoice> {
-  const hello = await new Promise<ExecutorMsg>((resolve) => {
-    const on = (m: ExecutorMsg) => { if (m?.rpc === 'executor') { process.off('message', on); resolve(m); } };
-    process.on('message', on);
-  });
-  const pending = new Map<number, { resolve(o: Record<string, Float32Array>): void; reject(e: Error): void }>();
-  let next = 0;
-  process.on('message', (m: ResultMsg) => {
-    if (m?.rpc !== 'result') return;
-    const p = pending.get(m.id);
-    pending.delete(m.id);
-    if (m.error !== undefined || !m.out) p?.reject(new Error(m.error ?? 'no output'));
-    else {
-      if (m.batch) callBatch.set(m.out, m.batch);
-      p?.resolve(m.out);
-    }
-  });
-  const executor: Executor = {
-    name: hello.name,
-    ...(hello.info ? { info: hello.info } : {}),
-    run: (kind, index, input, dims) => new Promise((resolve, reject) => {
-      const id = next++;
-      pending.set(id, { resolve, reject });
-      process.send!({ rpc: 'run', id, kind, index, input, dims } satisfies RunMsg);
-    }),
-    release: async () => undefined,
-  };
-  return { executor, fallbacks: hello.fallbacks };
 }
 
 /**
