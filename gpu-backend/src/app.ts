@@ -32,6 +32,8 @@ export interface BackendState {
   /** True the first time a signature is presented within the window. Default: this process's own
    *  ReplayGuard; cluster.ts asks the primary's, so a replay reaching another process is refused too. */
   fresh?: (signature: string) => boolean | Promise<boolean>;
+  /** The /metrics text. Default: this process's; cluster.ts asks the primary for every process's, added up. */
+  metricsText?: () => Promise<string>;
 }
 
 function problem(c: Context, status: 400 | 401 | 404 | 409 | 413 | 415 | 500 | 503 | 504, code: string, detail: string, headers: Record<string, string> = {}): Response {
@@ -127,7 +129,7 @@ export function createBackendApp(st: BackendState): Hono {
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', (c) => c.json({ ready: !st.draining, model: m.name, modelHash: m.backbone.sha256, executor: st.executor.name, ...(st.executor.info ? { adapter: st.executor.info } : {}), fallbacks: st.executor.fallbacks, queued: st.batcher.queued(), maxBatch: st.cfg.MAX_BATCH, maxWaitMs: st.cfg.MAX_WAIT_MS }, st.draining ? 503 : 200));
-  app.get('/metrics', (c) => c.text(st.metrics.render({ cascade_in_flight: st.batcher.inFlight() }), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/metrics', async (c) => c.text(st.metricsText ? await st.metricsText() : st.metrics.render({ cascade_in_flight: st.batcher.inFlight() }), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.notFound((c) => problem(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
     console.error(JSON.stringify({ level: 'error', error: err.message }));

@@ -7,8 +7,10 @@
  * const fresh = remoteReplayGuard(); // in a server process
  * if (!(await fresh(signatureHeader))) refuse();
  */
+import cluster from 'node:cluster';
 import type { ExecutorChoice } from './executors/create.js';
 import { callBatch, type Executor } from './executors/executor.js';
+import { mergeSnapshots, renderSnapshot, type MetricsSnapshot } from './metrics.js';
 
 /** Primary ↔ worker messages of the shared-executor mode. */
 export type ExecutorMsg = { rpc: 'executor'; name: Executor['name']; info?: Executor['info']; fallbacks: ExecutorChoice['fallbacks'] };
@@ -18,6 +20,72 @@ export type ResultMsg = { rpc: 'result'; id: number; out?: Record<string, Float3
 /** The signatures one process verified in one event-loop turn, and whether each is new. */
 export type SeenMsg = { rpc: 'seen'; id: number; signatures: string[] };
 export type FreshMsg = { rpc: 'fresh'; id: number; fresh: boolean[] };
+/** /metrics in a cluster: a process asks (collect), the primary asks every process (snapshot), adds up and answers (collected). */
+export type CollectMsg = { rpc: 'collect'; id: number };
+export type SnapshotRequestMsg = { rpc: 'snapshot'; id: number };
+export type SnapshotMsg = { rpc: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot };
+export type CollectedMsg = { rpc: 'collected'; id: number; text: string };
+
+/** A process's /metrics in a cluster: the primary's sum over every process. */
+export function remoteMetrics(): () => Promise<string> {
+  const pending = new Map<number, (text: string) => void>();
+  let next = 0;
+  process.on('message', (m: CollectedMsg) => {
+    if (m?.rpc !== 'collected') return;
+    pending.get(m.id)?.(m.text);
+    pending.delete(m.id);
+  });
+  return () => new Promise((resolve, reject) => {
+    if (!process.connected) { reject(new Error('the cluster primary (metrics) is gone')); return; }
+    const id = next++;
+    pending.set(id, resolve);
+    process.send!({ rpc: 'collect', id } satisfies CollectMsg);
+  });
+}
+
+/**
+ * The primary's side of /metrics: asks every connected process for its snapshot, waits for them (at
+ * most `timeoutMs`: a process that does not answer is left out, and `cascade_processes` says how many
+ * did), adds them up and renders them with the primary's own lines (`extra`).
+ */
+export function metricsCollector(extra: () => string[], timeoutMs = 1000): { collect(): Promise<string>; onSnapshot(m: SnapshotMsg): void } {
+  const gathering = new Map<number, { snaps: MetricsSnapshot[]; left: number; finish(): void }>();
+  let next = 0;
+  return {
+    collect() {
+      const workers = Object.values(cluster.workers ?? {}).filter((w) => w?.isConnected());
+      const id = next++;
+      return new Promise((resolve) => {
+        const g = {
+          snaps: [] as MetricsSnapshot[], left: workers.length,
+          finish: () => {
+            clearTimeout(timer);
+            gathering.delete(id);
+            const text = renderSnapshot(mergeSnapshots(g.snaps));
+            resolve(text + ['# TYPE cascade_processes gauge', `cascade_processes ${g.snaps.length}`, ...extra(), ''].join('\n'));
+          },
+        };
+        const timer = setTimeout(g.finish, timeoutMs);
+        gathering.set(id, g);
+        for (const w of workers) w!.send({ rpc: 'snapshot', id } satisfies SnapshotRequestMsg);
+        if (!workers.length) g.finish();
+      });
+    },
+    onSnapshot(m) {
+      const g = gathering.get(m.id);
+      if (!g) return;
+      g.snaps.push(m.snapshot);
+      if (--g.left === 0) g.finish();
+    },
+  };
+}
+
+/** Answers the primary's snapshot requests with this process's metrics. */
+export function answerSnapshots(snapshot: () => MetricsSnapshot): void {
+  process.on('message', (m: SnapshotRequestMsg) => {
+    if (m?.rpc === 'snapshot' && process.connected) process.send!({ rpc: 'snapshot-reply', id: m.id, snapshot: snapshot() } satisfies SnapshotMsg);
+  });
+}
 
 /**
  * A worker's view of the primary's replay guard: the signatures verified in one event-loop turn go

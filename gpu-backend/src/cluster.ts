@@ -12,6 +12,7 @@
  * With several processes the replay guard lives in the primary: each process asks it, over IPC, whether
  * a verified signature is new (one small round trip per request), so a replayed body is refused
  * whichever process it reaches. Several machines would need a shared store (or routing by signature).
+ * Likewise /metrics, wherever a scrape lands, is the primary's sum over every process's metrics.
  *
  * @example
  * BACKEND_PROCESSES=8 BACKEND_SHARED_EXECUTOR=1 CASCADE_SECRET=… node --import tsx gpu-backend/src/cluster.ts
@@ -25,7 +26,10 @@ import { callBatch, type Executor } from './executors/executor.js';
 import { coalesce } from './coalesce.js';
 import { startBackend } from './server.js';
 import { ReplayGuard } from './replay-guard.js';
-import { remoteExecutor, remoteReplayGuard, type ExecutorMsg, type FreshMsg, type ResultMsg, type RunMsg, type SeenMsg } from './cluster-ipc.js';
+import {
+  answerSnapshots, metricsCollector, remoteExecutor, remoteMetrics, remoteReplayGuard,
+  type CollectedMsg, type CollectMsg, type ExecutorMsg, type FreshMsg, type ResultMsg, type RunMsg, type SeenMsg, type SnapshotMsg,
+} from './cluster-ipc.js';
 import type { Manifest } from '../../core/manifest.js';
 
 /** An executor made here instead of by the configured chain (bench/backend-free-server.ts). */
@@ -44,6 +48,15 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
       : await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, webgpuBuild: cfg.WEBGPU_BUILD, log: (m) => console.error(`[cluster] ${m}`) });
     merged = coalesce(choice.executor, cfg.MAX_BATCH);
   }
+  const metrics = metricsCollector(() => {
+    if (!merged) return [];
+    const st = merged.stats();
+    return [
+      '# HELP cascade_shared_executor_runs_total runs the server processes sent to the shared executor', '# TYPE cascade_shared_executor_runs_total counter', `cascade_shared_executor_runs_total ${st.runs}`,
+      '# HELP cascade_shared_executor_calls_total executor calls they were merged into', '# TYPE cascade_shared_executor_calls_total counter', `cascade_shared_executor_calls_total ${st.calls}`,
+      '# HELP cascade_shared_executor_samples_total samples in those calls', '# TYPE cascade_shared_executor_samples_total counter', `cascade_shared_executor_samples_total ${st.samples}`,
+    ];
+  });
   let ready = 0, url = '';
   let stopping = false;
   for (let i = 0; i < n; i++) {
@@ -53,7 +66,15 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
       w.once('online', () => w.send(hello));
     }
   }
-  cluster.on('message', (w, msg: { ready?: string } | RunMsg | SeenMsg) => {
+  cluster.on('message', (w, msg: { ready?: string } | RunMsg | SeenMsg | CollectMsg | SnapshotMsg) => {
+    if ('rpc' in msg && msg.rpc === 'collect') {
+      void metrics.collect().then((text) => { if (w.isConnected()) w.send({ rpc: 'collected', id: msg.id, text } satisfies CollectedMsg); });
+      return;
+    }
+    if ('rpc' in msg && msg.rpc === 'snapshot-reply') {
+      metrics.onSnapshot(msg);
+      return;
+    }
     if ('rpc' in msg && msg.rpc === 'seen') {
       const fresh = msg.signatures.map((s) => replay.fresh(s));
       if (w.isConnected()) w.send({ rpc: 'fresh', id: msg.id, fresh } satisfies FreshMsg);
@@ -107,9 +128,13 @@ export async function runCluster(factory?: ExecutorFactory): Promise<void> {
       const executor = sharedExecutor(process.env)
         ? await remoteExecutor()
         : factory ? { executor: factory(loadBundle(loadConfig(process.env).MODEL_DIR).manifest), fallbacks: [] } : undefined;
-      // One process keeps its own guard; several share the primary's.
-      const fresh = backendProcesses(process.env) > 1 ? remoteReplayGuard() : undefined;
-      const b = await startBackend(process.env, (m) => console.error(`[backend ${process.pid}] ${m}`), { ...(executor ? { executor } : {}), ...(fresh ? { fresh } : {}) });
+      // One process keeps its own replay guard and metrics; several share the primary's guard, and
+      // each one's /metrics is the primary's sum over all (a scrape reaches any one of them).
+      const many = backendProcesses(process.env) > 1;
+      const b = await startBackend(process.env, (m) => console.error(`[backend ${process.pid}] ${m}`), {
+        ...(executor ? { executor } : {}), ...(many ? { fresh: remoteReplayGuard(), metricsText: remoteMetrics() } : {}),
+      });
+      answerSnapshots(() => b.state.metrics.snapshot({ cascade_in_flight: b.state.batcher.inFlight() }));
       process.send?.({ ready: b.url });
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
     }

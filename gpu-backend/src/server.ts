@@ -27,6 +27,8 @@ export interface StartOptions {
   executor?: ExecutorChoice;
   /** A replay check shared by several processes (cluster.ts: the primary's); default this process's own. */
   fresh?: BackendState['fresh'];
+  /** The /metrics text of several processes (cluster.ts); default this process's own. */
+  metricsText?: BackendState['metricsText'];
 }
 
 export async function startBackend(env: Record<string, string | undefined>, log: (m: string) => void = (m) => console.error(`[backend] ${m}`), opts: StartOptions = {}): Promise<RunningBackend> {
@@ -37,7 +39,7 @@ export async function startBackend(env: Record<string, string | undefined>, log:
   const executor = opts.wrapExecutor ? opts.wrapExecutor(chosen.executor) : chosen.executor;
   const metrics = new Metrics();
   const batcher = new Batcher(executor, bundle.manifest, { maxBatch: cfg.MAX_BATCH, maxWaitMs: cfg.MAX_WAIT_MS, maxQueue: cfg.MAX_QUEUE }, metrics);
-  const state: BackendState = { cfg, manifest: bundle.manifest, batcher, metrics, executor: { name: executor.name, fallbacks, ...(executor.info ? { info: executor.info } : {}) }, draining: false, inFlight: 0, ...(opts.fresh ? { fresh: opts.fresh } : {}) };
+  const state: BackendState = { cfg, manifest: bundle.manifest, batcher, metrics, executor: { name: executor.name, fallbacks, ...(executor.info ? { info: executor.info } : {}) }, draining: false, inFlight: 0, ...(opts.fresh ? { fresh: opts.fresh } : {}), ...(opts.metricsText ? { metricsText: opts.metricsText } : {}) };
   const app = createBackendApp(state);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: cfg.PORT, hostname: cfg.HOST }, () => resolve(s));

@@ -180,7 +180,7 @@ describe('POST /v1/resume', () => {
 });
 
 describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
-  it('two HTTP processes send their batches to the primary\'s executor, answer as the full model does, and share one replay guard', async () => {
+  it('two HTTP processes send their batches to the primary\'s executor, answer as the full model does, share one replay guard, and report metrics summed over both', async () => {
     const p = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/cluster.ts'], {
       env: { ...process.env, CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -224,6 +224,20 @@ describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
         }));
       }
       expect(codes).toEqual(['200', '401 SIGNATURE_REPLAYED', '401 SIGNATURE_REPLAYED', '401 SIGNATURE_REPLAYED']);
+      // /metrics is the same sum over both processes whichever one a scrape reaches.
+      for (let i = 0; i < 2; i++) {
+        const text = await new Promise<string>((resolve, reject) => {
+          request(`${url}/metrics`, { agent: false }, (res) => {
+            let t = '';
+            res.on('data', (d: Buffer) => (t += d.toString()));
+            res.on('end', () => resolve(t));
+          }).on('error', reject).end();
+        });
+        expect(text).toContain(`cascade_requests_total{status="200"} ${cuts[0]!.length + 1}`);
+        expect(text).toContain('cascade_errors_total{code="SIGNATURE_REPLAYED"} 3');
+        expect(text).toContain('cascade_processes 2');
+        expect(text).toMatch(/cascade_shared_executor_runs_total [1-9]\d*/);
+      }
     } finally {
       p.kill('SIGTERM');
       await new Promise((r) => p.once('exit', r));
