@@ -26,21 +26,30 @@ export type SnapshotRequestMsg = { rpc: 'snapshot'; id: number };
 export type SnapshotMsg = { rpc: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot };
 export type CollectedMsg = { rpc: 'collected'; id: number; text: string };
 
-/** A process's /metrics in a cluster: the primary's sum over every process. */
-export function remoteMetrics(): () => Promise<string> {
-  const pending = new Map<number, (text: string) => void>();
+/**
+ * One kind of question a server process asks the primary: sends `{rpc, id, ...payload}` and resolves
+ * with the primary's message `{rpc: answer, id, …}`; rejects at once when the primary is gone.
+ */
+function asker<Q extends { rpc: string; id: number }, A extends { id: number }>(rpc: Q['rpc'], answer: string): (payload: Omit<Q, 'rpc' | 'id'>) => Promise<A> {
+  const pending = new Map<number, (a: A) => void>();
   let next = 0;
-  process.on('message', (m: CollectedMsg) => {
-    if (m?.rpc !== 'collected') return;
-    pending.get(m.id)?.(m.text);
+  process.on('message', (m: A & { rpc?: string }) => {
+    if (m?.rpc !== answer) return;
+    pending.get(m.id)?.(m);
     pending.delete(m.id);
   });
-  return () => new Promise((resolve, reject) => {
-    if (!process.connected) { reject(new Error('the cluster primary (metrics) is gone')); return; }
+  return (payload) => new Promise((resolve, reject) => {
+    if (!process.connected) { reject(new Error(`the cluster primary is gone (${rpc})`)); return; }
     const id = next++;
     pending.set(id, resolve);
-    process.send!({ rpc: 'collect', id } satisfies CollectMsg);
+    process.send!({ rpc, id, ...payload });
   });
+}
+
+/** A process's /metrics in a cluster: the primary's sum over every process. */
+export function remoteMetrics(): () => Promise<string> {
+  const ask = asker<CollectMsg, CollectedMsg>('collect', 'collected');
+  return async () => (await ask({})).text;
 }
 
 /**
@@ -92,26 +101,21 @@ export function answerSnapshots(snapshot: () => MetricsSnapshot): void {
  * in one IPC round trip (under load many requests share a turn, so a request costs a fraction of one).
  */
 export function remoteReplayGuard(): (signature: string) => Promise<boolean> {
-  const pending = new Map<number, ((fresh: boolean) => void)[]>();
-  let next = 0;
-  let turn: { signatures: string[]; resolve: ((fresh: boolean) => void)[] } | undefined;
-  process.on('message', (m: FreshMsg) => {
-    if (m?.rpc !== 'fresh') return;
-    pending.get(m.id)?.forEach((resolve, i) => resolve(m.fresh[i] ?? false));
-    pending.delete(m.id);
-  });
+  const ask = asker<SeenMsg, FreshMsg>('seen', 'fresh');
+  let turn: { signatures: string[]; resolve: ((fresh: boolean) => void)[]; reject: ((e: Error) => void)[] } | undefined;
   const flush = () => {
     const t = turn!;
     turn = undefined;
-    const id = next++;
-    pending.set(id, t.resolve);
-    process.send!({ rpc: 'seen', id, signatures: t.signatures } satisfies SeenMsg);
+    ask({ signatures: t.signatures }).then(
+      (m) => t.resolve.forEach((resolve, i) => resolve(m.fresh[i] ?? false)),
+      (e: Error) => t.reject.forEach((reject) => reject(e)),
+    );
   };
   return (signature) => new Promise((resolve, reject) => {
-    if (!process.connected) { reject(new Error('the cluster primary (replay guard) is gone')); return; }
-    if (!turn) { turn = { signatures: [], resolve: [] }; setImmediate(flush); }
+    if (!turn) { turn = { signatures: [], resolve: [], reject: [] }; setImmediate(flush); }
     turn.signatures.push(signature);
     turn.resolve.push(resolve);
+    turn.reject.push(reject);
   });
 }
 
@@ -121,26 +125,16 @@ export async function remoteExecutor(): Promise<ExecutorChoice> {
     const on = (m: ExecutorMsg) => { if (m?.rpc === 'executor') { process.off('message', on); resolve(m); } };
     process.on('message', on);
   });
-  const pending = new Map<number, { resolve(o: Record<string, Float32Array>): void; reject(e: Error): void }>();
-  let next = 0;
-  process.on('message', (m: ResultMsg) => {
-    if (m?.rpc !== 'result') return;
-    const p = pending.get(m.id);
-    pending.delete(m.id);
-    if (m.error !== undefined || !m.out) p?.reject(new Error(m.error ?? 'no output'));
-    else {
-      if (m.batch) callBatch.set(m.out, m.batch);
-      p?.resolve(m.out);
-    }
-  });
+  const ask = asker<RunMsg, ResultMsg>('run', 'result');
   const executor: Executor = {
     name: hello.name,
     ...(hello.info ? { info: hello.info } : {}),
-    run: (kind, index, input, dims) => new Promise((resolve, reject) => {
-      const id = next++;
-      pending.set(id, { resolve, reject });
-      process.send!({ rpc: 'run', id, kind, index, input, dims } satisfies RunMsg);
-    }),
+    run: async (kind, index, input, dims) => {
+      const m = await ask({ kind, index, input, dims });
+      if (m.error !== undefined || !m.out) throw new Error(m.error ?? 'no output');
+      if (m.batch) callBatch.set(m.out, m.batch);
+      return m.out;
+    },
     release: async () => undefined,
   };
   return { executor, fallbacks: hello.fallbacks };
