@@ -106,8 +106,8 @@ async function parity(ex: Executor, ref: Executor, n: number): Promise<{ batch: 
 }
 
 const executorRows: { executor: string; batch: number; samplesPerSec: number; msPerBatch: number }[] = [];
-/** Shared-executor mode: how the primary merged the server processes' runs (all levels of one mode). */
-const sharedRows: { executor: string; mode: string; runs: number; calls: number; samples: number }[] = [];
+/** Shared-executor mode: how the primary merged the server processes' runs, per level. */
+const sharedRows: { executor: string; mode: string; clients: number; runs: number; calls: number; samples: number }[] = [];
 const httpRows: { executor: string; mode: string; clients: number; rps: number; p50: number; p99: number; errors: number; errorCodes: Record<string, number>; meanBatch: number }[] = [];
 const parityRows: { executor: string; batch: number; maxAbsDiff: number; worst: string }[] = [];
 const adapters: Record<string, AdapterInfo | undefined> = {};
@@ -159,15 +159,12 @@ await cpuRef?.release();
 report();
 
 // 2. HTTP service.
-/** The service's stderr so far, per process (the shared executor's primary reports its merging on stop). */
-const serviceLog = new WeakMap<ChildProcess, () => string>();
 async function startService(env: Record<string, string>, entry = '../gpu-backend/src/cluster'): Promise<ChildProcess> {
   const p = spawn(process.execPath, [...process.execArgv, script(entry)], {
     env: { ...process.env, CASCADE_SECRET: SECRET, PORT: String(PORT), MODEL_DIR: DIR, BACKEND_PROCESSES: String(SERVER_PROCS), BACKEND_SHARED_EXECUTOR: SHARED ? '1' : '0', WEBGPU_BUILD, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let errText = '';
-  serviceLog.set(p, () => errText);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`backend did not start in 300 s: ${errText.slice(-2000)}`)), 300_000);
     p.stderr!.setEncoding('utf8');
@@ -204,51 +201,49 @@ async function load(clients: number): Promise<{ rps: number; p50: number; p99: n
   return { rps: lat.length / SECONDS, p50: pct(lat, 50), p99: pct(lat, 99), errors: rs.reduce((a, r) => a + r.errors, 0), errorCodes, meanBatch: batchSum / Math.max(1, lat.length) };
 }
 
+/** The shared executor's counters from the service's /metrics (the primary's sum; absent without a shared executor). */
+async function sharedCounters(): Promise<{ runs: number; calls: number; samples: number } | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text();
+  const get = (k: string) => Number(new RegExp(`^cascade_shared_executor_${k}_total (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const c = { runs: get('runs'), calls: get('calls'), samples: get('samples') };
+  return Number.isNaN(c.runs) ? undefined : c;
+}
+
+/** Starts the service, loads it at every level, stops it; a service that fails to start is reported, not fatal. */
+async function measureService(executor: string, mode: string, env: Record<string, string>, entry?: string): Promise<void> {
+  let p: ChildProcess;
+  try {
+    p = await startService({ ...env, MAX_WAIT_MS: '0', MAX_QUEUE: String(Math.max(1024, 4 * Math.max(...LEVELS))) }, entry);
+  } catch (e) {
+    failures.push(`HTTP ${executor} ${mode}: ${(e as Error).message}`);
+    log(failures.at(-1)!);
+    return;
+  }
+  for (const clients of LEVELS) {
+    const before = SHARED ? await sharedCounters() : undefined;
+    const r = await load(clients);
+    httpRows.push({ executor, mode, clients, ...r });
+    log(`${executor} ${mode} ${clients} clients: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, mean batch ${r.meanBatch.toFixed(1)}, errors ${r.errors} ${JSON.stringify(r.errorCodes)}`);
+    const after = before && await sharedCounters();
+    if (before && after) {
+      const d = { runs: after.runs - before.runs, calls: after.calls - before.calls, samples: after.samples - before.samples };
+      sharedRows.push({ executor, mode, clients, ...d });
+      log(`${executor} ${mode} ${clients} clients: the primary ran ${d.runs} runs in ${d.calls} executor calls (${(d.samples / Math.max(1, d.calls)).toFixed(1)} samples per call)`);
+    }
+  }
+  p.kill('SIGTERM');
+  await new Promise((r) => p.once('exit', r));
+  report();
+}
+
 for (const executor of HTTP ? EXECUTORS : []) {
   // CPU executor: share the cores between the server processes (onnxruntime would take all per process).
   const threads: Record<string, string> = executor === 'cpu' ? { CPU_THREADS: String(Math.max(1, Math.floor(CORES / SERVER_PROCS))) } : {};
-  for (const [mode, env] of [['batching on', { MAX_BATCH: String(MAX_BATCH), MAX_WAIT_MS: '0' }], ['batching off', { MAX_BATCH: '1', MAX_WAIT_MS: '0' }]] as const) {
-    let p: ChildProcess;
-    try {
-      p = await startService({ ...env, ...threads, EXECUTORS: executor, MAX_QUEUE: String(Math.max(1024, 4 * Math.max(...LEVELS))) });
-    } catch (e) {
-      failures.push(`HTTP ${executor} ${mode}: ${(e as Error).message}`);
-      log(failures.at(-1)!);
-      continue;
-    }
-    for (const clients of LEVELS) {
-      const r = await load(clients);
-      httpRows.push({ executor, mode, clients, ...r });
-      log(`${executor} ${mode} ${clients} clients: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, mean batch ${r.meanBatch.toFixed(1)}, errors ${r.errors} ${JSON.stringify(r.errorCodes)}`);
-    }
-    p.kill('SIGTERM');
-    await new Promise((r) => p.once('exit', r));
-    const st = /shared executor: (\d+) runs in (\d+) calls, (\d+) samples/.exec(serviceLog.get(p)?.() ?? '');
-    if (st) {
-      const [runs, calls, samples] = st.slice(1).map(Number) as [number, number, number];
-      sharedRows.push({ executor, mode, runs, calls, samples });
-      log(`${executor} ${mode}: the primary ran ${runs} runs in ${calls} executor calls (${(samples / calls).toFixed(1)} samples per call)`);
-    }
-    report();
-  }
+  await measureService(executor, 'batching on', { ...threads, EXECUTORS: executor, MAX_BATCH: String(MAX_BATCH) });
+  await measureService(executor, 'batching off', { ...threads, EXECUTORS: executor, MAX_BATCH: '1' });
 }
-if (FREE && HTTP) {
-  // The same service and load with inference made free: what batching could reach at most here.
-  const mode = 'batching on', executor = FREE_NAME;
-  try {
-    const p = await startService({ MAX_BATCH: String(MAX_BATCH), MAX_WAIT_MS: '0', MAX_QUEUE: String(Math.max(1024, 4 * Math.max(...LEVELS))) }, './backend-free-server');
-    for (const clients of LEVELS) {
-      const r = await load(clients);
-      httpRows.push({ executor, mode, clients, ...r });
-      log(`${executor} ${clients} clients: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors} ${JSON.stringify(r.errorCodes)}`);
-    }
-    p.kill('SIGTERM');
-    await new Promise((r) => p.once('exit', r));
-  } catch (e) {
-    failures.push(`HTTP ${executor}: ${(e as Error).message}`);
-    log(failures.at(-1)!);
-  }
-}
+// The same service and load with inference made free: what batching could reach at most here.
+if (FREE && HTTP) await measureService(FREE_NAME, 'batching on', { MAX_BATCH: String(MAX_BATCH) }, './backend-free-server');
 console.log(report());
 
 /** Writes the results so far (JSON + markdown): a run cut short by its time limit still reports. */
@@ -312,8 +307,8 @@ function report(): string {
     ...httpRows.map((r) => `| ${r.executor} | ${r.mode} | ${r.clients} | ${f(r.rps, 0)} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.meanBatch)} | ${r.errors} |`),
     '',
     ...(SHARED ? ['"mean batch" counts the samples of the executor call that ran each request: the primary merges the server processes\' batches.', ''] : []),
-    ...(sharedRows.length ? ['### The shared executor\'s calls (all levels of a mode)', '', '| executor | batching | runs sent by the server processes | executor calls | samples per call |', '|---|---|---|---|---|',
-      ...sharedRows.map((r) => `| ${r.executor} | ${r.mode} | ${r.runs} | ${r.calls} | ${f(r.samples / Math.max(1, r.calls))} |`), ''] : []),
+    ...(sharedRows.length ? ['### The shared executor\'s calls', '', '| executor | batching | clients | runs sent by the server processes | executor calls | samples per call |', '|---|---|---|---|---|---|',
+      ...sharedRows.map((r) => `| ${r.executor} | ${r.mode} | ${r.clients} | ${r.runs} | ${r.calls} | ${f(r.samples / Math.max(1, r.calls))} |`), ''] : []),
     ...(!HTTP ? [] : EXECUTORS.map((e) => `Batching speed-up at ${top} clients (${e}): ${f(ratio(e, top), 2)}×.`)),
     ...(free ? ['', `With inference free (${FREE_NAME}: the same service, zeros for outputs) it answers ${f(free.rps, 0)} req/s at ${top} clients: ` +
       EXECUTORS.map((e) => `${f(ceiling(e), 2)}× the ${e} service with batching off`).join(', ') + ', the most any batching can gain on this machine.'] : []),

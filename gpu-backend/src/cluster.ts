@@ -128,11 +128,12 @@ export async function runCluster(factory?: ExecutorFactory): Promise<void> {
       const executor = sharedExecutor(process.env)
         ? await remoteExecutor()
         : factory ? { executor: factory(loadBundle(loadConfig(process.env).MODEL_DIR).manifest), fallbacks: [] } : undefined;
-      // One process keeps its own replay guard and metrics; several share the primary's guard, and
-      // each one's /metrics is the primary's sum over all (a scrape reaches any one of them).
+      // One process keeps its own replay guard; several share the primary's. With several, or with the
+      // primary's executor, /metrics is the primary's view: the sum over all (a scrape reaches any one),
+      // and the shared executor's counters.
       const many = backendProcesses(process.env) > 1;
       const b = await startBackend(process.env, (m) => console.error(`[backend ${process.pid}] ${m}`), {
-        ...(executor ? { executor } : {}), ...(many ? { fresh: remoteReplayGuard(), metricsText: remoteMetrics() } : {}),
+        ...(executor ? { executor } : {}), ...(many ? { fresh: remoteReplayGuard() } : {}), ...(many || sharedExecutor(process.env) ? { metricsText: remoteMetrics() } : {}),
       });
       answerSnapshots(() => b.state.metrics.snapshot({ cascade_in_flight: b.state.batcher.inFlight() }));
       process.send?.({ ready: b.url });
