@@ -143,5 +143,5 @@ const command = 'bash .device/run.sh --seconds=5 2>&1';
 console.log(`Device run (the device tool's \`run\`, kind left out = one H100):
   command:   ${command}
   carry:     [".device"]
-  timeout_s: 570 with --seconds=5 (about 5 min: per-process executors, then the shared one, then the JSEP build; SHARED=0 / JSEP=0 skip those; results are written as it goes)
-Results come back under $OUT: backend-device.{json,md}, backend-device-webgpu-shared.{json,md}, run.log, nvidia-smi.txt.`);
+  timeout_s: 570 with --seconds=5 (about 6 min: per-process executors, then shared ones, then the JSEP build; SHARED=0 / JSEP=0 skip those; results are written as it goes)
+Results come back under $OUT: backend-device{,-shared,-webgpu-jsep}.{json,md}, run.log, nvidia-smi.txt.`);

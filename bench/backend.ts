@@ -237,8 +237,9 @@ async function measureService(executor: string, mode: string, env: Record<string
 }
 
 for (const executor of HTTP ? EXECUTORS : []) {
-  // CPU executor: share the cores between the server processes (onnxruntime would take all per process).
-  const threads: Record<string, string> = executor === 'cpu' ? { CPU_THREADS: String(Math.max(1, Math.floor(CORES / SERVER_PROCS))) } : {};
+  // CPU executor: share the cores between the server processes (onnxruntime would take all per process);
+  // one shared executor gets half of them (the server and load processes use the rest).
+  const threads: Record<string, string> = executor === 'cpu' ? { CPU_THREADS: String(Math.max(1, Math.floor(CORES / (SHARED ? 2 : SERVER_PROCS)))) } : {};
   await measureService(executor, 'batching on', { ...threads, EXECUTORS: executor, MAX_BATCH: String(MAX_BATCH) });
   await measureService(executor, 'batching off', { ...threads, EXECUTORS: executor, MAX_BATCH: '1' });
 }

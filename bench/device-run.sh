@@ -43,11 +43,12 @@ cd "$W/app"
   --out="$OUT" --name=backend-device "$@"
 echo "[run] per-process executors done in $(( $(date +%s) - t0 )) s"
 if [[ ${SHARED:-1} == 1 ]]; then
-  # Then one webgpu executor in the cluster's primary, fed by every server process, which merges the
-  # batches that wait for it (gpu-backend/src/coalesce.ts). SHARED=0 skips it.
-  "$W/node" bench/backend.mjs --model=model --executors=webgpu --shared-executor=1 \
+  # Then one executor in the cluster's primary, fed by every server process, which merges the batches
+  # that wait for it (gpu-backend/src/coalesce.ts): webgpu, and cpu (whose batch-64 calls ran 13.7×
+  # the samples/s of batch-1 calls on this host). SHARED=0 skips it.
+  "$W/node" bench/backend.mjs --model=model --executors=webgpu,cpu --shared-executor=1 \
     --levels=64,256 --batches=256 --max-batch=256 --free-executor=0 \
-    --out="$OUT" --name=backend-device-webgpu-shared "$@"
+    --out="$OUT" --name=backend-device-shared "$@"
 fi
 if [[ ${JSEP:-1} == 1 ]]; then
   # And the JSEP build of onnxruntime-web (WEBGPU_BUILD=jsep), faster in ../shared/gpu-webgpu.md's
