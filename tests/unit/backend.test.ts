@@ -253,6 +253,41 @@ describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
   });
 });
 
+describe('cluster shutdown', () => {
+  it('SIGTERM to the primary drains every process: each request sent before it gets an answer', async () => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/cluster.ts'], {
+      env: { ...process.env, CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1', MAX_BATCH: '4' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      p.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        const ready = /processes ready on (http:\/\/[^\s,]+)/.exec(err);
+        if (ready) resolve(ready[1]!);
+      });
+      p.once('exit', (code) => reject(new Error(`cluster exited (${code}): ${err}`)));
+    });
+    const exited = new Promise<number | null>((r) => p.once('exit', r));
+    // Segment 1 runs five graphs per request: with batches of at most 4, 40 requests keep the executor busy.
+    const xs = Array.from({ length: 40 }, (_, i) => cuts[0]![i % cuts[0]!.length]!);
+    let first!: () => void;
+    const firstAnswer = new Promise<void>((r) => (first = r));
+    const answers = xs.map((x) => resume({ url } as RunningBackend, 1, x).then(async (r) => {
+      first();
+      return r.status === 200 ? '200' : `${r.status} ${((await r.json()) as { code: string }).code}`;
+    }, (e: Error) => `network error: ${e.message}`));
+    await firstAnswer;
+    p.kill('SIGTERM');
+    const got = await Promise.all(answers);
+    expect(await exited).toBe(0);
+    // Accepted requests are answered; any that arrive after the drain began are refused visibly.
+    for (const g of got) expect(['200', '503 SHUTTING_DOWN']).toContain(g);
+    expect(got.filter((g) => g === '200').length).toBeGreaterThan(1);
+    expect(err).toMatch(/stopped after draining/);
+  });
+});
+
 describe('observability and config', () => {
   it('/healthz, /readyz (active executor and fallbacks) and Prometheus /metrics', async () => {
     expect((await fetch(`${b.url}/healthz`)).status).toBe(200);
