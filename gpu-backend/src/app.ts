@@ -66,6 +66,11 @@ function allFinite(x: Float32Array): boolean {
   return true;
 }
 
+/** This process's gauges: requests accepted and not yet answered, and batcher work (running batches + queued requests). */
+export function gauges(st: BackendState): Record<string, number> {
+  return { cascade_requests_in_flight: st.inFlight, cascade_in_flight: st.batcher.inFlight() };
+}
+
 export function createBackendApp(st: BackendState): Hono {
   const app = new Hono();
   const local = new ReplayGuard(st.cfg.SIGNATURE_WINDOW_MS);
@@ -129,7 +134,7 @@ export function createBackendApp(st: BackendState): Hono {
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', (c) => c.json({ ready: !st.draining, model: m.name, modelHash: m.backbone.sha256, executor: st.executor.name, ...(st.executor.info ? { adapter: st.executor.info } : {}), fallbacks: st.executor.fallbacks, queued: st.batcher.queued(), maxBatch: st.cfg.MAX_BATCH, maxWaitMs: st.cfg.MAX_WAIT_MS }, st.draining ? 503 : 200));
-  app.get('/metrics', async (c) => c.text(st.metricsText ? await st.metricsText() : st.metrics.render({ cascade_in_flight: st.batcher.inFlight() }), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/metrics', async (c) => c.text(st.metricsText ? await st.metricsText() : st.metrics.render(gauges(st)), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.notFound((c) => problem(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
     console.error(JSON.stringify({ level: 'error', error: err.message }));

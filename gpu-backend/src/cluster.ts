@@ -25,6 +25,7 @@ import { createExecutor, type ExecutorChoice } from './executors/create.js';
 import { callBatch, type Executor } from './executors/executor.js';
 import { coalesce } from './coalesce.js';
 import { startBackend } from './server.js';
+import { gauges } from './app.js';
 import { ReplayGuard } from './replay-guard.js';
 import {
   answerSnapshots, metricsCollector, remoteExecutor, remoteMetrics, remoteReplayGuard,
@@ -135,7 +136,7 @@ export async function runCluster(factory?: ExecutorFactory): Promise<void> {
       const b = await startBackend(process.env, (m) => console.error(`[backend ${process.pid}] ${m}`), {
         ...(executor ? { executor } : {}), ...(many ? { fresh: remoteReplayGuard() } : {}), ...(many || sharedExecutor(process.env) ? { metricsText: remoteMetrics() } : {}),
       });
-      answerSnapshots(() => b.state.metrics.snapshot({ cascade_in_flight: b.state.batcher.inFlight() }));
+      answerSnapshots(() => b.state.metrics.snapshot(gauges(b.state)));
       process.send?.({ ready: b.url });
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
     }
