@@ -80,6 +80,8 @@ export function createBackendApp(st: BackendState): Hono {
   app.use('*', async (c, next) => {
     await next();
     if (c.req.path === '/v1/resume') st.metrics.request(c.res.status);
+    // While draining, every answer ends its connection: clients reconnect (elsewhere) for the next request.
+    if (st.draining) c.res.headers.set('connection', 'close');
   });
 
   app.post('/v1/resume', bodyLimit({ maxSize: st.cfg.BODY_LIMIT_BYTES, onError: (c) => problem(c, 413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${st.cfg.BODY_LIMIT_BYTES} bytes`) }), async (c) => {

@@ -52,14 +52,16 @@ export async function startBackend(env: Record<string, string | undefined>, log:
     url,
     state,
     stop: () => (stopping ??= (async () => {
-      // New requests get 503 SHUTTING_DOWN; accepted ones run at once (no batch wait) and are answered.
+      // Accepted requests run at once (no batch wait) and are answered. Until they are, the server
+      // still listens, so a request arriving meanwhile gets 503 SHUTTING_DOWN (and connection: close),
+      // not a refused connection.
       state.draining = true;
-      const closed = new Promise<void>((r) => server.close(() => r()));
       await batcher.drain();
       while (state.inFlight > 0) {
         await batcher.drain();
         await new Promise((r) => setTimeout(r, 5));
       }
+      const closed = new Promise<void>((r) => server.close(() => r()));
       // Keep-alive sockets hold close() open until they time out: close each once its last answer is written.
       const sweep = setInterval(() => (server as Server).closeIdleConnections(), 10);
       (server as Server).closeIdleConnections();

@@ -170,6 +170,16 @@ describe('POST /v1/resume', () => {
     const stopped = be.stop();
     setTimeout(open, 50);
     const t0 = performance.now();
+    // A request on a new connection during the drain is refused visibly, and its connection closed.
+    const late = await new Promise<{ status: number; connection?: string; code: string }>((resolve, reject) => {
+      const body = encodeFeatures(cuts[0]![0]!, [1, ...m.segments[1]!.inputShape], 'f32', { modelHash: m.backbone.sha256, segment: '1', policy: 'max-softmax', thresholds: '[2,2]', requestId: 'late' });
+      void signBody(SECRET, body).then((sig) => request(`${be.url}/v1/resume`, { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig } }, (res) => {
+        let t = '';
+        res.on('data', (d: Buffer) => (t += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, code: (JSON.parse(t) as { code: string }).code }));
+      }).on('error', reject).end(body));
+    });
+    expect(late).toEqual({ status: 503, connection: 'close', code: 'SHUTTING_DOWN' });
     const rs = await pending;
     await stopped;
     expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
