@@ -41,6 +41,46 @@ async function resume(b: RunningBackend, seg: number, x: Float32Array, opts: { t
   return fetch(`${b.url}/v1/resume`, { method: 'POST', body: body as unknown as BodyInit, headers });
 }
 
+/** One request on a connection of its own (so, in a cluster, to either process): status, headers, body. */
+function onNewConnection(url: string, opts: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {}) {
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', agent: false, headers: opts.headers ?? {} }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** A signed segment-1 body for one test image, as the edge sends it. */
+async function signedBody(x: Float32Array, requestId: string): Promise<{ body: Uint8Array; sig: string }> {
+  const body = encodeFeatures(x, [1, ...m.segments[1]!.inputShape], 'f32', {
+    modelHash: m.backbone.sha256, segment: '1', policy: 'max-softmax', thresholds: JSON.stringify([2, 2]), requestId,
+  });
+  return { body, sig: await signBody(SECRET, body) };
+}
+
+/** `gpu-backend/src/cluster.ts` on the cpu executor, up: its URL, its stderr so far, and its exit. */
+async function startCluster(env: Record<string, string>) {
+  const p = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/cluster.ts'], {
+    env: { ...process.env, CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  const exited = new Promise<number | null>((r) => p.once('exit', r));
+  const url = await new Promise<string>((resolve, reject) => {
+    p.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const ready = /processes ready on (http:\/\/[^\s,]+)/.exec(err);
+      if (ready) resolve(ready[1]!);
+    });
+    void exited.then((code) => reject(new Error(`cluster exited (${code}): ${err}`)));
+  });
+  return { url, stderr: () => err, exited, stop: async () => { p.kill('SIGTERM'); return exited; } };
+}
+
 let b: RunningBackend;
 beforeAll(async () => {
   const x = normaliseImages(ds.test.images, N, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, 'NCHW');
@@ -121,12 +161,8 @@ describe('POST /v1/resume', () => {
     expect(await code(resume(b, 1, x, { sign: trunc, mutate: (body) => body.subarray(0, body.length - 100) }))).toEqual([400, 'BAD_BODY']);
     expect(await code(resume(b, 1, x, { type: 'application/json' }))).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
     // The server answers 413 before the upload ends and drops that socket: send it on its own connection.
-    const big = await new Promise<number>((resolve, reject) => {
-      const req = request(`${b.url}/v1/resume`, { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream' } }, (res) => { res.resume(); resolve(res.statusCode!); });
-      req.on('error', reject);
-      req.end(Buffer.alloc(2 * 1024 * 1024));
-    });
-    expect(big).toBe(413);
+    const big = await onNewConnection(`${b.url}/v1/resume`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(2 * 1024 * 1024) });
+    expect(big.status).toBe(413);
   });
 
   /** A backend whose executor holds every batch until `open()`: queueing becomes observable. */
@@ -171,15 +207,9 @@ describe('POST /v1/resume', () => {
     setTimeout(open, 50);
     const t0 = performance.now();
     // A request on a new connection during the drain is refused visibly, and its connection closed.
-    const late = await new Promise<{ status: number; connection?: string; code: string }>((resolve, reject) => {
-      const body = encodeFeatures(cuts[0]![0]!, [1, ...m.segments[1]!.inputShape], 'f32', { modelHash: m.backbone.sha256, segment: '1', policy: 'max-softmax', thresholds: '[2,2]', requestId: 'late' });
-      void signBody(SECRET, body).then((sig) => request(`${be.url}/v1/resume`, { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig } }, (res) => {
-        let t = '';
-        res.on('data', (d: Buffer) => (t += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, code: (JSON.parse(t) as { code: string }).code }));
-      }).on('error', reject).end(body));
-    });
-    expect(late).toEqual({ status: 503, connection: 'close', code: 'SHUTTING_DOWN' });
+    const { body, sig } = await signedBody(cuts[0]![0]!, 'late');
+    const late = await onNewConnection(`${be.url}/v1/resume`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig }, body });
+    expect([late.status, late.headers.connection, (JSON.parse(late.text) as { code: string }).code]).toEqual([503, 'close', 'SHUTTING_DOWN']);
     const rs = await pending;
     await stopped;
     expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
@@ -191,25 +221,14 @@ describe('POST /v1/resume', () => {
 
 describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
   it('two HTTP processes send their batches to the primary\'s executor, answer as the full model does, share one replay guard, and report metrics summed over both', async () => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/cluster.ts'], {
-      env: { ...process.env, CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
+    const cl = await startCluster({ BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1' });
+    const { url } = cl;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        p.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          const ready = /processes ready on (http:\/\/[^\s,]+), sharing the primary's cpu executor/.exec(err);
-          if (ready) resolve(ready[1]!);
-        });
-        p.once('exit', (code) => reject(new Error(`cluster exited (${code}): ${err}`)));
-      });
-      const cl = { url } as RunningBackend;
+      expect(cl.stderr()).toMatch(/sharing the primary's cpu executor/);
       const ready = await (await fetch(`${url}/readyz`)).json() as { executor: string };
       expect(ready.executor).toBe('cpu');
       // Concurrent requests over several connections, so both processes (and batching) take part.
-      const rs = await Promise.all(cuts[0]!.map((x) => resume(cl, 1, x).then((r) => r.json() as Promise<{ classIndex: number; exit: number; batchSize: number }>)));
+      const rs = await Promise.all(cuts[0]!.map((x) => resume({ url } as RunningBackend, 1, x).then((r) => r.json() as Promise<{ classIndex: number; exit: number; batchSize: number }>)));
       for (const r of rs) expect(r.batchSize).toBeGreaterThanOrEqual(1);
       rs.forEach((r, i) => {
         expect(r.exit).toBe(m.exits.length);
@@ -217,44 +236,27 @@ describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
       });
       // One signed body sent four times, each on a new connection (so to either process): the primary's
       // replay guard answers for both, so only the first is served.
-      const body = encodeFeatures(cuts[0]![0]!, [1, ...m.segments[1]!.inputShape], 'f32', {
-        modelHash: m.backbone.sha256, segment: '1', policy: 'max-softmax', thresholds: JSON.stringify([2, 2]), requestId: 'replayed',
-      });
-      const sig = await signBody(SECRET, body);
+      const { body, sig } = await signedBody(cuts[0]![0]!, 'replayed');
       const codes: string[] = [];
       for (let i = 0; i < 4; i++) {
-        codes.push(await new Promise<string>((resolve, reject) => {
-          const req = request(`${url}/v1/resume`, { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig } }, (res) => {
-            let text = '';
-            res.on('data', (d: Buffer) => (text += d.toString()));
-            res.on('end', () => resolve(res.statusCode === 200 ? '200' : `${res.statusCode} ${(JSON.parse(text) as { code: string }).code}`));
-          });
-          req.on('error', reject);
-          req.end(body);
-        }));
+        const r = await onNewConnection(`${url}/v1/resume`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig }, body });
+        codes.push(r.status === 200 ? '200' : `${r.status} ${(JSON.parse(r.text) as { code: string }).code}`);
       }
       expect(codes).toEqual(['200', '401 SIGNATURE_REPLAYED', '401 SIGNATURE_REPLAYED', '401 SIGNATURE_REPLAYED']);
       // /metrics is the same sum over both processes whichever one a scrape reaches.
       for (let i = 0; i < 2; i++) {
-        const text = await new Promise<string>((resolve, reject) => {
-          request(`${url}/metrics`, { agent: false }, (res) => {
-            let t = '';
-            res.on('data', (d: Buffer) => (t += d.toString()));
-            res.on('end', () => resolve(t));
-          }).on('error', reject).end();
-        });
+        const { text } = await onNewConnection(`${url}/metrics`);
         expect(text).toContain(`cascade_requests_total{status="200"} ${cuts[0]!.length + 1}`);
         expect(text).toContain('cascade_errors_total{code="SIGNATURE_REPLAYED"} 3');
         expect(text).toContain('cascade_processes 2');
         expect(text).toMatch(/cascade_shared_executor_runs_total [1-9]\d*/);
       }
     } finally {
-      p.kill('SIGTERM');
-      await new Promise((r) => p.once('exit', r));
+      await cl.stop();
     }
     // On stop the primary reports how its executor calls merged the workers' runs.
-    const st = /shared executor: (\d+) runs in (\d+) calls, (\d+) samples/.exec(err);
-    expect(st, err).not.toBeNull();
+    const st = /shared executor: (\d+) runs in (\d+) calls, (\d+) samples/.exec(cl.stderr());
+    expect(st, cl.stderr()).not.toBeNull();
     const [runs, calls, samples] = st!.slice(1).map(Number) as [number, number, number];
     // Each request runs the last segment and at least one run per worker went through.
     expect(calls).toBeGreaterThan(0);
@@ -265,20 +267,8 @@ describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
 
 describe('cluster shutdown', () => {
   it('SIGTERM to the primary drains every process: each request accepted before it is answered', async () => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/cluster.ts'], {
-      env: { ...process.env, CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1', MAX_BATCH: '4' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      p.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-        const ready = /processes ready on (http:\/\/[^\s,]+)/.exec(err);
-        if (ready) resolve(ready[1]!);
-      });
-      p.once('exit', (code) => reject(new Error(`cluster exited (${code}): ${err}`)));
-    });
-    const exited = new Promise<number | null>((r) => p.once('exit', r));
+    const cl = await startCluster({ BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1', MAX_BATCH: '4' });
+    const { url } = cl;
     // Segment 1 runs five graphs per request: with batches of at most 4, 40 requests keep the executor busy.
     const xs = Array.from({ length: 40 }, (_, i) => cuts[0]![i % cuts[0]!.length]!);
     const answers = xs.map((x) => resume({ url } as RunningBackend, 1, x).then(async (r) => {
@@ -296,12 +286,12 @@ describe('cluster shutdown', () => {
       if (accepted + done >= xs.length) break;
       await new Promise((r) => setTimeout(r, 2));
     }
-    p.kill('SIGTERM');
+    const exited = cl.stop();
     const got = await Promise.all(answers);
     expect(await exited).toBe(0);
     // Every accepted request is answered in full.
     expect(got).toEqual(xs.map(() => '200'));
-    expect(err).toMatch(/stopped after draining/);
+    expect(cl.stderr()).toMatch(/stopped after draining/);
   });
 });
 
