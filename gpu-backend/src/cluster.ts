@@ -21,7 +21,7 @@
 import cluster from 'node:cluster';
 import { backendProcesses, ConfigError, loadConfig, sharedExecutor } from './config.js';
 import { loadBundle } from './bundle.js';
-import { createExecutor, type ExecutorChoice } from './executors/create.js';
+import { createConfiguredExecutor, type ExecutorChoice } from './executors/create.js';
 import { callBatch, type Executor } from './executors/executor.js';
 import { coalesce } from './coalesce.js';
 import { startBackend } from './server.js';
@@ -46,7 +46,7 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
     const bundle = loadBundle(cfg.MODEL_DIR);
     choice = factory
       ? { executor: factory(bundle.manifest), fallbacks: [] }
-      : await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, webgpuBuild: cfg.WEBGPU_BUILD, log: (m) => console.error(`[cluster] ${m}`) });
+      : await createConfiguredExecutor(cfg, bundle, (m) => console.error(`[cluster] ${m}`));
     merged = coalesce(choice.executor, cfg.MAX_BATCH);
   }
   const metrics = metricsCollector(() => {

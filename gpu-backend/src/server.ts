@@ -12,7 +12,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Batcher } from './batcher.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createExecutor, type ExecutorChoice } from './executors/create.js';
+import { createConfiguredExecutor, type ExecutorChoice } from './executors/create.js';
 import type { Executor } from './executors/executor.js';
 import { loadBundle } from './bundle.js';
 import { Metrics } from './metrics.js';
@@ -34,7 +34,7 @@ export interface StartOptions {
 export async function startBackend(env: Record<string, string | undefined>, log: (m: string) => void = (m) => console.error(`[backend] ${m}`), opts: StartOptions = {}): Promise<RunningBackend> {
   const cfg = loadConfig(env);
   const bundle = loadBundle(cfg.MODEL_DIR);
-  const chosen = opts.executor ?? await createExecutor(cfg.EXECUTORS, bundle, { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, webgpuBuild: cfg.WEBGPU_BUILD, log });
+  const chosen = opts.executor ?? await createConfiguredExecutor(cfg, bundle, log);
   const { fallbacks } = chosen;
   const executor = opts.wrapExecutor ? opts.wrapExecutor(chosen.executor) : chosen.executor;
   const metrics = new Metrics();

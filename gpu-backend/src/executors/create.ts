@@ -4,6 +4,7 @@
  * fallback is logged with its reason; the active one and the fallbacks are reported in /readyz.
  * WebGPU on a software (fallback) adapter counts as unavailable unless it is the last choice.
  */
+import type { Config } from '../config.js';
 import { graphList, type BundleFiles, type Executor } from './executor.js';
 import { createOrtNodeExecutor } from './ort-node.js';
 import { createWebGpuExecutor, type WebGpuBuild } from './webgpu.js';
@@ -38,4 +39,9 @@ export async function createExecutor(order: ('webgpu' | 'cuda' | 'cpu')[], b: Bu
     }
   }
   throw new Error(`no executor could start: ${fallbacks.map((f) => `${f.name}: ${f.reason}`).join('; ')}`);
+}
+
+/** The executor the backend's configuration asks for (EXECUTORS, CPU_THREADS, CPU_SPINNING, WEBGPU_BUILD). */
+export function createConfiguredExecutor(cfg: Config, b: BundleFiles, log: (m: string) => void): Promise<ExecutorChoice> {
+  return createExecutor(cfg.EXECUTORS, b, { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, webgpuBuild: cfg.WEBGPU_BUILD, log });
 }
