@@ -34,9 +34,9 @@ const POWER = 'high-performance' as const;
 
 /**
  * ORT's wasm heap is a shared WebAssembly.Memory, so its writeBuffer calls pass views of a
- * SharedArrayBuffer. Dawn accepts those under Node 22 but throws "Invalid argument" under Node 20:
- * there (only on that error) retry with a copy, so the executor works on both without costing
- * Node 22 a copy per write.
+ * SharedArrayBuffer (the JSEP build: the buffer itself, with a byte range). Dawn accepts views under
+ * Node 22 but throws "Invalid argument" under Node 20: there (only on that error) retry with a copy,
+ * so the executor works on both without costing Node 22 a copy per write.
  */
 function acceptSharedWrites(globals: Record<string, unknown>): void {
   type WriteBuffer = (buffer: unknown, offset: number, data: ArrayBufferView | ArrayBufferLike, dataOffset?: number, size?: number) => void;
@@ -46,16 +46,10 @@ function acceptSharedWrites(globals: Record<string, unknown>): void {
   const write = proto.writeBuffer;
   proto.writeBuffer = function (this: unknown, buffer, offset, data, dataOffset, size) {
     // The JSEP build passes its whole (shared) wasm heap with an offset and size in bytes. Dawn takes no
-    // bare SharedArrayBuffer: pass a view of the written range (no copy; Node 22), or a copy of it.
+    // bare SharedArrayBuffer: write a view of that range instead (copied below where Dawn refuses it).
     if (data instanceof SharedArrayBuffer) {
       const at = dataOffset ?? 0;
-      const view = new Uint8Array(data, at, size ?? data.byteLength - at);
-      try {
-        write.call(this, buffer, offset, view);
-      } catch {
-        write.call(this, buffer, offset, view.slice());
-      }
-      return;
+      [data, dataOffset, size] = [new Uint8Array(data, at, size ?? data.byteLength - at), undefined, undefined];
     }
     try {
       write.call(this, buffer, offset, data, dataOffset, size);
