@@ -81,6 +81,9 @@ export function decodeFeatures(body: Uint8Array): { data: Float32Array; shape: n
   const { tensors, metadata } = decodeSafetensors(body);
   const t = tensors.features;
   if (!t) throw new SafetensorsError('body has no "features" tensor');
+  const allowed = t.dtype === 'I8' ? ['features', 'scale'] : ['features'];
+  const extra = Object.keys(tensors).filter((k) => !allowed.includes(k));
+  if (extra.length) throw new SafetensorsError(`unexpected tensor(s) ${extra.map((k) => `"${k}"`).join(', ')}; a ${t.dtype} body holds only ${allowed.join(' and ')}`);
   switch (t.dtype) {
     case 'F32':
       return { data: t.data as Float32Array, shape: t.shape, encoding: 'f32', metadata };
@@ -93,6 +96,8 @@ export function decodeFeatures(body: Uint8Array): { data: Float32Array; shape: n
       const s = tensors.scale;
       if (!s || s.dtype !== 'F32' || s.data.length !== 1) throw new SafetensorsError('I8 features need a "scale" F32[1] tensor');
       const scale = (s.data as Float32Array)[0]!;
+      // The edge writes max|x| / 127: finite and positive (1 for all-zero features).
+      if (!(Number.isFinite(scale) && scale > 0)) throw new SafetensorsError(`I8 scale ${scale} is not a finite positive number`);
       const q = t.data as Int8Array, out = new Float32Array(q.length);
       for (let i = 0; i < q.length; i++) out[i] = q[i]! * scale;
       return { data: out, shape: t.shape, encoding: 'i8', metadata };

@@ -17,6 +17,8 @@ export interface SafeTensor {
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, I8: 1, U8: 1, I32: 4 };
 /** The spec caps the header at 100 MB; we refuse anything larger before parsing it. */
 const MAX_HEADER_BYTES = 100_000_000;
+/** Tensors of more dimensions than this are not features of any CNN; the bound keeps shape products cheap. */
+const MAX_RANK = 8;
 
 export class SafetensorsError extends Error {
   constructor(message: string) {
@@ -82,22 +84,36 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Record<string, 
   const dataStart = 8 + len;
   const tensors: Record<string, SafeTensor> = {};
   let metadata: Record<string, string> = {};
+  const spans: { name: string; a: number; b: number }[] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
+        throw new SafetensorsError('__metadata__ must be an object of strings');
+      }
       metadata = entry as Record<string, string>;
       continue;
     }
     const e = entry as { dtype?: string; shape?: unknown; data_offsets?: unknown };
     if (!e || typeof e.dtype !== 'string' || !(e.dtype in BYTES)) throw new SafetensorsError(`tensor "${name}": dtype ${String(e?.dtype)} is not one of ${Object.keys(BYTES).join(', ')}`);
     const dtype = e.dtype as SafetensorsDtype;
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new SafetensorsError(`tensor "${name}": shape must be an array of non-negative integers`);
+    if (!Array.isArray(e.shape) || e.shape.length > MAX_RANK || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(`tensor "${name}": shape must be an array of at most ${MAX_RANK} non-negative integers`);
     const offs = e.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0)) throw new SafetensorsError(`tensor "${name}": data_offsets must be two non-negative integers`);
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) throw new SafetensorsError(`tensor "${name}": data_offsets must be two non-negative integers`);
     const [a, b] = offs as [number, number];
     const n = (e.shape as number[]).reduce((x, y) => x * y, 1);
-    if (b - a !== n * BYTES[dtype]) throw new SafetensorsError(`tensor "${name}": data_offsets span ${b - a} bytes, shape [${e.shape}] of ${dtype} needs ${n * BYTES[dtype]}`);
+    if (b < a || b - a !== n * BYTES[dtype]) throw new SafetensorsError(`tensor "${name}": data_offsets [${a}, ${b}] span ${b - a} bytes, shape [${e.shape}] of ${dtype} needs ${n * BYTES[dtype]}`);
     if (dataStart + b > bytes.length) throw new SafetensorsError(`tensor "${name}": data ends at byte ${dataStart + b}, past the body's ${bytes.length} (truncated?)`);
+    spans.push({ name, a, b });
     tensors[name] = { dtype, shape: e.shape as number[], data: view(dtype, bytes.subarray(dataStart + a, dataStart + b)) };
   }
+  // As the format's reference implementation requires: the tensors tile the data region exactly, in
+  // order of offset, with no overlap (two tensors aliasing the same bytes), no gap and nothing after.
+  spans.sort((x, y) => x.a - y.a || x.b - y.b);
+  let end = 0;
+  for (const s of spans) {
+    if (s.a !== end) throw new SafetensorsError(`tensor "${s.name}": data_offsets start at ${s.a}, expected ${end} (tensors must not overlap or leave gaps)`);
+    end = s.b;
+  }
+  if (dataStart + end !== bytes.length) throw new SafetensorsError(`the tensors end at byte ${dataStart + end}, but the body has ${bytes.length} (trailing bytes)`);
   return { tensors, metadata };
 }

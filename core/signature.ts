@@ -1,7 +1,9 @@
 /**
  * HMAC-SHA256 request signing between the edge and the backend (Web Crypto: Node, workerd, browsers).
  * Header: `x-cascade-signature: t=<unix ms>,v1=<hex hmac of "<t>." + body>`. The timestamp is
- * signed with the body, so a replay outside the window, or any altered byte, fails verification.
+ * signed with the body, so a replay outside the window, or any altered byte, fails verification;
+ * inside the window the backend's replay guard refuses a second use, keyed on the parsed MAC
+ * (`SignatureCheck.replayKey`), so re-spelling the header's bytes does not make a body new.
  *
  * @example
  * const header = await signBody(secret, body);
@@ -49,13 +51,37 @@ export function timingSafeEqualStr(a: string, b: string): boolean {
   return d === 0;
 }
 
-export type SignatureCheck = { ok: true } | { ok: false; reason: 'missing' | 'malformed' | 'expired' | 'mismatch' };
+/** A parsed `x-cascade-signature`: the signed timestamp string and the MAC, canonical (lowercase hex). */
+export interface ParsedSignature { t: string; mac: string }
+
+/** HTTP optional whitespace (RFC 9110 OWS: space and tab only; JS `trim()` would also strip NBSP, VT, FF, …). */
+const OWS = /^[ \t]+|[ \t]+$/g;
+const SIGNATURE_SYNTAX = /^t=(\d{1,16}),v1=([0-9a-fA-F]{64})$/;
+
+/**
+ * The one parser of the signature header: `t=<1-16 digits>,v1=<64 hex digits>`, surrounded by HTTP
+ * whitespace at most. Anything else (a second header joined by a comma, other fields, other
+ * whitespace) is malformed. Every security decision (the MAC comparison and the replay guard's key)
+ * uses what this returns, never the header's bytes.
+ *
+ * @example
+ * parseSignature(' t=1700000000000,v1=AB…  '); // { t: '1700000000000', mac: 'ab…' }
+ */
+export function parseSignature(header: string): ParsedSignature | null {
+  const m = SIGNATURE_SYNTAX.exec(header.replace(OWS, ''));
+  return m ? { t: m[1]!, mac: m[2]!.toLowerCase() } : null;
+}
+
+export type SignatureCheck =
+  /** replayKey: canonical identity of this signed body (its MAC, which covers the timestamp and every body byte). */
+  | { ok: true; replayKey: string }
+  | { ok: false; reason: 'missing' | 'malformed' | 'expired' | 'mismatch' };
 
 export async function verifyBody(secret: string, body: Uint8Array, header: string | null | undefined, opts: { windowMs: number; now?: number; mac?: Mac }): Promise<SignatureCheck> {
   if (!header) return { ok: false, reason: 'missing' };
-  const m = /^t=(\d{1,16}),v1=([0-9a-f]{64})$/.exec(header.trim());
-  if (!m) return { ok: false, reason: 'malformed' };
-  const t = Number(m[1]);
-  if (Math.abs((opts.now ?? Date.now()) - t) > opts.windowMs) return { ok: false, reason: 'expired' };
-  return timingSafeEqualStr(hex(await (opts.mac ?? webCryptoMac)(secret, m[1]!, body)), m[2]!) ? { ok: true } : { ok: false, reason: 'mismatch' };
+  const sig = parseSignature(header);
+  if (!sig) return { ok: false, reason: 'malformed' };
+  if (Math.abs((opts.now ?? Date.now()) - Number(sig.t)) > opts.windowMs) return { ok: false, reason: 'expired' };
+  const want = hex(await (opts.mac ?? webCryptoMac)(secret, sig.t, body));
+  return timingSafeEqualStr(want, sig.mac) ? { ok: true, replayKey: sig.mac } : { ok: false, reason: 'mismatch' };
 }

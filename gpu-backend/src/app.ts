@@ -29,35 +29,40 @@ export interface BackendState {
   draining: boolean;
   /** Resume requests accepted and not yet answered (graceful shutdown waits for them). */
   inFlight: number;
-  /** True the first time a signature is presented within the window. Default: this process's own
-   *  ReplayGuard; cluster.ts asks the primary's, so a replay reaching another process is refused too. */
-  fresh?: (signature: string) => boolean | Promise<boolean>;
+  /** True the first time a signed body's replay key (its canonical MAC, from verifyBody) is presented
+   *  within the window. Default: this process's own ReplayGuard; cluster.ts asks the primary's, so a
+   *  replay reaching another process is refused too. */
+  fresh?: (replayKey: string) => boolean | Promise<boolean>;
   /** The /metrics text. Default: this process's; cluster.ts asks the primary for every process's, added up. */
   metricsText?: () => Promise<string>;
 }
 
-function problem(c: Context, status: 400 | 401 | 404 | 409 | 413 | 415 | 500 | 503 | 504, code: string, detail: string, headers: Record<string, string> = {}): Response {
+function problem(c: Context, status: 400 | 401 | 404 | 409 | 413 | 415 | 422 | 500 | 503 | 504, code: string, detail: string, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify({ type: `https://edge-cascade.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`, status, code, detail, requestId: c.req.header('x-request-id') }), {
     status, headers: { 'content-type': 'application/problem+json', ...headers },
   });
 }
 
+/** Longest metadata string we take: ids and versions are tens of characters; thresholds a few numbers per exit. */
+const MAX_META_CHARS = 1024;
+const metaString = z.string().max(MAX_META_CHARS);
+
 const metaSchema = z.object({
-  modelHash: z.string(),
-  segment: z.coerce.number().int(),
+  modelHash: metaString,
+  // A plain decimal index, parsed once: "0x1", "1e0" or " 1" are not segment numbers.
+  segment: z.string().regex(/^(0|[1-9]\d{0,5})$/, 'must be a decimal segment index').transform(Number),
   policy: z.enum(POLICIES),
-  thresholds: z.string().transform((s, ctx) => {
+  thresholds: metaString.transform((s, ctx) => {
     try {
-      const v = z.array(z.number()).parse(JSON.parse(s));
-      return v;
+      return z.array(z.number()).max(MAX_META_CHARS).parse(JSON.parse(s));
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of numbers' });
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of finite numbers' });
       return z.NEVER;
     }
   }),
-  thresholdVersion: z.string().optional(),
-  requestId: z.string().optional(),
-  region: z.string().optional(),
+  thresholdVersion: metaString.optional(),
+  requestId: metaString.optional(),
+  region: metaString.optional(),
 });
 
 function allFinite(x: Float32Array): boolean {
@@ -99,13 +104,13 @@ export function createBackendApp(st: BackendState): Hono {
   });
 
   async function resume(c: Context, fail: (status: Parameters<typeof problem>[1], code: string, detail: string, headers?: Record<string, string>) => Response): Promise<Response> {
-    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/octet-stream') return fail(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type "${type}" is not accepted; send application/octet-stream (safetensors)`);
     const body = new Uint8Array(await c.req.arrayBuffer());
     const header = c.req.header(SIGNATURE_HEADER);
     const sig = await verifyBody(st.cfg.CASCADE_SECRET, body, header, { windowMs: st.cfg.SIGNATURE_WINDOW_MS, mac: nodeMac });
     if (!sig.ok) return fail(401, `SIGNATURE_${sig.reason.toUpperCase()}`, `${SIGNATURE_HEADER} is ${sig.reason}`);
-    if (!(await fresh(header!))) return fail(401, 'SIGNATURE_REPLAYED', 'this signed body was already received');
+    if (!(await fresh(sig.replayKey))) return fail(401, 'SIGNATURE_REPLAYED', 'this signed body was already received');
     let f: ReturnType<typeof decodeFeatures>;
     try {
       f = decodeFeatures(body);
@@ -120,12 +125,17 @@ export function createBackendApp(st: BackendState): Hono {
     if (md.segment < 1 || md.segment >= m.segments.length) return fail(400, 'BAD_SEGMENT', `segment ${md.segment} is not resumable; allowed 1-${m.segments.length - 1}`);
     const want = [1, ...m.segments[md.segment]!.inputShape];
     if (f.shape.length !== want.length || f.shape.some((d, i) => d !== want[i])) return fail(400, 'BAD_SHAPE', `features shape [${f.shape}] does not match segment ${md.segment}'s input [${want}]`);
+    const deeper = m.exits.length - md.segment;
+    if (md.thresholds.length !== deeper) return fail(400, 'BAD_METADATA', `thresholds has ${md.thresholds.length} entries; resuming at segment ${md.segment} needs one per deeper exit (${deeper})`);
     if (!allFinite(f.data)) return fail(400, 'BAD_VALUES', 'features contain NaN or Infinity');
     try {
       const work = st.batcher.submit({ segment: md.segment, features: f.data, policy: md.policy, thresholds: md.thresholds });
       const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), st.cfg.REQUEST_TIMEOUT_MS).unref());
       const r = await Promise.race([work, timeout]);
       if (r === 'timeout') return fail(504, 'TIMEOUT', `no answer within ${st.cfg.REQUEST_TIMEOUT_MS} ms`);
+      // Finite features far outside what the edge's segments produce (e.g. ±3e38) overflow inside the
+      // network: the answer would carry a NaN confidence (JSON null). That is the input's fault: 422.
+      if (!Number.isFinite(r.confidence)) return fail(422, 'NON_FINITE_RESULT', `the features drove the model to a non-finite score (${r.confidence}); they are not what segment ${md.segment - 1} produces`);
       return c.json({ classIndex: r.classIndex, label: r.label, confidence: r.confidence, exit: r.exit, timings: r.timings, batchSize: r.batchSize, executor: st.executor.name });
     } catch (e) {
       if (e instanceof Overloaded) return fail(503, 'OVERLOADED', e.message, { 'retry-after': String(RETRY_AFTER_S) });

@@ -138,7 +138,9 @@ export class Batcher {
         live.forEach((l, k) => {
           const z = logits.subarray(k * K, (k + 1) * K);
           const score = exitScore(l.p.policy, z, conf[k]!);
-          if (score >= (l.p.thresholds[s - l.p.segment] ?? Infinity)) this.finish(l.p, { classIndex: argmax(z), confidence: score, exit: s }, queueMs[l.i]!, t0, size);
+          // A NaN score never passes; non-finite logits (features far outside the trained range) never
+          // answer either: the sample goes deeper, and a non-finite final answer is refused by the route.
+          if (score >= (l.p.thresholds[s - l.p.segment] ?? Infinity) && z.every(Number.isFinite)) this.finish(l.p, { classIndex: argmax(z), confidence: score, exit: s }, queueMs[l.i]!, t0, size);
           else { stay.push(l); keep.push(k); }
         });
         x = new Float32Array(keep.length * per);

@@ -5,7 +5,7 @@
  *
  * @example
  * const fresh = remoteReplayGuard(); // in a server process
- * if (!(await fresh(signatureHeader))) refuse();
+ * if (!(await fresh(check.replayKey))) refuse(); // the canonical key from verifyBody
  */
 import cluster from 'node:cluster';
 import type { ExecutorChoice } from './executors/create.js';
@@ -17,7 +17,7 @@ export type ExecutorMsg = { rpc: 'executor'; name: Executor['name']; info?: Exec
 export type RunMsg = { rpc: 'run'; id: number; kind: 'segment' | 'exit'; index: number; input: Float32Array; dims: number[] };
 /** `batch`: samples in the executor call that produced `out` (several workers' batches merged). */
 export type ResultMsg = { rpc: 'result'; id: number; out?: Record<string, Float32Array>; batch?: number; error?: string };
-/** The signatures one process verified in one event-loop turn, and whether each is new. */
+/** The replay keys (canonical MACs) one process verified in one event-loop turn, and whether each is new. */
 export type SeenMsg = { rpc: 'seen'; id: number; signatures: string[] };
 export type FreshMsg = { rpc: 'fresh'; id: number; fresh: boolean[] };
 /** /metrics in a cluster: a process asks (collect), the primary asks every process (snapshot), adds up and answers (collected). */

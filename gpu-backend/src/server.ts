@@ -17,6 +17,7 @@ import type { Executor } from './executors/executor.js';
 import { loadBundle } from './bundle.js';
 import { Metrics } from './metrics.js';
 import { createBackendApp, type BackendState } from './app.js';
+import { answerClientError } from './client-error.js';
 
 export interface RunningBackend { url: string; state: BackendState; stop(): Promise<void> }
 
@@ -44,6 +45,7 @@ export async function startBackend(env: Record<string, string | undefined>, log:
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: cfg.PORT, hostname: cfg.HOST }, () => resolve(s));
   });
+  server.on('clientError', answerClientError);
   const { port } = server.address() as AddressInfo;
   const url = `http://${cfg.HOST}:${port}`;
   log(`model ${bundle.manifest.name} on ${url} (max batch ${cfg.MAX_BATCH}, max wait ${cfg.MAX_WAIT_MS} ms)`);

@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,6 +149,49 @@ describe('POST /v1/resume', () => {
     const first = await resume(b, 1, x, { sign: async (body) => (sig = await signBody(SECRET, body)) });
     expect(first.status).toBe(200);
     expect(await code(resume(b, 1, x, { sign: async () => sig }))).toEqual([401, 'SIGNATURE_REPLAYED']);
+  });
+
+  it('accepts a signed body once, however the bytes around its signature are spelt', async () => {
+    const { body, sig } = await signedBody(cuts[0]![1]!, 'respelt');
+    // Raw bytes on a socket: Node's own client refuses some of these header bytes, an attacker's does not.
+    const send = (header: string) => new Promise<string>((resolve, reject) => {
+      const u = new URL(b.url);
+      const sock = connect(Number(u.port), u.hostname);
+      let text = '';
+      sock.on('data', (d) => (text += d.toString('latin1')));
+      sock.on('end', () => resolve(`${/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]} ${/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? ''}`.trim()));
+      sock.on('error', reject);
+      sock.write(`POST /v1/resume HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/octet-stream\r\ncontent-length: ${body.length}\r\n${SIGNATURE_HEADER}: ${header}\r\n\r\n`, 'latin1');
+      sock.write(body);
+    });
+    const hex = sig.slice(sig.indexOf('v1=') + 3);
+    expect(await send(sig)).toBe('200');
+    // Equivalent spellings (HTTP whitespace, hex case) parse to the same MAC: the same body, refused.
+    for (const h of [` ${sig}`, `${sig}\t`, `\t ${sig}  `, sig.replace(hex, hex.toUpperCase()), sig.replace(hex, hex.slice(0, 32) + hex.slice(32).toUpperCase())]) {
+      expect(await send(h), JSON.stringify(h)).toBe('401 SIGNATURE_REPLAYED');
+    }
+    // Bytes HTTP does not allow in a header (JS trim() used to strip VT and FF): Node's parser refuses the request.
+    expect(await send(`\u000b${sig}`)).toBe('400 BAD_REQUEST');
+    expect(await send(`${sig}\u000c`)).toBe('400 BAD_REQUEST');
+    // Not the grammar at all (trim() also stripped NBSP; a second header; other field order): malformed.
+    for (const h of [`${sig}\u00a0`, `\u00a0${sig}`, `${sig}, ${sig}`, `v1=${hex},t=${sig.slice(2, sig.indexOf(','))}`, `${sig},v2=00`, sig.replace('t=', 'T=')]) {
+      expect(await send(h), JSON.stringify(h)).toBe('401 SIGNATURE_MALFORMED');
+    }
+  });
+
+  it('refuses metadata out of bounds and features that drive the model to non-finite scores', async () => {
+    const x = cuts[0]![2]!;
+    const code = async (r: Promise<Response>) => { const res = await r; return [res.status, ((await res.json()) as { code: string }).code]; };
+    expect(await code(resume(b, 1, x, { thresholds: [2] }))).toEqual([400, 'BAD_METADATA']);
+    expect(await code(resume(b, 1, x, { thresholds: [2, 2, 2] }))).toEqual([400, 'BAD_METADATA']);
+    expect(await code(resume(b, 1, x, { thresholds: Array.from({ length: 5000 }, () => 0.5) }))).toEqual([400, 'BAD_METADATA']);
+    const huge = Float32Array.from(x, (_, i) => (i % 2 ? 3e38 : -3e38));
+    const r = await resume(b, 1, huge);
+    expect(r.status).toBe(422);
+    expect(r.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await r.json()) as { code: string }).code).toBe('NON_FINITE_RESULT');
+    // The exit thresholds of 0 would take any finite exit at once: non-finite logits must not answer.
+    expect(await code(resume(b, 1, Float32Array.from(x, () => 3e38), { thresholds: [0, 0] }))).toEqual([422, 'NON_FINITE_RESULT']);
   });
 
   it('rejects a wrong model hash, shape, segment, truncated body, content type and oversize body', async () => {

@@ -38,6 +38,27 @@ describe('safetensors codec', () => {
     expect(() => decodeSafetensors(new TextEncoder().encode(text))).toThrow(/dtype F99 is not one of/);
   });
 
+  it('rejects tensors that overlap, leave gaps or leave trailing bytes, and metadata that is not strings', () => {
+    /** A body from a hand-written header over `data` bytes. */
+    const body = (header: unknown, data: number) => {
+      const h = new TextEncoder().encode(JSON.stringify(header));
+      const out = new Uint8Array(8 + h.length + data);
+      new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+      out.set(h, 8);
+      return out;
+    };
+    const t = (a: number, b: number) => ({ dtype: 'F32', shape: [(b - a) / 4], data_offsets: [a, b] });
+    expect(() => decodeSafetensors(body({ a: t(0, 8), b: t(4, 12) }, 12))).toThrow(/must not overlap/);
+    expect(() => decodeSafetensors(body({ a: t(0, 8), b: t(0, 8) }, 8))).toThrow(/must not overlap/);
+    expect(() => decodeSafetensors(body({ a: t(0, 4), b: t(8, 12) }, 12))).toThrow(/gaps/);
+    expect(() => decodeSafetensors(body({ a: t(4, 8) }, 8))).toThrow(/expected 0/);
+    expect(() => decodeSafetensors(body({ a: t(0, 4) }, 8))).toThrow(/trailing bytes/);
+    expect(() => decodeSafetensors(body({ a: { dtype: 'F32', shape: [-1], data_offsets: [4, 0] } }, 4))).toThrow(/non-negative/);
+    expect(() => decodeSafetensors(body({ __metadata__: { n: 1 }, a: t(0, 4) }, 4))).toThrow(/object of strings/);
+    expect(() => decodeSafetensors(body({ __metadata__: ['x'], a: t(0, 4) }, 4))).toThrow(/object of strings/);
+    expect(decodeSafetensors(body({ b: t(4, 8), a: t(0, 4) }, 8)).tensors.b!.shape).toEqual([1]);
+  });
+
   it('refuses to encode a shape that does not match the data', () => {
     expect(() => encodeSafetensors({ x: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } })).toThrow(/holds 4 values but data has 3/);
   });

@@ -38,7 +38,7 @@ describe('HMAC signatures', () => {
   it('verifies, and rejects tampering, a wrong secret, expiry and malformed headers', async () => {
     const now = 1_700_000_000_000;
     const h = await signBody('s3cret', body, now);
-    expect(await verifyBody('s3cret', body, h, { windowMs: 30_000, now: now + 1000 })).toEqual({ ok: true });
+    expect(await verifyBody('s3cret', body, h, { windowMs: 30_000, now: now + 1000 })).toEqual({ ok: true, replayKey: h.slice(h.indexOf('v1=') + 3) });
     const tampered = body.slice();
     tampered[0] ^= 1;
     expect(await verifyBody('s3cret', tampered, h, { windowMs: 30_000, now })).toEqual({ ok: false, reason: 'mismatch' });
