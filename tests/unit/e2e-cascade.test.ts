@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, type RunningBackend } from '../../gpu-backend/src/server.js';
 import { node22 } from '../../scripts/node22.js';
@@ -69,6 +70,39 @@ describe('edge worker + GPU backend', () => {
       expect(j.classIndex).toBe(argmax(logits.subarray(i * 10, (i + 1) * 10)));
       expect(j.thresholdVersion).toMatch(/^colo:TST@v\d+$/);
     }
+  });
+
+  it('survives clients that disconnect mid-upload or keep sending after a 413 (wrangler < 4.164 exited on both)', async () => {
+    const raw = (head: string, send: (s: Socket) => void) => new Promise<string>((resolve) => {
+      const s = connect(8796, '127.0.0.1');
+      let text = '';
+      s.on('data', (d) => (text += d.toString()));
+      s.on('error', () => resolve(text));
+      s.on('close', () => resolve(text));
+      s.write(head);
+      send(s);
+    });
+    // Announces 100,000 bytes, sends 1,000, disconnects.
+    await raw('POST /v1/classify HTTP/1.1\r\nhost: x\r\ncontent-type: image/png\r\ncontent-length: 100000\r\n\r\n', (s) => {
+      s.write(Buffer.alloc(1000));
+      setTimeout(() => s.destroy(), 300);
+    });
+    // A chunked upload past the 8 MiB cap: answered 413 while it still sends, then disconnects.
+    const answer = await raw('POST /v1/classify HTTP/1.1\r\nhost: x\r\ncontent-type: image/png\r\ntransfer-encoding: chunked\r\n\r\n', (s) => {
+      const chunk = Buffer.alloc(1 << 16, 1);
+      let sent = 0;
+      const tick = () => {
+        if (s.destroyed) return;
+        if (sent > 12 << 20) { s.destroy(); return; }
+        s.write(`${chunk.length.toString(16)}\r\n`); s.write(chunk); s.write('\r\n'); sent += chunk.length;
+        setImmediate(tick);
+      };
+      tick();
+    });
+    if (answer) expect(answer).toMatch(/^HTTP\/1\.1 413/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(worker.exitCode).toBeNull();
+    expect((await fetch(`${EDGE}/healthz`)).status).toBe(200);
   });
 
   it('confident requests never reach the backend', async () => {

@@ -44,9 +44,19 @@ describe('POST /v1/classify', () => {
     }
   });
 
-  it('refuses bodies over the limit with 413', async () => {
+  it('refuses bodies over the limit with 413, declared or streamed, and the isolate keeps serving', async () => {
     const res = await post(new Uint8Array(9 * 1024 * 1024), 'image/png');
     expect(res.status).toBe(413);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    // No content-length (a chunked upload): cut off once it passes the cap, while the client still sends.
+    let sent = 0;
+    const endless = new ReadableStream<Uint8Array>({ pull(c) { sent += 1 << 20; c.enqueue(new Uint8Array(1 << 20)); } });
+    const chunked = await post(endless, 'image/png');
+    expect(chunked.status).toBe(413);
+    expect((await chunked.json<{ code: string }>()).code).toBe('PAYLOAD_TOO_LARGE');
+    expect(sent).toBeLessThan(64 << 20);
+    // The isolate keeps serving. (Clients that disconnect mid-body: tests/unit/e2e-cascade.test.ts, on a real socket.)
+    expect((await post(pixels(), 'application/json')).status).toBe(200);
   });
 
   it('handles two concurrent requests on one isolate', async () => {

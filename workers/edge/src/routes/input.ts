@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { ImageShape } from '../../../../core/normalise.js';
 import { ImageError, pngToModelInput } from '../../../../core/image.js';
 import { ProblemError } from '../errors.js';
+import { readBody } from './body.js';
 
 export const ACCEPTED_TYPES = ['image/png', 'application/octet-stream', 'application/json'] as const;
 
@@ -16,6 +17,9 @@ export function pixelsSchema(n: number) {
   return z.object({ pixels: z.array(z.number().int().min(0).max(255)).length(n) }).strict();
 }
 
+/** Largest accepted body: a PNG at the reader's pixel cap compresses well below this; raw input is ~1 KB. */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
 export async function readPixels(req: Request, shape: ImageShape): Promise<Uint8Array> {
   const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   const n = shape.channels * shape.height * shape.width;
@@ -23,7 +27,7 @@ export async function readPixels(req: Request, shape: ImageShape): Promise<Uint8
   if (!(ACCEPTED_TYPES as readonly string[]).includes(type)) {
     throw new ProblemError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type "${type || '(none)'}" is not accepted; use ${ACCEPTED_TYPES.join(', ')}`);
   }
-  const bytes = new Uint8Array(await req.arrayBuffer());
+  const bytes = await readBody(req, MAX_BODY_BYTES);
   if (bytes.length === 0) throw new ProblemError(400, 'EMPTY_BODY', `the body is empty; send a ${type} image`);
   if (type === 'application/octet-stream') {
     if (bytes.length !== n) throw new ProblemError(400, 'BAD_INPUT_SIZE', `raw body has ${bytes.length} bytes; expected exactly ${n} (u8 pixels, ${dims}, channels last)`);
