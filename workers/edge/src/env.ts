@@ -1,7 +1,11 @@
+import type { RegionObject } from './thresholds/region-object.js';
+
 /** Bindings and variables of the edge worker (see wrangler.toml). */
 export interface Env {
-  /** Region entries and their history. */
+  /** Published region entries (`region:<key>`), the edge's read path; written only by RegionObject. */
   THRESHOLDS: KVNamespace;
+  /** One Durable Object per region key: the entry's source of truth, version checks and history. */
+  REGIONS: DurableObjectNamespace<RegionObject>;
   /** Optional service binding to the GPU backend; BACKEND_URL is used when absent. */
   BACKEND?: Fetcher;
   BACKEND_URL?: string;

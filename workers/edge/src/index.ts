@@ -10,3 +10,5 @@ const model = edgeModel();
 model.warmUp(model.manifest.exits.length).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', event: 'edge warm-up failed', error: String(e) })));
 
 export default createApp();
+// The Durable Object class behind the REGIONS binding (wrangler.toml); workerd finds it among the entry's exports.
+export { RegionObject } from './thresholds/region-object.js';

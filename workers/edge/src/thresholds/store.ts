@@ -1,15 +1,17 @@
 /**
- * Region entries in Workers KV, versioned, with history and rollback; read through a short
- * in-memory cache so a hot isolate does not hit KV on every request.
+ * Region entries: written through a Durable Object per key (RegionObject: atomic version check,
+ * full history), published to Workers KV `region:<key>` for the edge, and read from KV through a
+ * short in-memory cache so a hot isolate does not hit KV on every request.
  *
- * KV layout: `region:<key>` → current RegionEntry; `history:<key>:<version, 8 digits>` → every
- * version ever written (rollback writes a new version with an old version's settings).
- * Concurrency: writes compare the caller's `If-Match` version with the stored one (412 on
- * mismatch). KV has no compare-and-swap, so two writers racing within KV's propagation delay can
- * both pass the check; the history keeps both versions. Strict serialisation would need a Durable Object.
+ * Why two stores: KV is fast to read everywhere but has no compare-and-swap and is eventually
+ * consistent (racing writers could all pass a KV-side version check); the Durable Object is
+ * strongly consistent but one location. Admin reads and writes go to the object; the edge's
+ * hot path (resolveRegion) reads KV, so it sees a change within CACHE_TTL_MS plus KV propagation
+ * (and at once in the isolate that made it, via invalidate()).
  *
  * @example
- * const r = await resolveRegion(env.THRESHOLDS, ['colo:LHR', 'default'], manifest);
+ * const r = await resolveRegion(env.THRESHOLDS, ['colo:LHR', 'default'], manifest, check);
+ * const w = await writeEntry(env.REGIONS, 'colo:LHR', settings, 3); // throws VersionConflict on a stale 3
  */
 import type { Manifest } from '../../../../core/manifest.js';
 import { manifestDefaults, regionEntrySchema, type RegionEntry, type RegionSettings } from '../../../../core/regions.js';
@@ -28,9 +30,38 @@ export const CACHE_TTL_MS = 15_000;
 interface Cached { at: number; entry: RegionEntry | null; problem?: string }
 const cache = new Map<string, Cached>();
 
+/** The KV key the edge reads a region's published entry from. */
 export const currentKey = (key: string) => `region:${key}`;
-const historyKey = (key: string, version: number) => `history:${key}:${String(version).padStart(8, '0')}`;
 
+/** Outcome of a conditional write; RPC carries plain values, so conflicts are results, not custom errors. */
+export type WriteResult =
+  | { ok: true; entry: RegionEntry; created: boolean; published: boolean }
+  /** `expected` did not match; `current` is the stored version, 0 when there is no entry. */
+  | { ok: false; reason: 'conflict'; current: number }
+  /** An unconditional write (no If-Match) found an existing entry. */
+  | { ok: false; reason: 'exists'; current: number };
+
+/** Outcome of a conditional delete. */
+export type DeleteResult =
+  | { ok: true; published: boolean }
+  | { ok: false; reason: 'not-found' }
+  | { ok: false; reason: 'conflict'; current: number };
+
+/**
+ * The RPC surface of a key's RegionObject, stated structurally: this module is also compiled and
+ * run under Node (tests/unit), which has neither `cloudflare:workers` nor the Workers types.
+ */
+export interface RegionStub {
+  get(key: string): Promise<RegionEntry | null>;
+  history(key: string): Promise<RegionEntry[]>;
+  write(key: string, settings: RegionSettings, expected: number | null, extra?: { rolledBackTo?: number }): Promise<WriteResult>;
+  delete(key: string, expected: number): Promise<DeleteResult>;
+}
+
+/** The REGIONS Durable Object namespace, as the store uses it (one object per region key). */
+export interface Regions { getByName(name: string): RegionStub }
+
+/** The settings a request runs with, and where they came from. */
 export interface Resolved {
   key: string;
   settings: RegionSettings;
@@ -56,7 +87,8 @@ function note(key: string, problem: string, now = Date.now()): string {
   return `${key}: ${problem}`;
 }
 
-export async function readEntry(kv: KvLike, key: string): Promise<RegionEntry | null> {
+/** The entry KV holds for `key` (what the edge serves); throws when the stored value is invalid. */
+export async function readPublished(kv: KvLike, key: string): Promise<RegionEntry | null> {
   const raw = await kv.get(currentKey(key), 'json');
   if (raw === null) return null;
   const p = regionEntrySchema.safeParse(raw);
@@ -72,7 +104,7 @@ export async function resolveRegion(kv: KvLike, keys: string[], m: Manifest, che
     let c = cache.get(key);
     if (!c || now - c.at > CACHE_TTL_MS) {
       try {
-        c = { at: now, entry: await readEntry(kv, key) };
+        c = { at: now, entry: await readPublished(kv, key) };
       } catch (e) {
         const msg = (e as Error).message;
         if (c?.entry && !msg.startsWith('stored entry')) {
@@ -96,49 +128,51 @@ export async function resolveRegion(kv: KvLike, keys: string[], m: Manifest, che
   return { key: 'default', settings: manifestDefaults(m), thresholdVersion: 'manifest', source: 'manifest-default', problems };
 }
 
+/** Drops `key` from this isolate's cache, so the isolate that made a change serves it at once. */
 export function invalidate(key: string): void {
   cache.delete(key);
 }
 
-export async function writeEntry(kv: KvLike, key: string, settings: RegionSettings, expectedVersion: number | null, extra: Partial<RegionEntry> = {}): Promise<RegionEntry> {
-  const cur = await readEntry(kv, key).catch(() => null);
-  const curVersion = cur?.version ?? 0;
-  if (expectedVersion !== null && expectedVersion !== curVersion) throw new VersionConflict(curVersion);
-  const last = await latestHistoryVersion(kv, key);
-  const entry: RegionEntry = { settings, version: Math.max(curVersion, last) + 1, updatedAt: new Date().toISOString(), ...extra };
-  await kv.put(historyKey(key, entry.version), JSON.stringify(entry));
-  await kv.put(currentKey(key), JSON.stringify(entry));
+/** The current entry as the Durable Object holds it (strongly consistent; for the admin API). */
+export async function readEntry(regions: Regions, key: string): Promise<RegionEntry | null> {
+  return regions.getByName(key).get(key);
+}
+
+/** A written entry, whether it created the key, and whether KV had it when the write returned. */
+export interface Written { entry: RegionEntry; created: boolean; published: boolean }
+
+/**
+ * Writes a new version through the key's Durable Object. `expectedVersion` null = create (throws
+ * AlreadyExists if the key has an entry); a number = replace exactly that version (throws
+ * VersionConflict otherwise). Not-yet-published writes reach KV from the object's alarm.
+ */
+export async function writeEntry(regions: Regions, key: string, settings: RegionSettings, expectedVersion: number | null, extra: { rolledBackTo?: number } = {}): Promise<Written> {
+  const r = await regions.getByName(key).write(key, settings, expectedVersion, extra);
   invalidate(key);
-  return entry;
+  if (r.ok) return { entry: r.entry, created: r.created, published: r.published };
+  if (r.reason === 'exists') throw new AlreadyExists(key, r.current);
+  throw new VersionConflict(r.current);
 }
 
-export async function deleteEntry(kv: KvLike, key: string, expectedVersion: number | null): Promise<void> {
-  const cur = await readEntry(kv, key).catch(() => null);
-  if (!cur) throw new NotFound(key);
-  if (expectedVersion !== null && expectedVersion !== cur.version) throw new VersionConflict(cur.version);
-  await kv.delete(currentKey(key));
+/** Deletes the current entry (history is kept) if `expectedVersion` matches; returns whether KV has the delete yet. */
+export async function deleteEntry(regions: Regions, key: string, expectedVersion: number): Promise<{ published: boolean }> {
+  const r = await regions.getByName(key).delete(key, expectedVersion);
   invalidate(key);
+  if (r.ok) return { published: r.published };
+  if (r.reason === 'not-found') throw new NotFound(key);
+  throw new VersionConflict(r.current);
 }
 
-export async function history(kv: KvLike, key: string): Promise<RegionEntry[]> {
-  const out: RegionEntry[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await kv.list({ prefix: `history:${key}:`, cursor });
-    for (const k of page.keys) {
-      const v = regionEntrySchema.safeParse(await kv.get(k.name, 'json'));
-      if (v.success) out.push(v.data);
-    }
-    cursor = page.list_complete ? undefined : page.cursor;
-  } while (cursor);
-  return out.sort((a, b) => a.version - b.version);
+/** Every version ever written for `key` (rollbacks included), oldest first. */
+export async function history(regions: Regions, key: string): Promise<RegionEntry[]> {
+  return regions.getByName(key).history(key);
 }
 
-async function latestHistoryVersion(kv: KvLike, key: string): Promise<number> {
-  const h = await history(kv, key);
-  return h.length ? h[h.length - 1]!.version : 0;
-}
-
+/**
+ * Keys and versions as published to KV. Eventually consistent (a KV list, which lags writes by up to
+ * KV's propagation delay, and an entry whose publish is being retried shows its previous version);
+ * GET /admin/regions/:key is the strongly consistent read.
+ */
 export async function listRegions(kv: KvLike): Promise<{ key: string; version: number; updatedAt: string }[]> {
   const out: { key: string; version: number; updatedAt: string }[] = [];
   let cursor: string | undefined;
@@ -146,7 +180,7 @@ export async function listRegions(kv: KvLike): Promise<{ key: string; version: n
     const page = await kv.list({ prefix: 'region:', cursor });
     for (const k of page.keys) {
       const key = k.name.slice('region:'.length);
-      const e = await readEntry(kv, key).catch(() => null);
+      const e = await readPublished(kv, key).catch(() => null);
       if (e) out.push({ key, version: e.version, updatedAt: e.updatedAt });
     }
     cursor = page.list_complete ? undefined : page.cursor;
@@ -154,13 +188,21 @@ export async function listRegions(kv: KvLike): Promise<{ key: string; version: n
   return out;
 }
 
+/** The stored version is not the one the caller expected (`current` 0: there is no entry). */
 export class VersionConflict extends Error {
   constructor(readonly current: number) {
     super(`version conflict: the stored version is ${current}`);
   }
 }
+/** The key has no entry. */
 export class NotFound extends Error {
   constructor(readonly key: string) {
     super(`no entry for region ${key}`);
+  }
+}
+/** A create (no If-Match) found an entry: the caller must name the version it replaces. */
+export class AlreadyExists extends Error {
+  constructor(readonly key: string, readonly current: number) {
+    super(`region ${key} exists (version ${current}): send If-Match with its current version to replace it`);
   }
 }

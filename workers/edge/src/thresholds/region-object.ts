@@ -1,0 +1,198 @@
+/**
+ * One Durable Object per region key: the source of truth for that key's entry and its history.
+ *
+ * Why: Workers KV has no compare-and-swap and is eventually consistent, so version checks done
+ * against KV let racing writers all "win" with the same version. A Durable Object handles one
+ * event at a time and its SQLite storage is strongly consistent, so the If-Match check and the
+ * write happen in one synchronous transaction (no `await` between them: an await on external I/O
+ * would open the input gate and let another request interleave).
+ *
+ * KV `region:<key>` stays the edge's fast read path (resolveRegion, 15 s cache). Each change is
+ * published there after it is durable here; a failed publish (KV allows one write per second per
+ * key and can answer 429) is retried from an alarm with backoff until KV holds the latest state.
+ * Publishes are serialised and coalesced (each sends the newest state), so KV never moves
+ * backwards and a burst of writes costs few KV writes.
+ *
+ * SQLite layout: `versions(version, entry)` every version ever written (rollbacks included, never
+ * rewritten); `head` one row: the key, the current version (0 = none/deleted), a change counter
+ * `gen` and `published_gen` (the change KV last acknowledged), consecutive publish failures.
+ *
+ * @example
+ * const r = await env.REGIONS.getByName('colo:LHR').write('colo:LHR', settings, 3);
+ * if (!r.ok) console.log(r.reason, r.current);
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { regionEntrySchema, type RegionEntry, type RegionSettings } from '../../../../core/regions.js';
+import type { Env } from '../env.js';
+import { currentKey, type DeleteResult, type KvLike, type RegionStub, type WriteResult } from './store.js';
+
+/** Where the object stands with KV, for tests and operators. */
+export interface PublishState { key: string; current: number; gen: number; publishedGen: number; failures: number }
+
+/**
+ * Backstop alarm set with every change before publishing: if the object is evicted or crashes
+ * between the durable write and the KV put, the alarm still publishes.
+ */
+const GUARD_ALARM_MS = 10_000;
+/** Retry delay after `failures` consecutive failed publishes: 1 s (KV's per-key write rate), doubling, capped. */
+export const retryDelayMs = (failures: number) => Math.min(300_000, 1000 * 2 ** Math.max(0, failures - 1));
+
+interface Head { key: string; current: number; gen: number; published_gen: number; failures: number; [k: string]: string | number }
+
+/** The Durable Object behind `env.REGIONS`: see the module comment. Methods are called over RPC. */
+export class RegionObject extends DurableObject<Env> implements RegionStub {
+  /**
+   * The KV the object publishes to (and imports pre-Durable-Object data from). A field rather than
+   * `env.THRESHOLDS` at each use so a test can make KV fail: Miniflare's KV cannot fail on demand.
+   */
+  kv: KvLike;
+  /** Tail of the publish queue: one KV operation at a time, in order. Never rejects. */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.kv = env.THRESHOLDS;
+    // Synchronous DDL in the constructor: it runs before any event is delivered.
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS versions (version INTEGER PRIMARY KEY, entry TEXT NOT NULL)`);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), key TEXT NOT NULL,
+      current INTEGER NOT NULL, gen INTEGER NOT NULL, published_gen INTEGER NOT NULL, failures INTEGER NOT NULL)`);
+  }
+
+  /** The current entry, or null when the key has none (never written, or deleted). */
+  async get(key: string): Promise<RegionEntry | null> {
+    await this.ready(key);
+    const h = this.head()!;
+    return h.current ? this.entry(h.current) : null;
+  }
+
+  /** Every version ever written, oldest first. */
+  async history(key: string): Promise<RegionEntry[]> {
+    await this.ready(key);
+    return this.ctx.storage.sql.exec<{ entry: string }>('SELECT entry FROM versions ORDER BY version').toArray().map((r) => JSON.parse(r.entry) as RegionEntry);
+  }
+
+  /**
+   * Writes a new version if `expected` matches: null = create (the key must have no entry), a number
+   * = replace that version. Acknowledged once durable here; `published` says whether KV has it yet.
+   */
+  async write(key: string, settings: RegionSettings, expected: number | null, extra: { rolledBackTo?: number } = {}): Promise<WriteResult> {
+    await this.ready(key);
+    // Check and write in one synchronous transaction: nothing else can run in between.
+    const r = this.ctx.storage.transactionSync((): WriteResult & { gen?: number } => {
+      const h = this.head()!;
+      if (expected === null && h.current !== 0) return { ok: false, reason: 'exists', current: h.current };
+      if (expected !== null && expected !== h.current) return { ok: false, reason: 'conflict', current: h.current };
+      // Versions never repeat, even after a delete: the next one follows the highest ever written.
+      const last = this.ctx.storage.sql.exec<{ v: number }>('SELECT COALESCE(MAX(version), 0) AS v FROM versions').one().v;
+      const entry = regionEntrySchema.parse({ settings, version: last + 1, updatedAt: new Date().toISOString(), ...(extra.rolledBackTo ? { rolledBackTo: extra.rolledBackTo } : {}) });
+      this.ctx.storage.sql.exec('INSERT INTO versions (version, entry) VALUES (?, ?)', entry.version, JSON.stringify(entry));
+      this.ctx.storage.sql.exec('UPDATE head SET current = ?, gen = gen + 1', entry.version);
+      return { ok: true, entry, created: h.current === 0, published: false, gen: h.gen + 1 };
+    });
+    if (!r.ok) return r;
+    const { gen, ...res } = r;
+    return { ...res, published: await this.afterChange(gen!) };
+  }
+
+  /** Deletes the current entry if `expected` matches its version; history is kept. */
+  async delete(key: string, expected: number): Promise<DeleteResult> {
+    await this.ready(key);
+    const r = this.ctx.storage.transactionSync((): DeleteResult & { gen?: number } => {
+      const h = this.head()!;
+      if (h.current === 0) return { ok: false, reason: 'not-found' };
+      if (expected !== h.current) return { ok: false, reason: 'conflict', current: h.current };
+      this.ctx.storage.sql.exec('UPDATE head SET current = 0, gen = gen + 1');
+      return { ok: true, published: false, gen: h.gen + 1 };
+    });
+    if (!r.ok) return r;
+    return { ok: true, published: await this.afterChange(r.gen!) };
+  }
+
+  /** Where KV stands relative to this object (null before the object was first used). */
+  async publishState(): Promise<PublishState | null> {
+    const h = this.head();
+    return h ? { key: h.key, current: h.current, gen: h.gen, publishedGen: h.published_gen, failures: h.failures } : null;
+  }
+
+  /** Retries the KV publish; a failure schedules the next alarm itself (so no throw: no runtime retry storm). */
+  override async alarm(): Promise<void> {
+    await this.publish();
+  }
+
+  /** Arms the backstop alarm, then publishes; true once KV holds change `gen` (or a later one). */
+  private async afterChange(gen: number): Promise<boolean> {
+    // Storage calls do not open the input gate, and the change is already committed anyway.
+    await this.ctx.storage.setAlarm(Date.now() + GUARD_ALARM_MS);
+    await this.publish();
+    return this.head()!.published_gen >= gen;
+  }
+
+  /** Queues one publish attempt behind any in flight, so KV writes land in order. */
+  private publish(): Promise<void> {
+    this.chain = this.chain.then(() => this.publishOnce());
+    return this.chain;
+  }
+
+  private async publishOnce(): Promise<void> {
+    const h = this.head();
+    if (!h || h.published_gen >= h.gen) return;
+    // Publish the newest state, not the change that queued this attempt: intermediate versions
+    // need not reach KV, and fewer writes matter under KV's one-write-per-second-per-key limit.
+    const gen = h.gen;
+    const value = h.current ? JSON.stringify(this.entry(h.current)) : null;
+    try {
+      if (value !== null) await this.kv.put(currentKey(h.key), value);
+      else await this.kv.delete(currentKey(h.key));
+    } catch (e) {
+      this.ctx.storage.sql.exec('UPDATE head SET failures = failures + 1');
+      const failures = this.head()!.failures;
+      const delay = retryDelayMs(failures);
+      console.warn(JSON.stringify({ level: 'warn', region: h.key, event: 'KV publish failed; retrying from an alarm', error: String(e), failures, retryInMs: delay }));
+      await this.ctx.storage.setAlarm(Date.now() + delay);
+      return;
+    }
+    this.ctx.storage.sql.exec('UPDATE head SET published_gen = MAX(published_gen, ?), failures = 0', gen);
+    const after = this.head()!;
+    // Caught up: the backstop alarm has nothing left to do. Behind (a write landed during the
+    // put): the next queued attempt, or the alarm, publishes it.
+    if (after.published_gen >= after.gen) await this.ctx.storage.deleteAlarm();
+  }
+
+  private head(): Head | undefined {
+    return this.ctx.storage.sql.exec<Head>('SELECT key, current, gen, published_gen, failures FROM head WHERE id = 1').toArray()[0];
+  }
+
+  private entry(version: number): RegionEntry {
+    return JSON.parse(this.ctx.storage.sql.exec<{ entry: string }>('SELECT entry FROM versions WHERE version = ?', version).one().entry) as RegionEntry;
+  }
+
+  /**
+   * First use: binds the object to its key and imports what the KV-only store left (`region:<key>`
+   * and `history:<key>:<version>`), so deploying the Durable Object does not restart versions at 1.
+   * blockConcurrencyWhile: the import awaits KV, and no other event may see a half-imported object.
+   */
+  private async ready(key: string): Promise<void> {
+    const h = this.head();
+    if (h) {
+      if (h.key !== key) throw new Error(`this object holds region ${h.key}, not ${key}`);
+      return;
+    }
+    await this.ctx.blockConcurrencyWhile(async () => {
+      if (this.head()) return;
+      const found = new Map<number, RegionEntry>();
+      const parse = (raw: unknown) => { const p = regionEntrySchema.safeParse(raw); if (p.success) found.set(p.data.version, p.data); return p.success ? p.data : null; };
+      const cur = parse(await this.kv.get(currentKey(key), 'json'));
+      let cursor: string | undefined;
+      do {
+        const page = await this.kv.list({ prefix: `history:${key}:`, cursor });
+        for (const k of page.keys) parse(await this.kv.get(k.name, 'json'));
+        cursor = page.list_complete ? undefined : page.cursor;
+      } while (cursor);
+      this.ctx.storage.transactionSync(() => {
+        for (const e of found.values()) this.ctx.storage.sql.exec('INSERT OR IGNORE INTO versions (version, entry) VALUES (?, ?)', e.version, JSON.stringify(e));
+        // KV already holds the imported current entry: nothing to publish (gen = published_gen).
+        this.ctx.storage.sql.exec('INSERT INTO head (id, key, current, gen, published_gen, failures) VALUES (1, ?, ?, 0, 0, 0)', key, cur?.version ?? 0);
+      });
+    });
+  }
+}
