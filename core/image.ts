@@ -1,53 +1,17 @@
 /**
- * Client images → the model's u8 HWC input: PNG decoding (fast-png: grey, grey+alpha, RGB, RGBA,
- * palette, 1-16 bit), channel conversion (ITU-R BT.601 luma for RGB → grey; alpha composited on
- * black, as Fashion-MNIST's background is black) and resizing (area averaging when shrinking,
+ * Client images → the model's u8 HWC input: PNG decoding (core/png.ts: strict, with caps derived
+ * from the model's shape and checked before anything is inflated), channel conversion (ITU-R
+ * BT.601 luma for RGB → grey; alpha composited on black, as Fashion-MNIST's background is black;
+ * png.ts decodes straight to the model's channels, convertChannels is for other sources) and resizing (area averaging when shrinking,
  * bilinear when enlarging).
  *
  * @example
  * const u8 = pngToModelInput(bytes, { channels: 1, height: 28, width: 28 });
  */
-import { decode } from 'fast-png';
 import type { ImageShape } from './normalise.js';
+import { decodePng, ImageError, pngOptionsFor, writePixel, type Decoded } from './png.js';
 
-export class ImageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ImageError';
-  }
-}
-
-/** Largest image we decode (pixels): bounds memory per request in a 128 MB isolate. */
-export const MAX_IMAGE_PIXELS = 4096 * 4096;
-
-export interface Decoded { width: number; height: number; channels: number; data: Uint8Array }
-
-export function decodePng(bytes: Uint8Array): Decoded {
-  let img: ReturnType<typeof decode>;
-  try {
-    img = decode(bytes);
-  } catch (e) {
-    throw new ImageError(`not a valid PNG: ${(e as Error).message}`);
-  }
-  if (img.width * img.height > MAX_IMAGE_PIXELS) throw new ImageError(`image is ${img.width}×${img.height}; at most ${MAX_IMAGE_PIXELS} pixels are accepted`);
-  let { data, channels } = img;
-  if (img.palette) {
-    // Expand palette indices to RGB(A).
-    const pal = img.palette;
-    const pc = pal[0]!.length;
-    const out = new Uint8Array(img.width * img.height * pc);
-    for (let i = 0; i < img.width * img.height; i++) out.set(pal[(data as Uint8Array)[i]!]!, i * pc);
-    data = out;
-    channels = pc;
-  }
-  let u8: Uint8Array;
-  if (img.depth === 16) u8 = Uint8Array.from(data as Uint16Array, (v) => v >> 8);
-  else if (img.depth < 8 && !img.palette) {
-    const max = (1 << img.depth) - 1;
-    u8 = Uint8Array.from(data as Uint8Array, (v) => Math.round((v * 255) / max));
-  } else u8 = data as Uint8Array;
-  return { width: img.width, height: img.height, channels, data: u8 };
-}
+export { ImageError, type Decoded };
 
 /** Converts any of 1-4 channels (grey, grey+alpha, RGB, RGBA) to 1 or 3 channels. */
 export function convertChannels(img: Decoded, want: number): Decoded {
@@ -57,10 +21,9 @@ export function convertChannels(img: Decoded, want: number): Decoded {
   const out = new Uint8Array(width * height * want);
   for (let i = 0; i < width * height; i++) {
     const p = i * c;
-    const alpha = c === 2 ? data[p + 1]! / 255 : c === 4 ? data[p + 3]! / 255 : 1;
-    const [r, g, b] = c >= 3 ? [data[p]!, data[p + 1]!, data[p + 2]!] : [data[p]!, data[p]!, data[p]!];
-    if (want === 1) out[i] = Math.round((0.299 * r + 0.587 * g + 0.114 * b) * alpha);
-    else { out[i * 3] = Math.round(r * alpha); out[i * 3 + 1] = Math.round(g * alpha); out[i * 3 + 2] = Math.round(b * alpha); }
+    const a = c === 2 ? data[p + 1]! : c === 4 ? data[p + 3]! : 255;
+    if (c >= 3) writePixel(out, i * want, want, data[p]!, data[p + 1]!, data[p + 2]!, a);
+    else writePixel(out, i * want, want, data[p]!, data[p]!, data[p]!, a);
   }
   return { width, height, channels: want, data: out };
 }
@@ -95,7 +58,10 @@ export function resize(img: Decoded, width: number, height: number): Decoded {
   return { width, height, channels: C, data: out };
 }
 
-/** PNG bytes → u8 HWC of exactly the model's shape. */
+/**
+ * PNG bytes → u8 HWC of exactly the model's shape; the size caps follow from the shape (pngOptionsFor).
+ * @example pngToModelInput(bytes, { channels: 1, height: 28, width: 28 }).length // 784
+ */
 export function pngToModelInput(bytes: Uint8Array, shape: ImageShape): Uint8Array {
-  return resize(convertChannels(decodePng(bytes), shape.channels), shape.width, shape.height).data;
+  return resize(decodePng(bytes, pngOptionsFor(shape)), shape.width, shape.height).data;
 }
