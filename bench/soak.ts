@@ -1,0 +1,270 @@
+/**
+ * `npm run bench:soak`: resident memory of both services under steady, valid traffic.
+ *
+ * Starts the GPU backend (its own Node process, cpu executor) and the edge worker in `wrangler dev`
+ * (workerd), sends real Fashion-MNIST test images (raw u8 and PNG, several regions, a share of
+ * them forwarded to the backend) from `--concurrency` clients for `--seconds`, and samples every
+ * `--every` seconds:
+ *   - RSS of the backend process, of wrangler's own Node process, and of each workerd process;
+ *   - the worker isolate's JS heap (`Runtime.getHeapUsage` over wrangler's inspector), which tells
+ *     our worker's memory apart from the dev server's.
+ * A series "plateaus" when the floor of its last third (lowest sample: garbage-collected memory saws)
+ * is less than --plateau-mb (default 8 MB) above the floor of its middle third.
+ *
+ * Writes bench/results/soak.{json,md,svg}.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { encodePng } from '../tests/helpers/png-encode.js';
+import { loadFashionMnist } from '../training/data/fashion-mnist.js';
+import { node22 } from '../scripts/node22.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '120' },
+    concurrency: { type: 'string', default: '8' },
+    every: { type: 'string', default: '5' },
+    'plateau-mb': { type: 'string', default: '8' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opt.help) {
+  console.log('npm run bench:soak -- [--seconds=120] [--concurrency=8] [--every=5] [--plateau-mb=8]');
+  process.exit(0);
+}
+const SECONDS = Number(opt.seconds), CONC = Number(opt.concurrency), EVERY = Number(opt.every), PLATEAU_MB = Number(opt['plateau-mb']);
+const EDGE_PORT = 8798, BACKEND_PORT = 8799, INSPECTOR_PORT = 9332;
+const EDGE = `http://127.0.0.1:${EDGE_PORT}`;
+const SECRET = 'soak-cascade-secret-0123456789', ADMIN = 'soak-admin-token';
+/** Regions the clients pretend to come from; one of them forwards everything to the backend. */
+const REGIONS = ['colo:LHR', 'country:DE', 'continent:NA', 'colo:FWD', 'default'];
+
+const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
+
+function drain(p: ChildProcess): () => string {
+  // An unread pipe fills up and stalls the child: keep reading, keep the tail for errors.
+  let log = '';
+  const keep = (d: Buffer) => { log = (log + d.toString()).slice(-4000); };
+  p.stdout?.on('data', keep);
+  p.stderr?.on('data', keep);
+  return () => log;
+}
+
+async function waitFor(url: string, p: ChildProcess, log: () => string): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (p.exitCode !== null || Date.now() - t0 > 90_000) throw new Error(`${url} did not come up:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** RSS (MB) of pid and of each descendant, by /proc: [{pid, comm, rssMb}]. */
+function tree(root: number): { pid: number; comm: string; rssMb: number }[] {
+  const kids = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: { pid: number; comm: string; rssMb: number }[] = [];
+  const visit = (pid: number) => {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const comm = /^Name:\s+(\S+)/m.exec(status)?.[1] ?? '?';
+      const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
+      out.push({ pid, comm, rssMb: Math.round(rss * 10) / 10 });
+    } catch {
+      return;
+    }
+    for (const k of kids.get(pid) ?? []) visit(k);
+  };
+  visit(root);
+  return out;
+}
+
+/** Local TCP ports each pid listens on (its socket fds' inodes, looked up in /proc/net/tcp). */
+function listeningPorts(pids: number[]): Map<number, number[]> {
+  const byInode = new Map<string, number>();
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[3] === '0A') byInode.set(f[9]!, parseInt(f[1]!.split(':')[1]!, 16)); // 0A: LISTEN
+  }
+  return new Map(pids.map((pid) => {
+    const ports: number[] = [];
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        const port = inode ? byInode.get(inode) : undefined;
+        if (port !== undefined) ports.push(port);
+      }
+    } catch {
+      // exited
+    }
+    return [pid, ports];
+  }));
+}
+
+/** The worker isolate's JS heap over wrangler's inspector proxy (it wants a DevTools origin). */
+async function isolateHeapMb(): Promise<number | null> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${INSPECTOR_PORT}/ws`, { headers: { Origin: 'https://devtools.devprod.cloudflare.dev' } });
+    const done = (v: number | null) => { clearTimeout(timer); ws.terminate(); resolve(v); };
+    const timer = setTimeout(() => done(null), 3000);
+    ws.on('open', () => ws.send(JSON.stringify({ id: 1, method: 'Runtime.getHeapUsage' })));
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d)) as { id?: number; result?: { usedSize: number } };
+      if (m.id === 1) done(m.result ? Math.round((m.result.usedSize / 2 ** 20) * 10) / 10 : null);
+    });
+    ws.on('error', () => done(null));
+  });
+}
+
+const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: 20 } });
+const bodies = Array.from({ length: ds.test.count }, (_, i) => {
+  const px = ds.test.images.slice(i * 784, (i + 1) * 784);
+  return i % 4 === 0
+    ? { type: 'image/png', body: encodePng({ width: 28, height: 28, colorType: 0, bitDepth: 8, samples: px }) }
+    : { type: 'application/octet-stream', body: px };
+});
+
+mkdirSync('.cache', { recursive: true });
+const backend = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/server.ts'], { env: { ...env, PORT: String(BACKEND_PORT), CASCADE_SECRET: SECRET, EXECUTORS: 'cpu' }, stdio: ['ignore', 'pipe', 'pipe'] });
+const backendLog = drain(backend);
+const worker = spawn(node22(), ['node_modules/wrangler/bin/wrangler.js', 'dev', '--env', 'dev', '--port', String(EDGE_PORT), '--ip', '127.0.0.1', '--inspector-port', String(INSPECTOR_PORT),
+  '--var', `CASCADE_SECRET:${SECRET}`, '--var', `ADMIN_TOKEN:${ADMIN}`, '--var', `BACKEND_URL:http://127.0.0.1:${BACKEND_PORT}`, '--persist-to', '.cache/soak-wrangler-state'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+const workerLog = drain(worker);
+const stopAll = () => { worker.kill('SIGTERM'); backend.kill('SIGTERM'); };
+process.on('exit', stopAll);
+
+try {
+  await waitFor(`http://127.0.0.1:${BACKEND_PORT}/healthz`, backend, backendLog);
+  await waitFor(`${EDGE}/healthz`, worker, workerLog);
+  // One region forwards every request (no exit is confident at threshold 2), so the backend works too.
+  const put = async (key: string, settings: unknown) => {
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const cur = await fetch(`${EDGE}/admin/regions/${key}`, { headers: auth });
+    const headers: Record<string, string> = { ...auth, 'content-type': 'application/json', ...(cur.ok ? { 'if-match': cur.headers.get('etag')! } : {}) };
+    await cur.arrayBuffer();
+    const r = await fetch(`${EDGE}/admin/regions/${key}`, { method: 'PUT', headers, body: JSON.stringify(settings) });
+    if (!r.ok) throw new Error(`PUT ${key}: ${r.status} ${await r.text()}`);
+  };
+  await put('colo:FWD', { policy: 'confidence', thresholds: [2, 2, 2], split: 1, encoding: 'f16' });
+
+  const t0 = Date.now();
+  const counts: Record<string, number> = {};
+  let sent = 0;
+  const client = async (k: number) => {
+    for (let i = k; Date.now() - t0 < SECONDS * 1000; i += CONC) {
+      const b = bodies[i % bodies.length]!;
+      const r = await fetch(`${EDGE}/v1/classify`, { method: 'POST', body: b.body as unknown as BodyInit, headers: { 'content-type': b.type, 'x-cascade-region': REGIONS[i % REGIONS.length]! } });
+      const j = (await r.json()) as { where?: string; degraded?: boolean };
+      const key = r.status !== 200 ? `status ${r.status}` : `${j.where}${j.degraded ? ' (degraded)' : ''}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+      sent++;
+    }
+  };
+  // wrangler dev runs two workerd processes: its dev proxy (ProxyWorker + InspectorProxyWorker), which
+  // owns the public port and the inspector port, and the runtime that runs our worker behind it.
+  const workerds = tree(worker.pid!).filter((p) => p.comm === 'workerd').map((p) => p.pid);
+  const ports = listeningPorts(workerds);
+  const proxyPid = workerds.find((pid) => ports.get(pid)!.includes(EDGE_PORT));
+  const edgePid = workerds.find((pid) => pid !== proxyPid);
+  if (proxyPid === undefined || edgePid === undefined) throw new Error(`expected wrangler's proxy and the worker's workerd, found ${JSON.stringify([...ports])}`);
+  type Sample = { t: number; requests: number; backendMb: number; wranglerMb: number; proxyWorkerdMb: number; edgeWorkerdMb: number; isolateHeapMb: number | null };
+  const samples: Sample[] = [];
+  const sample = async () => {
+    const w = tree(worker.pid!);
+    samples.push({
+      t: Math.round((Date.now() - t0) / 100) / 10,
+      requests: sent,
+      backendMb: tree(backend.pid!)[0]?.rssMb ?? NaN,
+      wranglerMb: w.find((p) => p.pid === worker.pid)?.rssMb ?? NaN,
+      proxyWorkerdMb: w.find((p) => p.pid === proxyPid)?.rssMb ?? NaN,
+      edgeWorkerdMb: w.find((p) => p.pid === edgePid)?.rssMb ?? NaN,
+      isolateHeapMb: await isolateHeapMb(),
+    });
+    const s = samples.at(-1)!;
+    console.log(`t=${s.t}s requests=${s.requests} backend=${s.backendMb}MB wrangler=${s.wranglerMb}MB proxy workerd=${s.proxyWorkerdMb}MB edge workerd=${s.edgeWorkerdMb}MB isolate heap=${s.isolateHeapMb}MB`);
+  };
+  await sample();
+  const timer = setInterval(() => void sample(), EVERY * 1000);
+  await Promise.all(Array.from({ length: CONC }, (_, k) => client(k)));
+  clearInterval(timer);
+  await sample();
+
+  const series: Record<string, number[]> = {
+    'backend RSS': samples.map((s) => s.backendMb),
+    'wrangler (Node) RSS': samples.map((s) => s.wranglerMb),
+    "wrangler's dev proxy (workerd) RSS": samples.map((s) => s.proxyWorkerdMb),
+    'edge worker runtime (workerd) RSS': samples.map((s) => s.edgeWorkerdMb),
+    'worker isolate JS heap': samples.map((s) => s.isolateHeapMb ?? NaN),
+  };
+  // Plateau: garbage-collected memory saws up and down, so compare floors: the lowest sample of the
+  // last third against the lowest of the middle third. Memory that is retained lifts the floor.
+  const verdict = Object.fromEntries(Object.entries(series).map(([name, xs]) => {
+    const third = Math.floor(xs.length / 3);
+    const floor = (a: number[]) => Math.min(...a.filter(Number.isFinite));
+    const growth = floor(xs.slice(2 * third)) - floor(xs.slice(third, 2 * third));
+    return [name, { first: xs[0], last: xs.at(-1), max: Math.max(...xs.filter(Number.isFinite)), floorGrowthMb: Math.round(growth * 10) / 10, plateau: growth < PLATEAU_MB }];
+  }));
+  const seconds = (Date.now() - t0) / 1000;
+  const meta = { date: new Date().toISOString(), hardware: `${cpus().length}-core ${process.arch} VM`, seconds: Math.round(seconds), concurrency: CONC, requests: sent, reqPerSec: Math.round(sent / seconds), outcomes: counts, plateauMb: PLATEAU_MB };
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/soak.json', JSON.stringify({ ...meta, verdict, samples }, null, 2) + '\n');
+  writeFileSync('bench/results/soak.svg', svg(samples.map((s) => s.t), series));
+  const md = [
+    '# Soak: resident memory under steady valid traffic',
+    '',
+    `${meta.date}, ${meta.hardware}; \`npm run bench:soak -- --seconds=${SECONDS} --concurrency=${CONC}\`. Backend (cpu executor) and edge worker in \`wrangler dev\` on loopback,`,
+    `${sent} requests in ${meta.seconds} s (${meta.reqPerSec} req/s) of real Fashion-MNIST test images (raw u8 and PNG) from ${REGIONS.length} regions, one of them forwarding everything.`,
+    `Outcomes: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    '',
+    '| series | first MB | last MB | max MB | floor growth, middle → last third (MB) | plateau |',
+    '|---|---|---|---|---|---|',
+    ...Object.entries(verdict).map(([k, v]) => `| ${k} | ${v.first} | ${v.last} | ${v.max} | ${v.floorGrowthMb} | ${v.plateau ? 'yes' : '**no**'} |`),
+    '',
+    '![memory over time](soak.svg)',
+    '',
+  ].join('\n');
+  writeFileSync('bench/results/soak.md', md);
+  console.log(md);
+} finally {
+  stopAll();
+}
+process.exit(0);
+
+/** A line per series over time (MB), with axes; plain SVG. */
+function svg(t: number[], series: Record<string, number[]>): string {
+  const W = 720, H = 360, L = 60, R = 200, T = 20, B = 40;
+  const all = Object.values(series).flat().filter(Number.isFinite);
+  const ymax = Math.max(10, ...all) * 1.05, xmax = Math.max(1, ...t);
+  const x = (v: number) => L + (v / xmax) * (W - L - R), y = (v: number) => H - B - (v / ymax) * (H - T - B);
+  const colours = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
+  const lines = Object.entries(series).map(([name, xs], i) => {
+    const pts = xs.map((v, j) => (Number.isFinite(v) ? `${x(t[j]!).toFixed(1)},${y(v).toFixed(1)}` : '')).filter(Boolean).join(' ');
+    return `<polyline fill="none" stroke="${colours[i % colours.length]}" stroke-width="2" points="${pts}"/><text x="${W - R + 10}" y="${T + 16 * i + 10}" font-size="12" fill="${colours[i % colours.length]}">${name}</text>`;
+  });
+  const ticks = Array.from({ length: 5 }, (_, i) => (ymax * i) / 4).map((v) => `<text x="${L - 6}" y="${y(v) + 4}" font-size="11" text-anchor="end">${v.toFixed(0)}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+${ticks.join('\n')}
+<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="black"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="black"/>
+<text x="${(L + W - R) / 2}" y="${H - 8}" font-size="12" text-anchor="middle">seconds of steady traffic</text>
+<text x="14" y="${(T + H - B) / 2}" font-size="12" transform="rotate(-90 14 ${(T + H - B) / 2})" text-anchor="middle">MB</text>
+${lines.join('\n')}
+</svg>
+`;
+}
