@@ -28,13 +28,17 @@ const { values: opt } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     every: { type: 'string', default: '5' },
     'plateau-mb': { type: 'string', default: '8' },
+    traffic: { type: 'string', default: 'classify' },
     help: { type: 'boolean', default: false },
   },
 });
 if (opt.help) {
-  console.log('npm run bench:soak -- [--seconds=120] [--concurrency=8] [--every=5] [--plateau-mb=8]');
+  console.log('npm run bench:soak -- [--seconds=120] [--concurrency=8] [--every=5] [--plateau-mb=8] [--traffic=classify|healthz]\n' +
+    '  --traffic=healthz: the control run, GET /healthz at the same concurrency (none of our code but routing runs)');
   process.exit(0);
 }
+const TRAFFIC = opt.traffic as 'classify' | 'healthz';
+if (TRAFFIC !== 'classify' && TRAFFIC !== 'healthz') throw new Error(`--traffic=${TRAFFIC}: expected classify or healthz`);
 const SECONDS = Number(opt.seconds), CONC = Number(opt.concurrency), EVERY = Number(opt.every), PLATEAU_MB = Number(opt['plateau-mb']);
 const EDGE_PORT = 8798, BACKEND_PORT = 8799, INSPECTOR_PORT = 9332;
 const EDGE = `http://127.0.0.1:${EDGE_PORT}`;
@@ -168,6 +172,13 @@ try {
   let sent = 0;
   const client = async (k: number) => {
     for (let i = k; Date.now() - t0 < SECONDS * 1000; i += CONC) {
+      if (TRAFFIC === 'healthz') {
+        const r = await fetch(`${EDGE}/healthz`);
+        await r.arrayBuffer();
+        counts[`healthz ${r.status}`] = (counts[`healthz ${r.status}`] ?? 0) + 1;
+        sent++;
+        continue;
+      }
       const b = bodies[i % bodies.length]!;
       const r = await fetch(`${EDGE}/v1/classify`, { method: 'POST', body: b.body as unknown as BodyInit, headers: { 'content-type': b.type, 'x-cascade-region': REGIONS[i % REGIONS.length]! } });
       const j = (await r.json()) as { where?: string; degraded?: boolean };
@@ -178,15 +189,29 @@ try {
   };
   // wrangler dev runs two workerd processes: its dev proxy (ProxyWorker + InspectorProxyWorker), which
   // owns the public port and the inspector port, and the runtime that runs our worker behind it.
-  const workerds = tree(worker.pid!).filter((p) => p.comm === 'workerd').map((p) => p.pid);
-  const ports = listeningPorts(workerds);
-  const proxyPid = workerds.find((pid) => ports.get(pid)!.includes(EDGE_PORT));
-  const edgePid = workerds.find((pid) => pid !== proxyPid);
-  if (proxyPid === undefined || edgePid === undefined) throw new Error(`expected wrangler's proxy and the worker's workerd, found ${JSON.stringify([...ports])}`);
-  type Sample = { t: number; requests: number; backendMb: number; wranglerMb: number; proxyWorkerdMb: number; edgeWorkerdMb: number; isolateHeapMb: number | null };
+  // Looked up at every sample: wrangler restarts the runtime when a source file changes.
+  const roles = () => {
+    const workerds = tree(worker.pid!).filter((p) => p.comm === 'workerd').map((p) => p.pid);
+    const ports = listeningPorts(workerds);
+    const proxyPid = workerds.find((pid) => ports.get(pid)!.includes(EDGE_PORT));
+    return { proxyPid, edgePid: workerds.find((pid) => pid !== proxyPid) };
+  };
+  const edgePids = new Set<number>();
+  type Sample = { t: number; requests: number; backendMb: number; wranglerMb: number; proxyWorkerdMb: number; edgeWorkerdMb: number; isolateHeapMb: number | null; wasmHeapMb: number | null };
   const samples: Sample[] = [];
+  const wasmHeapMb = async () => {
+    try {
+      const j = (await (await fetch(`${EDGE}/readyz`)).json()) as { checks: { model: { wasmHeapBytes?: number | null } } };
+      const b = j.checks.model.wasmHeapBytes;
+      return typeof b === 'number' ? Math.round((b / 2 ** 20) * 10) / 10 : null;
+    } catch {
+      return null;
+    }
+  };
   const sample = async () => {
     const w = tree(worker.pid!);
+    const { proxyPid, edgePid } = roles();
+    if (edgePid !== undefined) edgePids.add(edgePid);
     samples.push({
       t: Math.round((Date.now() - t0) / 100) / 10,
       requests: sent,
@@ -195,9 +220,10 @@ try {
       proxyWorkerdMb: w.find((p) => p.pid === proxyPid)?.rssMb ?? NaN,
       edgeWorkerdMb: w.find((p) => p.pid === edgePid)?.rssMb ?? NaN,
       isolateHeapMb: await isolateHeapMb(),
+      wasmHeapMb: await wasmHeapMb(),
     });
     const s = samples.at(-1)!;
-    console.log(`t=${s.t}s requests=${s.requests} backend=${s.backendMb}MB wrangler=${s.wranglerMb}MB proxy workerd=${s.proxyWorkerdMb}MB edge workerd=${s.edgeWorkerdMb}MB isolate heap=${s.isolateHeapMb}MB`);
+    console.log(`t=${s.t}s requests=${s.requests} backend=${s.backendMb}MB wrangler=${s.wranglerMb}MB proxy workerd=${s.proxyWorkerdMb}MB edge workerd=${s.edgeWorkerdMb}MB isolate heap=${s.isolateHeapMb}MB wasm heap=${s.wasmHeapMb}MB`);
   };
   await sample();
   const timer = setInterval(() => void sample(), EVERY * 1000);
@@ -211,6 +237,7 @@ try {
     "wrangler's dev proxy (workerd) RSS": samples.map((s) => s.proxyWorkerdMb),
     'edge worker runtime (workerd) RSS': samples.map((s) => s.edgeWorkerdMb),
     'worker isolate JS heap': samples.map((s) => s.isolateHeapMb ?? NaN),
+    "onnxruntime's wasm heap": samples.map((s) => s.wasmHeapMb ?? NaN),
   };
   // Plateau: garbage-collected memory saws up and down, so compare floors: the lowest sample of the
   // last third against the lowest of the middle third. Memory that is retained lifts the floor.
@@ -221,25 +248,28 @@ try {
     return [name, { first: xs[0], last: xs.at(-1), max: Math.max(...xs.filter(Number.isFinite)), floorGrowthMb: Math.round(growth * 10) / 10, plateau: growth < PLATEAU_MB }];
   }));
   const seconds = (Date.now() - t0) / 1000;
-  const meta = { date: new Date().toISOString(), hardware: `${cpus().length}-core ${process.arch} VM`, seconds: Math.round(seconds), concurrency: CONC, requests: sent, reqPerSec: Math.round(sent / seconds), outcomes: counts, plateauMb: PLATEAU_MB };
+  const meta = { traffic: TRAFFIC, date: new Date().toISOString(), hardware: `${cpus().length}-core ${process.arch} VM`, seconds: Math.round(seconds), concurrency: CONC, requests: sent, reqPerSec: Math.round(sent / seconds), outcomes: counts, plateauMb: PLATEAU_MB, edgeRuntimeRestarts: edgePids.size - 1 };
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/soak.json', JSON.stringify({ ...meta, verdict, samples }, null, 2) + '\n');
-  writeFileSync('bench/results/soak.svg', svg(samples.map((s) => s.t), series));
+  const name = TRAFFIC === 'classify' ? 'soak' : 'soak-healthz';
+  writeFileSync(`bench/results/${name}.json`, JSON.stringify({ ...meta, verdict, samples }, null, 2) + '\n');
+  writeFileSync(`bench/results/${name}.svg`, svg(samples.map((s) => s.t), series));
   const md = [
     '# Soak: resident memory under steady valid traffic',
     '',
-    `${meta.date}, ${meta.hardware}; \`npm run bench:soak -- --seconds=${SECONDS} --concurrency=${CONC}\`. Backend (cpu executor) and edge worker in \`wrangler dev\` on loopback,`,
-    `${sent} requests in ${meta.seconds} s (${meta.reqPerSec} req/s) of real Fashion-MNIST test images (raw u8 and PNG) from ${REGIONS.length} regions, one of them forwarding everything.`,
-    `Outcomes: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `${meta.date}, ${meta.hardware}; \`npm run bench:soak -- --seconds=${SECONDS} --concurrency=${CONC} --traffic=${TRAFFIC}\`. Backend (cpu executor) and edge worker in \`wrangler dev\` on loopback,`,
+    TRAFFIC === 'classify'
+      ? `${sent} requests in ${meta.seconds} s (${meta.reqPerSec} req/s) of real Fashion-MNIST test images (raw u8 and PNG) from ${REGIONS.length} regions, one of them forwarding everything.`
+      : `${sent} requests in ${meta.seconds} s (${meta.reqPerSec} req/s) of GET /healthz: the control (no model, KV or backend work).`,
+    `Outcomes: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}.${meta.edgeRuntimeRestarts ? ` wrangler restarted the worker's runtime ${meta.edgeRuntimeRestarts}× (a source file changed): the run is not clean.` : ''}`,
     '',
     '| series | first MB | last MB | max MB | floor growth, middle → last third (MB) | plateau |',
     '|---|---|---|---|---|---|',
     ...Object.entries(verdict).map(([k, v]) => `| ${k} | ${v.first} | ${v.last} | ${v.max} | ${v.floorGrowthMb} | ${v.plateau ? 'yes' : '**no**'} |`),
     '',
-    '![memory over time](soak.svg)',
+    `![memory over time](${name}.svg)`,
     '',
   ].join('\n');
-  writeFileSync('bench/results/soak.md', md);
+  writeFileSync(`bench/results/${name}.md`, md);
   console.log(md);
 } finally {
   stopAll();

@@ -7,6 +7,7 @@
 import type { Context } from 'hono';
 import type { Env } from '../env.js';
 import { edgeModel } from '../model/edge-model.js';
+import { wasmHeapBytes } from '../runtime/ort.js';
 import { currentKey, recentProblems } from '../thresholds/store.js';
 
 /** Short: /readyz must answer fast even when the backend hangs. */
@@ -22,7 +23,7 @@ export async function readyz(c: Context<{ Bindings: Env }>): Promise<Response> {
   let ready = true;
   try {
     await model.load(model.manifest.exits.length);
-    checks.model = { ok: true, name: model.manifest.name, sessions: model.loadedSessions(), segments: model.manifest.segments.length, exits: model.manifest.exits.length };
+    checks.model = { ok: true, name: model.manifest.name, sessions: model.loadedSessions(), segments: model.manifest.segments.length, exits: model.manifest.exits.length, wasmHeapBytes: wasmHeapBytes() };
   } catch (e) {
     ready = false;
     checks.model = { ok: false, error: (e as Error).message };

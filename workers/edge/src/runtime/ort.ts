@@ -25,11 +25,30 @@ function isPlaceholder(src: unknown): boolean {
   return bytes === PLACEHOLDER.byteLength;
 }
 
+/** ORT's wasm memory (imported or exported by its module), kept to report its size. */
+let memory: WebAssembly.Memory | undefined;
+function findMemory(imports: WebAssembly.Imports | undefined, instance: WebAssembly.Instance): WebAssembly.Memory | undefined {
+  const all = [...Object.values(imports ?? {}).flatMap((m) => Object.values(m)), ...Object.values(instance.exports)];
+  return all.find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory);
+}
+
 // Serve ORT's instantiate(placeholder) from the precompiled module; anything else passes through.
 (WebAssembly as { instantiate: unknown }).instantiate = async (src: unknown, imports?: WebAssembly.Imports) => {
-  if (isPlaceholder(src)) return { instance: await instantiate(wasmModule as WebAssembly.Module, imports), module: wasmModule };
+  if (isPlaceholder(src)) {
+    const instance = await instantiate(wasmModule as WebAssembly.Module, imports);
+    memory = findMemory(imports, instance);
+    return { instance, module: wasmModule };
+  }
   return instantiate(src as WebAssembly.Module, imports);
 };
+
+/**
+ * Bytes of onnxruntime's wasm heap (it only grows: wasm memory never shrinks), or null before ORT
+ * started. Reported by /readyz: it is outside the JS heap, so a leak in it shows only here and in RSS.
+ */
+export function wasmHeapBytes(): number | null {
+  return memory ? memory.buffer.byteLength : null;
+}
 
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.proxy = false;
