@@ -179,7 +179,14 @@ const MUTATIONS: Mutation[] = [
   { name: 'chunk length ≥ 2^31', valid: false, apply: (g) => { const b = g.bytes.slice(); b.set(u32(0xfffffff0), 8 + 12 + 13); return b; } },
   { name: 'corrupt zlib stream (one byte changed)', valid: false, apply: (g, r) => {
     const z = concat(...g.chunks.filter((c) => c.type === 'IDAT').map((c) => c.data)).slice();
-    const i = Math.floor(r() * z.length); z[i] = (z[i]! ^ (1 + Math.floor(r() * 255))) & 0xff;
+    // A changed byte can leave a valid stream (e.g. FLEVEL bits with a still-valid FCHECK): keep only changes zlib itself refuses.
+    let changed = false;
+    for (let tries = 0; tries < 20 && !changed; tries++) {
+      const i = Math.floor(r() * z.length), was = z[i]!;
+      z[i] = (was ^ (1 + Math.floor(r() * 255))) & 0xff;
+      try { pako.inflate(z); z[i] = was; } catch { changed = true; }
+    }
+    if (!changed) return null;
     return assemblePng([...g.chunks.filter((c) => c.type !== 'IDAT' && c.type !== 'IEND'), { type: 'IDAT', data: z }, { type: 'IEND', data: new Uint8Array(0) }]);
   } },
   { name: 'zlib stream truncated', valid: false, apply: (g, r) => {
