@@ -1,0 +1,242 @@
+/**
+ * `npm run fuzz`: the fuzz suite (tests/fuzz/, issue #9) against the REAL processes on loopback: the
+ * GPU backend (startBackend, onnxruntime-node CPU executor unless EXECUTORS says otherwise) and the
+ * edge worker in `wrangler dev --env dev` (workerd, local KV and Durable Objects in a fresh
+ * `.cache/fuzz-wrangler-state`), the edge forwarding to that backend. Then clients that abort
+ * uploads (raw TCP) and keep-alive after an early 413; then checks the dev server is still alive.
+ * Writes bench/results/fuzz.json and fuzz.md.
+ *
+ * @example
+ * npm run fuzz                                          # 10,000 edge + 5,000 backend cases, seed 1
+ * npm run fuzz -- --seed=7 --edge-cases=500 --backend-cases=300
+ * npm run fuzz -- --replay=png-invalid-mutation:-1117805776   # one case, printed with its answer
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
+import { arch, cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import fc from 'fast-check';
+import { startBackend, type RunningBackend } from '../gpu-backend/src/server.js';
+import { loadManifest } from '../training/evaluate.js';
+import { node22 } from './node22.js';
+import { backendSurface, edgeSurface, type FuzzClass } from '../tests/fuzz/arbitraries.js';
+import { formatViolation, generate, runFuzz, type RunResult } from '../tests/fuzz/runner.js';
+import { nodeSender } from '../tests/fuzz/node-send.js';
+
+const HELP = `npm run fuzz -- [options]
+  --seed=N            run seed (default 1); every case is reproducible from (class, caseSeed)
+  --edge-cases=N      edge worker cases (default 10000)
+  --backend-cases=N   backend cases (default 5000)
+  --concurrency=N     requests in flight per run (default 8)
+  --port=N            wrangler dev port (default 8797)
+  --replay=CLASS:SEED run one case (class and caseSeed from a report) against both processes and print it
+  --help`;
+
+const { values: a } = parseArgs({ options: {
+  seed: { type: 'string', default: '1' }, 'edge-cases': { type: 'string', default: '10000' }, 'backend-cases': { type: 'string', default: '5000' },
+  concurrency: { type: 'string', default: '8' }, port: { type: 'string', default: '8797' }, replay: { type: 'string' }, help: { type: 'boolean', default: false },
+} });
+if (a.help) { console.log(HELP); process.exit(0); }
+const int = (name: string, v: string | undefined) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) { console.error(`--${name}=${v}: expected a non-negative integer\n\n${HELP}`); process.exit(2); } return n; };
+const seed = Number(a.seed);
+if (!Number.isInteger(seed)) { console.error(`--seed=${a.seed}: expected an integer`); process.exit(2); }
+const edgeCases = int('edge-cases', a['edge-cases']), backendCases = int('backend-cases', a['backend-cases']), concurrency = Math.max(1, int('concurrency', a.concurrency)), port = int('port', a.port);
+
+const DIR = process.env.MODEL_DIR ?? 'models/fashion-resnet';
+const SECRET = 'fuzz-cascade-secret-0123456789';
+const ADMIN = 'fuzz-admin-token';
+const EDGE = `http://127.0.0.1:${port}`;
+const STATE = '.cache/fuzz-wrangler-state';
+const m = loadManifest(DIR);
+const oracle = { classes: m.classes, exits: m.exits.length };
+const log = (s: string) => console.error(`[fuzz] ${s}`);
+
+let backend: RunningBackend | undefined;
+let worker: ChildProcess | undefined;
+let workerExit: { code: number | null; signal: string | null } | null = null;
+
+async function startEdge(backendUrl: string): Promise<void> {
+  rmSync(STATE, { recursive: true, force: true });
+  mkdirSync('.cache', { recursive: true });
+  const out = createWriteStream('.cache/fuzz-wrangler.log');
+  worker = spawn(node22(), ['node_modules/wrangler/bin/wrangler.js', 'dev', '--env', 'dev', '--port', String(port), '--ip', '127.0.0.1',
+    '--var', `CASCADE_SECRET:${SECRET}`, '--var', `ADMIN_TOKEN:${ADMIN}`, '--var', `BACKEND_URL:${backendUrl}`, '--var', 'BACKEND_TIMEOUT_MS:5000',
+    '--persist-to', STATE], { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  worker.stdout!.pipe(out);
+  worker.stderr!.pipe(out);
+  worker.once('exit', (code, signal) => { workerExit = { code, signal }; });
+  const t0 = Date.now();
+  for (;;) {
+    if (workerExit) throw new Error(`wrangler dev exited (${JSON.stringify(workerExit)}); see .cache/fuzz-wrangler.log`);
+    try { if ((await fetch(`${EDGE}/healthz`)).ok) return; } catch { /* not up yet */ }
+    if (Date.now() - t0 > 120_000) throw new Error('wrangler dev did not start within 120 s; see .cache/fuzz-wrangler.log');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try { return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) })).status === 200; } catch { return false; }
+}
+
+/** Raw-socket clients that misbehave mid-upload; each variant is repeated, and the server is probed after each. */
+async function abortedUploads(host: string, p: number, path: string, type: string, rounds: number) {
+  const raw = (head: string, act: (s: ReturnType<typeof connect>) => void) => new Promise<string>((resolve) => {
+    const s = connect(p, host);
+    let text = '';
+    s.on('data', (d) => (text += d.toString()));
+    s.on('error', () => resolve(text));
+    s.on('close', () => resolve(text));
+    s.write(head);
+    act(s);
+    setTimeout(() => { s.destroy(); resolve(text); }, 15_000).unref();
+  });
+  const head = (extra: string) => `POST ${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-type: ${type}\r\n${extra}\r\n`;
+  const variants: [string, () => Promise<string>][] = [
+    ['content-length 100000, 1000 bytes sent, then disconnect', () => raw(head('content-length: 100000\r\n'), (s) => { s.write(Buffer.alloc(1000)); setTimeout(() => s.destroy(), 200); })],
+    ['content-length 5000, headers only, then disconnect', () => raw(head('content-length: 5000\r\n'), (s) => setTimeout(() => s.destroy(), 100))],
+    ['content-length 784, 783 bytes, half-close', () => raw(head('content-length: 784\r\n'), (s) => { s.write(Buffer.alloc(783)); setTimeout(() => s.end(), 100); })],
+    ['chunked, one chunk, then disconnect mid-chunk', () => raw(head('transfer-encoding: chunked\r\n'), (s) => { s.write('400\r\n'); s.write(Buffer.alloc(100)); setTimeout(() => s.destroy(), 100); })],
+    ['chunked upload past 8 MiB (413 while still sending), then disconnect', () => raw(head('transfer-encoding: chunked\r\n'), (s) => {
+      const chunk = Buffer.alloc(1 << 16, 1);
+      let sent = 0;
+      const tick = () => { if (s.destroyed) return; if (sent > 12 << 20) { s.destroy(); return; } s.write(`${chunk.length.toString(16)}\r\n`); s.write(chunk); s.write('\r\n'); sent += chunk.length; setImmediate(tick); };
+      tick();
+    })],
+  ];
+  const results: { variant: string; rounds: number; answers: Record<string, number>; healthyAfter: number }[] = [];
+  const base = `http://${host}:${p}`;
+  for (const [name, run] of variants) {
+    const r = { variant: name, rounds, answers: {} as Record<string, number>, healthyAfter: 0 };
+    for (let i = 0; i < rounds; i++) {
+      const text = await run();
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 'none';
+      r.answers[status] = (r.answers[status] ?? 0) + 1;
+      await new Promise((res) => setTimeout(res, 50));
+      if (await healthy(base)) r.healthyAfter++;
+    }
+    results.push(r);
+  }
+  return results;
+}
+
+/** A 413 answered before the body is read, then a second request on the same keep-alive connection. */
+async function keepAliveAfter413(url: string, path: string, type: string, size: number, rounds: number) {
+  let broken = 0, closeAnnounced = 0;
+  for (let i = 0; i < rounds; i++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (n: number) => new Promise<string>((resolve) => {
+      const r = request(`${url}${path}`, { method: 'POST', agent, headers: { 'content-type': type, 'content-length': n } }, (res) => { res.resume(); res.on('end', () => resolve(`${res.statusCode} ${res.headers.connection ?? ''}`)); });
+      r.on('error', (e) => resolve(`error ${e.message}`));
+      r.end(Buffer.alloc(n));
+    });
+    const first = await send(size);
+    const second = await send(16);
+    agent.destroy();
+    if (first.endsWith('close')) closeAnnounced++;
+    if (second.startsWith('error')) broken++;
+  }
+  return { rounds, secondRequestFailed: broken, closeAnnounced };
+}
+
+async function replay(spec: string): Promise<void> {
+  const [cls, s] = [spec.slice(0, spec.lastIndexOf(':')), Number(spec.slice(spec.lastIndexOf(':') + 1))];
+  const all = [...edgeSurface(m, ADMIN), ...backendSurface(m)];
+  const c = all.find((x) => x.name === cls);
+  if (!c || !Number.isInteger(s)) { console.error(`--replay=${spec}: expected CLASS:SEED with CLASS one of ${all.map((x) => x.name).join(', ')}`); process.exit(2); }
+  const one: FuzzClass = { ...c, arb: fc.constant(generate(c, s)) };
+  const url = c.surface === 'backend' ? backend!.url : EDGE;
+  const r = await runFuzz({ seed, classes: [one], counts: { [c.name]: 1 }, send: nodeSender(url), secret: SECRET, oracle });
+  const k = generate(c, s);
+  console.log(JSON.stringify({ case: { ...k, request: { ...k.request, body: k.request.body ? `${k.request.body.length} bytes` : undefined } }, statuses: r.byClass[c.name]!.statuses, violations: r.violations }, null, 2));
+}
+
+function table(r: RunResult): string {
+  const rows = Object.entries(r.byClass).map(([name, s]) => `| ${name} | ${s.cases} | ${s.requests} | ${Object.entries(s.statuses).sort().map(([k, v]) => `${k}×${v}`).join(', ')} | ${s.violations} |${Object.keys(s.notes).length ? ` ${Object.entries(s.notes).map(([k, v]) => `${k}×${v}`).join(', ')}` : ''} |`);
+  return ['| class | cases | requests | statuses seen | violations | classify answers |', '|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  log(`starting the backend (${DIR}) and wrangler dev on :${port}`);
+  backend = await startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: process.env.EXECUTORS ?? 'cpu' }, () => undefined);
+  await startEdge(backend.url);
+  if (a.replay) { await replay(a.replay); return; }
+
+  const progress = (what: string) => { let last = 0; return (d: number, t: number) => { if (Date.now() - last > 5000 || d === t) { last = Date.now(); log(`${what}: ${d}/${t} cases`); } }; };
+  log(`backend: ${backendCases} cases, seed ${seed}`);
+  const back = backendCases ? await runFuzz({ seed, classes: backendSurface(m), total: backendCases, send: nodeSender(backend.url), secret: SECRET, oracle, concurrency, onProgress: progress('backend') }) : undefined;
+  log(`edge: ${edgeCases} cases, seed ${seed}`);
+  const edge = edgeCases ? await runFuzz({ seed, classes: edgeSurface(m, ADMIN), total: edgeCases, send: nodeSender(EDGE), secret: SECRET, oracle, concurrency, onProgress: progress('edge') }) : undefined;
+
+  log('aborted uploads (raw TCP) and keep-alive after 413');
+  const aborted = {
+    edge: await abortedUploads('127.0.0.1', port, '/v1/classify', 'image/png', 5),
+    backend: await abortedUploads('127.0.0.1', Number(new URL(backend.url).port), '/v1/resume', 'application/octet-stream', 5),
+  };
+  const keepAlive = {
+    edge: await keepAliveAfter413(EDGE, '/v1/classify', 'image/png', 9 * 1024 * 1024, 5),
+    backend: await keepAliveAfter413(backend.url, '/v1/resume', 'application/octet-stream', 2 * 1024 * 1024, 5),
+  };
+  await new Promise((r) => setTimeout(r, 500));
+  const alive = { edgeHealthz: await healthy(EDGE), edgeProcessRunning: workerExit === null && worker?.exitCode === null, backendHealthz: await healthy(backend.url) };
+
+  const hw = `${cpus().length}-core ${arch()} machine, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node} (runner) / Node 22 (wrangler)`;
+  const command = `npm run fuzz -- --seed=${seed} --edge-cases=${edgeCases} --backend-cases=${backendCases} --concurrency=${concurrency}`;
+  const abortedViolations = [...aborted.edge, ...aborted.backend].filter((x) => x.healthyAfter < x.rounds).length;
+  const keepAliveViolations = Object.values(keepAlive).filter((k) => k.secondRequestFailed > 0 && k.closeAnnounced < k.rounds).length;
+  const totals = {
+    cases: (back?.cases ?? 0) + (edge?.cases ?? 0), requests: (back?.requests ?? 0) + (edge?.requests ?? 0),
+    violations: (back?.violationCount ?? 0) + (edge?.violationCount ?? 0) + abortedViolations + keepAliveViolations + (alive.edgeHealthz && alive.edgeProcessRunning ? 0 : 1),
+    seconds: Math.round((Date.now() - t0) / 100) / 10,
+  };
+  const json = { generatedAt: new Date().toISOString(), command, seed, hardware: hw, totals, backend: back, edge, abortedUploads: aborted, keepAliveAfter413: keepAlive, alive };
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/fuzz.json', JSON.stringify(json, null, 2) + '\n');
+  const vlist = (r?: RunResult) => (r?.violations.length ? r.violations.map((v) => `- ${formatViolation(v).replace(/\|/g, '\\|')}`).join('\n') : '- none');
+  const md = `# Fuzz run (issue #9)
+
+\`${command}\` on a ${hw}; ${totals.seconds} s in all. Real processes on loopback: the backend (startBackend, ${process.env.EXECUTORS ?? 'cpu'} executor) and the edge in \`wrangler dev --env dev\` (fresh \`${STATE}\`) forwarding to it.
+Every case is labelled with the answer it must get (tests/fuzz/); the oracle (tests/fuzz/oracle.ts): no 5xx, every 4xx problem+json with \`status\` = HTTP status and a string \`code\`, valid inputs 200 with a well-formed answer, invalid ones never 200, one signed body accepted once.
+Reproduce one case: \`npm run fuzz -- --replay=<class>:<caseSeed>\`.
+
+**Totals: ${totals.cases} cases, ${totals.requests} requests, ${totals.violations} violations.**
+
+## Backend \`POST /v1/resume\` (${back?.cases ?? 0} cases, ${Math.round((back?.ms ?? 0) / 1000)} s)
+
+${back ? table(back) : 'not run'}
+
+Violations (up to 20 kept per class):
+${vlist(back)}
+
+## Edge worker (${edge?.cases ?? 0} cases, ${Math.round((edge?.ms ?? 0) / 1000)} s)
+
+${edge ? table(edge) : 'not run'}
+
+Violations (up to 20 kept per class):
+${vlist(edge)}
+
+## Clients that abort uploads (raw TCP), and keep-alive after an early 413
+
+| server | variant | rounds | answers (status line) | /healthz 200 after |
+|---|---|---|---|---|
+${[...aborted.edge.map((x) => ['edge', x] as const), ...aborted.backend.map((x) => ['backend', x] as const)].map(([s, x]) => `| ${s} | ${x.variant} | ${x.rounds} | ${Object.entries(x.answers).map(([k, v]) => `${k}×${v}`).join(', ')} | ${x.healthyAfter}/${x.rounds} |`).join('\n')}
+
+Keep-alive: a body over the cap (413 before it is read), then a 16-byte request on the same connection.
+Edge: second request failed ${keepAlive.edge.secondRequestFailed}/${keepAlive.edge.rounds}, \`connection: close\` announced ${keepAlive.edge.closeAnnounced}/${keepAlive.edge.rounds}.
+Backend: second request failed ${keepAlive.backend.secondRequestFailed}/${keepAlive.backend.rounds}, \`connection: close\` announced ${keepAlive.backend.closeAnnounced}/${keepAlive.backend.rounds}.
+
+At the end: edge /healthz ${alive.edgeHealthz ? '200' : 'FAILED'}, wrangler dev process ${alive.edgeProcessRunning ? 'still running' : `EXITED ${JSON.stringify(workerExit)}`}, backend /healthz ${alive.backendHealthz ? '200' : 'FAILED'}.
+`;
+  writeFileSync('bench/results/fuzz.md', md);
+  log(`done: ${totals.cases} cases, ${totals.requests} requests, ${totals.violations} violations (bench/results/fuzz.{json,md})`);
+  for (const v of [...(back?.violations ?? []), ...(edge?.violations ?? [])].slice(0, 30)) log(formatViolation(v));
+  process.exitCode = totals.violations ? 1 : 0;
+}
+
+main().catch((e: unknown) => { console.error(e); process.exitCode = 2; }).finally(async () => {
+  worker?.kill('SIGTERM');
+  await backend?.stop();
+  setTimeout(() => process.exit(), 2000).unref();
+});
