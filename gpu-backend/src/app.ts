@@ -89,7 +89,10 @@ export function createBackendApp(st: BackendState): Hono {
     if (st.draining) c.res.headers.set('connection', 'close');
   });
 
-  app.post('/v1/resume', bodyLimit({ maxSize: st.cfg.BODY_LIMIT_BYTES, onError: (c) => problem(c, 413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${st.cfg.BODY_LIMIT_BYTES} bytes`) }), async (c) => {
+  app.post('/v1/resume', bodyLimit({ maxSize: st.cfg.BODY_LIMIT_BYTES, onError: (c) => problem(c, 413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${st.cfg.BODY_LIMIT_BYTES} bytes`, {
+    // The unread rest of the body is still on the connection: close it, or its bytes would be parsed as the next request.
+    connection: 'close',
+  }) }), async (c) => {
     const fail = (status: Parameters<typeof problem>[1], code: string, detail: string, headers?: Record<string, string>) => {
       st.metrics.error(code);
       return problem(c, status, code, detail, headers);
