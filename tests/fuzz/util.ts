@@ -57,7 +57,7 @@ export function preview(b: Uint8Array | undefined, max = 160): string {
   const head = b.subarray(0, max);
   let s: string;
   try {
-    s = JSON.stringify(new TextDecoder('utf-8', { fatal: true }).decode(head));
+    s = JSON.stringify(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(head));
   } catch {
     s = `hex:${hex(head)}`;
   }
