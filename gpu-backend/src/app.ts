@@ -109,7 +109,13 @@ export function createBackendApp(st: BackendState): Hono {
   async function resume(c: Context, fail: (status: Parameters<typeof problem>[1], code: string, detail: string, headers?: Record<string, string>) => Response): Promise<Response> {
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/octet-stream') return fail(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type "${type}" is not accepted; send application/octet-stream (safetensors)`);
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(await c.req.arrayBuffer());
+    } catch (e) {
+      // The client disconnected mid-body: its fault, counted as such, not as an internal error.
+      return fail(400, 'BODY_ABORTED', `the body ended early (${(e as Error).message})`);
+    }
     const header = c.req.header(SIGNATURE_HEADER);
     const sig = await verifyBody(st.cfg.CASCADE_SECRET, body, header, { windowMs: st.cfg.SIGNATURE_WINDOW_MS, mac: nodeMac });
     if (!sig.ok) return fail(401, `SIGNATURE_${sig.reason.toUpperCase()}`, `${SIGNATURE_HEADER} is ${sig.reason}`);
@@ -152,6 +158,12 @@ export function createBackendApp(st: BackendState): Hono {
   app.get('/metrics', async (c) => c.text(st.metricsText ? await st.metricsText() : st.metrics.render(gauges(st)), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.notFound((c) => problem(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
+    // A client that disconnects mid-body (Node: ECONNRESET "aborted", e.g. inside bodyLimit's stream):
+    // its fault, and nobody is left to read the answer. Counted, not logged as an internal error.
+    if ((err as { code?: string }).code === 'ECONNRESET') {
+      st.metrics.error('BODY_ABORTED');
+      return problem(c, 400, 'BODY_ABORTED', `the body ended early (${err.message})`);
+    }
     console.error(JSON.stringify({ level: 'error', error: err.message }));
     st.metrics.error('INTERNAL');
     return problem(c, 500, 'INTERNAL', 'unexpected error');
