@@ -1,4 +1,5 @@
 /** Small helpers shared by the generators and runners (no Node APIs: they run in workerd too). */
+import { mulberry32 } from '../../core/random.js';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -9,17 +10,8 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** mulberry32: a tiny deterministic PRNG, so big arrays come from one generated seed (fast, reproducible). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (core/random.ts): big arrays come from one generated seed (fast, reproducible). */
+export const prng = mulberry32;
 
 export function randomBytes(seed: number, n: number): Uint8Array {
   const r = prng(seed), out = new Uint8Array(n);

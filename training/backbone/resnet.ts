@@ -11,6 +11,7 @@
  */
 import type { tf as TF } from '../tf.js';
 import { batchNorm, type BatchNormState } from './batch-norm.js';
+import { mulberry32 } from '../../core/random.js';
 
 type Tf = typeof TF;
 type Tensor = TF.Tensor;
@@ -43,16 +44,7 @@ export interface Block {
 }
 
 /** Deterministic PRNG (mulberry32) so that a seed reproduces the initial weights. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** Standard normal samples via Box-Muller from a uniform PRNG. */
 export function gaussian(rand: () => number, n: number, std: number): Float32Array {
