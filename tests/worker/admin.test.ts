@@ -114,6 +114,11 @@ describe('admin API: authentication, bodies and If-Match', () => {
     const big = await call('/regions/colo:CDG', { method: 'PUT', body: JSON.stringify({ policy: 'confidence', thresholds: [0.5, 0.5, 0.5], split: 2, encoding: 'f16', note: 'x'.repeat(17 * 1024) }) });
     expect(big.status).toBe(413);
     expect((await problemOf(big)).code).toBe('PAYLOAD_TOO_LARGE');
+    // Streamed (no content-length): still 413, not a JSON error.
+    const chunks = new ReadableStream<Uint8Array>({ start(c) { for (let i = 0; i < 5; i++) c.enqueue(new Uint8Array(8 * 1024).fill(32)); c.close(); } });
+    const streamed = await SELF.fetch('https://edge.test/admin/regions/colo:CDG', { method: 'PUT', body: chunks, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
+    expect(streamed.status).toBe(413);
+    expect((await problemOf(streamed)).code).toBe('PAYLOAD_TOO_LARGE');
     const charset = await SELF.fetch('https://edge.test/admin/regions/colo:CDG', { method: 'PUT', body: settings(), headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'Application/JSON; charset=utf-8' } });
     expect(charset.status).toBe(201);
     expect((await call('/regions/colo:CDG/history')).status).toBe(200);

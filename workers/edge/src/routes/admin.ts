@@ -14,13 +14,13 @@
  * Every 4xx is problem+json, 401 included (with `WWW-Authenticate: Bearer`).
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { checkSettings, REGION_KEY, regionSettingsSchema } from '../../../../core/regions.js';
 import { timingSafeEqualStr } from '../../../../core/signature.js';
 import type { Env } from '../env.js';
-import { problem, ProblemError } from '../errors.js';
+import { ProblemError } from '../errors.js';
 import { edgeModel } from '../model/edge-model.js';
+import { readBody } from './body.js';
 import { AlreadyExists, deleteEntry, history, listRegions, NotFound, readEntry, VersionConflict, writeEntry } from '../thresholds/store.js';
 
 type C = Context<{ Bindings: Env }>;
@@ -79,10 +79,12 @@ async function jsonBody(c: C): Promise<unknown> {
   if (type?.split(';')[0]!.trim().toLowerCase() !== 'application/json') {
     throw new ProblemError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type === undefined ? '(none)' : JSON.stringify(type)} is not accepted; send application/json`);
   }
+  // The worker's one capped body reader (413 over the cap, declared or streamed; 400 if it breaks off).
+  const bytes = await readBody(c.req.raw, MAX_ADMIN_BODY_BYTES);
   try {
-    return await c.req.json();
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch {
-    throw new ProblemError(400, 'BAD_JSON', 'the body is not valid JSON');
+    throw new ProblemError(400, 'BAD_JSON', 'the body is not valid JSON (UTF-8)');
   }
 }
 
@@ -124,12 +126,6 @@ async function tokenMatches(given: string, expected: string): Promise<boolean> {
   return timingSafeEqualStr(a, b);
 }
 
-/** Body-size cap for admin writes: 413 problem+json above MAX_ADMIN_BODY_BYTES. */
-const limitBody = bodyLimit({
-  maxSize: MAX_ADMIN_BODY_BYTES,
-  onError: (c) => problem(c, 413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_ADMIN_BODY_BYTES} bytes; region settings are far smaller`),
-});
-
 /** Tells the caller whether KV (the edge's read path) has the change yet. */
 const publishHeader = (published: boolean) => ({ 'x-kv-publish': published ? 'done' : 'pending' });
 
@@ -156,7 +152,7 @@ admin.get('/regions/:key', async (c) => {
   return c.json({ key, ...e }, 200, { etag: `"${e.version}"` });
 });
 
-admin.put('/regions/:key', limitBody, async (c) => {
+admin.put('/regions/:key', async (c) => {
   const key = regionKey(c);
   const expected = ifMatch(c);
   const settings = await parseSettings(c);
@@ -178,7 +174,7 @@ admin.get('/regions/:key/history', async (c) => {
   return c.json({ key, versions: await history(c.env.REGIONS, key) });
 });
 
-admin.post('/regions/:key/rollback', limitBody, async (c) => {
+admin.post('/regions/:key/rollback', async (c) => {
   const key = regionKey(c);
   const expected = ifMatch(c);
   const body = z.object({ version: z.number().int().positive() }).safeParse(await jsonBody(c));
