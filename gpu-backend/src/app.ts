@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Manifest } from '../../core/manifest.js';
 import { POLICIES } from '../../core/policies.js';
 import { decodeFeatures } from '../../core/feature-codec.js';
+import { mediaType } from '../../core/media-type.js';
 import { SIGNATURE_HEADER, verifyBody } from '../../core/signature.js';
 import { nodeMac } from './node-mac.js';
 import { ReplayGuard } from './replay-guard.js';
@@ -107,15 +108,10 @@ export function createBackendApp(st: BackendState): Hono {
   });
 
   async function resume(c: Context, fail: (status: Parameters<typeof problem>[1], code: string, detail: string, headers?: Record<string, string>) => Response): Promise<Response> {
-    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const type = mediaType(c.req.header('content-type'));
     if (type !== 'application/octet-stream') return fail(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type "${type}" is not accepted; send application/octet-stream (safetensors)`);
-    let body: Uint8Array;
-    try {
-      body = new Uint8Array(await c.req.arrayBuffer());
-    } catch (e) {
-      // The client disconnected mid-body: its fault, counted as such, not as an internal error.
-      return fail(400, 'BODY_ABORTED', `the body ended early (${(e as Error).message})`);
-    }
+    // A client that disconnects mid-body makes this throw ECONNRESET: onError answers 400 BODY_ABORTED.
+    const body = new Uint8Array(await c.req.arrayBuffer());
     const header = c.req.header(SIGNATURE_HEADER);
     const sig = await verifyBody(st.cfg.CASCADE_SECRET, body, header, { windowMs: st.cfg.SIGNATURE_WINDOW_MS, mac: nodeMac });
     if (!sig.ok) return fail(401, `SIGNATURE_${sig.reason.toUpperCase()}`, `${SIGNATURE_HEADER} is ${sig.reason}`);
@@ -158,8 +154,9 @@ export function createBackendApp(st: BackendState): Hono {
   app.get('/metrics', async (c) => c.text(st.metricsText ? await st.metricsText() : st.metrics.render(gauges(st)), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.notFound((c) => problem(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
-    // A client that disconnects mid-body (Node: ECONNRESET "aborted", e.g. inside bodyLimit's stream):
-    // its fault, and nobody is left to read the answer. Counted, not logged as an internal error.
+    // A client that disconnects mid-body (Node: ECONNRESET "aborted", read in the route or, for a
+    // chunked body, in bodyLimit): its fault, and nobody is left to read the answer. Counted, not
+    // logged as an internal error.
     if ((err as { code?: string }).code === 'ECONNRESET') {
       st.metrics.error('BODY_ABORTED');
       return problem(c, 400, 'BODY_ABORTED', `the body ended early (${err.message})`);
