@@ -31,7 +31,8 @@ export const webCryptoMac: Mac = async (secret, t, body) => {
 };
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-const hex = (b: Uint8Array) => {
+/** Lowercase hex of bytes (MACs here, token digests in the admin API). */
+export const hex = (b: Uint8Array): string => {
   let s = '';
   for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
   return s;

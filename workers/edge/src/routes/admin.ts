@@ -16,7 +16,8 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { checkSettings, REGION_KEY, regionSettingsSchema } from '../../../../core/regions.js';
-import { timingSafeEqualStr } from '../../../../core/signature.js';
+import { mediaType } from '../../../../core/media-type.js';
+import { hex, timingSafeEqualStr } from '../../../../core/signature.js';
 import type { Env } from '../env.js';
 import { ProblemError } from '../errors.js';
 import { edgeModel } from '../model/edge-model.js';
@@ -75,8 +76,7 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
 /** The JSON body of a PUT/POST: application/json only (415), valid JSON (400 BAD_JSON). */
 async function jsonBody(c: C): Promise<unknown> {
   const type = c.req.header('content-type');
-  // The media type is case-insensitive and may carry parameters (charset).
-  if (type?.split(';')[0]!.trim().toLowerCase() !== 'application/json') {
+  if (mediaType(type) !== 'application/json') {
     throw new ProblemError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type === undefined ? '(none)' : JSON.stringify(type)} is not accepted; send application/json`);
   }
   // The worker's one capped body reader (413 over the cap, declared or streamed; 400 if it breaks off).
@@ -114,7 +114,7 @@ export function bearerCredential(h: string | null | undefined): { token: string 
   return { token };
 }
 
-const sha256Hex = async (s: string) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)))].map((b) => b.toString(16).padStart(2, '0')).join('');
+const sha256Hex = async (s: string) => hex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s))));
 
 /**
  * Constant-time token check. Both sides are hashed first so the comparison is always over 64

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { ImageShape } from '../../../../core/normalise.js';
 import { ImageError, pngToModelInput } from '../../../../core/image.js';
+import { mediaType } from '../../../../core/media-type.js';
 import { ProblemError } from '../errors.js';
 import { readBody } from './body.js';
 
@@ -21,7 +22,7 @@ export function pixelsSchema(n: number) {
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export async function readPixels(req: Request, shape: ImageShape): Promise<Uint8Array> {
-  const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = mediaType(req.headers.get('content-type'));
   const n = shape.channels * shape.height * shape.width;
   const dims = `${shape.channels}×${shape.height}×${shape.width}`;
   if (!(ACCEPTED_TYPES as readonly string[]).includes(type)) {
