@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { connect } from 'node:net';
+import type { Socket } from 'node:net';
 import { arch, cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
@@ -24,6 +24,7 @@ import { node22 } from './node22.js';
 import { backendSurface, edgeSurface, type FuzzClass } from '../tests/fuzz/arbitraries.js';
 import { formatViolation, generate, runFuzz, type RunResult } from '../tests/fuzz/runner.js';
 import { nodeSender } from '../tests/fuzz/node-send.js';
+import { rawExchange } from '../tests/helpers/raw-http.js';
 
 const HELP = `npm run fuzz -- [options]
   --seed=N            run seed (default 1); every case is reproducible from (class, caseSeed)
@@ -82,16 +83,7 @@ async function healthy(url: string): Promise<boolean> {
 
 /** Raw-socket clients that misbehave mid-upload; each variant is repeated, and the server is probed after each. */
 async function abortedUploads(host: string, p: number, path: string, type: string, rounds: number) {
-  const raw = (head: string, act: (s: ReturnType<typeof connect>) => void) => new Promise<string>((resolve) => {
-    const s = connect(p, host);
-    let text = '';
-    s.on('data', (d) => (text += d.toString()));
-    s.on('error', () => resolve(text));
-    s.on('close', () => resolve(text));
-    s.write(head);
-    act(s);
-    setTimeout(() => { s.destroy(); resolve(text); }, 15_000).unref();
-  });
+  const raw = (head: string, act: (s: Socket) => void) => rawExchange(host, p, head, act);
   const head = (extra: string) => `POST ${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-type: ${type}\r\n${extra}\r\n`;
   const variants: [string, () => Promise<string>][] = [
     ['content-length 100000, 1000 bytes sent, then disconnect', () => raw(head('content-length: 100000\r\n'), (s) => { s.write(Buffer.alloc(1000)); setTimeout(() => s.destroy(), 200); })],

@@ -3,7 +3,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { argmax, softmax } from '../../core/policies.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import { loadManifest } from '../../training/evaluate.js';
 import { runNode } from '../helpers/runtimes.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
 const SECRET = 'backend-test-secret-0123456789';
@@ -154,16 +154,11 @@ describe('POST /v1/resume', () => {
   it('accepts a signed body once, however the bytes around its signature are spelt', async () => {
     const { body, sig } = await signedBody(cuts[0]![1]!, 'respelt');
     // Raw bytes on a socket: Node's own client refuses some of these header bytes, an attacker's does not.
-    const send = (header: string) => new Promise<string>((resolve, reject) => {
+    const send = async (header: string) => {
       const u = new URL(b.url);
-      const sock = connect(Number(u.port), u.hostname);
-      let text = '';
-      sock.on('data', (d) => (text += d.toString('latin1')));
-      sock.on('end', () => resolve(`${/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]} ${/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? ''}`.trim()));
-      sock.on('error', reject);
-      sock.write(`POST /v1/resume HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/octet-stream\r\ncontent-length: ${body.length}\r\n${SIGNATURE_HEADER}: ${header}\r\n\r\n`, 'latin1');
-      sock.write(body);
-    });
+      const text = await rawExchange(u.hostname, Number(u.port), `POST /v1/resume HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/octet-stream\r\ncontent-length: ${body.length}\r\n${SIGNATURE_HEADER}: ${header}\r\n\r\n`, (s) => s.write(body));
+      return `${/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]} ${/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? ''}`.trim();
+    };
     const hex = sig.slice(sig.indexOf('v1=') + 3);
     expect(await send(sig)).toBe('200');
     // Equivalent spellings (HTTP whitespace, hex case) parse to the same MAC: the same body, refused.

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, type RunningBackend } from '../../gpu-backend/src/server.js';
 import { node22 } from '../../scripts/node22.js';
@@ -15,6 +15,7 @@ import { argmax } from '../../core/policies.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import { loadManifest } from '../../training/evaluate.js';
 import { runNode } from '../helpers/runtimes.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
 const SECRET = 'e2e-cascade-secret-0123456789';
@@ -73,15 +74,7 @@ describe('edge worker + GPU backend', () => {
   });
 
   it('survives clients that disconnect mid-upload or keep sending after a 413 (wrangler < 4.164 exited on both)', async () => {
-    const raw = (head: string, send: (s: Socket) => void) => new Promise<string>((resolve) => {
-      const s = connect(8796, '127.0.0.1');
-      let text = '';
-      s.on('data', (d) => (text += d.toString()));
-      s.on('error', () => resolve(text));
-      s.on('close', () => resolve(text));
-      s.write(head);
-      send(s);
-    });
+    const raw = (head: string, send: (s: Socket) => void) => rawExchange('127.0.0.1', 8796, head, send);
     // Announces 100,000 bytes, sends 1,000, disconnects.
     await raw('POST /v1/classify HTTP/1.1\r\nhost: x\r\ncontent-type: image/png\r\ncontent-length: 100000\r\n\r\n', (s) => {
       s.write(Buffer.alloc(1000));
