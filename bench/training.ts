@@ -18,8 +18,8 @@ import { initTf, tf } from '../training/tf.js';
 import { registerWasmGradKernels, restoreStockWasmKernels } from '../training/backbone/wasm-grad-kernels.js';
 import { BACKBONE_DEFAULTS, ATTACH_DEFAULTS } from '../training/config.js';
 import { ResNet, mulberry32, gaussian } from '../training/backbone/resnet.js';
-import { Branch } from '../training/branches/branch.js';
-import { cascadeLoss, nchwToNhwc } from '../training/branches/train.js';
+import { Branch, chooseWidth } from '../training/branches/branch.js';
+import { nchwToNhwc } from '../training/branches/train.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 import { normaliseImages } from '../core/normalise.js';
 
@@ -63,23 +63,25 @@ function backboneStep(batch: number): () => void {
   }), net.commitBatchNorm(cfg.bnMomentum));
 }
 
-/** Cut shapes of the default bundle (stem.out, stage1.block1.out, stage2.block1.out). */
-const CUT_SHAPES = [[16, 28, 28], [16, 28, 28], [32, 14, 14]];
+/** Candidate cut shapes of the default backbone (stem and the first five block outputs). */
+const CUT_SHAPES = [[16, 28, 28], [16, 28, 28], [16, 28, 28], [32, 14, 14], [32, 14, 14], [64, 7, 7]];
+/** The default backbone's MACs per image (for the per-position branch width, as attach chooses it). */
+const BACKBONE_MACS = 20_073_600;
 
+/** One step of attach's phase 1: every candidate branch's classifier on pooled cached features. */
 function exitStep(batch: number): () => void {
   const rand = mulberry32(3);
-  const branches = CUT_SHAPES.map((s, i) => new Branch(tf, `exit_${i}`, { channels: s[0]!, height: s[1]!, width: s[2]! }, { width: Math.max(s[0]!, ATTACH_DEFAULTS.branchWidth), classes: 10 }, rand));
-  const feats = CUT_SHAPES.map((s) => gaussian(rand, batch * s[0]! * s[1]! * s[2]!, 1).map(Math.abs));
-  const fin = gaussian(rand, batch * 10, 2);
+  const shapes = CUT_SHAPES.map((s) => ({ channels: s[0]!, height: s[1]!, width: s[2]! }));
+  const branches = shapes.map((s, i) => new Branch(tf, `exit_${i}`, s, { width: chooseWidth(s, 10, ATTACH_DEFAULTS.branchBudget * BACKBONE_MACS, ATTACH_DEFAULTS.branchMaxWidth), classes: 10 }, rand));
+  const pooled = branches.map((b) => [b.pooledInput.channels, b.pooledInput.height, b.pooledInput.width]);
+  const feats = pooled.map((s) => gaussian(rand, batch * s[0]! * s[1]! * s[2]!, 1).map(Math.abs));
   const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
   const opt = tf.train.adam(ATTACH_DEFAULTS.lr);
-  const vars = branches.flatMap((b) => b.trainableVariables());
-  const costs = { exits: [0.11, 0.5, 0.8], final: 1.3 };
+  const vars = branches.flatMap((b) => b.classifierVariables());
   return () => (tf.tidy(() => {
-    const xs = feats.map((f, i) => nchwToNhwc(tf, f, batch, CUT_SHAPES[i]!));
+    const xs = feats.map((f, i) => nchwToNhwc(tf, f, batch, pooled[i]!));
     const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10) as tf.Tensor2D;
-    const f = tf.tensor2d(fin, [batch, 10]);
-    opt.minimize(() => cascadeLoss(tf, branches.map((b, i) => b.forward(xs[i]!, true)), f, y, costs, ATTACH_DEFAULTS.costWeight), true, vars)!.dataSync();
+    opt.minimize(() => tf.addN(branches.map((b, i) => tf.losses.softmaxCrossEntropy(y, b.body(xs[i]!, true).logits))) as tf.Scalar, true, vars)!.dataSync();
   }), branches.forEach((b) => b.commitBatchNorm(0.9)));
 }
 

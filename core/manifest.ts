@@ -10,6 +10,7 @@
  * const m = parseManifest(JSON.parse(text)); // throws ManifestError naming the bad field
  */
 import { z } from 'zod';
+import { POLICIES, type CascadeRule, type Policy } from './cascade-rule.js';
 
 const dims = z.array(z.number().int().positive());
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex sha256');
@@ -22,8 +23,15 @@ export const frontierPointSchema = z.object({
   accuracy: fraction,
   cost: z.number().nonnegative(),
   exitRates: z.array(fraction),
-  test: z.object({ accuracy: fraction, cost: z.number().nonnegative(), exitRates: z.array(fraction) }).optional(),
+  /** Share of validation images answered as the backbone answers them. */
+  fidelity: fraction.optional(),
+  /** p-value of "drop ≥ the default's maxDrop" (policies.defaultRule), and whether fixed-sequence testing certified it. */
+  pValue: z.number().min(0).max(1).optional(),
+  certified: z.boolean().optional(),
+  test: z.object({ accuracy: fraction, cost: z.number().nonnegative(), exitRates: z.array(fraction), fidelity: fraction.optional() }).optional(),
 });
+
+const aurocSchema = z.object({ confidence: z.number(), maxSoftmax: z.number(), eenet: z.number().optional() });
 
 export const manifestSchema = z.object({
   schemaVersion: z.literal(1),
@@ -72,14 +80,27 @@ export const manifestSchema = z.object({
     backboneFraction: fraction,
     accuracy: accuracySchema,
     defaultThreshold: z.number(),
+    /** Branch width and the average pooling applied to the cut before it. */
+    width: z.number().int().positive().optional(),
+    pool: z.number().int().positive().optional(),
+    /** How well each score ranks "this exit is right" (rank AUROC) on each split. */
+    auroc: z.object({ val: aurocSchema, test: aurocSchema }).optional(),
+    /**
+     * EENet scheduler of this exit (policy `eenet`): score = σ(weights · [maxProb, certainty,
+     * confidence, score_0 … score_{i−1}] + bias), also as ONNX in `file` (inputs `logits` [N, K],
+     * `confidence` [N, 1], `previous` [N, i] from exit 1 on; output `score` [N, 1]).
+     */
+    scheduler: z.object({ file: z.string(), sha256, inputs: z.array(z.string()), weights: z.array(z.number()), bias: z.number() }).optional(),
   })).min(1),
   final: z.object({ costFraction: z.number().nonnegative(), accuracy: accuracySchema }),
   policies: z.object({
-    default: z.enum(['confidence', 'max-softmax', 'entropy']),
+    default: z.enum(POLICIES),
+    /** How the default (and each point's `certified`) was chosen. */
+    defaultRule: z.object({ maxDrop: z.number(), delta: z.number(), method: z.string() }).optional(),
     frontier: z.record(z.string(), z.array(frontierPointSchema)),
     oracle: z.object({ val: z.object({ accuracy: fraction, cost: z.number(), exitRates: z.array(fraction) }), test: z.object({ accuracy: fraction, cost: z.number(), exitRates: z.array(fraction) }) }),
     /** Cascade at the default thresholds on the test split. */
-    atDefault: z.object({ accuracy: fraction, cost: z.number(), exitRates: z.array(fraction) }),
+    atDefault: z.object({ accuracy: fraction, cost: z.number(), exitRates: z.array(fraction), fidelity: fraction.optional() }),
   }),
   provenance: z.object({
     dataset: z.string(),
@@ -89,7 +110,12 @@ export const manifestSchema = z.object({
     config: z.record(z.string(), z.unknown()),
     backboneSha256: sha256,
     backboneTraining: z.record(z.string(), z.unknown()).optional(),
-    exitTraining: z.object({ seconds: z.number(), samplesPerSec: z.number(), tfBackend: z.string() }),
+    exitTraining: z.object({ seconds: z.number(), samplesPerSec: z.number(), tfBackend: z.string() }).passthrough(),
+    /** Every candidate exit position attach trained and measured, and whether it was kept. */
+    candidates: z.array(z.object({
+      tensor: z.string(), backboneFraction: fraction, width: z.number().int(), branchFraction: z.number(), kept: z.boolean(),
+      accuracy: accuracySchema, auroc: z.object({ val: aurocSchema, test: aurocSchema }),
+    })).optional(),
     tools: z.record(z.string(), z.string()),
   }),
 }).superRefine((m, ctx) => {
@@ -102,6 +128,11 @@ export const manifestSchema = z.object({
     if (e.index !== i || e.segment !== i) ctx.addIssue({ code: 'custom', path: ['exits', i], message: `exit at position ${i} must have index and segment ${i}` });
     const seg = m.segments[i];
     if (seg && e.input !== seg.output) ctx.addIssue({ code: 'custom', path: ['exits', i, 'input'], message: `exit ${i} reads "${e.input}" but segment ${i} writes "${seg.output}"` });
+  });
+  const usesEenet = m.policies.default === 'eenet' || (m.policies.frontier.eenet?.length ?? 0) > 0;
+  if (usesEenet) m.exits.forEach((e, i) => {
+    if (!e.scheduler) ctx.addIssue({ code: 'custom', path: ['exits', i, 'scheduler'], message: `policy eenet is offered but exit ${i} has no scheduler` });
+    else if (e.scheduler.weights.length !== 3 + i) ctx.addIssue({ code: 'custom', path: ['exits', i, 'scheduler', 'weights'], message: `exit ${i}'s scheduler needs ${3 + i} weights, has ${e.scheduler.weights.length}` });
   });
   if (m.input.normalisation.mean.length !== m.input.shape[0] || m.input.normalisation.std.length !== m.input.shape[0]) {
     ctx.addIssue({ code: 'custom', path: ['input', 'normalisation'], message: `mean/std need one entry per channel (${m.input.shape[0]})` });
@@ -125,4 +156,14 @@ export function parseManifest(json: unknown): Manifest {
     throw new ManifestError(`invalid manifest: ${lines.join('; ')}`, r.error.issues);
   }
   return r.data;
+}
+
+/** The cascade rule a bundle serves with a policy and thresholds (the scheduler comes from the manifest). */
+export function ruleOf(m: Manifest, policy: Policy, thresholds: ArrayLike<number>): CascadeRule {
+  return policy === 'eenet'
+    ? { policy, thresholds, scheduler: m.exits.map((e, i) => {
+      if (!e.scheduler) throw new ManifestError(`policy eenet: exit ${i} has no scheduler in this bundle`);
+      return { weights: e.scheduler.weights, bias: e.scheduler.bias };
+    }) }
+    : { policy, thresholds };
 }

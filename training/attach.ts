@@ -1,9 +1,20 @@
 /**
  * `npm run train -- attach --backbone=any.onnx [--key=value …]`: PTEENet on any ONNX backbone.
- * Cuts the frozen backbone into segments, caches their features with onnxruntime-node, trains the
- * exit branches on those features only, exports them, measures every exit through onnxruntime,
- * calibrates the policies' frontiers and writes the bundle + manifest. The backbone file is read,
- * never written (its sha256 is checked before and after).
+ *
+ *   1. every valid single-tensor cut (up to `maxCutFraction` of the MACs) is a candidate exit;
+ *   2. the frozen backbone's features at every candidate are cached with onnxruntime-node;
+ *   3. a cheap branch per candidate (width chosen per position under `branchBudget`) trains its
+ *      classifier on the training images minus a holdout, then its confidence head on the holdout
+ *      (branches/train.ts);
+ *   4. every candidate is measured through onnxruntime on validation, and the subset of exits that
+ *      pays is kept (an exit whose branch costs more than it saves is dropped, as Apparate does with
+ *      its ramps): backward elimination on the certified cost at the default's accuracy target;
+ *   5. the backbone is cut at the kept exits only; the EENet scheduler is fitted on validation;
+ *      every policy's frontier is calibrated on validation, each point's drop is tested
+ *      (calibrate/bound.ts), the default is the cheapest certified point, and the test split is
+ *      evaluated for the manifest's record.
+ *
+ * The backbone file is read, never written (its sha256 is checked before and after).
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,15 +25,20 @@ import type { AttachConfig } from './config.js';
 import type { Dataset } from './data/dataset.js';
 import { loadFashionMnist } from './data/fashion-mnist.js';
 import { loadCifar10 } from './data/cifar10.js';
-import { analyseBackbone, chooseCuts } from './onnx/analyse.js';
+import { analyseBackbone, chooseCuts, type CutPoint } from './onnx/analyse.js';
 import { splitAt } from './onnx/surgery.js';
 import { dimsOf, writeOnnx } from './onnx/proto.js';
-import { cacheFeatures, SegmentRunner } from './branches/features.js';
-import { trainBranches } from './branches/train.js';
+import type { Split } from './data/dataset.js';
+import { pixelsPerImage } from './data/dataset.js';
+import { cacheFeatures, SegmentRunner, type FeatureCache } from './branches/features.js';
+import { auroc, makeBranches, trainClassifiers, trainConfidenceHeads } from './branches/train.js';
+import { chooseWidth, poolFactor } from './branches/branch.js';
 import { exportBranchOnnx, EXIT_CONFIDENCE, EXIT_INPUT, EXIT_LOGITS } from './branches/export.js';
 import { exitOutputs } from './calibrate/outputs.js';
-import { evaluatePolicy, exitAccuracy, frontier, oracle, scores } from './calibrate/frontier.js';
-import { POLICIES } from '../core/policies.js';
+import { evaluatePolicy, exitAccuracy, frontier, oracle, scores, type Costs, type FrontierPoint, type SplitOutputs } from './calibrate/frontier.js';
+import { dropPValue, fixedSequence } from './calibrate/bound.js';
+import { exportSchedulerOnnx, fitScheduler } from './calibrate/scheduler.js';
+import { argmax, POLICIES, schedulerFeatureNames, type Policy, type SchedulerExit } from '../core/cascade-rule.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 
 export function sha256(bytes: Uint8Array): string {
@@ -44,6 +60,120 @@ function toolVersions(): Record<string, string> {
   return { node: process.version, '@tensorflow/tfjs': v('@tensorflow/tfjs'), 'onnxruntime-node': v('onnxruntime-node'), 'onnx-proto': v('onnx-proto') };
 }
 
+/** Dedupes cuts with equal MACs (keeping the later, post-activation one) and keeps at most `max`, spread by MAC share. */
+export function candidateCuts(cuts: CutPoint[], maxFraction: number, max: number): CutPoint[] {
+  const byMacs = new Map<number, CutPoint>();
+  for (const c of cuts) if (c.macFraction > 0 && c.macFraction <= maxFraction) byMacs.set(c.macs, c);
+  const all = [...byMacs.values()].sort((a, b) => a.macs - b.macs);
+  if (all.length <= max) return all;
+  const lo = all[0]!.macFraction, hi = all[all.length - 1]!.macFraction;
+  return chooseCuts(all, Array.from({ length: max }, (_, i) => lo + ((hi - lo) * i) / (max - 1)));
+}
+
+/** Splits off the last `perClass` images of every class (the confidence heads' holdout). */
+export function holdoutSplit(split: Split, pixels: number, perClass: number): { rest: Split; holdout: Split } {
+  const taken = new Map<number, number>();
+  const hold: number[] = [];
+  for (let i = split.count - 1; i >= 0; i--) {
+    const c = split.labels[i]!;
+    if ((taken.get(c) ?? 0) < perClass) { taken.set(c, (taken.get(c) ?? 0) + 1); hold.push(i); }
+  }
+  const inHold = new Uint8Array(split.count);
+  for (const i of hold) inHold[i] = 1;
+  const pick = (keep: (i: number) => boolean): Split => {
+    const idx = Array.from({ length: split.count }, (_, i) => i).filter(keep);
+    const images = new Uint8Array(idx.length * pixels);
+    idx.forEach((i, k) => images.set(split.images.subarray(i * pixels, (i + 1) * pixels), k * pixels));
+    return { images, labels: Uint8Array.from(idx, (i) => split.labels[i]!), count: idx.length };
+  };
+  return { rest: pick((i) => !inHold[i]), holdout: pick((i) => inHold[i] === 1) };
+}
+
+/** Costs (backbone-MAC fractions) of leaving at each kept candidate and at the final head. */
+export function subsetCosts(cutMacs: number[], branchMacs: number[], total: number, keep: number[]): Costs {
+  let spent = 0;
+  const exits = keep.map((k) => { spent += branchMacs[k]!; return (cutMacs[k]! + spent) / total; });
+  return { exits, final: (total + spent) / total };
+}
+
+export function subsetOutputs(o: SplitOutputs, keep: number[]): SplitOutputs {
+  return { ...o, exits: keep.map((k) => o.exits[k]!) };
+}
+
+/** Per exit: rank AUROC of each score for "this exit is right". */
+function aurocs(o: SplitOutputs, scheduler?: SchedulerExit[]): { confidence: number; maxSoftmax: number; eenet?: number }[] {
+  const K = o.classes;
+  const ms = scores('max-softmax', o);
+  const ee = scheduler ? scores('eenet', o, scheduler) : undefined;
+  return o.exits.map((e, i) => {
+    const right = Array.from({ length: o.count }, (_, n) => argmax(e.logits.subarray(n * K, (n + 1) * K)) === o.labels[n]);
+    return { confidence: auroc(e.confidence, right), maxSoftmax: auroc(ms[i]!, right), ...(ee ? { eenet: auroc(ee[i]!, right) } : {}) };
+  });
+}
+
+/** At most `max` frontier points, evenly spread by cost (the cheapest and dearest always kept). */
+export function thin(points: FrontierPoint[], max: number): FrontierPoint[] {
+  if (points.length <= max) return points;
+  const lo = points[0]!.cost, hi = points[points.length - 1]!.cost;
+  const keep = new Set<number>([0, points.length - 1]);
+  for (let k = 1; k < max - 1; k++) {
+    const target = lo + ((hi - lo) * k) / (max - 1);
+    let best = 0;
+    points.forEach((p, i) => { if (Math.abs(p.cost - target) < Math.abs(points[best]!.cost - target)) best = i; });
+    keep.add(best);
+  }
+  return points.filter((_, i) => keep.has(i));
+}
+
+/** Marks each point's p-value and certification (fixed sequence, calibrate/bound.ts). */
+export function certify(points: FrontierPoint[], maxDrop: number, delta: number): FrontierPoint[] {
+  for (const p of points) p.pValue = p.discordance ? dropPValue(p.discordance, maxDrop) : 1;
+  const ok = new Set(fixedSequence(points, (p) => p.pValue!, delta));
+  points.forEach((p, i) => { p.certified = ok.has(i); });
+  return points;
+}
+
+/** The cheapest certified point of a frontier (undefined if none). */
+function cheapestCertified(points: FrontierPoint[]): FrontierPoint | undefined {
+  return points.filter((p) => p.certified).reduce<FrontierPoint | undefined>((a, b) => (!a || b.cost < a.cost ? b : a), undefined);
+}
+
+/**
+ * Backward elimination over candidate exits: starting from all, repeatedly drop the exit whose
+ * removal lowers the cheapest certified validation cost most (max-softmax and confidence policies),
+ * until no removal helps.
+ */
+export function selectExits(val: SplitOutputs, cutMacs: number[], branchMacs: number[], total: number, cfg: Pick<AttachConfig, 'defaultMaxDrop' | 'delta'>, log: (m: string) => void): number[] {
+  const costAt = (keep: number[]) => {
+    if (!keep.length) return 1;
+    const o = subsetOutputs(val, keep);
+    const costs = subsetCosts(cutMacs, branchMacs, total, keep);
+    let best = Infinity;
+    for (const policy of ['confidence', 'max-softmax'] as const) {
+      const c = cheapestCertified(certify(thin(frontier(policy, o, costs, undefined, 40), 200), cfg.defaultMaxDrop, cfg.delta));
+      if (c) best = Math.min(best, c.cost);
+    }
+    return best;
+  };
+  let keep = cutMacs.map((_, i) => i);
+  let cur = costAt(keep);
+  log(`exit selection: all ${keep.length} candidates → certified cost ${(cur * 100).toFixed(2)} %`);
+  // A bundle keeps at least one exit (the manifest's cascade needs one), even if none pays.
+  while (keep.length > 1) {
+    let best: { keep: number[]; cost: number; dropped: number } | undefined;
+    for (const k of keep) {
+      const next = keep.filter((x) => x !== k);
+      const c = costAt(next);
+      if (!best || c < best.cost) best = { keep: next, cost: c, dropped: k };
+    }
+    if (!best || best.cost >= cur - 1e-4) break;
+    log(`exit selection: drop candidate ${best.dropped} → certified cost ${(best.cost * 100).toFixed(2)} %`);
+    keep = best.keep; cur = best.cost;
+  }
+  if (cur >= 1) log(`WARNING: no subset of exits beats the backbone alone at the accuracy target (certified cost ${(cur * 100).toFixed(1)} %); the bundle keeps one exit, and its default will not save compute`);
+  return keep;
+}
+
 export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name?: string } = {}): Promise<Manifest> {
   const log = (m: string) => { if (!opts.quiet) console.error(`[attach] ${m}`); };
   if (!existsSync(cfg.backbone)) throw new Error(`backbone "${cfg.backbone}" not found`);
@@ -52,67 +182,85 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   const backboneBytes = new Uint8Array(readFileSync(cfg.backbone));
   const hashBefore = sha256(backboneBytes);
 
-  // 1. Analyse and cut.
+  // 1. Analyse; every valid cut (or the named ones) is a candidate.
   const a = await analyseBackbone(backboneBytes);
-  const cuts = cfg.cuts.length
+  const cands = cfg.cuts.length
     ? cfg.cuts.map((t) => {
       const c = a.cuts.find((p) => p.tensor === t);
       if (!c) throw new Error(`--cuts: "${t}" is not a valid 4-D cut point; valid: ${a.cuts.map((p) => p.tensor).join(', ')}`);
       return c;
     })
-    : chooseCuts(a.cuts, cfg.macFractions);
-  if (!cuts.length) throw new Error('no valid cut point found in the backbone');
-  log(`cuts: ${cuts.map((c) => `${c.tensor} (${(c.macFraction * 100).toFixed(1)} % MACs, [${c.shape}])`).join(', ')}`);
-  const segments = splitAt(a.model, cuts.map((c) => c.tensor), a.shapes);
-  const segmentBytes = segments.map(writeOnnx);
-  segmentBytes.forEach((b, i) => writeFileSync(join(out, `segment_${i}.onnx`), b));
+    : candidateCuts(a.cuts, cfg.maxCutFraction, cfg.maxCandidates);
+  if (!cands.length) throw new Error('no valid cut point found in the backbone');
+  log(`candidates: ${cands.map((c) => `${c.tensor} (${(c.macFraction * 100).toFixed(1)} % MACs, [${c.shape}])`).join(', ')}`);
   if (resolve(join(out, 'backbone.onnx')) !== resolve(cfg.backbone)) copyFileSync(cfg.backbone, join(out, 'backbone.onnx'));
 
-  // 2. Cache features with the frozen segments.
+  // 2. Cache features at every candidate (pooled as each branch pools) with the frozen segments.
   const ds = loadDataset(cfg);
   const [C, H, W] = a.inputShape.slice(1);
   if (C !== ds.shape.channels || H !== ds.shape.height || W !== ds.shape.width) {
     throw new Error(`backbone input [${a.inputShape}] does not match dataset images [${ds.shape.channels}, ${ds.shape.height}, ${ds.shape.width}]`);
   }
   const norm = { mean: cfg.mean, std: cfg.std };
-  const runner = await SegmentRunner.create(segmentBytes);
-  const caches = {
-    train: await cacheFeatures(runner, ds.train, ds, norm, 'cache train features', opts.quiet),
-    val: await cacheFeatures(runner, ds.val, ds, norm, 'cache val features', opts.quiet),
-    test: await cacheFeatures(runner, ds.test, ds, norm, 'cache test features', opts.quiet),
+  const shapes = cands.map((c) => ({ channels: c.shape[1]!, height: c.shape[2]!, width: c.shape[3]! }));
+  const pools = shapes.map(poolFactor);
+  const { rest: exitTrain, holdout } = holdoutSplit(ds.train, pixelsPerImage(ds), cfg.confHoldoutPerClass);
+  const candSegments = splitAt(a.model, cands.map((c) => c.tensor), a.shapes).map(writeOnnx);
+  const runner = await SegmentRunner.create(candSegments);
+  const cache = (split: Split, title: string) => cacheFeatures(runner, split, ds, norm, title, opts.quiet, pools);
+  const caches: Record<'train' | 'holdout' | 'val' | 'test', FeatureCache> = {
+    train: await cache(exitTrain, 'cache train features'),
+    holdout: await cache(holdout, 'cache holdout features'),
+    val: await cache(ds.val, 'cache val features'),
+    test: await cache(ds.test, 'cache test features'),
   };
   await runner.release();
   const classes = ds.classes.length;
 
-  // 3. Train the branches (tfjs) on cached features only.
+  // 3. Train every candidate branch: classifiers on the training images, confidence heads on the holdout.
   const { tf, backend } = await initTf({ backend: cfg.tfBackend as TfBackendChoice, quiet: opts.quiet });
-  const widths = cuts.map((c) => Math.max(c.shape[1]!, cfg.branchWidth));
-  const costsOf = (branchMacs: number[]) => {
-    let spent = 0;
-    const exits = cuts.map((c, i) => { spent += branchMacs[i]!; return (c.macs + spent) / a.totalMacs; });
-    return { exits, final: (a.totalMacs + spent) / a.totalMacs };
-  };
-  // The exits' training log, fresh each run (the backbone's own is train-log.jsonl).
+  const widths = shapes.map((s) => chooseWidth(s, classes, cfg.branchBudget * a.totalMacs, cfg.branchMaxWidth));
   const attachLog = join(out, 'attach-log.jsonl');
   writeFileSync(attachLog, '');
-  const trained = await trainBranches(tf, cfg, caches.train, classes, widths, (bs) => costsOf(bs.map((b) => b.macs)), { quiet: opts.quiet, logFile: attachLog });
-  const costs = costsOf(trained.branches.map((b) => b.macs));
-  const exitBytes = trained.branches.map(exportBranchOnnx);
-  exitBytes.forEach((b, i) => writeFileSync(join(out, `exit_${i}.onnx`), b));
+  const branches = makeBranches(tf, cfg.seed, shapes.map((s) => [s.channels, s.height, s.width]), classes, widths);
+  const phase1 = await trainClassifiers(tf, cfg, branches, caches.train, classes, { quiet: opts.quiet, logFile: attachLog });
+  const finalTrainAcc = (() => { let ok = 0; for (let n = 0; n < caches.train.count; n++) if (argmax(caches.train.logits.subarray(n * classes, (n + 1) * classes)) === caches.train.labels[n]) ok++; return ok / caches.train.count; })();
+  log(`classifiers: training accuracy ${phase1.trainAccuracy.map((v) => (v * 100).toFixed(1)).join(' / ')} %; the backbone's final head on the same images: ${(finalTrainAcc * 100).toFixed(2)} %`);
+  const phase2 = await trainConfidenceHeads(tf, cfg, branches, caches.holdout, { quiet: opts.quiet });
+  const candBytes = branches.map((b) => exportBranchOnnx(b));
+  // Measured through onnxruntime on the cached (pooled) features: the same graphs without their leading pooling.
+  const onPooled = branches.map((b) => exportBranchOnnx(b, { pooledInput: true }));
+  const candVal = await exitOutputs(onPooled, caches.val, classes);
+  const candTest = await exitOutputs(onPooled, caches.test, classes);
+  const candAurocVal = aurocs(candVal), candAurocTest = aurocs(candTest);
 
-  // 4. Measure through onnxruntime and calibrate.
-  const val = await exitOutputs(exitBytes, caches.val, classes);
-  const test = await exitOutputs(exitBytes, caches.test, classes);
-  const fronts = Object.fromEntries(POLICIES.map((p) => [p, frontier(p, val, costs, test)]));
+  // 4. Keep the exits that pay.
+  const cutMacs = cands.map((c) => c.macs), branchMacs = branches.map((b) => b.macs);
+  const keep = selectExits(candVal, cutMacs, branchMacs, a.totalMacs, cfg, log);
+  const cuts = keep.map((k) => cands[k]!);
+  log(`kept exits at: ${cuts.map((c) => c.tensor).join(', ')}`);
+
+  // 5. Cut at the kept exits, fit the scheduler, calibrate, certify, choose the default.
+  const segments = splitAt(a.model, cuts.map((c) => c.tensor), a.shapes);
+  const segmentBytes = segments.map(writeOnnx);
+  segmentBytes.forEach((b, i) => writeFileSync(join(out, `segment_${i}.onnx`), b));
+  const exitBytes = keep.map((k) => candBytes[k]!);
+  exitBytes.forEach((b, i) => writeFileSync(join(out, `exit_${i}.onnx`), b));
+  const val = subsetOutputs(candVal, keep), test = subsetOutputs(candTest, keep);
+  const costs = subsetCosts(cutMacs, branchMacs, a.totalMacs, keep);
+  const scheduler = fitScheduler(val);
+  const schedulerBytes = scheduler.map((s, i) => exportSchedulerOnnx(s, i, classes));
+  schedulerBytes.forEach((b, i) => writeFileSync(join(out, `score_${i}.onnx`), b));
+  const fronts = Object.fromEntries(POLICIES.map((p) => [p, certify(thin(frontier(p, val, costs, test, 100, scheduler), 80), cfg.defaultMaxDrop, cfg.delta)])) as Record<Policy, FrontierPoint[]>;
   const finalVal = exitAccuracy(val, -1), finalTest = exitAccuracy(test, -1);
-  // Default: across policies, the cheapest validation point within defaultMaxDrop of the backbone
-  // (else the most accurate point of any policy). Which score ranks inputs best differs by bundle.
-  const within = POLICIES.flatMap((policy) => fronts[policy]!.filter((p) => p.accuracy >= finalVal - cfg.defaultMaxDrop).map((point) => ({ policy, point })));
-  const all = POLICIES.flatMap((policy) => fronts[policy]!.map((point) => ({ policy, point })));
-  const chosen = within.length ? within.reduce((a, b) => (b.point.cost < a.point.cost ? b : a)) : all.reduce((a, b) => (b.point.accuracy > a.point.accuracy ? b : a));
+  const certified = POLICIES.flatMap((policy) => fronts[policy].filter((p) => p.certified).map((point) => ({ policy, point })));
+  const all = POLICIES.flatMap((policy) => fronts[policy].map((point) => ({ policy, point })));
+  const chosen = certified.length ? certified.reduce((x, y) => (y.point.cost < x.point.cost ? y : x)) : all.reduce((x, y) => (y.point.accuracy > x.point.accuracy ? y : x));
   const dflt = chosen.point;
-  const atDefault = evaluatePolicy(test, scores(chosen.policy, test), dflt.thresholds, costs);
-  log(`backbone test ${(finalTest * 100).toFixed(2)} %; default ${chosen.policy} thresholds [${dflt.thresholds.map((t) => t.toFixed(3))}] → test ${(atDefault.accuracy * 100).toFixed(2)} % at ${(atDefault.cost * 100).toFixed(1)} % MACs, exit rates [${atDefault.exitRates.map((r) => r.toFixed(2))}]`);
+  const atDefault = evaluatePolicy(test, scores(chosen.policy, test, scheduler), dflt.thresholds, costs);
+  const exitAurocVal = aurocs(val, scheduler), exitAurocTest = aurocs(test, scheduler);
+  log(`backbone test ${(finalTest * 100).toFixed(2)} %; default ${chosen.policy} (val drop ${((finalVal - dflt.accuracy) * 100).toFixed(2)} pp, p = ${dflt.pValue?.toFixed(3)}) → test ${(atDefault.accuracy * 100).toFixed(2)} % (drop ${((finalTest - atDefault.accuracy) * 100).toFixed(2)} pp, fidelity ${(atDefault.fidelity * 100).toFixed(2)} %) at ${(atDefault.cost * 100).toFixed(1)} % MACs, exit rates [${atDefault.exitRates.map((r) => r.toFixed(3))}]`);
+  log(`AUROC on test (confidence / max-softmax / eenet): ${exitAurocTest.map((x) => `${x.confidence.toFixed(3)}/${x.maxSoftmax.toFixed(3)}/${x.eenet?.toFixed(3)}`).join(', ')}`);
 
   const hashAfter = sha256(new Uint8Array(readFileSync(cfg.backbone)));
   if (hashAfter !== hashBefore) throw new Error(`backbone ${cfg.backbone} changed during attach (sha256 ${hashBefore} → ${hashAfter})`);
@@ -125,6 +273,7 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   const shapeOf = (t: string) => a.shapes.get(t)!.slice(1);
   const bytesOf = (t: string) => shapeOf(t).reduce((x, y) => x * y, 4);
   const segmentIo = segments.map((s) => ({ input: s.graph!.input![0]!.name!, output: s.graph!.output![0]!.name! }));
+  const point = (p: FrontierPoint) => ({ ...p, discordance: undefined });
 
   const manifest = parseManifest({
     schemaVersion: 1,
@@ -145,7 +294,7 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
       params: params(s),
       outputBytes: bytesOf(segmentIo[i]!.output),
     })),
-    exits: trained.branches.map((b, i) => ({
+    exits: keep.map((k, i) => ({
       index: i,
       segment: i,
       file: `exit_${i}.onnx`,
@@ -154,24 +303,47 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
       inputName: EXIT_INPUT,
       inputShape: cuts[i]!.shape.slice(1),
       outputs: { logits: EXIT_LOGITS, confidence: EXIT_CONFIDENCE },
-      macs: b.macs,
-      params: b.params(),
+      macs: branches[k]!.macs,
+      params: branches[k]!.params(),
       costFraction: costs.exits[i]!,
       backboneFraction: cuts[i]!.macFraction,
       accuracy: { val: exitAccuracy(val, i), test: exitAccuracy(test, i) },
       defaultThreshold: dflt.thresholds[i]!,
+      width: widths[k]!,
+      pool: pools[k]!,
+      auroc: { val: exitAurocVal[i]!, test: exitAurocTest[i]! },
+      scheduler: { file: `score_${i}.onnx`, sha256: sha256(schedulerBytes[i]!), inputs: schedulerFeatureNames(i), weights: scheduler[i]!.weights, bias: scheduler[i]!.bias },
     })),
     final: { costFraction: costs.final, accuracy: { val: finalVal, test: finalTest } },
-    policies: { default: chosen.policy, frontier: fronts, oracle: { val: oracle(val, costs), test: oracle(test, costs) }, atDefault },
+    policies: {
+      default: chosen.policy,
+      defaultRule: {
+        maxDrop: cfg.defaultMaxDrop,
+        delta: cfg.delta,
+        method: `cheapest frontier point, over all policies, whose accuracy drop against the backbone is below ${cfg.defaultMaxDrop * 100} pp at confidence ${1 - cfg.delta}: exact binomial (McNemar) test on the ${ds.val.count} validation images, points tested in fixed sequence from the most accurate down (Learn then Test)`,
+      },
+      frontier: Object.fromEntries(Object.entries(fronts).map(([k, v]) => [k, v.map(point)])),
+      oracle: { val: oracle(val, costs), test: oracle(test, costs) },
+      atDefault: { accuracy: atDefault.accuracy, cost: atDefault.cost, exitRates: atDefault.exitRates, fidelity: atDefault.fidelity },
+    },
     provenance: {
       dataset: ds.name,
-      split: ds.split,
+      split: `${ds.split}; of the training images, the last ${cfg.confHoldoutPerClass} per class are held out from the exit classifiers to fit the confidence heads`,
       counts: { train: ds.train.count, val: ds.val.count, test: ds.test.count },
       seed: cfg.seed,
       config: { attach: cfg, ...(backboneTraining ? { backbone: backboneTraining.config } : {}) },
       backboneSha256: hashBefore,
-      ...(backboneTraining ? { backboneTraining: { tfBackend: backboneTraining.tfBackend, bestEpoch: backboneTraining.bestEpoch, trainSeconds: backboneTraining.trainSeconds, valAccuracy: backboneTraining.valAccuracy, tfjsTestAccuracy: backboneTraining.tfjsTestAccuracy, history: backboneTraining.history } } : {}),
-      exitTraining: { seconds: trained.seconds, samplesPerSec: trained.samplesPerSec, tfBackend: backend },
+      ...(backboneTraining ? { backboneTraining: { tfBackend: backboneTraining.tfBackend, bestEpoch: backboneTraining.bestEpoch, trainSeconds: backboneTraining.trainSeconds, valAccuracy: backboneTraining.valAccuracy, tfjsTestAccuracy: backboneTraining.tfjsTestAccuracy, history: backboneTraining.history, ...(backboneTraining.warmStart ? { warmStart: backboneTraining.warmStart } : {}) } } : {}),
+      exitTraining: {
+        seconds: phase1.seconds + phase2.seconds, samplesPerSec: phase1.samplesPerSec, tfBackend: backend,
+        classifierTrainAccuracy: phase1.trainAccuracy, backboneTrainAccuracy: finalTrainAcc,
+        confidenceHoldout: { images: caches.holdout.count, accuracy: phase2.holdoutAccuracy, auroc: phase2.holdoutAuroc },
+      },
+      candidates: cands.map((c, k) => ({
+        tensor: c.tensor, backboneFraction: c.macFraction, width: widths[k]!, branchFraction: branchMacs[k]! / a.totalMacs, kept: keep.includes(k),
+        accuracy: { val: exitAccuracy(candVal, k), test: exitAccuracy(candTest, k) },
+        auroc: { val: candAurocVal[k]!, test: candAurocTest[k]! },
+      })),
       tools: toolVersions(),
     },
   });

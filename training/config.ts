@@ -19,7 +19,7 @@ export const BACKBONE_DEFAULTS = {
   /** Output bundle folder. */
   out: 'models/fashion-resnet',
   seed: 42,
-  epochs: 12,
+  epochs: 10,
   batchSize: 128,
   /** Peak Adam learning rate; linear warm-up then cosine decay to zero. */
   lr: 0.004,
@@ -31,7 +31,8 @@ export const BACKBONE_DEFAULTS = {
   shift: 1,
   stemWidth: 16,
   widths: [16, 32, 64],
-  blocksPerStage: 1,
+  /** Two basic blocks per stage: six single-tensor cut points for exits (stem and five block outputs). */
+  blocksPerStage: 2,
   valPerClass: 500,
   /** Keep only the first N train images per class (0 = all); val/test shrink in proportion (smoke runs). */
   limitPerClass: 0,
@@ -39,13 +40,24 @@ export const BACKBONE_DEFAULTS = {
   tfBackend: 'auto',
   /** BatchNorm running-statistics momentum (PyTorch's 0.1 ⇒ 0.9 here). */
   bnMomentum: 0.9,
+  /** Checkpoint of a shallower run to start from ('' = random init): its blocks are loaded and the
+   *  blocks it lacks start as identities (see ResNet.warmStart), so a deeper net begins at the
+   *  checkpoint's accuracy. */
+  warmStart: '',
 };
 export type BackboneConfig = typeof BACKBONE_DEFAULTS;
 
 export const BACKBONE_CONFIGS: Record<string, Partial<BackboneConfig>> = {
-  default: {},
+  /** What ships: the one-block-per-stage net trained from scratch (`v1`, 12 epochs) deepened to two
+   *  blocks per stage and fine-tuned for 2 epochs (training from scratch at 2 blocks takes ~2 h on a
+   *  2-core VM; the deepened net starts at v1's accuracy). */
+  default: { warmStart: 'models/fashion-resnet/backbone-v1.ckpt.safetensors', epochs: 2, lr: 0.001, warmupEpochs: 0.1 },
+  /** From scratch at the default depth. */
+  scratch: {},
+  /** The first shipped backbone (one block per stage), the default's warm start. */
+  v1: { blocksPerStage: 1, epochs: 12, out: 'scratch/backbone-v1' },
   /** CI/tests: a few hundred images, one epoch, a tiny net, into a scratch folder. */
-  smoke: { out: '.cache/smoke-bundle', epochs: 1, limitPerClass: 30, stemWidth: 4, widths: [4, 8, 8], batchSize: 32, augment: false },
+  smoke: { out: '.cache/smoke-bundle', warmStart: '', epochs: 1, limitPerClass: 30, stemWidth: 4, widths: [4, 8, 8], batchSize: 32, augment: false },
 };
 
 export const ATTACH_DEFAULTS = {
@@ -55,34 +67,46 @@ export const ATTACH_DEFAULTS = {
   dataset: 'fashion-mnist',
   /** Folder with CIFAR-10 binary batches when dataset=cifar10. */
   datasetDir: '',
-  /** Cut tensors by name (comma-separated); empty = choose by MAC fraction. */
+  /** Candidate cut tensors by name (comma-separated); empty = every valid single-tensor cut. */
   cuts: [] as string[],
-  /** Target cumulative MAC fractions for the exits when `cuts` is empty (PTEENet places exits by compute share). */
-  macFractions: [0.12, 0.35, 0.6],
+  /** Candidates are cuts with at most this share of the backbone's MACs before them (an exit
+   *  later than that cannot save enough to pay for itself). */
+  maxCutFraction: 0.9,
+  /** At most this many candidate exits (evenly spread by MAC share when the backbone has more cuts). */
+  maxCandidates: 8,
   /** Normalisation applied before the backbone: x = (u8/255 − mean)/std, per channel. */
   mean: [0.286],
   std: [0.353],
   inputLayout: 'NCHW',
-  /** Minimum channels of an exit's conv blocks (an exit uses max(feature channels, this)). */
-  branchWidth: 24,
-  epochs: 6,
+  /** Per-exit MAC budget as a share of the backbone's: each branch gets the widest width that fits. */
+  branchBudget: 0.035,
+  /** Widest branch considered. */
+  branchMaxWidth: 48,
+  epochs: 12,
   batchSize: 128,
   lr: 0.003,
-  /** EENets cost weight λ in L = CE(cascade) + λ·E[cost] + mean_i CE(exit_i). */
-  costWeight: 0.05,
+  /** Weight α of distillation from the backbone's logits in each classifier's loss, and its temperature. */
+  distill: 0.5,
+  distillTemperature: 3,
+  /** Training images per class held out from the classifiers to fit the confidence heads on. */
+  confHoldoutPerClass: 500,
+  confEpochs: 40,
+  confLr: 0.005,
   seed: 7,
   valPerClass: 500,
   limitPerClass: 0,
   tfBackend: 'auto',
-  /** Default policy and thresholds: the cheapest validation operating point of any policy whose
-   *  accuracy is within this drop of the backbone's (0.005 = 0.5 percentage points). */
+  /** Default policy and thresholds: the cheapest operating point of any policy whose accuracy drop
+   *  against the backbone is certified below this (0.005 = 0.5 percentage points) … */
   defaultMaxDrop: 0.005,
+  /** … at confidence 1 − delta, by the fixed-sequence binomial test on validation (calibrate/bound.ts). */
+  delta: 0.05,
 };
 export type AttachConfig = typeof ATTACH_DEFAULTS;
 
 export const ATTACH_CONFIGS: Record<string, Partial<AttachConfig>> = {
   default: {},
-  smoke: { backbone: '.cache/smoke-bundle/backbone.onnx', epochs: 1, limitPerClass: 30, branchWidth: 8, batchSize: 32 },
+  smoke: { backbone: '.cache/smoke-bundle/backbone.onnx', epochs: 1, limitPerClass: 30, branchMaxWidth: 8, batchSize: 32, confHoldoutPerClass: 8, confEpochs: 5 },
 };
 
 function coerce(key: string, raw: string, like: ConfigValue): ConfigValue {

@@ -1,19 +1,24 @@
 /**
  * `npm run train -- evaluate [--bundle=models/fashion-resnet]`: re-measures a bundle from its files
- * alone (segments and exits in onnxruntime-node, on the test split recorded in the manifest) and
- * prints the README table. Fails if a file's hash or a measured accuracy disagrees with the manifest.
+ * alone (segments, exits and schedulers as deployed, in onnxruntime-node, on the test split recorded
+ * in the manifest) and prints the README table. Fails if a file's hash, a measured accuracy or the
+ * scheduler's ONNX disagrees with the manifest.
  *
  * @example
  * console.log(await runEvaluate('models/fashion-resnet'));
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseManifest, type Manifest } from '../core/manifest.js';
+import * as ort from 'onnxruntime-node';
+import { parseManifest, ruleOf, type Manifest } from '../core/manifest.js';
+import { argmax, schedulerScore } from '../core/cascade-rule.js';
 import { ATTACH_DEFAULTS, type AttachConfig } from './config.js';
 import { loadFashionMnist } from './data/fashion-mnist.js';
 import { cacheFeatures, SegmentRunner } from './branches/features.js';
 import { exitOutputs } from './calibrate/outputs.js';
-import { evaluatePolicy, exitAccuracy, scores } from './calibrate/frontier.js';
+import { evaluatePolicy, exitAccuracy, scores, type Evaluation, type SplitOutputs } from './calibrate/frontier.js';
+import { auroc } from './branches/train.js';
+import { SCORE_INPUTS, SCORE_OUTPUT } from './calibrate/scheduler.js';
 import { sha256 } from './attach.js';
 
 /** Accuracies are recomputed on the same images with the same runtime: only float noise may differ. */
@@ -25,7 +30,17 @@ export function loadManifest(dir: string): Manifest {
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 
-export async function runEvaluate(dir: string): Promise<string> {
+export interface Measured {
+  m: Manifest;
+  /** Every exit's outputs and the final logits on the test split, from the deployed files. */
+  test: SplitOutputs;
+  costs: { exits: number[]; final: number };
+  /** Largest |ONNX scheduler − JS scheduler| over the test split (0 when the bundle has none). */
+  schedulerMaxDiff: number;
+}
+
+/** Runs a bundle's deployed files on its test split (hashes checked). */
+export async function measureBundle(dir: string): Promise<Measured> {
   const m = loadManifest(dir);
   const read = (file: string, hash: string) => {
     const b = new Uint8Array(readFileSync(join(dir, file)));
@@ -44,19 +59,70 @@ export async function runEvaluate(dir: string): Promise<string> {
   await runner.release();
   const test = await exitOutputs(exits, cache, m.classes.length);
   const costs = { exits: m.exits.map((e) => e.costFraction), final: m.final.costFraction };
-  const cascade = evaluatePolicy(test, scores(m.policies.default, test), m.exits.map((e) => e.defaultThreshold), costs);
-  const rows = m.exits.map((e, i) => ({ name: `exit ${i} (after ${e.input})`, share: e.backboneFraction, cost: e.costFraction, acc: exitAccuracy(test, i), want: e.accuracy.test, rate: cascade.exitRates[i]! }));
-  rows.push({ name: 'final head (backbone)', share: 1, cost: m.final.costFraction, acc: exitAccuracy(test, -1), want: m.final.accuracy.test, rate: cascade.exitRates[m.exits.length]! });
+  // The schedulers as exported ONNX, against the JS function serving runs.
+  let schedulerMaxDiff = 0;
+  if (m.exits.every((e) => e.scheduler)) {
+    const K = m.classes.length;
+    const prev: number[][] = Array.from({ length: test.count }, () => []);
+    for (const [i, e] of m.exits.entries()) {
+      const s = await ort.InferenceSession.create(read(e.scheduler!.file, e.scheduler!.sha256));
+      const feeds: Record<string, ort.Tensor> = {
+        [SCORE_INPUTS.logits]: new ort.Tensor('float32', test.exits[i]!.logits, [test.count, K]),
+        [SCORE_INPUTS.confidence]: new ort.Tensor('float32', test.exits[i]!.confidence, [test.count, 1]),
+      };
+      if (i > 0) feeds[SCORE_INPUTS.previous] = new ort.Tensor('float32', Float32Array.from(prev.flat()), [test.count, i]);
+      const onnx = (await s.run(feeds))[SCORE_OUTPUT]!.data as Float32Array;
+      await s.release();
+      for (let n = 0; n < test.count; n++) {
+        const js = schedulerScore(e.scheduler!, test.exits[i]!.logits.subarray(n * K, (n + 1) * K), test.exits[i]!.confidence[n]!, prev[n]!);
+        schedulerMaxDiff = Math.max(schedulerMaxDiff, Math.abs(js - onnx[n]!));
+        prev[n]!.push(js);
+      }
+    }
+  }
+  return { m, test, costs, schedulerMaxDiff };
+}
+
+/** Per exit, rank AUROC of each score for "this exit is right" on `o`. */
+export function exitAurocs(m: Manifest, o: SplitOutputs): { confidence: number; maxSoftmax: number; eenet?: number }[] {
+  const K = o.classes;
+  const ms = scores('max-softmax', o);
+  const hasScheduler = m.exits.every((e) => e.scheduler);
+  const ee = hasScheduler ? scores('eenet', o, ruleOf(m, 'eenet', []).scheduler) : undefined;
+  return o.exits.map((e, i) => {
+    const right = Array.from({ length: o.count }, (_, n) => argmax(e.logits.subarray(n * K, (n + 1) * K)) === o.labels[n]);
+    return { confidence: auroc(e.confidence, right), maxSoftmax: auroc(ms[i]!, right), ...(ee ? { eenet: auroc(ee[i]!, right) } : {}) };
+  });
+}
+
+/** The default operating point on the measured test split. */
+export function atDefault(x: Measured): Evaluation {
+  const { m, test, costs } = x;
+  const rule = ruleOf(m, m.policies.default, m.exits.map((e) => e.defaultThreshold));
+  return evaluatePolicy(test, scores(m.policies.default, test, rule.scheduler), m.exits.map((e) => e.defaultThreshold), costs);
+}
+
+export async function runEvaluate(dir: string): Promise<string> {
+  const x = await measureBundle(dir);
+  const { m, test } = x;
+  if (x.schedulerMaxDiff > 1e-4) throw new Error(`score_<i>.onnx disagrees with the manifest's scheduler weights by ${x.schedulerMaxDiff}`);
+  const cascade = atDefault(x);
+  const au = exitAurocs(m, test);
+  type Row = { name: string; share: number; branch: number; cost: number; acc: number; want: number; rate: number; au: (typeof au)[number] | undefined };
+  const rows: Row[] = m.exits.map((e, i) => ({ name: `exit ${i} (after ${e.input})`, share: e.backboneFraction, branch: e.macs / m.backbone.macs, cost: e.costFraction, acc: exitAccuracy(test, i), want: e.accuracy.test, rate: cascade.exitRates[i]!, au: au[i] }));
+  rows.push({ name: 'final head (backbone)', share: 1, branch: 0, cost: m.final.costFraction, acc: exitAccuracy(test, -1), want: m.final.accuracy.test, rate: cascade.exitRates[m.exits.length]!, au: undefined });
   const bad = rows.filter((r) => Math.abs(r.acc - r.want) > TOLERANCE);
   if (bad.length) throw new Error(`measured accuracy differs from the manifest: ${bad.map((r) => `${r.name}: ${pct(r.acc)} vs ${pct(r.want)}`).join('; ')}`);
+  const f = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(3));
+  const backboneAcc = exitAccuracy(test, -1);
   const lines = [
     `Bundle ${m.name}: ${test.count} test images, onnxruntime-node ${m.provenance.tools['onnxruntime-node'] ?? ''}`,
     '',
-    '| exit | backbone MAC share | cost if it answers (MACs incl. branches) | test accuracy | share answered at default thresholds |',
-    '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.name} | ${pct(r.share)} | ${pct(r.cost)} | ${pct(r.acc)} | ${pct(r.rate)} |`),
+    '| exit | backbone MAC share at the cut | branch cost (share of backbone) | cost if it answers | test accuracy | AUROC "exit is right": confidence head / max-softmax / EENet score | share answered at the default |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.name} | ${pct(r.share)} | ${r.branch ? pct(r.branch) : '—'} | ${pct(r.cost)} | ${pct(r.acc)} | ${r.au ? `${f(r.au.confidence)} / ${f(r.au.maxSoftmax)} / ${f(r.au.eenet)}` : '—'} | ${pct(r.rate)} |`),
     '',
-    `Cascade at the default thresholds [${m.exits.map((e) => e.defaultThreshold.toFixed(3)).join(', ')}] (${m.policies.default} policy, calibrated on validation): test accuracy ${pct(cascade.accuracy)}, mean cost ${pct(cascade.cost)} of the backbone's MACs.`,
+    `Cascade at the default (${m.policies.default} policy, thresholds [${m.exits.map((e) => e.defaultThreshold.toFixed(3)).join(', ')}], chosen on validation${m.policies.defaultRule ? `: ${m.policies.defaultRule.method}` : ''}): test accuracy ${pct(cascade.accuracy)} (backbone ${pct(backboneAcc)}, drop ${((backboneAcc - cascade.accuracy) * 100).toFixed(2)} pp), fidelity to the backbone's answers ${pct(cascade.fidelity)}, mean cost ${pct(cascade.cost)} of the backbone's MACs, ${pct(1 - cascade.exitRates[m.exits.length]!)} answered by an exit.`,
   ];
   return lines.join('\n');
 }

@@ -61,6 +61,15 @@ const metaSchema = z.object({
       return z.NEVER;
     }
   }),
+  /** Scores of the exits the edge ran (policy eenet reads them at the deeper exits). */
+  scores: metaString.transform((s, ctx) => {
+    try {
+      return z.array(z.number()).max(MAX_META_CHARS).parse(JSON.parse(s));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of finite numbers' });
+      return z.NEVER;
+    }
+  }).optional(),
   thresholdVersion: metaString.optional(),
   requestId: metaString.optional(),
   region: metaString.optional(),
@@ -132,9 +141,12 @@ export function createBackendApp(st: BackendState): Hono {
     if (f.shape.length !== want.length || f.shape.some((d, i) => d !== want[i])) return fail(400, 'BAD_SHAPE', `features shape [${f.shape}] does not match segment ${md.segment}'s input [${want}]`);
     const deeper = m.exits.length - md.segment;
     if (md.thresholds.length !== deeper) return fail(400, 'BAD_METADATA', `thresholds has ${md.thresholds.length} entries; resuming at segment ${md.segment} needs one per deeper exit (${deeper})`);
+    if (md.scores && md.scores.length !== md.segment) return fail(400, 'BAD_METADATA', `scores has ${md.scores.length} entries; resuming at segment ${md.segment} needs one per exit the edge ran (${md.segment})`);
+    if (md.policy === 'eenet' && deeper > 0 && !md.scores) return fail(400, 'BAD_METADATA', `policy eenet needs "scores" (the ${md.segment} edge exits' scores): the scheduler's deeper exits read them`);
+    if (md.policy === 'eenet' && !m.exits.every((e) => e.scheduler)) return fail(400, 'BAD_METADATA', `this bundle (${m.name}) has no EENet scheduler; policy eenet is not served`);
     if (!allFinite(f.data)) return fail(400, 'BAD_VALUES', 'features contain NaN or Infinity');
     try {
-      const work = st.batcher.submit({ segment: md.segment, features: f.data, policy: md.policy, thresholds: md.thresholds });
+      const work = st.batcher.submit({ segment: md.segment, features: f.data, policy: md.policy, thresholds: md.thresholds, scores: md.scores ?? [] });
       const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), st.cfg.REQUEST_TIMEOUT_MS).unref());
       const r = await Promise.race([work, timeout]);
       if (r === 'timeout') return fail(504, 'TIMEOUT', `no answer within ${st.cfg.REQUEST_TIMEOUT_MS} ms`);

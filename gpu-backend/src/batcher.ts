@@ -11,8 +11,8 @@
  * const b = new Batcher(executor, manifest, { maxBatch: 64, maxWaitMs: 2, maxQueue: 1024 });
  * const r = await b.submit({ segment: 2, features, policy: 'confidence', thresholds: [0.9] });
  */
-import type { Manifest } from '../../core/manifest.js';
-import { argmax, exitScore, softmax, type Policy } from '../../core/policies.js';
+import { ruleOf, type Manifest } from '../../core/manifest.js';
+import { argmax, softmax, stepExit, type Policy } from '../../core/cascade-rule.js';
 import { callBatch, type Executor } from './executors/executor.js';
 import type { Metrics } from './metrics.js';
 
@@ -24,6 +24,8 @@ export interface ResumeRequest {
   policy: Policy;
   /** Thresholds of exits segment … last exit (the edge sends the deeper ones). */
   thresholds: number[];
+  /** Scores of exits 0 … segment−1 as the edge computed them (read by policy eenet; may be empty otherwise). */
+  scores?: number[];
 }
 
 export interface ResumeResult {
@@ -107,7 +109,13 @@ export class Batcher {
     const t0 = performance.now();
     this.metrics?.observeBatch(batch.length);
     const queueMs = batch.map((p) => t0 - p.enqueuedAt);
-    let live = batch.map((p, i) => ({ p, i }));
+    // Each sample's cascade rule, indexed by exit (the exits the edge ran get no threshold), and its scores so far.
+    let live = batch.map((p, i) => ({
+      p, i,
+      rule: ruleOf(this.m, p.policy, [...new Array<number>(p.segment).fill(Infinity), ...p.thresholds]),
+      // The route refuses policy eenet without the edge's scores; the other policies never read them.
+      scores: p.scores && p.scores.length === p.segment ? [...p.scores] : new Array<number>(p.segment).fill(NaN),
+    }));
     /** Samples in the executor call that ran the first segment: this batch, or more where a shared executor merged batches. */
     let size = batch.length;
     const E = this.m.exits.length;
@@ -137,10 +145,12 @@ export class Batcher {
         const keep: number[] = [];
         live.forEach((l, k) => {
           const z = logits.subarray(k * K, (k + 1) * K);
-          const score = exitScore(l.p.policy, z, conf[k]!);
-          // A NaN score never passes; non-finite logits (features far outside the trained range) never
-          // answer either: the sample goes deeper, and a non-finite final answer is refused by the route.
-          if (score >= (l.p.thresholds[s - l.p.segment] ?? Infinity) && z.every(Number.isFinite)) this.finish(l.p, { classIndex: argmax(z), confidence: score, exit: s }, queueMs[l.i]!, t0, size);
+          // The one cascade rule (core/cascade-rule.ts): a NaN score never passes; non-finite logits
+          // (features far outside the trained range) never answer either: the sample goes deeper, and
+          // a non-finite final answer is refused by the route.
+          const r = stepExit(l.rule, s, z, conf[k]!, l.scores);
+          l.scores.push(r.score);
+          if (r.exit) this.finish(l.p, { classIndex: r.classIndex, confidence: r.score, exit: s }, queueMs[l.i]!, t0, size);
           else { stay.push(l); keep.push(k); }
         });
         x = new Float32Array(keep.length * per);

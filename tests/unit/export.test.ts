@@ -8,6 +8,7 @@ import { ResNet, mulberry32 } from '../../training/backbone/resnet.js';
 import { exportResNetOnnx } from '../../training/backbone/export.js';
 import { Branch } from '../../training/branches/branch.js';
 import { exportBranchOnnx } from '../../training/branches/export.js';
+import { avgPoolNchw } from '../../training/branches/features.js';
 import type { ConvBn } from '../../training/backbone/resnet.js';
 import { fixedInput, maxAbsDiff, runNode, runWeb } from '../helpers/runtimes.js';
 
@@ -41,15 +42,35 @@ describe('ONNX export matches the tfjs models', () => {
     expect(maxAbsDiff((await runWeb(bytes, x, [3, 1, 28, 28])).logits!, want)).toBeLessThan(1e-4);
   });
 
-  it.each([[16, 28, 28], [32, 14, 14], [64, 7, 7]])('exit branch on [%i, %i, %i] features', async (c, h, w) => {
+  it.each([[16, 28, 28, 2], [32, 14, 14, 1], [64, 7, 7, 1]])('exit branch on [%i, %i, %i] features (pool %i)', async (c, h, w, pool) => {
     const b = new Branch(tf, 'exit_t', { channels: c, height: h, width: w }, { width: 24, classes: 10 }, mulberry32(4));
     perturbBn(b.convs, 2);
+    expect(b.pool).toBe(pool);
     const x = fixedInput(2 * c * h * w, 5).map(Math.abs);
-    const want = b.forward(nchwToNhwc(x, [2, c, h, w]), false);
+    // The tfjs branch reads features already pooled (what the feature cache stores); the exported graph reads the raw cut.
+    const pooled = avgPoolNchw(x, 2, c, h, w, b.pool);
+    const want = b.forward(nchwToNhwc(pooled, [2, c, h / pool, w / pool]), false);
     const bytes = exportBranchOnnx(b);
     for (const out of [await runNode(bytes, x, [2, c, h, w]), await runWeb(bytes, x, [2, c, h, w])]) {
       expect(maxAbsDiff(out.logits!, want.logits.dataSync())).toBeLessThan(1e-4);
       expect(maxAbsDiff(out.confidence!, want.confidence.dataSync())).toBeLessThan(1e-5);
     }
+  });
+
+  it('the pooledInput graph on JS-pooled features equals the full graph on the raw cut', async () => {
+    const [c, h, w] = [16, 28, 28];
+    const b = new Branch(tf, 'exit_p', { channels: c, height: h, width: w }, { width: 16, classes: 10 }, mulberry32(7));
+    perturbBn(b.convs, 3);
+    expect(b.pool).toBe(2);
+    expect(b.pooledInput).toEqual({ channels: c, height: 14, width: 14 });
+    const x = fixedInput(3 * c * h * w, 3);
+    const full = await runNode(exportBranchOnnx(b), x, [3, c, h, w]);
+    const pre = await runNode(exportBranchOnnx(b, { pooledInput: true }), avgPoolNchw(x, 3, c, h, w, b.pool), [3, c, h / 2, w / 2]);
+    expect(full.logits!.length).toBe(3 * 10);
+    expect(full.confidence!.length).toBe(3);
+    expect(maxAbsDiff(full.logits!, pre.logits!)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(full.confidence!, pre.confidence!)).toBeLessThan(1e-5);
+    // The variants differ: the full graph does not accept pooled features.
+    await expect(runNode(exportBranchOnnx(b), avgPoolNchw(x, 3, c, h, w, 2), [3, c, 14, 14])).rejects.toThrow();
   });
 });

@@ -3,7 +3,7 @@
  * Fashion-MNIST, keeps the best-validation checkpoint, exports `backbone.onnx` and records the
  * training facts in `backbone.json` (read later by `attach` for the manifest's provenance).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initTf, type TfBackendChoice } from '../tf.js';
 import type { BackboneConfig } from '../config.js';
@@ -30,11 +30,12 @@ export async function runBackbone(cfg: BackboneConfig, opts: { quiet?: boolean }
     ? { train: cfg.limitPerClass, val: Math.max(10, Math.round(cfg.limitPerClass / 5)), test: Math.max(10, Math.round(cfg.limitPerClass / 3)) }
     : undefined;
   const ds = loadFashionMnist({ valPerClass: cfg.valPerClass, limitPerClass: lim });
-  const t0 = performance.now();
   const logFile = join(cfg.out, 'train-log.jsonl');
-  writeFileSync(logFile, '');
-  const r = await trainBackbone(tf, cfg, ds, { checkpoint: join(cfg.out, 'checkpoint-last.safetensors'), logFile, quiet: opts.quiet });
-  const trainSeconds = (performance.now() - t0) / 1000;
+  const checkpoint = join(cfg.out, 'checkpoint-last.safetensors');
+  if (!existsSync(checkpoint)) writeFileSync(logFile, '');
+  const r = await trainBackbone(tf, cfg, ds, { checkpoint, logFile, quiet: opts.quiet });
+  // Summed over epochs, so a resumed run reports its whole training time.
+  const trainSeconds = r.history.reduce((s, h) => s + h.seconds, 0);
   const testAcc = evaluate(tf, r.net, ds.test, ds, FASHION_MEAN, FASHION_STD);
   if (!opts.quiet) console.error(`[backbone] best epoch ${r.bestEpoch}: val ${(r.bestValAcc * 100).toFixed(2)} %, test (tfjs) ${(testAcc * 100).toFixed(2)} %, ${trainSeconds.toFixed(0)} s`);
   saveCheckpoint(join(cfg.out, 'backbone.ckpt.safetensors'), r.net, { epoch: String(r.bestEpoch), config: JSON.stringify(cfg) });

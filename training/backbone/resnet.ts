@@ -189,6 +189,42 @@ export class ResNet {
     this.fcBias.assign(get('fc.bias'));
   }
 
+  /**
+   * Warm start from a shallower checkpoint (Net2Net-style deepening): every weight the checkpoint has
+   * is loaded; a block it lacks keeps its random convs but gets γ = 0 on its last BatchNorm, so its
+   * residual branch outputs 0 and the block is the identity (relu(0 + h) = h, h ≥ 0 after a ReLU).
+   * The deeper net therefore starts out computing exactly the checkpoint's function, and training
+   * grows the new blocks from there (zero-γ residual init, Goyal et al. 2017). Returns the names of
+   * the blocks that started as identities. Throws if the checkpoint has a weight this net lacks
+   * (a different layout, not a shallower one).
+   */
+  warmStart(w: Record<string, { shape: number[]; data: Float32Array }>): string[] {
+    const tf = this.tf;
+    const own = this.weights();
+    for (const [k, v] of Object.entries(w)) {
+      const mine = own[k];
+      if (!mine) throw new Error(`warm start: checkpoint weight "${k}" has no place in this net`);
+      if (mine.shape.join('x') !== v.shape.join('x')) throw new Error(`warm start: "${k}" is ${v.shape.join('x')} in the checkpoint, ${mine.shape.join('x')} here`);
+    }
+    const set = (t: Variable, name: string) => { const e = w[name]!; t.assign(tf.tensor(e.data, e.shape)); };
+    const identities: string[] = [];
+    for (const c of this.convs()) {
+      if (!w[`${c.name}.weight`]) continue;
+      set(c.weight, `${c.name}.weight`); set(c.bn.gamma, `${c.name}.bn.gamma`); set(c.bn.beta, `${c.name}.bn.beta`);
+      c.bn.runningMean.dispose(); c.bn.runningVar.dispose();
+      c.bn.runningMean = tf.tensor(w[`${c.name}.bn.mean`]!.data, w[`${c.name}.bn.mean`]!.shape);
+      c.bn.runningVar = tf.tensor(w[`${c.name}.bn.var`]!.data, w[`${c.name}.bn.var`]!.shape);
+    }
+    for (const b of this.blocks) {
+      if (w[`${b.conv1.name}.weight`]) continue;
+      if (b.shortcut) throw new Error(`warm start: new block ${b.name} changes shape (it has a shortcut conv), so it cannot start as an identity`);
+      b.conv2.bn.gamma.assign(tf.zerosLike(b.conv2.bn.gamma));
+      identities.push(b.name);
+    }
+    set(this.fcWeight, 'fc.weight'); set(this.fcBias, 'fc.bias');
+    return identities;
+  }
+
   trainableVariables(): Variable[] {
     const out: Variable[] = [];
     for (const c of this.convs()) out.push(c.weight, c.bn.gamma, c.bn.beta);

@@ -5,13 +5,13 @@
  * @example
  * const { net, best } = await trainBackbone(tf, cfg, dataset, { logFile: 'out/train-log.jsonl' });
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { tf as TF } from '../tf.js';
 import type { BackboneConfig } from '../config.js';
 import type { Dataset, Split } from '../data/dataset.js';
 import { pixelsPerImage } from '../data/dataset.js';
 import { normaliseImages } from '../../core/normalise.js';
-import { encodeSafetensors } from '../../core/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../../core/safetensors.js';
 import { Progress } from '../progress.js';
 import { ResNet, mulberry32 } from './resnet.js';
 
@@ -80,23 +80,63 @@ export function learningRate(cfg: Pick<BackboneConfig, 'lr' | 'warmupEpochs' | '
   return 0.5 * cfg.lr * (1 + Math.cos(Math.PI * Math.min(1, t)));
 }
 
-export function saveCheckpoint(path: string, net: ResNet, meta: Record<string, string>): void {
-  const tensors = Object.fromEntries(Object.entries(net.weights()).map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }]));
-  writeFileSync(path, encodeSafetensors(tensors, meta));
+export function saveCheckpoint(path: string, net: ResNet, meta: Record<string, string>, extra: Record<string, SafeTensor> = {}): void {
+  const tensors: Record<string, SafeTensor> = Object.fromEntries(Object.entries(net.weights()).map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }]));
+  // Write then rename: a run stopped mid-write leaves the previous checkpoint intact.
+  writeFileSync(`${path}.tmp`, encodeSafetensors({ ...tensors, ...extra }, meta));
+  renameSync(`${path}.tmp`, path);
 }
 
-export async function trainBackbone(tf: Tf, cfg: BackboneConfig, ds: Dataset, io: { checkpoint: string; logFile: string; quiet?: boolean }): Promise<{ net: ResNet; history: EpochRecord[]; bestValAcc: number; bestEpoch: number }> {
+function weightsOf(tensors: Record<string, SafeTensor>, prefix = ''): Record<string, { shape: number[]; data: Float32Array }> {
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [k, t] of Object.entries(tensors)) if (k.startsWith(prefix) && !k.startsWith('adam.')) out[k.slice(prefix.length)] = { shape: t.shape, data: t.data as Float32Array };
+  return out;
+}
+
+/**
+ * A resumable run: `checkpoint` holds the last finished epoch (weights, Adam moments, history) and
+ * `checkpoint.best` the best-validation weights so far. Started again with the same config, training
+ * continues at the next epoch with the same per-epoch shuffles and augmentation (each epoch seeds its
+ * own PRNG), so a resumed run ends where an uninterrupted one would.
+ */
+export async function trainBackbone(tf: Tf, cfg: BackboneConfig, ds: Dataset, io: { checkpoint: string; logFile: string; quiet?: boolean; /** Stop after this epoch (the checkpoint is written first): training in chunks, and tests of resume. */ stopAfterEpoch?: number }): Promise<{ net: ResNet; history: EpochRecord[]; bestValAcc: number; bestEpoch: number; resumedFrom: number; identityBlocks: string[] }> {
   const { channels: C, height: H, width: W } = ds.shape;
   const net = new ResNet(tf, { inputChannels: C, numClasses: ds.classes.length, stemWidth: cfg.stemWidth, widths: cfg.widths, blocksPerStage: cfg.blocksPerStage }, cfg.seed);
-  const rand = mulberry32(cfg.seed + 1);
   const optimizer = tf.train.adam(cfg.lr);
   const vars = net.trainableVariables();
   const decayed = net.decayedVariables();
   const steps = Math.floor(ds.train.count / cfg.batchSize);
-  const history: EpochRecord[] = [];
+  let history: EpochRecord[] = [];
   let best = { acc: -1, epoch: 0, weights: net.weights() };
+  const bestPath = `${io.checkpoint}.best`;
+  const configKey = JSON.stringify(cfg);
+  let start = 1;
+  if (existsSync(io.checkpoint) && existsSync(bestPath)) {
+    const last = decodeSafetensors(readFileSync(io.checkpoint));
+    const bestCk = decodeSafetensors(readFileSync(bestPath));
+    if (last.metadata.config === configKey && bestCk.metadata.config === configKey) {
+      net.load(weightsOf(last.tensors));
+      const adam = Object.entries(last.tensors).filter(([k]) => k.startsWith('adam.')).sort(([a], [b]) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+      await optimizer.setWeights(adam.map(([k, t]) => ({ name: k.split('.').slice(2).join('.'), tensor: tf.tensor(t.data as Float32Array, t.shape) })));
+      history = JSON.parse(last.metadata.history ?? '[]') as EpochRecord[];
+      best = { acc: Number(bestCk.metadata.valAcc), epoch: Number(bestCk.metadata.epoch), weights: weightsOf(bestCk.tensors) };
+      start = Number(last.metadata.epoch) + 1;
+      if (!io.quiet) console.error(`[backbone] resuming after epoch ${start - 1} (best so far: epoch ${best.epoch}, val ${(best.acc * 100).toFixed(2)} %)`);
+    } else if (!io.quiet) {
+      console.error('[backbone] checkpoint is from a different config: starting afresh');
+    }
+  }
+  const resumedFrom = start - 1;
+  let identityBlocks: string[] = [];
+  if (start === 1 && cfg.warmStart) {
+    identityBlocks = net.warmStart(weightsOf(decodeSafetensors(readFileSync(cfg.warmStart)).tensors));
+    best = { acc: evaluate(tf, net, ds.val, ds, FASHION_MEAN, FASHION_STD), epoch: 0, weights: net.weights() };
+    saveCheckpoint(bestPath, net, { epoch: '0', valAcc: String(best.acc), config: configKey });
+    if (!io.quiet) console.error(`[backbone] warm start from ${cfg.warmStart}: new identity blocks ${identityBlocks.join(', ') || '(none)'}; val ${(best.acc * 100).toFixed(2)} % before training`);
+  }
 
-  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+  for (let epoch = start; epoch <= cfg.epochs; epoch++) {
+    const rand = mulberry32(cfg.seed * 7919 + epoch);
     const order = shuffled(ds.train.count, rand);
     const p = new Progress(`epoch ${epoch}/${cfg.epochs}`, steps * cfg.batchSize, { logFile: io.logFile, quiet: io.quiet });
     const t0 = performance.now();
@@ -133,9 +173,15 @@ export async function trainBackbone(tf: Tf, cfg: BackboneConfig, ds: Dataset, io
     const rec: EpochRecord = { epoch, loss: lossSum / seen, trainAcc: correct / seen, valAcc, samplesPerSec: seen / seconds, seconds, lr };
     history.push(rec);
     p.stop({ valAcc });
-    if (valAcc > best.acc) best = { acc: valAcc, epoch, weights: net.weights() };
-    saveCheckpoint(io.checkpoint, net, { epoch: String(epoch), valAcc: String(valAcc), config: JSON.stringify(cfg) });
+    if (valAcc > best.acc) {
+      best = { acc: valAcc, epoch, weights: net.weights() };
+      saveCheckpoint(bestPath, net, { epoch: String(epoch), valAcc: String(valAcc), config: configKey });
+    }
+    const adam: Record<string, SafeTensor> = {};
+    (await optimizer.getWeights()).forEach((w, i) => { adam[`adam.${i}.${w.name}`] = { dtype: 'F32', shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync()) }; });
+    saveCheckpoint(io.checkpoint, net, { epoch: String(epoch), valAcc: String(valAcc), config: configKey, history: JSON.stringify(history) }, adam);
+    if (io.stopAfterEpoch !== undefined && epoch >= io.stopAfterEpoch) break;
   }
   net.load(best.weights);
-  return { net, history, bestValAcc: best.acc, bestEpoch: best.epoch };
+  return { net, history, bestValAcc: best.acc, bestEpoch: best.epoch, resumedFrom, identityBlocks };
 }

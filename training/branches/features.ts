@@ -74,8 +74,30 @@ export interface FeatureCache {
   count: number;
 }
 
+/** k×k average pooling, stride k, of an NCHW batch (k divides H and W). */
+export function avgPoolNchw(x: Float32Array, n: number, c: number, h: number, w: number, k: number): Float32Array {
+  if (k === 1) return x;
+  const oh = h / k, ow = w / k;
+  const out = new Float32Array(n * c * oh * ow);
+  const inv = 1 / (k * k);
+  for (let p = 0; p < n * c; p++) {
+    const src = p * h * w, dst = p * oh * ow;
+    for (let y = 0; y < h; y++) {
+      const row = src + y * w, orow = dst + Math.floor(y / k) * ow;
+      for (let xx = 0; xx < w; xx++) out[orow + Math.floor(xx / k)]! += x[row + xx]!;
+    }
+    for (let i = 0; i < oh * ow; i++) out[dst + i]! *= inv;
+  }
+  return out;
+}
+
+/**
+ * Caches a split's features at every cut, each average-pooled by `pools[i]` (1 = as is: the pooling
+ * an exit branch applies first, so its training reads what the exported exit computes, at a fraction
+ * of the memory).
+ */
 export async function cacheFeatures(
-  runner: SegmentRunner, split: Split, ds: Pick<Dataset, 'shape'>, norm: { mean: number[]; std: number[] }, title: string, quiet = false,
+  runner: SegmentRunner, split: Split, ds: Pick<Dataset, 'shape'>, norm: { mean: number[]; std: number[] }, title: string, quiet = false, pools: number[] = [],
 ): Promise<FeatureCache> {
   const { channels: C, height: H, width: W } = ds.shape;
   const per = pixelsPerImage(ds);
@@ -87,8 +109,10 @@ export async function cacheFeatures(
     const x = normaliseImages(split.images.subarray(s * per, (s + n) * per), n, ds.shape, norm.mean, norm.std, 'NCHW');
     const { cuts, logits } = await runner.run(x, [n, C, H, W]);
     cuts.forEach((t, i) => {
-      stores[i] ??= new FeatureStore(t.dims.slice(1).map(Number));
-      stores[i]!.push(t.data as Float32Array);
+      const [c, h, w] = t.dims.slice(1).map(Number) as [number, number, number];
+      const k = pools[i] ?? 1;
+      stores[i] ??= new FeatureStore([c, h / k, w / k]);
+      stores[i]!.push(avgPoolNchw(t.data as Float32Array, n, c, h, w, k));
     });
     logitChunks.push(logits.data as Float32Array);
     p.update(s + n);

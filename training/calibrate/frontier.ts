@@ -8,7 +8,8 @@
  * const f = frontier('confidence', valOutputs, costs);
  * f[0]; // { thresholds: [0.95, 0.9, 0.8], accuracy: 0.93, cost: 0.61, exitRates: [0.4, 0.1, 0.1, 0.4] }
  */
-import { argmax, decideExit, exitScore, type Policy } from '../../core/policies.js';
+import { argmax, finite, passes, scoreChain, type Policy, type SchedulerExit } from '../../core/cascade-rule.js';
+import type { Discordance } from './bound.js';
 
 export interface SplitOutputs {
   count: number;
@@ -19,6 +20,16 @@ export interface SplitOutputs {
   finalLogits: Float32Array;
 }
 
+export interface Evaluation {
+  accuracy: number;
+  cost: number;
+  exitRates: number[];
+  /** Share of images where the cascade's answer equals the backbone's (measurable without labels). */
+  fidelity: number;
+  /** Correctness disagreements with the backbone (for the drop bound, ./bound.ts). */
+  discordance: Discordance;
+}
+
 export interface FrontierPoint {
   thresholds: number[];
   accuracy: number;
@@ -26,15 +37,28 @@ export interface FrontierPoint {
   cost: number;
   /** Fraction of samples answered by each exit, then the final head. */
   exitRates: number[];
-  test?: { accuracy: number; cost: number; exitRates: number[] };
+  fidelity?: number;
+  discordance?: Discordance;
+  pValue?: number;
+  certified?: boolean;
+  test?: { accuracy: number; cost: number; exitRates: number[]; fidelity?: number };
 }
 
 /** Cost of leaving at each exit and at the final head, in backbone-MAC fractions. */
 export interface Costs { exits: number[]; final: number }
 
-export function scores(policy: Policy, out: SplitOutputs): Float64Array[] {
-  return out.exits.map((e) => Float64Array.from({ length: out.count }, (_, n) =>
-    exitScore(policy, e.logits.subarray(n * out.classes, (n + 1) * out.classes), e.confidence[n]!)));
+/**
+ * Every exit's score for every sample (exit-major), by the cascade rule's own scoring, chained so the
+ * scheduler sees earlier scores exactly as serving computes them.
+ */
+export function scores(policy: Policy, out: SplitOutputs, scheduler?: readonly SchedulerExit[]): Float64Array[] {
+  const E = out.exits.length, K = out.classes;
+  const s = Array.from({ length: E }, () => new Float64Array(out.count));
+  for (let n = 0; n < out.count; n++) {
+    const chain = scoreChain(policy, out.exits.map((e) => ({ logits: e.logits.subarray(n * K, (n + 1) * K), confidence: e.confidence[n]! })), scheduler);
+    chain.forEach((v, i) => { s[i]![n] = v; });
+  }
+  return s;
 }
 
 export function exitAccuracy(out: SplitOutputs, exit: number): number {
@@ -44,21 +68,42 @@ export function exitAccuracy(out: SplitOutputs, exit: number): number {
   return ok / out.count;
 }
 
-/** Accuracy, cost and exit distribution of one threshold vector. */
-export function evaluatePolicy(out: SplitOutputs, s: Float64Array[], thresholds: number[], costs: Costs): { accuracy: number; cost: number; exitRates: number[] } {
+/** Per exit and sample: are the exit's logits finite (the rule's second condition). */
+function finiteFlags(out: SplitOutputs): Uint8Array[] {
+  const K = out.classes;
+  return out.exits.map((e) => Uint8Array.from({ length: out.count }, (_, n) => (finite(e.logits.subarray(n * K, (n + 1) * K)) ? 1 : 0)));
+}
+const flagCache = new WeakMap<SplitOutputs, { flags: Uint8Array[]; pred: Int32Array[]; finalPred: Int32Array }>();
+function prepared(out: SplitOutputs) {
+  let p = flagCache.get(out);
+  if (!p) {
+    const K = out.classes;
+    const am = (l: Float32Array) => Int32Array.from({ length: out.count }, (_, n) => argmax(l.subarray(n * K, (n + 1) * K)));
+    p = { flags: finiteFlags(out), pred: out.exits.map((e) => am(e.logits)), finalPred: am(out.finalLogits) };
+    flagCache.set(out, p);
+  }
+  return p;
+}
+
+/** Accuracy, cost, exit distribution and fidelity of one threshold vector (decisions by the cascade rule). */
+export function evaluatePolicy(out: SplitOutputs, s: Float64Array[], thresholds: number[], costs: Costs): Evaluation {
   const E = out.exits.length;
+  const { flags, pred, finalPred } = prepared(out);
   const counts = new Array<number>(E + 1).fill(0);
-  let ok = 0, cost = 0;
-  const sample = new Float64Array(E);
+  let ok = 0, cost = 0, same = 0, n10 = 0, n01 = 0;
   for (let n = 0; n < out.count; n++) {
-    for (let i = 0; i < E; i++) sample[i] = s[i]![n]!;
-    const e = decideExit(sample, thresholds);
-    const logits = e < 0 ? out.finalLogits : out.exits[e]!.logits;
-    if (argmax(logits.subarray(n * out.classes, (n + 1) * out.classes)) === out.labels[n]) ok++;
+    let e = -1;
+    for (let i = 0; i < E; i++) if (passes(s[i]![n]!, thresholds[i], flags[i]![n] === 1)) { e = i; break; }
+    const c = e < 0 ? finalPred[n]! : pred[e]![n]!;
+    const right = c === out.labels[n], backboneRight = finalPred[n] === out.labels[n];
+    if (right) ok++;
+    if (c === finalPred[n]) same++;
+    if (backboneRight && !right) n10++;
+    if (!backboneRight && right) n01++;
     cost += e < 0 ? costs.final : costs.exits[e]!;
     counts[e < 0 ? E : e]!++;
   }
-  return { accuracy: ok / out.count, cost: cost / out.count, exitRates: counts.map((c) => c / out.count) };
+  return { accuracy: ok / out.count, cost: cost / out.count, exitRates: counts.map((c) => c / out.count), fidelity: same / out.count, discordance: { n10, n01, total: out.count } };
 }
 
 /** Candidate thresholds of one score vector: its quantiles, highest first, after "never exit". */
@@ -76,8 +121,8 @@ function candidates(s: ArrayLike<number>, steps: number): number[] {
  * accuracy lost (free or accuracy-raising moves first); the shared-threshold sweep is added too, and
  * only Pareto-optimal points are kept (cost and accuracy both rise along the list).
  */
-export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?: SplitOutputs, steps = 100): FrontierPoint[] {
-  const sv = scores(policy, val);
+export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?: SplitOutputs, steps = 100, scheduler?: readonly SchedulerExit[]): FrontierPoint[] {
+  const sv = scores(policy, val, scheduler);
   const E = val.exits.length;
   const cands = sv.map((s) => candidates(s, steps));
   const at = (idx: number[]) => idx.map((k, i) => cands[i]![k]!);
@@ -89,7 +134,7 @@ export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?:
   };
   // Greedy per-exit path.
   const idx = new Array<number>(E).fill(0);
-  let cur = add(at(idx));
+  let cur: FrontierPoint = add(at(idx));
   for (;;) {
     let best: { i: number; r: FrontierPoint; key: number } | undefined;
     for (let i = 0; i < E; i++) {
@@ -115,8 +160,8 @@ export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?:
   points.sort((a, b) => a.cost - b.cost || b.accuracy - a.accuracy);
   const kept: FrontierPoint[] = [];
   for (const p of points) if (!kept.length || p.accuracy > kept[kept.length - 1]!.accuracy) kept.push(p);
-  const st = test ? scores(policy, test) : undefined;
-  if (test && st) for (const p of kept) p.test = evaluatePolicy(test, st, p.thresholds, costs);
+  const st = test ? scores(policy, test, scheduler) : undefined;
+  if (test && st) for (const p of kept) { const r = evaluatePolicy(test, st, p.thresholds, costs); p.test = { accuracy: r.accuracy, cost: r.cost, exitRates: r.exitRates, fidelity: r.fidelity }; }
   return kept.map((p) => ({ ...p, thresholds: p.thresholds.map((t) => (Number.isFinite(t) ? t : 1e9)) }));
 }
 

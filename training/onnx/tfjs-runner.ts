@@ -95,6 +95,16 @@ function evalNode(tf: Tf, n: Node, ins: (T | undefined)[], consts: Map<string, F
     case 'LeakyRelu': return [tf.leakyRelu(need(x, 0), attrFloat(n, 'alpha', 0.01))];
     case 'Sigmoid': return [tf.sigmoid(need(x, 0))];
     case 'Softmax': return [tf.softmax(need(x, 0), attrInt(n, 'axis', -1))];
+    case 'LogSoftmax': return [tf.logSoftmax(need(x, 0), attrInt(n, 'axis', -1))];
+    case 'ReduceMax': case 'ReduceSum': {
+      // Axes: an attribute (ReduceMax up to opset 17) or a constant second input (ReduceSum from 13).
+      const axesInput = n.input?.[1] ? consts.get(n.input[1]) : undefined;
+      const axes = axesInput ? Array.from(axesInput) : attrInts(n, 'axes', []);
+      const keep = attrInt(n, 'keepdims', 1) === 1;
+      const t = need(x, 0);
+      const ax = axes.length ? axes : t.shape.map((_, i) => i);
+      return [n.opType === 'ReduceMax' ? tf.max(t, ax, keep) : tf.sum(t, ax, keep)];
+    }
     case 'Add': return [tf.add(need(x, 0), need(y, 1))];
     case 'Sub': return [tf.sub(need(x, 0), need(y, 1))];
     case 'Mul': return [tf.mul(need(x, 0), need(y, 1))];

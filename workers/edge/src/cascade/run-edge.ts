@@ -8,8 +8,8 @@
  * const r = await runEdge(runner, manifest, x, { policy: 'confidence', thresholds: [0.9, 0.9, 0.9], split: 2 });
  * if (r.kind === 'answer') … else forward(r.features, r.resumeAt)
  */
-import type { Manifest } from '../../../../core/manifest.js';
-import { argmax, exitScore, softmax, type Policy } from '../../../../core/policies.js';
+import { ruleOf, type Manifest } from '../../../../core/manifest.js';
+import { argmax, softmax, stepExit, type Policy } from '../../../../core/cascade-rule.js';
 
 export interface EdgeRunner {
   segment(i: number, x: Float32Array): Promise<Float32Array>;
@@ -20,11 +20,13 @@ export interface Answer { exit: number; classIndex: number; confidence: number }
 
 export type EdgeResult =
   | { kind: 'answer'; answer: Answer; segmentsRun: number }
-  | { kind: 'forward'; features: Float32Array; featureShape: number[]; resumeAt: number; best: Answer | null; segmentsRun: number };
+  | { kind: 'forward'; features: Float32Array; featureShape: number[]; resumeAt: number; best: Answer | null; segmentsRun: number; scores: number[] };
 
 export async function runEdge(runner: EdgeRunner, m: Manifest, input: Float32Array, s: { policy: Policy; thresholds: number[]; split: number }): Promise<EdgeResult> {
   let x = input;
   let best: Answer | null = null;
+  const rule = ruleOf(m, s.policy, s.thresholds);
+  const scores: number[] = [];
   for (let i = 0; i < s.split; i++) {
     x = await runner.segment(i, x);
     if (i === m.segments.length - 1) {
@@ -34,11 +36,12 @@ export async function runEdge(runner: EdgeRunner, m: Manifest, input: Float32Arr
       return { kind: 'answer', answer: { exit: m.exits.length, classIndex: k, confidence: p[k]! }, segmentsRun: i + 1 };
     }
     const e = await runner.exit(i, x);
-    const score = exitScore(s.policy, e.logits, e.confidence);
-    const answer = { exit: i, classIndex: argmax(e.logits), confidence: score };
-    if (score >= s.thresholds[i]!) return { kind: 'answer', answer, segmentsRun: i + 1 };
-    if (!best || score > best.confidence) best = answer;
+    const r = stepExit(rule, i, e.logits, e.confidence, scores);
+    scores.push(r.score);
+    const answer = { exit: i, classIndex: argmax(e.logits), confidence: r.score };
+    if (r.exit) return { kind: 'answer', answer, segmentsRun: i + 1 };
+    if (!best || r.score > best.confidence) best = answer;
   }
   const out = m.segments[s.split - 1]!;
-  return { kind: 'forward', features: x, featureShape: [1, ...out.outputShape], resumeAt: s.split, best, segmentsRun: s.split };
+  return { kind: 'forward', features: x, featureShape: [1, ...out.outputShape], resumeAt: s.split, best, segmentsRun: s.split, scores };
 }

@@ -67,6 +67,8 @@ export async function classify(c: Context<{ Bindings: Env }>): Promise<Response>
     region: region.key,
     policy: region.settings.policy,
     thresholds: JSON.stringify(thresholds.slice(r.resumeAt)),
+    // The earlier exits' scores: the EENet scheduler's deeper exits read them.
+    scores: JSON.stringify(r.scores),
   });
   const fetcher = c.env.BACKEND ? (req: Request) => c.env.BACKEND!.fetch(req) : (req: Request) => fetch(req);
   const url = c.env.BACKEND ? 'http://backend' : c.env.BACKEND_URL;
