@@ -21,6 +21,8 @@ export interface BackboneRecord {
   history: unknown[];
   dataset: { name: string; split: string; train: number; val: number; test: number; skipped: unknown[] };
   normalisation: { mean: number[]; std: number[] };
+  /** Where a deepened net started (ResNet.warmStart): the checkpoint and the blocks that began as identities. */
+  warmStart?: { from: string; identityBlocks: string[]; valAccuracyBefore: number };
 }
 
 export async function runBackbone(cfg: BackboneConfig, opts: { quiet?: boolean } = {}): Promise<BackboneRecord> {
@@ -49,6 +51,7 @@ export async function runBackbone(cfg: BackboneConfig, opts: { quiet?: boolean }
     history: r.history,
     dataset: { name: ds.name, split: ds.split, train: ds.train.count, val: ds.val.count, test: ds.test.count, skipped: ds.skipped },
     normalisation: { mean: FASHION_MEAN, std: FASHION_STD },
+    ...(cfg.warmStart ? { warmStart: { from: cfg.warmStart, identityBlocks: r.identityBlocks, valAccuracyBefore: r.history.length ? r.warmStartValAcc : r.bestValAcc } } : {}),
   };
   writeFileSync(join(cfg.out, 'backbone.json'), JSON.stringify(record, null, 2) + '\n');
   const { exportResNetOnnx } = await import('./export.js');

@@ -99,7 +99,7 @@ function weightsOf(tensors: Record<string, SafeTensor>, prefix = ''): Record<str
  * continues at the next epoch with the same per-epoch shuffles and augmentation (each epoch seeds its
  * own PRNG), so a resumed run ends where an uninterrupted one would.
  */
-export async function trainBackbone(tf: Tf, cfg: BackboneConfig, ds: Dataset, io: { checkpoint: string; logFile: string; quiet?: boolean; /** Stop after this epoch (the checkpoint is written first): training in chunks, and tests of resume. */ stopAfterEpoch?: number }): Promise<{ net: ResNet; history: EpochRecord[]; bestValAcc: number; bestEpoch: number; resumedFrom: number; identityBlocks: string[] }> {
+export async function trainBackbone(tf: Tf, cfg: BackboneConfig, ds: Dataset, io: { checkpoint: string; logFile: string; quiet?: boolean; /** Stop after this epoch (the checkpoint is written first): training in chunks, and tests of resume. */ stopAfterEpoch?: number }): Promise<{ net: ResNet; history: EpochRecord[]; bestValAcc: number; bestEpoch: number; resumedFrom: number; identityBlocks: string[]; warmStartValAcc: number }> {
   const { channels: C, height: H, width: W } = ds.shape;
   const net = new ResNet(tf, { inputChannels: C, numClasses: ds.classes.length, stemWidth: cfg.stemWidth, widths: cfg.widths, blocksPerStage: cfg.blocksPerStage }, cfg.seed);
   const optimizer = tf.train.adam(cfg.lr);
@@ -128,9 +128,11 @@ export async function trainBackbone(tf: Tf, cfg: BackboneConfig, ds: Dataset, io
   }
   const resumedFrom = start - 1;
   let identityBlocks: string[] = [];
+  let warmStartValAcc = NaN;
   if (start === 1 && cfg.warmStart) {
     identityBlocks = net.warmStart(weightsOf(decodeSafetensors(readFileSync(cfg.warmStart)).tensors));
     best = { acc: evaluate(tf, net, ds.val, ds, FASHION_MEAN, FASHION_STD), epoch: 0, weights: net.weights() };
+    warmStartValAcc = best.acc;
     saveCheckpoint(bestPath, net, { epoch: '0', valAcc: String(best.acc), config: configKey });
     if (!io.quiet) console.error(`[backbone] warm start from ${cfg.warmStart}: new identity blocks ${identityBlocks.join(', ') || '(none)'}; val ${(best.acc * 100).toFixed(2)} % before training`);
   }
@@ -183,5 +185,5 @@ export async function trainBackbone(tf: Tf, cfg: BackboneConfig, ds: Dataset, io
     if (io.stopAfterEpoch !== undefined && epoch >= io.stopAfterEpoch) break;
   }
   net.load(best.weights);
-  return { net, history, bestValAcc: best.acc, bestEpoch: best.epoch, resumedFrom, identityBlocks };
+  return { net, history, bestValAcc: best.acc, bestEpoch: best.epoch, resumedFrom, identityBlocks, warmStartValAcc };
 }
