@@ -19,6 +19,7 @@ import { registerWasmGradKernels, restoreStockWasmKernels } from '../training/ba
 import { BACKBONE_DEFAULTS, ATTACH_DEFAULTS } from '../training/config.js';
 import { ResNet, mulberry32, gaussian } from '../training/backbone/resnet.js';
 import { Branch, chooseWidth } from '../training/branches/branch.js';
+import { loadManifest } from '../training/evaluate.js';
 import { nchwToNhwc } from '../training/branches/train.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 import { normaliseImages } from '../core/normalise.js';
@@ -65,8 +66,8 @@ function backboneStep(batch: number): () => void {
 
 /** Candidate cut shapes of the default backbone (stem and the first five block outputs). */
 const CUT_SHAPES = [[16, 28, 28], [16, 28, 28], [16, 28, 28], [32, 14, 14], [32, 14, 14], [64, 7, 7]];
-/** The default backbone's MACs per image (for the per-position branch width, as attach chooses it). */
-const BACKBONE_MACS = 20_073_600;
+/** The shipped backbone's MACs per image (for the per-position branch width, as attach chooses it). */
+const BACKBONE_MACS = loadManifest('models/fashion-resnet').backbone.macs;
 
 /** One step of attach's phase 1: every candidate branch's classifier on pooled cached features. */
 function exitStep(batch: number): () => void {

@@ -64,6 +64,7 @@ export function checkSettings(s: RegionSettings, m: Manifest): string[] {
     // max-softmax and entropy scores live in [0, 1]; a threshold above 1 silently disables an exit.
     problems.push(`thresholds for policy ${s.policy} must be within [0, 1]`);
   }
+  if (s.policy === 'eenet' && !m.exits.every((e) => e.scheduler)) problems.push(`policy eenet needs an EENet scheduler on every exit; this bundle (${m.name}) has none`);
   if (s.budget !== undefined) {
     const points = m.policies.frontier[s.policy] ?? [];
     if (!points.length) problems.push(`the bundle has no calibrated frontier for policy ${s.policy}`);

@@ -62,11 +62,12 @@ const metaSchema = z.object({
     }
   }),
   /** Scores of the exits the edge ran (policy eenet reads them at the deeper exits). */
+  // JSON has no NaN: an edge exit whose score was NaN sends null, read back as NaN (it never passes a threshold).
   scores: metaString.transform((s, ctx) => {
     try {
-      return z.array(z.number()).max(MAX_META_CHARS).parse(JSON.parse(s));
+      return z.array(z.number().nullable()).max(MAX_META_CHARS).parse(JSON.parse(s)).map((v) => v ?? NaN);
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of finite numbers' });
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of numbers (null for a NaN score)' });
       return z.NEVER;
     }
   }).optional(),

@@ -5,10 +5,9 @@
  * Keys `colo:P??` are never written by the fuzz suite (reads of them must be 404).
  */
 import fc from 'fast-check';
-import { POLICIES } from '../../core/policies.js';
 import { FEATURE_ENCODINGS } from '../../core/regions.js';
 import type { Expect, FuzzCase, FuzzClass, FuzzModel, FuzzRequest, Step } from './types.js';
-import { enc } from './util.js';
+import { budgetPolicies, enc, servablePolicies } from './util.js';
 
 const L = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.split('');
 const two = fc.tuple(fc.constantFrom(...L), fc.constantFrom(...L)).map(([a, b]) => a + b);
@@ -24,17 +23,22 @@ export function adminClasses(m: FuzzModel, token: string): FuzzClass[] {
   });
 
   // ---- settings --------------------------------------------------------------------------------
-  const cheapest = Math.max(...POLICIES.map((p) => m.policies.frontier[p]?.[0]?.cost ?? 0));
+  // Thresholds: any policy the bundle serves (eenet only with a scheduler on every exit); a budget:
+  // only a policy with a calibrated frontier (the admin API refuses a budget for any other).
+  const thresholdPolicies = servablePolicies(m), budgeted = budgetPolicies(m);
+  const cheapestOf = (p: string) => m.policies.frontier[p]?.[0]?.cost;
+  const cheapest = budgeted.length ? Math.max(...budgeted.map((p) => cheapestOf(p)!)) : 0;
   const validSettings = fc.record({
-    policy: fc.constantFrom(...POLICIES),
-    mode: fc.constantFrom('thresholds', 'budget'),
+    tPolicy: fc.constantFrom(...thresholdPolicies),
+    bPolicy: fc.constantFrom(...(budgeted.length ? budgeted : thresholdPolicies)),
+    mode: budgeted.length ? fc.constantFrom('thresholds', 'budget') : fc.constant('thresholds'),
     t: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: exits, maxLength: exits }),
     budget: fc.double({ min: cheapest + 1e-6, max: 3, noNaN: true }),
     split: fc.integer({ min: 1, max: segments }),
     encoding: fc.constantFrom(...FEATURE_ENCODINGS),
     note: fc.option(fc.string({ maxLength: 500 }), { nil: undefined }),
-  }).map(({ policy, mode, t, budget, split, encoding, note }) => ({
-    policy, ...(mode === 'thresholds' ? { thresholds: t } : { budget }), split, encoding, ...(note !== undefined ? { note } : {}),
+  }).map(({ tPolicy, bPolicy, mode, t, budget, split, encoding, note }) => ({
+    policy: mode === 'thresholds' ? tPolicy : bPolicy, ...(mode === 'thresholds' ? { thresholds: t } : { budget }), split, encoding, ...(note !== undefined ? { note } : {}),
   }));
   type S = Record<string, unknown>;
   const breakSettings: [string, (s: S, r: number) => unknown][] = [
@@ -45,7 +49,7 @@ export function adminClasses(m: FuzzModel, token: string): FuzzClass[] {
     ['thresholds of the wrong length', (s, r) => { const { budget: _b, ...rest } = s; return { ...rest, thresholds: new Array([0, 1, exits - 1, exits + 1, 10][r % 5]).fill(0.5) }; }],
     ['threshold > 1 for a softmax policy', (s, r) => { const { budget: _b, ...rest } = s; return { ...rest, policy: r % 2 ? 'max-softmax' : 'entropy', thresholds: new Array(exits).fill(0.5).map((x, i) => (i === r % exits ? 1.5 : x)) }; }],
     ['negative / huge / non-number threshold', (s, r) => { const { budget: _b, ...rest } = s; return { ...rest, thresholds: new Array(exits).fill(0.5).map((x, i) => (i === r % exits ? [-0.1, 2e9, '0.5', null, true, [0.5]][r % 6] : x)) }; }],
-    ['budget ≤ 0 / below the cheapest point / not a number', (s, r) => { const { thresholds: _t, ...rest } = s; return { ...rest, budget: [0, -1, cheapest / 2, '1', null, 1e-9][r % 6] }; }],
+    ['budget ≤ 0 / below the cheapest point / not a number', (s, r) => { const { thresholds: _t, ...rest } = s; return { ...rest, budget: [0, -1, (cheapestOf(String(s.policy)) ?? cheapest) / 2, '1', null, 1e-9][r % 6] }; }],
     ['split out of range or not an integer', (s, r) => ({ ...s, split: [0, -1, segments + 1, 1.5, '2', null, 1e9][r % 7] })],
     ['missing split', (s) => { const { split: _x, ...rest } = s; return rest; }],
     ['unknown encoding', (s, r) => ({ ...s, encoding: ['f64', 'F16', 'int8', '', null, 'bf16'][r % 6] })],

@@ -7,9 +7,8 @@
  */
 import fc from 'fast-check';
 import { toHalf } from '../../core/feature-codec.js';
-import { POLICIES } from '../../core/policies.js';
 import type { Expect, FuzzCase, FuzzClass, FuzzModel, FuzzRequest, SignSpec, Spelling, Step } from './types.js';
-import { concat, enc, prng } from './util.js';
+import { concat, enc, prng, servablePolicies } from './util.js';
 
 export const RESUME = '/v1/resume';
 /** Spellings the signature parser accepts (HTTP whitespace around the value, any hex case). */
@@ -81,30 +80,38 @@ function featureTensors(x: Float32Array, shape: number[], dtype: Dtype): Tensor[
   return [{ name: 'features', dtype, shape, bytes: new Uint8Array(q.buffer) }, { name: 'scale', dtype: 'F32', shape: [1], bytes: f32Bytes(Float32Array.of(scale)) }];
 }
 
-export interface BodySpec { segment: number; dtype: Dtype; seed: number; scale: number; policy: string; thresholds: number[]; requestId: string; extraMeta: Record<string, string> }
+/** `scores`: the edge exits' scores sent as metadata (one per exit before `segment`), or null for none. */
+export interface BodySpec { segment: number; dtype: Dtype; seed: number; scale: number; policy: string; thresholds: number[]; scores: number[] | null; requestId: string; extraMeta: Record<string, string> }
 
 export function backendClasses(m: FuzzModel): FuzzClass[] {
   const exits = m.exits.length, segs = m.segments.length;
   const shapeOf = (seg: number) => [1, ...m.segments[seg]!.inputShape];
   const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  // Valid bodies use the policies this bundle serves: eenet only where every exit has a scheduler
+  // (the backend answers 400 BAD_METADATA otherwise: see the eenet mutations below).
+  const policies = servablePolicies(m);
+  const eenetServed = policies.includes('eenet');
 
   const bodySpec = fc.record({
     segment: fc.integer({ min: 1, max: segs - 1 }),
     dtype: fc.constantFrom<Dtype>('F32', 'F16', 'I8'),
     seed: fc.integer(),
     scale: fc.constantFrom(0, 0.5, 1, 3, 10),
-    policy: fc.constantFrom(...POLICIES),
+    policy: fc.constantFrom(...policies),
     t: fc.array(fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constant(2), fc.constant(0)), { minLength: exits, maxLength: exits }),
+    // The edge sends its exits' scores with every forward; policy eenet needs them, the others may omit them.
+    sc: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: exits, maxLength: exits }),
+    withScores: fc.boolean(),
     requestId: fc.stringMatching(/^[a-zA-Z0-9_-]{1,40}$/),
     extraMeta: fc.dictionary(fc.stringMatching(/^x[a-z]{1,8}$/), fc.string({ maxLength: 30 }), { maxKeys: 2 }),
-  }).map(({ t, ...r }): BodySpec => ({ ...r, thresholds: t.slice(r.segment) }));
+  }).map(({ t, sc, withScores, ...r }): BodySpec => ({ ...r, thresholds: t.slice(r.segment), scores: withScores || r.policy === 'eenet' ? sc.slice(0, r.segment) : null }));
 
   const metaOf = (b: BodySpec): Record<string, string> => ({
     model: m.name, modelHash: m.backbone.sha256, segment: String(b.segment), thresholdVersion: 'default@v1', requestId: b.requestId, region: 'default',
-    policy: b.policy, thresholds: JSON.stringify(b.thresholds), encoding: b.dtype.toLowerCase(), ...b.extraMeta,
+    policy: b.policy, thresholds: JSON.stringify(b.thresholds), ...(b.scores ? { scores: JSON.stringify(b.scores) } : {}), encoding: b.dtype.toLowerCase(), ...b.extraMeta,
   });
   const partsOf = (b: BodySpec): Parts => ({ tensors: featureTensors(values(b.seed, count(shapeOf(b.segment)), b.scale), shapeOf(b.segment), b.dtype), metadata: metaOf(b) });
-  const desc = (b: BodySpec) => `seg${b.segment} ${b.dtype} scale${b.scale} ${b.policy} [${b.thresholds.map((x) => +x.toFixed(2)).join(',')}]`;
+  const desc = (b: BodySpec) => `seg${b.segment} ${b.dtype} scale${b.scale} ${b.policy} [${b.thresholds.map((x) => +x.toFixed(2)).join(',')}]${b.scores ? ` scores[${b.scores.length}]` : ''}`;
 
   const post = (body: Uint8Array, type: string | null = 'application/octet-stream', extra: [string, string][] = []): FuzzRequest => ({
     method: 'POST', path: RESUME, headers: [...(type === null ? [] : [['content-type', type] as [string, string]]), ['x-request-id', 'fuzz'], ...extra], body,
@@ -118,7 +125,7 @@ export function backendClasses(m: FuzzModel): FuzzClass[] {
   }));
 
   // ---- body mutations, correctly signed: the body checks must refuse them ---------------------------
-  type Mut = [string, (b: BodySpec, r: () => number) => Uint8Array, Expect?];
+  type Mut = [string, (b: BodySpec, r: () => number) => Uint8Array, Expect?, Record<string, unknown>?];
   const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const withMeta = (b: BodySpec, f: (md: Record<string, unknown>) => void) => { const p = partsOf(b); const md = { ...(p.metadata as Record<string, unknown>) }; f(md); return assemble({ ...p, metadata: md }); };
   const withTensor = (b: BodySpec, f: (t: Tensor, all: Tensor[]) => void) => { const p = partsOf(b); const ts = p.tensors.map((t) => ({ ...t })); f(ts[0]!, ts); return assemble({ ...p, tensors: ts }); };
@@ -154,11 +161,21 @@ export function backendClasses(m: FuzzModel): FuzzClass[] {
     ['thresholds not a JSON array of numbers', (b, r) => withMeta(b, (md) => { md.thresholds = pick(r, ['', '[', '{}', '"0.5"', 'null', '[null]', '["0.5"]', '[true]', '[[0.5]]', '0.5', '[1e999]', '[NaN]', '[0.5,]']); })],
     ['thresholds of the wrong count', (b, r) => withMeta(b, (md) => { md.thresholds = JSON.stringify(new Array(pick(r, [0, 1, 2, 3, 5].filter((n) => n !== b.thresholds.length))).fill(0.5)); })],
     ['huge thresholds metadata', (b, r) => withMeta(b, (md) => { const n = pick(r, [2000, 20_000, 200_000]); md.thresholds = r() < 0.5 ? `[${new Array(n).fill('0.5').join(',')}]` : `[${'0'.repeat(n)}.5${b.thresholds.length > 1 ? ',0.5'.repeat(b.thresholds.length - 1) : ''}]`; })],
-    ['huge known metadata string', (b, r) => withMeta(b, (md) => { md[pick(r, ['requestId', 'region', 'thresholdVersion', 'modelHash'])] = 'x'.repeat(1025 + Math.floor(r() * 100_000)); })],
+    ['huge known metadata string', (b, r) => withMeta(b, (md) => { md[pick(r, ['requestId', 'region', 'thresholdVersion', 'modelHash', 'scores'])] = 'x'.repeat(1025 + Math.floor(r() * 100_000)); })],
+    ['scores not a JSON array of numbers or nulls', (b, r) => withMeta(b, (md) => { md.scores = pick(r, ['', '[', '{}', '"0.5"', 'null', '["0.5"]', '[true]', '[[0.5]]', '0.5', '[1e999]', '[NaN]', '[0.5,]']); }), 400, { code: 'BAD_METADATA' }],
+    // One score per exit the edge ran, whatever the policy.
+    ['scores of the wrong count', (b, r) => withMeta(b, (md) => { md.scores = JSON.stringify(new Array(pick(r, [0, 1, 2, 3, 5, 6, 7].filter((n) => n !== b.segment))).fill(0.5)); }), 400, { code: 'BAD_METADATA' }],
+    // Policy eenet with exits left to run needs the edge's scores: resume at a segment before the last exit.
+    ...(exits >= 2 ? [['policy eenet without the scores', (b) => {
+      const seg = Math.min(b.segment, exits - 1);
+      return assemble(partsOf({ ...b, policy: 'eenet', segment: seg, thresholds: seg === b.segment ? b.thresholds : [0.5, ...b.thresholds], scores: null }));
+    }, 400, { code: 'BAD_METADATA' }] satisfies Mut] : []),
+    // A bundle without an EENet scheduler does not serve policy eenet, scores or not.
+    ...(eenetServed ? [] : [['policy eenet on a bundle without a scheduler', (b) => assemble(partsOf({ ...b, policy: 'eenet', scores: new Array<number>(b.segment).fill(0.5) })), 400, { code: 'BAD_METADATA' }] satisfies Mut]),
   ];
   const mutation = fc.tuple(bodySpec, fc.nat(muts.length - 1), fc.integer()).map(([b, k, s]): FuzzCase => {
-    const [what, f, expect] = muts[k]!;
-    return { class: 'resume-body-mutation', name: `${what} [${desc(b)}]`, request: post(f(b, prng(s))), sign: signed, expect: expect ?? '4xx' };
+    const [what, f, expect, expectJson] = muts[k]!;
+    return { class: 'resume-body-mutation', name: `${what} [${desc(b)}]`, request: post(f(b, prng(s))), sign: signed, expect: expect ?? '4xx', ...(expectJson ? { expectJson } : {}) };
   });
 
   // Finite features far outside what any segment produces: the network overflows. Never a 200 with a null confidence.

@@ -74,7 +74,8 @@ export interface FuzzModel {
   input: { shape: number[] };
   backbone: { sha256: string };
   segments: { inputShape: number[] }[];
-  exits: unknown[];
+  /** `scheduler`: the exit's EENet scheduler, where the bundle has one (policy `eenet` needs one on every exit). */
+  exits: { scheduler?: unknown }[];
   policies: { frontier: Record<string, { cost: number }[]> };
 }
 

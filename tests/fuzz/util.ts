@@ -1,5 +1,18 @@
 /** Small helpers shared by the generators and runners (no Node APIs: they run in workerd too). */
 import { mulberry32 } from '../../core/random.js';
+import { POLICIES, type Policy } from '../../core/policies.js';
+import type { FuzzModel } from './types.js';
+
+/** The policies the bundle can serve: `eenet` only where every exit has a scheduler (the backend refuses it otherwise). */
+export function servablePolicies(m: FuzzModel): Policy[] {
+  const eenet = m.exits.length > 0 && m.exits.every((e) => e.scheduler !== undefined && e.scheduler !== null);
+  return POLICIES.filter((p) => p !== 'eenet' || eenet);
+}
+
+/** The policies with a calibrated frontier in the bundle (the ones a budget can be given for). */
+export function budgetPolicies(m: FuzzModel): Policy[] {
+  return servablePolicies(m).filter((p) => (m.policies.frontier[p]?.length ?? 0) > 0);
+}
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 

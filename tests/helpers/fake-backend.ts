@@ -4,7 +4,8 @@
  * behaves according to the request id's prefix, so tests can choose a failure mode:
  *   down-…    → 502, as a proxy in front of a dead host answers (a thrown error here would surface as
  *               a 500, not a network error); slow-… → answers after 5 s; garbage-… → 200, non-JSON body;
- *   error-…   → 500; anything else → a valid answer from "exit 3" with class 4.
+ *   error-…   → 500; anything else → a valid answer from the final head (exit = segment + the number
+ *   of deeper thresholds, i.e. the bundle's exit count, whatever the bundle) with class 4.
  */
 import { decodeFeatures } from '../../core/feature-codec.js';
 import { SIGNATURE_HEADER, verifyBody } from '../../core/signature.js';
@@ -28,13 +29,30 @@ export async function fakeBackend(req: Request): Promise<Response> {
   if (missing.length || f.shape[0] !== 1 || f.metadata.requestId !== id) {
     return Response.json({ code: 'BAD_METADATA', detail: `missing ${missing.join(', ')}; shape [${f.shape}]` }, { status: 400 });
   }
+  // The edge sends the thresholds of the exits past `segment`, and (as the real backend requires when
+  // present) one score per exit it ran: so the final head is exit segment + deeper thresholds.
+  const segment = Number(f.metadata.segment);
+  const deeper = jsonArray(f.metadata.thresholds);
+  const scores = 'scores' in f.metadata ? jsonArray(f.metadata.scores) : [];
+  if (!Number.isInteger(segment) || segment < 1 || !deeper || !scores || ('scores' in f.metadata && scores.length !== segment)) {
+    return Response.json({ code: 'BAD_METADATA', detail: `segment ${f.metadata.segment}, thresholds ${f.metadata.thresholds}, scores ${f.metadata.scores}` }, { status: 400 });
+  }
   return Response.json({
     classIndex: 4,
     label: 'Coat',
     confidence: 0.97,
-    exit: 3,
+    exit: segment + deeper.length,
     timings: { queueMs: 0.1, computeMs: 0.4 },
     // Echoed for assertions: what the edge sent.
     echo: { shape: f.shape, encoding: f.encoding, metadata: f.metadata, values: f.data.length },
   });
+}
+
+function jsonArray(s: string | undefined): unknown[] | null {
+  try {
+    const v = JSON.parse(s ?? '') as unknown;
+    return Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
 }

@@ -22,6 +22,8 @@ const SECRET = 'backend-test-secret-0123456789';
 const m = loadManifest(DIR);
 const quiet = () => undefined;
 const start = (env: Record<string, string> = {}) => startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', ...env }, quiet);
+/** One threshold per exit past segment `seg` (what the edge sends when it forwards at `seg`), all `t`. */
+const deeper = (seg: number, t: number) => m.exits.slice(seg).map(() => t);
 
 /** Features of real test images at every cut, and the backbone's own logits, via onnxruntime-node. */
 const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: 4 } });
@@ -33,7 +35,7 @@ async function resume(b: RunningBackend, seg: number, x: Float32Array, opts: { t
   const shape = opts.shape ?? [1, ...m.segments[seg]!.inputShape];
   let body = encodeFeatures(x, shape, 'f32', {
     modelHash: opts.hash ?? m.backbone.sha256, segment: String(seg), policy: opts.policy ?? 'max-softmax',
-    thresholds: JSON.stringify(opts.thresholds ?? m.exits.slice(seg).map(() => 2)), requestId: 't',
+    thresholds: JSON.stringify(opts.thresholds ?? deeper(seg, 2)), requestId: 't',
   });
   const sig = opts.sign ? await opts.sign(body) : await signBody(SECRET, body);
   if (opts.mutate) body = opts.mutate(body);
@@ -58,7 +60,7 @@ function onNewConnection(url: string, opts: { method?: string; headers?: Record<
 /** A signed segment-1 body for one test image, as the edge sends it. */
 async function signedBody(x: Float32Array, requestId: string): Promise<{ body: Uint8Array; sig: string }> {
   const body = encodeFeatures(x, [1, ...m.segments[1]!.inputShape], 'f32', {
-    modelHash: m.backbone.sha256, segment: '1', policy: 'max-softmax', thresholds: JSON.stringify([2, 2]), requestId,
+    modelHash: m.backbone.sha256, segment: '1', policy: 'max-softmax', thresholds: JSON.stringify(deeper(1, 2)), requestId,
   });
   return { body, sig: await signBody(SECRET, body) };
 }
@@ -115,7 +117,7 @@ describe('POST /v1/resume', () => {
   });
 
   it('applies the thresholds the edge sends for the deeper exits', async () => {
-    const j = await (await resume(b, 1, cuts[0]![0]!, { thresholds: [0, 0] })).json() as { exit: number };
+    const j = await (await resume(b, 1, cuts[0]![0]!, { thresholds: deeper(1, 0) })).json() as { exit: number };
     expect(j.exit).toBe(1);
   });
 
@@ -123,7 +125,9 @@ describe('POST /v1/resume', () => {
     const batched = await start({ MAX_BATCH: '64', MAX_WAIT_MS: '30' });
     const single = await start({ MAX_BATCH: '1', MAX_WAIT_MS: '0' });
     try {
-      const ask = (be: RunningBackend) => Promise.all(cuts[1]!.map((x) => resume(be, 2, x, { thresholds: [0.9] }).then((r) => r.json() as Promise<{ classIndex: number; confidence: number; exit: number; batchSize: number }>)));
+      // Resume before the last exit (segment 2 where the bundle has 3 or more exits) so some samples exit there and the rest reach the final head.
+      const seg = Math.min(2, m.exits.length - 1);
+      const ask = (be: RunningBackend) => Promise.all(cuts[seg - 1]!.map((x) => resume(be, seg, x, { thresholds: deeper(seg, 0.9) }).then((r) => r.json() as Promise<{ classIndex: number; confidence: number; exit: number; batchSize: number }>)));
       const [a, s] = [await ask(batched), await ask(single)];
       expect(Math.max(...a.map((r) => r.batchSize))).toBeGreaterThan(1);
       expect(Math.max(...s.map((r) => r.batchSize))).toBe(1);
@@ -177,8 +181,9 @@ describe('POST /v1/resume', () => {
   it('refuses metadata out of bounds and features that drive the model to non-finite scores', async () => {
     const x = cuts[0]![2]!;
     const code = async (r: Promise<Response>) => { const res = await r; return [res.status, ((await res.json()) as { code: string }).code]; };
-    expect(await code(resume(b, 1, x, { thresholds: [2] }))).toEqual([400, 'BAD_METADATA']);
-    expect(await code(resume(b, 1, x, { thresholds: [2, 2, 2] }))).toEqual([400, 'BAD_METADATA']);
+    // Resuming at segment 1 needs one threshold per exit past it: one too few, one too many.
+    expect(await code(resume(b, 1, x, { thresholds: deeper(2, 2) }))).toEqual([400, 'BAD_METADATA']);
+    expect(await code(resume(b, 1, x, { thresholds: deeper(0, 2) }))).toEqual([400, 'BAD_METADATA']);
     expect(await code(resume(b, 1, x, { thresholds: Array.from({ length: 5000 }, () => 0.5) }))).toEqual([400, 'BAD_METADATA']);
     const huge = Float32Array.from(x, (_, i) => (i % 2 ? 3e38 : -3e38));
     const r = await resume(b, 1, huge);
@@ -186,7 +191,7 @@ describe('POST /v1/resume', () => {
     expect(r.headers.get('content-type')).toBe('application/problem+json');
     expect(((await r.json()) as { code: string }).code).toBe('NON_FINITE_RESULT');
     // The exit thresholds of 0 would take any finite exit at once: non-finite logits must not answer.
-    expect(await code(resume(b, 1, Float32Array.from(x, () => 3e38), { thresholds: [0, 0] }))).toEqual([422, 'NON_FINITE_RESULT']);
+    expect(await code(resume(b, 1, Float32Array.from(x, () => 3e38), { thresholds: deeper(1, 0) }))).toEqual([422, 'NON_FINITE_RESULT']);
   });
 
   it('rejects a wrong model hash, shape, segment, truncated body, content type and oversize body', async () => {
@@ -308,7 +313,7 @@ describe('cluster shutdown', () => {
   it('SIGTERM to the primary drains every process: each request accepted before it is answered', async () => {
     const cl = await startCluster({ BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1', MAX_BATCH: '4' });
     const { url } = cl;
-    // Segment 1 runs five graphs per request: with batches of at most 4, 40 requests keep the executor busy.
+    // Resuming at segment 1 runs every deeper segment and exit (five graphs on a 3-exit bundle): with batches of at most 4, 40 requests keep the executor busy.
     const xs = Array.from({ length: 40 }, (_, i) => cuts[0]![i % cuts[0]!.length]!);
     const answers = xs.map((x) => resume({ url } as RunningBackend, 1, x).then(async (r) => {
       return r.status === 200 ? '200' : `${r.status} ${((await r.json()) as { code: string }).code}`;

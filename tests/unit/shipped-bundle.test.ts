@@ -25,14 +25,37 @@ describe('shipped bundle models/fashion-resnet', () => {
     expect(m.provenance.counts.test).toBe(10_000);
   });
 
-  it('has at least 3 exits before the final head, the first costing at most 15 % of the backbone MACs', () => {
-    expect(m.exits.length).toBeGreaterThanOrEqual(3);
-    expect(m.exits[0]!.costFraction).toBeLessThanOrEqual(0.15);
-    for (const e of m.exits) expect(e.accuracy.test).toBeGreaterThan(0.5);
+  it('searched at least 6 exit positions and kept the ones that pay; every branch costs at most 4 % of the backbone', () => {
+    const cands = m.provenance.candidates ?? [];
+    expect(cands.length).toBeGreaterThanOrEqual(6);
+    expect(cands.filter((c) => c.kept).map((c) => c.tensor)).toEqual(m.exits.map((e) => e.input));
+    for (const c of cands) expect(c.branchFraction).toBeLessThanOrEqual(0.04);
+    for (const e of m.exits) {
+      expect(e.macs / m.backbone.macs).toBeLessThanOrEqual(0.04);
+      expect(e.accuracy.test).toBeGreaterThan(0.5);
+    }
+  });
+
+  it('confidence heads rank "this exit is right" with test AUROC >= 0.85 at every exit', () => {
+    for (const e of m.exits) expect(e.auroc!.test.confidence).toBeGreaterThanOrEqual(0.85);
+  });
+
+  it('the default point was certified on validation and holds on test: drop within 0.5 pp', () => {
+    expect(m.policies.defaultRule).toBeDefined();
+    const point = m.policies.frontier[m.policies.default]!.find((p) => p.thresholds.every((t, i) => t === m.exits[i]!.defaultThreshold));
+    expect(point?.certified).toBe(true);
+    expect(m.backbone.accuracy.test - m.policies.atDefault.accuracy).toBeLessThanOrEqual(0.005);
+  });
+
+  it('ships an EENet scheduler per exit (its ONNX is checked against the weights by evaluate, below)', () => {
+    for (const [i, e] of m.exits.entries()) {
+      expect(e.scheduler!.weights).toHaveLength(3 + i);
+      expect(sha256(file(e.scheduler!.file))).toBe(e.scheduler!.sha256);
+    }
   });
 
   it('is small (well under 10 MB) and every file matches its sha256', () => {
-    const files = ['manifest.json', m.backbone.file, ...m.segments.map((s) => s.file), ...m.exits.map((e) => e.file)];
+    const files = ['manifest.json', m.backbone.file, ...m.segments.map((s) => s.file), ...m.exits.map((e) => e.file), ...m.exits.map((e) => e.scheduler!.file)];
     const total = files.reduce((a, f) => a + statSync(join(DIR, f)).size, 0);
     expect(total).toBeLessThan(10 * 1024 * 1024);
     expect(sha256(file(m.backbone.file))).toBe(m.backbone.sha256);

@@ -7,6 +7,7 @@ import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare
 import { describe, expect, it } from 'vitest';
 import type { RegionObject } from '../../workers/edge/src/thresholds/region-object.js';
 import type { KvLike } from '../../workers/edge/src/thresholds/store.js';
+import { every, SPLIT } from './bundle.js';
 
 const TOKEN = 'test-admin-token';
 const call = (path: string, init: RequestInit = {}) => {
@@ -15,7 +16,7 @@ const call = (path: string, init: RequestInit = {}) => {
   if (init.body) headers.set('content-type', 'application/json');
   return SELF.fetch(`https://edge.test/admin${path}`, { ...init, headers });
 };
-const settings = (note: string, t = 0.8) => JSON.stringify({ policy: 'confidence', thresholds: [t, t, t], split: 2, encoding: 'f16', note });
+const settings = (note: string, t = 0.8) => JSON.stringify({ policy: 'confidence', thresholds: every(t), split: SPLIT, encoding: 'f16', note });
 interface Entry { version: number; settings: { note?: string; thresholds: number[] } }
 const versions = async (key: string) => (await (await call(`/regions/${key}/history`)).json<{ versions: Entry[] }>()).versions;
 const kvEntry = (key: string) => env.THRESHOLDS.get<Entry>(`region:${key}`, 'json');

@@ -1,5 +1,6 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { EXITS, every, SEGMENTS, SPLIT } from './bundle.js';
 
 const TOKEN = 'test-admin-token';
 const call = (path: string, init: RequestInit & { token?: string | null } = {}) => {
@@ -8,7 +9,7 @@ const call = (path: string, init: RequestInit & { token?: string | null } = {}) 
   if (init.body) headers.set('content-type', 'application/json');
   return SELF.fetch(`https://edge.test/admin${path}`, { ...init, headers });
 };
-const settings = (t = 0.8) => JSON.stringify({ policy: 'confidence', thresholds: [t, t, t], split: 2, encoding: 'f16' });
+const settings = (t = 0.8) => JSON.stringify({ policy: 'confidence', thresholds: every(t), split: SPLIT, encoding: 'f16' });
 
 describe('admin API', () => {
   it('requires the bearer token', async () => {
@@ -31,7 +32,7 @@ describe('admin API', () => {
     expect((await stale.json<{ code: string }>()).code).toBe('VERSION_CONFLICT');
     const got = await (await call('/regions/colo:LHR')).json<{ version: number; settings: { thresholds: number[] } }>();
     expect(got.version).toBe(2);
-    expect(got.settings.thresholds).toEqual([0.7, 0.7, 0.7]);
+    expect(got.settings.thresholds).toEqual(every(0.7));
     const list = await (await call('/regions')).json<{ regions: { key: string; version: number }[] }>();
     expect(list.regions).toContainEqual(expect.objectContaining({ key: 'colo:LHR', version: 2 }));
   });
@@ -45,7 +46,7 @@ describe('admin API', () => {
     expect(rb.status).toBe(200);
     const e = await rb.json<{ version: number; rolledBackTo: number; settings: { thresholds: number[] } }>();
     expect(e).toMatchObject({ version: 3, rolledBackTo: 1 });
-    expect(e.settings.thresholds).toEqual([0.9, 0.9, 0.9]);
+    expect(e.settings.thresholds).toEqual(every(0.9));
     expect((await call('/regions/country:GB/rollback', { method: 'POST', body: JSON.stringify({ version: 42 }) })).status).toBe(404);
   });
 
@@ -55,18 +56,21 @@ describe('admin API', () => {
       expect(res.status).toBe(400);
       expect((await res.json<{ detail: string }>()).detail).toMatch(re);
     };
-    await bad({ policy: 'confidence', thresholds: [0.5], split: 2, encoding: 'f16' }, /thresholds has 1 entries, the bundle has 3 exits/);
-    await bad({ policy: 'confidence', thresholds: [0.5, 0.5, 0.5], split: 9, encoding: 'f16' }, /split 9 exceeds the bundle's 4 segments/);
-    await bad({ policy: 'confidence', split: 2, encoding: 'f16' }, /exactly one of "thresholds"/);
-    await bad({ policy: 'confidence', budget: 0.5, thresholds: [1, 1, 1], split: 2, encoding: 'f16' }, /exactly one of/);
-    await bad({ policy: 'magic', thresholds: [1, 1, 1], split: 2, encoding: 'f16' }, /policy/);
-    await bad({ policy: 'confidence', thresholds: [1, 1, 1], split: 2, encoding: 'f16', extra: 1 }, /extra/);
+    // One threshold is never one per exit (every bundle has at least 2 exits); the message names the bundle's count.
+    await bad({ policy: 'confidence', thresholds: [0.5], split: SPLIT, encoding: 'f16' }, new RegExp(`thresholds has 1 entries, the bundle has ${EXITS} exits`));
+    // One past the last segment, and far past it: refused, naming the bundle's segment count.
+    await bad({ policy: 'confidence', thresholds: every(0.5), split: SEGMENTS + 1, encoding: 'f16' }, new RegExp(`split ${SEGMENTS + 1} exceeds the bundle's ${SEGMENTS} segments \\(allowed 1-${SEGMENTS}\\)`));
+    await bad({ policy: 'confidence', thresholds: every(0.5), split: SEGMENTS + 5, encoding: 'f16' }, new RegExp(`split ${SEGMENTS + 5} exceeds the bundle's ${SEGMENTS} segments`));
+    await bad({ policy: 'confidence', split: SPLIT, encoding: 'f16' }, /exactly one of "thresholds"/);
+    await bad({ policy: 'confidence', budget: 0.5, thresholds: every(1), split: SPLIT, encoding: 'f16' }, /exactly one of/);
+    await bad({ policy: 'magic', thresholds: every(1), split: SPLIT, encoding: 'f16' }, /policy/);
+    await bad({ policy: 'confidence', thresholds: every(1), split: SPLIT, encoding: 'f16', extra: 1 }, /extra/);
     const res = await call('/regions/planet:MARS', { method: 'PUT', body: settings() });
     expect(res.status).toBe(400);
   });
 
   it('accepts a budget and resolves it to frontier thresholds at request time', async () => {
-    const res = await call('/regions/continent:OC', { method: 'PUT', body: JSON.stringify({ policy: 'confidence', budget: 10, split: 2, encoding: 'f16' }) });
+    const res = await call('/regions/continent:OC', { method: 'PUT', body: JSON.stringify({ policy: 'confidence', budget: 10, split: SPLIT, encoding: 'f16' }) });
     expect(res.status).toBe(201);
     const c = await SELF.fetch('https://edge.test/v1/classify', { method: 'POST', body: JSON.stringify({ pixels: new Array(784).fill(0) }), headers: { 'content-type': 'application/json', 'x-cascade-region': 'continent:OC' } });
     expect((await c.json<{ thresholdVersion: string }>()).thresholdVersion).toBe('continent:OC@v1');
@@ -111,7 +115,7 @@ describe('admin API: authentication, bodies and If-Match', () => {
     expect((await problemOf(text)).code).toBe('UNSUPPORTED_MEDIA_TYPE');
     const none = await SELF.fetch('https://edge.test/admin/regions/colo:CDG/rollback', { method: 'POST', body: new TextEncoder().encode('{"version":1}'), headers: { authorization: `Bearer ${TOKEN}` } });
     expect(none.status).toBe(415);
-    const big = await call('/regions/colo:CDG', { method: 'PUT', body: JSON.stringify({ policy: 'confidence', thresholds: [0.5, 0.5, 0.5], split: 2, encoding: 'f16', note: 'x'.repeat(17 * 1024) }) });
+    const big = await call('/regions/colo:CDG', { method: 'PUT', body: JSON.stringify({ policy: 'confidence', thresholds: every(0.5), split: SPLIT, encoding: 'f16', note: 'x'.repeat(17 * 1024) }) });
     expect(big.status).toBe(413);
     expect((await problemOf(big)).code).toBe('PAYLOAD_TOO_LARGE');
     // Streamed (no content-length): still 413, not a JSON error.
@@ -156,7 +160,7 @@ describe('admin API: the Durable Object and KV', () => {
     const res = await call('/regions/colo:MUC', { method: 'PUT', body: settings(0.6) });
     expect(res.status).toBe(201);
     expect(res.headers.get('x-kv-publish')).toBe('done');
-    expect(await env.THRESHOLDS.get('region:colo:MUC', 'json')).toMatchObject({ version: 1, settings: { thresholds: [0.6, 0.6, 0.6] } });
+    expect(await env.THRESHOLDS.get('region:colo:MUC', 'json')).toMatchObject({ version: 1, settings: { thresholds: every(0.6) } });
     const del = await call('/regions/colo:MUC', { method: 'DELETE', headers: { 'if-match': '1' } });
     expect(del.status).toBe(204);
     expect(await env.THRESHOLDS.get('region:colo:MUC')).toBeNull();
@@ -169,7 +173,7 @@ describe('admin API: the Durable Object and KV', () => {
   });
 
   it('imports an entry and history written to KV before the Durable Object existed', async () => {
-    const legacy = (v: number, t: number) => JSON.stringify({ version: v, updatedAt: '2025-01-01T00:00:00.000Z', settings: { policy: 'confidence', thresholds: [t, t, t], split: 2, encoding: 'f16' } });
+    const legacy = (v: number, t: number) => JSON.stringify({ version: v, updatedAt: '2025-01-01T00:00:00.000Z', settings: { policy: 'confidence', thresholds: every(t), split: SPLIT, encoding: 'f16' } });
     await env.THRESHOLDS.put('region:colo:NRT', legacy(5, 0.5));
     await env.THRESHOLDS.put('history:colo:NRT:00000004', legacy(4, 0.4));
     await env.THRESHOLDS.put('history:colo:NRT:00000005', legacy(5, 0.5));

@@ -1,5 +1,6 @@
 import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { DEEPEST_FORWARDING_SPLIT, every, SPLIT } from './bundle.js';
 
 const N = 784;
 const post = (body: BodyInit, type: string, headers: Record<string, string> = {}, cf?: Record<string, string>) =>
@@ -66,7 +67,7 @@ describe('POST /v1/classify', () => {
   });
 
   it('forwards to the backend when no edge exit is confident (thresholds above any score)', async () => {
-    await env.THRESHOLDS.put('region:colo:ZZZ', JSON.stringify({ version: 1, updatedAt: 'now', settings: { policy: 'max-softmax', thresholds: [1, 1, 1], split: 2, encoding: 'f16' } }));
+    await env.THRESHOLDS.put('region:colo:ZZZ', JSON.stringify({ version: 1, updatedAt: 'now', settings: { policy: 'max-softmax', thresholds: every(1), split: SPLIT, encoding: 'f16' } }));
     const res = await post(pixels(), 'application/json', { 'x-cascade-region': 'colo:ZZZ' });
     const j = await res.json<Record<string, unknown> & { timings: Record<string, number> }>();
     expect(j.where).toBe('backend');
@@ -78,7 +79,7 @@ describe('POST /v1/classify', () => {
   });
 
   it('answers at the edge when an exit is confident (threshold 0)', async () => {
-    await env.THRESHOLDS.put('region:colo:YYY', JSON.stringify({ version: 3, updatedAt: 'now', settings: { policy: 'max-softmax', thresholds: [0, 0, 0], split: 2, encoding: 'f32' } }));
+    await env.THRESHOLDS.put('region:colo:YYY', JSON.stringify({ version: 3, updatedAt: 'now', settings: { policy: 'max-softmax', thresholds: every(0), split: SPLIT, encoding: 'f32' } }));
     const j = await (await post(pixels(), 'application/json', { 'x-cascade-region': 'colo:YYY' })).json<Record<string, unknown>>();
     expect(j.where).toBe('edge');
     expect(j.exit).toBe(0);
@@ -88,7 +89,8 @@ describe('POST /v1/classify', () => {
 
   it.each([['down-', 'backend_unreachable'], ['slow-', 'backend_timeout'], ['garbage-', 'backend_invalid_response'], ['error-', 'backend_error']])(
     'degrades visibly when the backend is %s', async (prefix, reason) => {
-      await env.THRESHOLDS.put('region:colo:XXX', JSON.stringify({ version: 1, updatedAt: 'now', settings: { policy: 'max-softmax', thresholds: [1, 1, 1], split: 3, encoding: 'i8' } }));
+      // Every exit at the edge and none confident: the request must be forwarded (a split past the exits would let the final head answer at the edge).
+      await env.THRESHOLDS.put('region:colo:XXX', JSON.stringify({ version: 1, updatedAt: 'now', settings: { policy: 'max-softmax', thresholds: every(1), split: DEEPEST_FORWARDING_SPLIT, encoding: 'i8' } }));
       const res = await post(pixels(), 'application/json', { 'x-cascade-region': 'colo:XXX', 'x-request-id': `${prefix}1` });
       expect(res.status).toBe(200);
       const j = await res.json<Record<string, unknown>>();
@@ -101,8 +103,8 @@ describe('POST /v1/classify', () => {
 
 describe('regions', () => {
   it('resolves colo → country → continent → default from request.cf', async () => {
-    await env.THRESHOLDS.put('region:country:DE', JSON.stringify({ version: 7, updatedAt: 'now', settings: { policy: 'confidence', thresholds: [0.5, 0.5, 0.5], split: 1, encoding: 'f16' } }));
-    await env.THRESHOLDS.put('region:continent:EU', JSON.stringify({ version: 2, updatedAt: 'now', settings: { policy: 'confidence', thresholds: [0.5, 0.5, 0.5], split: 1, encoding: 'f16' } }));
+    await env.THRESHOLDS.put('region:country:DE', JSON.stringify({ version: 7, updatedAt: 'now', settings: { policy: 'confidence', thresholds: every(0.5), split: 1, encoding: 'f16' } }));
+    await env.THRESHOLDS.put('region:continent:EU', JSON.stringify({ version: 2, updatedAt: 'now', settings: { policy: 'confidence', thresholds: every(0.5), split: 1, encoding: 'f16' } }));
     const ask = async (cf: Record<string, string>) => (await (await post(pixels(), 'application/json', {}, cf)).json<{ region: string; thresholdVersion: string }>());
     expect((await ask({ colo: 'FRA', country: 'DE', continent: 'EU' })).thresholdVersion).toBe('country:DE@v7');
     expect((await ask({ colo: 'CDG', country: 'FR', continent: 'EU' })).thresholdVersion).toBe('continent:EU@v2');

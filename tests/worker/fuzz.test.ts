@@ -7,11 +7,12 @@
  */
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import manifest from '../../models/fashion-resnet/manifest.json';
 import { edgeSurface, type FuzzModel } from '../fuzz/arbitraries.js';
 import { fetchSender, formatViolation, runFuzz } from '../fuzz/runner.js';
+import { m as served } from './bundle.js';
 
-const m = manifest as unknown as FuzzModel;
+/** The bundle the worker under test serves. */
+const m: FuzzModel = served;
 const SEED = 20_259;
 const CASES = 1500;
 
