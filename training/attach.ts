@@ -221,9 +221,12 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   const { tf, backend } = await initTf({ backend: cfg.tfBackend as TfBackendChoice, quiet: opts.quiet });
   const widths = shapes.map((s) => chooseWidth(s, classes, cfg.branchBudget * a.totalMacs, cfg.branchMaxWidth));
   const attachLog = join(out, 'attach-log.jsonl');
-  writeFileSync(attachLog, '');
+  if (!existsSync(join(out, 'attach-checkpoint.safetensors'))) writeFileSync(attachLog, '');
   const branches = makeBranches(tf, cfg.seed, shapes.map((s) => [s.channels, s.height, s.width]), classes, widths);
-  const phase1 = await trainClassifiers(tf, cfg, branches, caches.train, classes, { quiet: opts.quiet, logFile: attachLog });
+  // Resumable: the classifiers' last finished epoch is kept beside the bundle, keyed by what shapes it.
+  const trainingKey = JSON.stringify({ backbone: hashBefore, cuts: cands.map((c) => c.tensor), widths, seed: cfg.seed, lr: cfg.lr, epochs: cfg.epochs, batchSize: cfg.batchSize, distill: cfg.distill, distillTemperature: cfg.distillTemperature, confHoldoutPerClass: cfg.confHoldoutPerClass, limitPerClass: cfg.limitPerClass, valPerClass: cfg.valPerClass, dataset: cfg.dataset });
+  const checkpoint = join(out, 'attach-checkpoint.safetensors');
+  const phase1 = await trainClassifiers(tf, cfg, branches, caches.train, classes, { quiet: opts.quiet, logFile: attachLog, checkpoint, configKey: trainingKey });
   const finalTrainAcc = (() => { let ok = 0; for (let n = 0; n < caches.train.count; n++) if (argmax(caches.train.logits.subarray(n * classes, (n + 1) * classes)) === caches.train.labels[n]) ok++; return ok / caches.train.count; })();
   log(`classifiers: training accuracy ${phase1.trainAccuracy.map((v) => (v * 100).toFixed(1)).join(' / ')} %; the backbone's final head on the same images: ${(finalTrainAcc * 100).toFixed(2)} %`);
   const phase2 = await trainConfidenceHeads(tf, cfg, branches, caches.holdout, { quiet: opts.quiet });

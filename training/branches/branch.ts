@@ -155,6 +155,32 @@ export class Branch {
     return [...this.classifierVariables(), ...this.confidenceVariables()];
   }
 
+  /** Every weight and BatchNorm statistic by name (checkpoints of attach's phase 1). */
+  state(): Record<string, { shape: number[]; data: Float32Array }> {
+    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+    const put = (k: string, t: TF.Tensor) => { out[`${this.name}.${k}`] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) }; };
+    this.convs.forEach((c, i) => { put(`conv${i}.w`, c.weight); put(`conv${i}.gamma`, c.bn.gamma); put(`conv${i}.beta`, c.bn.beta); put(`conv${i}.mean`, c.bn.runningMean); put(`conv${i}.var`, c.bn.runningVar); });
+    put('clsW', this.clsW); put('clsB', this.clsB); put('conf1W', this.conf1W); put('conf1B', this.conf1B); put('conf2W', this.conf2W); put('conf2B', this.conf2B);
+    return out;
+  }
+
+  /** Restores what `state()` wrote. */
+  load(w: Record<string, { shape: number[]; data: Float32Array }>): void {
+    const tf = this.tf;
+    const get = (k: string) => {
+      const e = w[`${this.name}.${k}`];
+      if (!e) throw new Error(`checkpoint has no "${this.name}.${k}"`);
+      return tf.tensor(e.data, e.shape);
+    };
+    this.convs.forEach((c, i) => {
+      c.weight.assign(get(`conv${i}.w`)); c.bn.gamma.assign(get(`conv${i}.gamma`)); c.bn.beta.assign(get(`conv${i}.beta`));
+      c.bn.runningMean.dispose(); c.bn.runningVar.dispose();
+      c.bn.runningMean = get(`conv${i}.mean`); c.bn.runningVar = get(`conv${i}.var`);
+    });
+    this.clsW.assign(get('clsW')); this.clsB.assign(get('clsB'));
+    this.conf1W.assign(get('conf1W')); this.conf1B.assign(get('conf1B')); this.conf2W.assign(get('conf2W')); this.conf2B.assign(get('conf2B'));
+  }
+
   params(): number {
     return this.trainableVariables().reduce((a, v) => a + v.size, 0);
   }

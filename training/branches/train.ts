@@ -24,7 +24,9 @@
  * await trainClassifiers(tf, cfg, branches, trainCache, classes);
  * const fit = await trainConfidenceHeads(tf, cfg, branches, holdoutCache, classes);
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { tf as TF } from '../tf.js';
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../../core/safetensors.js';
 import type { AttachConfig } from '../config.js';
 import { mulberry32 } from '../backbone/resnet.js';
 import { Progress } from '../progress.js';
@@ -85,9 +87,9 @@ function shuffle(n: number, rand: () => number): Int32Array {
  * all branches in one pass over the data.
  */
 export async function trainClassifiers(
-  tf: Tf, cfg: Pick<AttachConfig, 'seed' | 'lr' | 'epochs' | 'batchSize' | 'distill' | 'distillTemperature'>, branches: Branch[], train: FeatureCache, classes: number, io: { logFile?: string; quiet?: boolean } = {},
-): Promise<{ samplesPerSec: number; seconds: number; trainAccuracy: number[] }> {
-  const rand = mulberry32(cfg.seed + 1);
+  tf: Tf, cfg: Pick<AttachConfig, 'seed' | 'lr' | 'epochs' | 'batchSize' | 'distill' | 'distillTemperature'>, branches: Branch[], train: FeatureCache, classes: number,
+  io: { logFile?: string; quiet?: boolean; /** Resumable: the last finished epoch is kept here (same config ⇒ training continues after it; removed when done). */ checkpoint?: string; configKey?: string; stopAfterEpoch?: number } = {},
+): Promise<{ samplesPerSec: number; seconds: number; trainAccuracy: number[]; resumedFrom: number }> {
   const vars = branches.flatMap((b) => b.classifierVariables());
   const optimizer = tf.train.adam(cfg.lr);
   const steps = Math.max(1, Math.floor(train.count / cfg.batchSize));
@@ -95,8 +97,23 @@ export async function trainClassifiers(
   let seen = 0;
   const hits = new Array<number>(branches.length).fill(0);
   let lastEpochSeen = 0;
-  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
-    const order = shuffle(train.count, rand);
+  let start = 1;
+  const key = io.configKey ?? JSON.stringify(cfg);
+  if (io.checkpoint && existsSync(io.checkpoint)) {
+    const ck = decodeSafetensors(readFileSync(io.checkpoint));
+    if (ck.metadata.config === key) {
+      const w = Object.fromEntries(Object.entries(ck.tensors).filter(([k]) => !k.startsWith('adam.')).map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]));
+      for (const b of branches) b.load(w);
+      const adam = Object.entries(ck.tensors).filter(([k]) => k.startsWith('adam.')).sort(([a], [b]) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+      await optimizer.setWeights(adam.map(([k, t]) => ({ name: k.split('.').slice(2).join('.'), tensor: tf.tensor(t.data as Float32Array, t.shape) })));
+      start = Number(ck.metadata.epoch) + 1;
+      if (!io.quiet) console.error(`[attach] resuming exit training after epoch ${start - 1}`);
+    }
+  }
+  const resumedFrom = start - 1;
+  for (let epoch = start; epoch <= cfg.epochs; epoch++) {
+    // Each epoch seeds its own shuffle, so a resumed run sees the batches an uninterrupted one would.
+    const order = shuffle(train.count, mulberry32(cfg.seed * 7919 + epoch));
     const p = new Progress(`exits epoch ${epoch}/${cfg.epochs}`, steps * cfg.batchSize, io);
     const te = performance.now();
     let lossSum = 0, n = 0;
@@ -140,9 +157,25 @@ export async function trainClassifiers(
     }
     lastEpochSeen = n;
     p.stop({ trainAcc: hits.map((v) => (v / n).toFixed(3)).join('/') });
+    if (io.checkpoint) {
+      const tensors: Record<string, SafeTensor> = {};
+      for (const b of branches) for (const [k, v] of Object.entries(b.state())) tensors[k] = { dtype: 'F32', shape: v.shape, data: v.data };
+      (await optimizer.getWeights()).forEach((w, i) => { tensors[`adam.${i}.${w.name}`] = { dtype: 'F32', shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync()) }; });
+      writeFileSync(`${io.checkpoint}.tmp`, encodeSafetensors(tensors, { config: key, epoch: String(epoch), trainAccuracy: JSON.stringify(hits.map((v) => v / n)) }));
+      renameSync(`${io.checkpoint}.tmp`, io.checkpoint);
+    }
+    if (io.stopAfterEpoch !== undefined && epoch >= io.stopAfterEpoch && epoch < cfg.epochs) {
+      const seconds = (performance.now() - t0) / 1000;
+      return { samplesPerSec: seen / seconds, seconds, trainAccuracy: hits.map((v) => v / Math.max(1, n)), resumedFrom };
+    }
+  }
+  if (io.checkpoint && resumedFrom === cfg.epochs) {
+    // Everything was already trained: the accuracies are the checkpoint's.
+    hits.splice(0, hits.length, ...(JSON.parse(decodeSafetensors(readFileSync(io.checkpoint)).metadata.trainAccuracy ?? '[]') as number[]));
+    lastEpochSeen = 1;
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { samplesPerSec: seen / seconds, seconds, trainAccuracy: hits.map((v) => v / Math.max(1, lastEpochSeen)) };
+  return { samplesPerSec: seen / Math.max(seconds, 1e-9), seconds, trainAccuracy: hits.map((v) => v / Math.max(1, lastEpochSeen)), resumedFrom };
 }
 
 /** Rank AUROC of `score` for separating `positive` from the rest (ties count one half). */
