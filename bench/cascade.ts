@@ -20,6 +20,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { argmax, POLICIES, type Policy } from '../core/cascade-rule.js';
 import { ruleOf } from '../core/manifest.js';
+import { resolveThresholds } from '../core/regions.js';
 import { evaluatePolicy, exitAccuracy, scores, type Costs, type SplitOutputs } from '../training/calibrate/frontier.js';
 import { atDefault, exitAurocs, measureBundle } from '../training/evaluate.js';
 
@@ -89,6 +90,20 @@ const headline = Object.entries(curves).map(([policy, pts]) => {
     hindsight: hindsight && { cost: hindsight.cost, accuracy: hindsight.accuracy, edgeShare: 1 - hindsight.exitRates[E]! },
   };
 });
+// Operators' budgets: the point each policy serves for a region set to `budget` (core/regions.ts
+// resolveThresholds, the edge's own resolution), measured on test.
+const BUDGETS = [0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1];
+const budgets = BUDGETS.map((budget) => ({
+  budget,
+  policies: Object.fromEntries(Object.keys(curves).map((policy) => {
+    const p = policy as Policy;
+    const cheapest = m.policies.frontier[p]![0]!.cost;
+    if (budget < cheapest) return [p, null];
+    const thresholds = resolveThresholds({ policy: p, budget, split: E, encoding: 'f16' }, m);
+    const r = evaluatePolicy(test, scores(p, test, ruleOf(m, p, []).scheduler), thresholds, costs);
+    return [p, { accuracy: r.accuracy, cost: r.cost }];
+  })) as Record<string, { accuracy: number; cost: number } | null>,
+}));
 const dflt = atDefault(x);
 const au = exitAurocs(m, test);
 const result = {
@@ -100,6 +115,7 @@ const result = {
   default: { policy: m.policies.default, rule: m.policies.defaultRule, accuracy: dflt.accuracy, drop: backbone - dflt.accuracy, cost: dflt.cost, fidelity: dflt.fidelity, edgeShare: 1 - dflt.exitRates[E]!, exitRates: dflt.exitRates, oracleCost: oracleCostAt(oracle, dflt.accuracy) },
   oracle: { full: oracle[0], atBackboneMinusMaxDrop: { accuracy: backbone - MAX_DROP, cost: oracleCostAt(oracle, backbone - MAX_DROP) } },
   headline,
+  budgets,
   exits: m.exits.map((e, i) => ({ input: e.input, backboneFraction: e.backboneFraction, branchFraction: e.macs / m.backbone.macs, width: e.width, costFraction: e.costFraction, accuracy: exitAccuracy(test, i), auroc: au[i] })),
   candidates: m.provenance.candidates ?? [],
   schedulerMaxDiff: x.schedulerMaxDiff,
@@ -125,7 +141,16 @@ const md = [
     ? `| ${h.policy}${h.policy === m.policies.default ? ' (default)' : ''} | ${pct(h.certified.cost)} | ${pct(h.certified.accuracy, 2)} (${(h.certified.drop * 100).toFixed(2)} pp) | ${h.certified.holdsOnTest ? 'yes' : '**no**'} | ${pct(h.certified.fidelity, 2)} | ${pct(h.certified.edgeShare)} | ${pct(h.certified.oracleCost)} | ${h.certified.vsOracle.toFixed(2)}× | ${h.hindsight ? `${pct(h.hindsight.cost)} (edge ${pct(h.hindsight.edgeShare)})` : '—'} |`
     : `| ${h.policy} | no certified point | | | | | | | ${h.hindsight ? pct(h.hindsight.cost) : '—'} |`),
   '',
-  `Oracle (labels known): ${pct(oracle[0]!.accuracy, 2)} at ${pct(oracle[0]!.cost)}; held to the backbone − 0.5 pp (${pct(backbone - MAX_DROP, 2)}) it costs ${pct(result.oracle.atBackboneMinusMaxDrop.cost)}.`,
+  `Oracle (labels known): ${pct(oracle[0]!.accuracy, 2)} at ${pct(oracle[0]!.cost)}; held to the backbone − 0.5 pp (${pct(backbone - MAX_DROP, 2)}) it costs ${pct(result.oracle.atBackboneMinusMaxDrop.cost)}. (The manifest's oracle sends images no exit gets right to the final head instead: ${pct(m.policies.oracle.test.accuracy, 2)} at ${pct(m.policies.oracle.test.cost)} on test.)`,
+  '',
+  '## By budget: the point a region set to `budget` serves (best validation accuracy within the budget), measured on test',
+  '',
+  `| budget | ${Object.keys(curves).map((p) => `${p} test accuracy (cost)`).join(' | ')} |`,
+  `|---|${Object.keys(curves).map(() => '---').join('|')}|`,
+  ...budgets.map((b) => {
+    const best = Math.max(...Object.values(b.policies).map((v) => v?.accuracy ?? -1));
+    return `| ${pct(b.budget, 1)} | ${Object.keys(curves).map((p) => { const v = b.policies[p]; return v ? `${v.accuracy === best ? '**' : ''}${pct(v.accuracy, 2)}${v.accuracy === best ? '**' : ''} (${pct(v.cost)})` : 'below the cheapest point'; }).join(' | ')} |`;
+  }),
   '',
   '## Exits',
   '',

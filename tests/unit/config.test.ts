@@ -18,7 +18,7 @@ describe('training configs', () => {
     expect(() => resolveConfig(BACKBONE_DEFAULTS, BACKBONE_CONFIGS, 'default', ['--epoch=3'])).toThrow(/unknown option --epoch; allowed: .*--epochs/);
     expect(() => resolveConfig(BACKBONE_DEFAULTS, BACKBONE_CONFIGS, 'default', ['--epochs=many'])).toThrow(/--epochs=many: expected a number/);
     expect(() => resolveConfig(BACKBONE_DEFAULTS, BACKBONE_CONFIGS, 'default', ['--widths=4,x'])).toThrow(/"x" is not a number/);
-    expect(() => resolveConfig(BACKBONE_DEFAULTS, BACKBONE_CONFIGS, 'huge', [])).toThrow(/unknown config "huge"; known: default, smoke/);
+    expect(() => resolveConfig(BACKBONE_DEFAULTS, BACKBONE_CONFIGS, 'huge', [])).toThrow(/unknown config "huge"; known: default, scratch, v1, smoke/);
     expect(() => resolveConfig(BACKBONE_DEFAULTS, BACKBONE_CONFIGS, 'default', ['epochs=3'])).toThrow(ConfigError);
   });
 

@@ -10,13 +10,16 @@
  *
  * Why not EENet's cascade loss (the first bundle's choice)? With
  *   q_i = h_i · Π_{j<i}(1 − h_j),  Ŷ = Σ_i q_i · softmax(z_i),  L = CE(Ŷ, y) + λ·Σ_i q_i c_i + …
- * on cached *training* features, the frozen backbone's final head is right on nearly every image
- * (it fits its own training set far better than it generalises) while the exits are not, so CE(Ŷ)
- * is minimised by sending everything to the final head: h_i → 0 at every exit (the first bundle's
- * heads output ~1e-4 for every input, AUROC 0.47 / 0.48 / 0.71), and λ·cost, at 0.05, is too weak to
- * resist. The head's target also mixes "am I right" with "is the final head right", which is not what
- * a threshold on it should mean. Correctness targets on unseen images fix both: the head ranks inputs
- * by how likely this exit is to be right there, which is what the cascade thresholds.
+ * CE(Ŷ) is lowest when each input goes to the head most likely to be right, and on cached training
+ * features that is the frozen backbone's final head for nearly every input where the heads differ
+ * (the first bundle's exits scored 86.8 / 89.4 / 92.7 % on test against the backbone's 93.3 %, and
+ * the backbone is right on 94 % of its training images), so the loss drives h_i → 0
+ * at every exit; λ·cost, at 0.05, is far too weak to resist. The first bundle's heads output ~1e-4
+ * for every input (AUROC 0.47 / 0.48 / 0.71). The head's target also mixes "am I right" with "is the
+ * final head right", which is not what a threshold on it should mean. A correctness target fixes
+ * both, and fitting it on images the classifier never trained on keeps it honest: a classifier is
+ * right on its own training images more often than on new ones (here 90.7 % vs 89.8 % at exit 0; the
+ * backbone fits its training images only ~1 pp better than test, 94.4 vs 93.4 %).
  * `cascadeLoss` stays for the training benchmark and for comparison.
  *
  * @example

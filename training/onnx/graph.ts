@@ -12,6 +12,8 @@ import { OnnxError, type Graph, type Model, type Node } from './proto.js';
 export const SUPPORTED_OPS = new Set([
   'Conv', 'BatchNormalization', 'Relu', 'LeakyRelu', 'Sigmoid', 'Add', 'Mul', 'Sub', 'Concat', 'MaxPool', 'AveragePool',
   'GlobalAveragePool', 'GlobalMaxPool', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Identity', 'Dropout', 'Constant', 'Softmax',
+  // The exit heads' confidence input (training/branches/export.ts).
+  'LogSoftmax', 'ReduceMax', 'ReduceSum',
 ]);
 
 export class GraphIndex {

@@ -4,12 +4,14 @@ import segment_0 from '../../../../models/fashion-resnet/segment_0.onnx';
 import segment_1 from '../../../../models/fashion-resnet/segment_1.onnx';
 import segment_2 from '../../../../models/fashion-resnet/segment_2.onnx';
 import segment_3 from '../../../../models/fashion-resnet/segment_3.onnx';
+import segment_4 from '../../../../models/fashion-resnet/segment_4.onnx';
 import exit_0 from '../../../../models/fashion-resnet/exit_0.onnx';
 import exit_1 from '../../../../models/fashion-resnet/exit_1.onnx';
 import exit_2 from '../../../../models/fashion-resnet/exit_2.onnx';
+import exit_3 from '../../../../models/fashion-resnet/exit_3.onnx';
 
 export const BUNDLE = {
   manifest: manifest as unknown,
-  segments: [segment_0, segment_1, segment_2, segment_3],
-  exits: [exit_0, exit_1, exit_2],
+  segments: [segment_0, segment_1, segment_2, segment_3, segment_4],
+  exits: [exit_0, exit_1, exit_2, exit_3],
 };
