@@ -22,7 +22,7 @@ import { argmax, POLICIES, type Policy } from '../core/cascade-rule.js';
 import { ruleOf } from '../core/manifest.js';
 import { resolveThresholds } from '../core/regions.js';
 import { evaluatePolicy, exitAccuracy, scores, type Costs, type SplitOutputs } from '../training/calibrate/frontier.js';
-import { atDefault, exitAurocs, measureBundle } from '../training/evaluate.js';
+import { atDefault, bundleAurocs, measureBundle } from '../training/evaluate.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const DIR = args.bundle ?? 'models/fashion-resnet';
@@ -105,7 +105,7 @@ const budgets = BUDGETS.map((budget) => ({
   })) as Record<string, { accuracy: number; cost: number } | null>,
 }));
 const dflt = atDefault(x);
-const au = exitAurocs(m, test);
+const au = bundleAurocs(m, test);
 const result = {
   bundle: m.name,
   date: new Date().toISOString(),

@@ -31,11 +31,11 @@ import { dimsOf, writeOnnx } from './onnx/proto.js';
 import type { Split } from './data/dataset.js';
 import { pixelsPerImage } from './data/dataset.js';
 import { cacheFeatures, SegmentRunner, type FeatureCache } from './branches/features.js';
-import { auroc, makeBranches, trainClassifiers, trainConfidenceHeads } from './branches/train.js';
+import { makeBranches, trainClassifiers, trainConfidenceHeads } from './branches/train.js';
 import { chooseWidth, poolFactor } from './branches/branch.js';
 import { exportBranchOnnx, EXIT_CONFIDENCE, EXIT_INPUT, EXIT_LOGITS } from './branches/export.js';
 import { exitOutputs } from './calibrate/outputs.js';
-import { evaluatePolicy, exitAccuracy, frontier, oracle, scores, type Costs, type FrontierPoint, type SplitOutputs } from './calibrate/frontier.js';
+import { evaluatePolicy, exitAccuracy, exitAurocs, frontier, oracle, scores, type Costs, type FrontierPoint, type SplitOutputs } from './calibrate/frontier.js';
 import { dropPValue, fixedSequence } from './calibrate/bound.js';
 import { exportSchedulerOnnx, fitScheduler } from './calibrate/scheduler.js';
 import { argmax, POLICIES, schedulerFeatureNames, type Policy, type SchedulerExit } from '../core/cascade-rule.js';
@@ -98,17 +98,6 @@ export function subsetCosts(cutMacs: number[], branchMacs: number[], total: numb
 
 export function subsetOutputs(o: SplitOutputs, keep: number[]): SplitOutputs {
   return { ...o, exits: keep.map((k) => o.exits[k]!) };
-}
-
-/** Per exit: rank AUROC of each score for "this exit is right". */
-function aurocs(o: SplitOutputs, scheduler?: SchedulerExit[]): { confidence: number; maxSoftmax: number; eenet?: number }[] {
-  const K = o.classes;
-  const ms = scores('max-softmax', o);
-  const ee = scheduler ? scores('eenet', o, scheduler) : undefined;
-  return o.exits.map((e, i) => {
-    const right = Array.from({ length: o.count }, (_, n) => argmax(e.logits.subarray(n * K, (n + 1) * K)) === o.labels[n]);
-    return { confidence: auroc(e.confidence, right), maxSoftmax: auroc(ms[i]!, right), ...(ee ? { eenet: auroc(ee[i]!, right) } : {}) };
-  });
 }
 
 /** At most `max` frontier points, evenly spread by cost (the cheapest and dearest always kept). */
@@ -235,7 +224,7 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   const onPooled = branches.map((b) => exportBranchOnnx(b, { pooledInput: true }));
   const candVal = await exitOutputs(onPooled, caches.val, classes);
   const candTest = await exitOutputs(onPooled, caches.test, classes);
-  const candAurocVal = aurocs(candVal), candAurocTest = aurocs(candTest);
+  const candAurocVal = exitAurocs(candVal), candAurocTest = exitAurocs(candTest);
 
   // 4. Keep the exits that pay.
   const cutMacs = cands.map((c) => c.macs), branchMacs = branches.map((b) => b.macs);
@@ -261,7 +250,7 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   const chosen = certified.length ? certified.reduce((x, y) => (y.point.cost < x.point.cost ? y : x)) : all.reduce((x, y) => (y.point.accuracy > x.point.accuracy ? y : x));
   const dflt = chosen.point;
   const atDefault = evaluatePolicy(test, scores(chosen.policy, test, scheduler), dflt.thresholds, costs);
-  const exitAurocVal = aurocs(val, scheduler), exitAurocTest = aurocs(test, scheduler);
+  const exitAurocVal = exitAurocs(val, scheduler), exitAurocTest = exitAurocs(test, scheduler);
   log(`backbone test ${(finalTest * 100).toFixed(2)} %; default ${chosen.policy} (val drop ${((finalVal - dflt.accuracy) * 100).toFixed(2)} pp, p = ${dflt.pValue?.toFixed(3)}) → test ${(atDefault.accuracy * 100).toFixed(2)} % (drop ${((finalTest - atDefault.accuracy) * 100).toFixed(2)} pp, fidelity ${(atDefault.fidelity * 100).toFixed(2)} %) at ${(atDefault.cost * 100).toFixed(1)} % MACs, exit rates [${atDefault.exitRates.map((r) => r.toFixed(3))}]`);
   log(`AUROC on test (confidence / max-softmax / eenet): ${exitAurocTest.map((x) => `${x.confidence.toFixed(3)}/${x.maxSoftmax.toFixed(3)}/${x.eenet?.toFixed(3)}`).join(', ')}`);
 

@@ -11,13 +11,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseManifest, ruleOf, type Manifest } from '../core/manifest.js';
-import { argmax, schedulerScore } from '../core/cascade-rule.js';
+import { schedulerScore } from '../core/cascade-rule.js';
 import { ATTACH_DEFAULTS, type AttachConfig } from './config.js';
 import { loadFashionMnist } from './data/fashion-mnist.js';
 import { cacheFeatures, SegmentRunner } from './branches/features.js';
 import { exitOutputs } from './calibrate/outputs.js';
-import { evaluatePolicy, exitAccuracy, scores, type Evaluation, type SplitOutputs } from './calibrate/frontier.js';
-import { auroc } from './branches/train.js';
+import { evaluatePolicy, exitAccuracy, exitAurocs, scores, type Evaluation, type SplitOutputs } from './calibrate/frontier.js';
 import { SCORE_INPUTS, SCORE_OUTPUT } from './calibrate/scheduler.js';
 import { sha256 } from './attach.js';
 
@@ -83,16 +82,9 @@ export async function measureBundle(dir: string): Promise<Measured> {
   return { m, test, costs, schedulerMaxDiff };
 }
 
-/** Per exit, rank AUROC of each score for "this exit is right" on `o`. */
-export function exitAurocs(m: Manifest, o: SplitOutputs): { confidence: number; maxSoftmax: number; eenet?: number }[] {
-  const K = o.classes;
-  const ms = scores('max-softmax', o);
-  const hasScheduler = m.exits.every((e) => e.scheduler);
-  const ee = hasScheduler ? scores('eenet', o, ruleOf(m, 'eenet', []).scheduler) : undefined;
-  return o.exits.map((e, i) => {
-    const right = Array.from({ length: o.count }, (_, n) => argmax(e.logits.subarray(n * K, (n + 1) * K)) === o.labels[n]);
-    return { confidence: auroc(e.confidence, right), maxSoftmax: auroc(ms[i]!, right), ...(ee ? { eenet: auroc(ee[i]!, right) } : {}) };
-  });
+/** Per exit, rank AUROC of each score for "this exit is right" on `o` (the EENet score where the bundle has schedulers). */
+export function bundleAurocs(m: Manifest, o: SplitOutputs): ReturnType<typeof exitAurocs> {
+  return exitAurocs(o, m.exits.every((e) => e.scheduler) ? ruleOf(m, 'eenet', []).scheduler : undefined);
 }
 
 /** The default operating point on the measured test split. */
@@ -107,7 +99,7 @@ export async function runEvaluate(dir: string): Promise<string> {
   const { m, test } = x;
   if (x.schedulerMaxDiff > 1e-4) throw new Error(`score_<i>.onnx disagrees with the manifest's scheduler weights by ${x.schedulerMaxDiff}`);
   const cascade = atDefault(x);
-  const au = exitAurocs(m, test);
+  const au = bundleAurocs(m, test);
   type Row = { name: string; share: number; branch: number; cost: number; acc: number; want: number; rate: number; au: (typeof au)[number] | undefined };
   const rows: Row[] = m.exits.map((e, i) => ({ name: `exit ${i} (after ${e.input})`, share: e.backboneFraction, branch: e.macs / m.backbone.macs, cost: e.costFraction, acc: exitAccuracy(test, i), want: e.accuracy.test, rate: cascade.exitRates[i]!, au: au[i] }));
   rows.push({ name: 'final head (backbone)', share: 1, branch: 0, cost: m.final.costFraction, acc: exitAccuracy(test, -1), want: m.final.accuracy.test, rate: cascade.exitRates[m.exits.length]!, au: undefined });

@@ -48,29 +48,27 @@ function problem(c: Context, status: 400 | 401 | 404 | 409 | 413 | 415 | 422 | 5
 const MAX_META_CHARS = 1024;
 const metaString = z.string().max(MAX_META_CHARS);
 
+/** A metadata string holding a JSON array of `item`. */
+function jsonNumbers<T>(item: z.ZodType<T, unknown>, message: string) {
+  return metaString.transform((s, ctx) => {
+    try {
+      return z.array(item).max(MAX_META_CHARS).parse(JSON.parse(s));
+    } catch {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+  });
+}
+
 const metaSchema = z.object({
   modelHash: metaString,
   // A plain decimal index, parsed once: "0x1", "1e0" or " 1" are not segment numbers.
   segment: z.string().regex(/^(0|[1-9]\d{0,5})$/, 'must be a decimal segment index').transform(Number),
   policy: z.enum(POLICIES),
-  thresholds: metaString.transform((s, ctx) => {
-    try {
-      return z.array(z.number()).max(MAX_META_CHARS).parse(JSON.parse(s));
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of finite numbers' });
-      return z.NEVER;
-    }
-  }),
+  thresholds: jsonNumbers(z.number(), 'must be a JSON array of finite numbers'),
   /** Scores of the exits the edge ran (policy eenet reads them at the deeper exits). */
   // JSON has no NaN: an edge exit whose score was NaN sends null, read back as NaN (it never passes a threshold).
-  scores: metaString.transform((s, ctx) => {
-    try {
-      return z.array(z.number().nullable()).max(MAX_META_CHARS).parse(JSON.parse(s)).map((v) => v ?? NaN);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of numbers (null for a NaN score)' });
-      return z.NEVER;
-    }
-  }).optional(),
+  scores: jsonNumbers(z.number().nullable().transform((v) => v ?? NaN), 'must be a JSON array of numbers (null for a NaN score)').optional(),
   thresholdVersion: metaString.optional(),
   requestId: metaString.optional(),
   region: metaString.optional(),

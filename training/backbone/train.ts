@@ -13,6 +13,7 @@ import { pixelsPerImage } from '../data/dataset.js';
 import { normaliseImages } from '../../core/normalise.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../../core/safetensors.js';
 import { Progress } from '../progress.js';
+import { adamTensors, restoreAdam } from '../optimizer-state.js';
 import { ResNet, mulberry32 } from './resnet.js';
 
 type Tf = typeof TF;
@@ -116,8 +117,7 @@ export async function trainBackbone(tf: Tf, cfg: BackboneConfig, ds: Dataset, io
     const bestCk = decodeSafetensors(readFileSync(bestPath));
     if (last.metadata.config === configKey && bestCk.metadata.config === configKey) {
       net.load(weightsOf(last.tensors));
-      const adam = Object.entries(last.tensors).filter(([k]) => k.startsWith('adam.')).sort(([a], [b]) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
-      await optimizer.setWeights(adam.map(([k, t]) => ({ name: k.split('.').slice(2).join('.'), tensor: tf.tensor(t.data as Float32Array, t.shape) })));
+      await restoreAdam(tf, optimizer, last.tensors);
       history = JSON.parse(last.metadata.history ?? '[]') as EpochRecord[];
       best = { acc: Number(bestCk.metadata.valAcc), epoch: Number(bestCk.metadata.epoch), weights: weightsOf(bestCk.tensors) };
       start = Number(last.metadata.epoch) + 1;
@@ -179,9 +179,7 @@ export async function trainBackbone(tf: Tf, cfg: BackboneConfig, ds: Dataset, io
       best = { acc: valAcc, epoch, weights: net.weights() };
       saveCheckpoint(bestPath, net, { epoch: String(epoch), valAcc: String(valAcc), config: configKey });
     }
-    const adam: Record<string, SafeTensor> = {};
-    (await optimizer.getWeights()).forEach((w, i) => { adam[`adam.${i}.${w.name}`] = { dtype: 'F32', shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync()) }; });
-    saveCheckpoint(io.checkpoint, net, { epoch: String(epoch), valAcc: String(valAcc), config: configKey, history: JSON.stringify(history) }, adam);
+    saveCheckpoint(io.checkpoint, net, { epoch: String(epoch), valAcc: String(valAcc), config: configKey, history: JSON.stringify(history) }, await adamTensors(optimizer));
     if (io.stopAfterEpoch !== undefined && epoch >= io.stopAfterEpoch) break;
   }
   net.load(best.weights);

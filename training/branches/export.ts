@@ -21,6 +21,27 @@ export const EXIT_CONFIDENCE = 'confidence';
  * (what attach's feature caches hold). Calibration runs this variant on the caches; the deployed file
  * is the full graph, and `npm run train -- evaluate` / `bench:cascade` re-measure that one end to end.
  */
+/**
+ * Graph nodes computing, from `logits` [N, K], the softmax p, its maximum [N, 1] and the certainty
+ * 1 + Σ p·log p / log K [N, 1] (core/cascade-rule.ts `softmaxStats`), as the exit heads and the
+ * scheduler graphs both need them.
+ */
+export function softmaxStatsOnnx(logits: string, classes: number): { nodes: Node[]; initializers: TensorProto[]; p: string; maxP: string; certainty: string } {
+  return {
+    nodes: [
+      node('Softmax', [logits], ['p'], { axis: 1 }),
+      node('ReduceMax', ['p'], ['p.max'], { axes: [1], keepdims: 1 }),
+      node('LogSoftmax', [logits], ['logp'], { axis: 1 }),
+      node('Mul', ['p', 'logp'], ['plogp']),
+      node('ReduceSum', ['plogp', 'axis1'], ['neg_h'], { keepdims: 1 }),
+      node('Mul', ['neg_h', 'inv_log_k'], ['neg_h.norm']),
+      node('Add', ['neg_h.norm', 'one'], ['certainty']),
+    ],
+    initializers: [int64Tensor('axis1', [1]), floatTensor('inv_log_k', [1], Float32Array.of(1 / Math.log(classes))), floatTensor('one', [1], Float32Array.of(1))],
+    p: 'p', maxP: 'p.max', certainty: 'certainty',
+  };
+}
+
 export function exportBranchOnnx(b: Branch, opts: { pooledInput?: boolean } = {}): Uint8Array {
   const nodes: Node[] = [];
   const inits: TensorProto[] = [];
@@ -42,18 +63,10 @@ export function exportBranchOnnx(b: Branch, opts: { pooledInput?: boolean } = {}
     nodes.push(node('Gemm', [input, `${name}.W`, `${name}.B`], [out], {}, name));
   };
   dense('cls', 'pool.flat', b.clsW, b.clsB, EXIT_LOGITS);
-  // Confidence head input: [pooled, p, max p, 1 + Σ p·log p / log K].
-  inits.push(int64Tensor('axis1', [1]), floatTensor('inv_log_k', [1], Float32Array.of(1 / Math.log(b.classes))), floatTensor('one', [1], Float32Array.of(1)));
-  nodes.push(
-    node('Softmax', [EXIT_LOGITS], ['p'], { axis: 1 }),
-    node('ReduceMax', ['p'], ['p.max'], { axes: [1], keepdims: 1 }),
-    node('LogSoftmax', [EXIT_LOGITS], ['logp'], { axis: 1 }),
-    node('Mul', ['p', 'logp'], ['plogp']),
-    node('ReduceSum', ['plogp', 'axis1'], ['neg_h'], { keepdims: 1 }),
-    node('Mul', ['neg_h', 'inv_log_k'], ['neg_h.norm']),
-    node('Add', ['neg_h.norm', 'one'], ['certainty']),
-    node('Concat', ['pool.flat', 'p', 'p.max', 'certainty'], ['conf.in'], { axis: 1 }),
-  );
+  // Confidence head input: [pooled, p, max p, certainty].
+  const stats = softmaxStatsOnnx(EXIT_LOGITS, b.classes);
+  nodes.push(...stats.nodes, node('Concat', ['pool.flat', stats.p, stats.maxP, stats.certainty], ['conf.in'], { axis: 1 }));
+  inits.push(...stats.initializers);
   dense('conf1', 'conf.in', b.conf1W, b.conf1B, 'conf.hidden.pre');
   nodes.push(node('Relu', ['conf.hidden.pre'], ['conf.hidden']));
   dense('conf2', 'conf.hidden', b.conf2W, b.conf2B, 'conf.logit');

@@ -33,8 +33,10 @@ import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../../cor
 import type { AttachConfig } from '../config.js';
 import { mulberry32 } from '../backbone/resnet.js';
 import { Progress } from '../progress.js';
+import { adamTensors, restoreAdam } from '../optimizer-state.js';
 import { Branch } from './branch.js';
 import type { FeatureCache } from './features.js';
+import { auroc } from '../calibrate/frontier.js';
 
 type Tf = typeof TF;
 
@@ -107,8 +109,7 @@ export async function trainClassifiers(
     if (ck.metadata.config === key) {
       const w = Object.fromEntries(Object.entries(ck.tensors).filter(([k]) => !k.startsWith('adam.')).map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]));
       for (const b of branches) b.load(w);
-      const adam = Object.entries(ck.tensors).filter(([k]) => k.startsWith('adam.')).sort(([a], [b]) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
-      await optimizer.setWeights(adam.map(([k, t]) => ({ name: k.split('.').slice(2).join('.'), tensor: tf.tensor(t.data as Float32Array, t.shape) })));
+      await restoreAdam(tf, optimizer, ck.tensors);
       start = Number(ck.metadata.epoch) + 1;
       if (!io.quiet) console.error(`[attach] resuming exit training after epoch ${start - 1}`);
     }
@@ -163,7 +164,7 @@ export async function trainClassifiers(
     if (io.checkpoint) {
       const tensors: Record<string, SafeTensor> = {};
       for (const b of branches) for (const [k, v] of Object.entries(b.state())) tensors[k] = { dtype: 'F32', shape: v.shape, data: v.data };
-      (await optimizer.getWeights()).forEach((w, i) => { tensors[`adam.${i}.${w.name}`] = { dtype: 'F32', shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync()) }; });
+      Object.assign(tensors, await adamTensors(optimizer));
       writeFileSync(`${io.checkpoint}.tmp`, encodeSafetensors(tensors, { config: key, epoch: String(epoch), trainAccuracy: JSON.stringify(hits.map((v) => v / n)) }));
       renameSync(`${io.checkpoint}.tmp`, io.checkpoint);
     }
@@ -179,22 +180,6 @@ export async function trainClassifiers(
   }
   const seconds = (performance.now() - t0) / 1000;
   return { samplesPerSec: seen / Math.max(seconds, 1e-9), seconds, trainAccuracy: hits.map((v) => v / Math.max(1, lastEpochSeen)), resumedFrom };
-}
-
-/** Rank AUROC of `score` for separating `positive` from the rest (ties count one half). */
-export function auroc(score: ArrayLike<number>, positive: ArrayLike<boolean>): number {
-  const idx = Array.from({ length: score.length }, (_, i) => i).sort((a, b) => score[a]! - score[b]!);
-  let rankSum = 0, pos = 0;
-  for (let i = 0; i < idx.length;) {
-    let j = i;
-    while (j + 1 < idx.length && score[idx[j + 1]!] === score[idx[i]!]) j++;
-    const rank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (positive[idx[k]!]) { rankSum += rank; pos++; }
-    i = j + 1;
-  }
-  const neg = idx.length - pos;
-  if (!pos || !neg) return NaN;
-  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
 /** The body's outputs on a cached split, in inference mode: the confidence head's input and correctness. */

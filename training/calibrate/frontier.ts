@@ -165,6 +165,33 @@ export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?:
   return kept.map((p) => ({ ...p, thresholds: p.thresholds.map((t) => (Number.isFinite(t) ? t : 1e9)) }));
 }
 
+/** Rank AUROC of `score` for separating `positive` from the rest (ties count one half). */
+export function auroc(score: ArrayLike<number>, positive: ArrayLike<boolean>): number {
+  const idx = Array.from({ length: score.length }, (_, i) => i).sort((a, b) => score[a]! - score[b]!);
+  let rankSum = 0, pos = 0;
+  for (let i = 0; i < idx.length;) {
+    let j = i;
+    while (j + 1 < idx.length && score[idx[j + 1]!] === score[idx[i]!]) j++;
+    const rank = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) if (positive[idx[k]!]) { rankSum += rank; pos++; }
+    i = j + 1;
+  }
+  const neg = idx.length - pos;
+  if (!pos || !neg) return NaN;
+  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
+}
+
+/** Per exit: rank AUROC of the confidence head, max-softmax and (with a scheduler) the EENet score for "this exit is right". */
+export function exitAurocs(o: SplitOutputs, scheduler?: readonly SchedulerExit[]): { confidence: number; maxSoftmax: number; eenet?: number }[] {
+  const K = o.classes;
+  const ms = scores('max-softmax', o);
+  const ee = scheduler ? scores('eenet', o, scheduler) : undefined;
+  return o.exits.map((e, i) => {
+    const right = Array.from({ length: o.count }, (_, n) => argmax(e.logits.subarray(n * K, (n + 1) * K)) === o.labels[n]);
+    return { confidence: auroc(e.confidence, right), maxSoftmax: auroc(ms[i]!, right), ...(ee ? { eenet: auroc(ee[i]!, right) } : {}) };
+  });
+}
+
 /** The oracle: each sample leaves at the earliest exit that classifies it correctly. */
 export function oracle(out: SplitOutputs, costs: Costs): { accuracy: number; cost: number; exitRates: number[] } {
   const E = out.exits.length;

@@ -15,7 +15,8 @@
  * writeFileSync('score_0.onnx', exportSchedulerOnnx(sched[0], 0, 10));
  */
 import { schedulerFeatureNames, schedulerFeatures, schedulerScore, argmax, type SchedulerExit } from '../../core/cascade-rule.js';
-import { floatTensor, int64Tensor, makeModel, node, valueInfo, writeOnnx, type Node } from '../onnx/proto.js';
+import { floatTensor, makeModel, node, valueInfo, writeOnnx, type Node } from '../onnx/proto.js';
+import { softmaxStatsOnnx } from '../branches/export.js';
 import type { SplitOutputs } from './frontier.js';
 
 export const SCORE_INPUTS = { logits: 'logits', confidence: 'confidence', previous: 'previous' } as const;
@@ -93,22 +94,15 @@ export function fitScheduler(val: SplitOutputs, l2 = 1): SchedulerExit[] {
 export function exportSchedulerOnnx(s: SchedulerExit, i: number, classes: number): Uint8Array {
   const names = schedulerFeatureNames(i);
   if (names.length !== s.weights.length) throw new Error(`scheduler ${i} has ${s.weights.length} weights for ${names.length} inputs`);
+  const stats = softmaxStatsOnnx(SCORE_INPUTS.logits, classes);
   const nodes: Node[] = [
-    node('Softmax', [SCORE_INPUTS.logits], ['p'], { axis: 1 }),
-    node('ReduceMax', ['p'], ['max_p'], { axes: [1], keepdims: 1 }),
-    node('LogSoftmax', [SCORE_INPUTS.logits], ['logp'], { axis: 1 }),
-    node('Mul', ['p', 'logp'], ['plogp']),
-    node('ReduceSum', ['plogp', 'axis1'], ['neg_h'], { keepdims: 1 }),
-    node('Mul', ['neg_h', 'inv_log_k'], ['neg_h_norm']),
-    node('Add', ['neg_h_norm', 'one'], ['certainty']),
-    node('Concat', ['max_p', 'certainty', SCORE_INPUTS.confidence, ...(i > 0 ? [SCORE_INPUTS.previous] : [])], ['features'], { axis: 1 }),
+    ...stats.nodes,
+    node('Concat', [stats.maxP, stats.certainty, SCORE_INPUTS.confidence, ...(i > 0 ? [SCORE_INPUTS.previous] : [])], ['features'], { axis: 1 }),
     node('Gemm', ['features', 'W', 'B'], ['z']),
     node('Sigmoid', ['z'], [SCORE_OUTPUT]),
   ];
   const initializer = [
-    int64Tensor('axis1', [1]),
-    floatTensor('inv_log_k', [1], Float32Array.of(1 / Math.log(classes))),
-    floatTensor('one', [1], Float32Array.of(1)),
+    ...stats.initializers,
     floatTensor('W', [names.length, 1], Float32Array.from(s.weights)),
     floatTensor('B', [1], Float32Array.of(s.bias)),
   ];
