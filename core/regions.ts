@@ -83,13 +83,34 @@ export function resolveThresholds(s: RegionSettings, m: Manifest): number[] {
   return best.thresholds;
 }
 
+/**
+ * By default the edge answers at least this share of inputs (validation, at the default thresholds),
+ * running no more segments than that takes: every segment past it is inference that each forwarded
+ * request pays on the isolate's one inference thread, in front of every request queued behind it
+ * (measured: running all four exits of the shipped bundle at the edge answers 96.7 % there, but a
+ * forwarded request then spends ~7 ms computing instead of ~1-2 ms; bench/results/edge.md).
+ */
+export const DEFAULT_EDGE_SHARE = 0.85;
+
+/** The default split: the fewest segments whose exits answer DEFAULT_EDGE_SHARE of validation inputs at the default point. */
+export function defaultSplit(m: Manifest): number {
+  const d = m.exits.map((e) => e.defaultThreshold);
+  const point = (m.policies.frontier[m.policies.default] ?? []).find((p) => p.thresholds.length === d.length && p.thresholds.every((t, i) => t === d[i]));
+  if (!point) return m.exits.length;
+  let share = 0;
+  for (let k = 0; k < m.exits.length; k++) {
+    share += point.exitRates[k] ?? 0;
+    if (share >= DEFAULT_EDGE_SHARE) return k + 1;
+  }
+  return m.exits.length;
+}
+
 /** Settings used when KV has nothing valid for a request's region: the manifest's defaults. */
 export function manifestDefaults(m: Manifest): RegionSettings {
   return {
     policy: m.policies.default,
     thresholds: m.exits.map((e) => e.defaultThreshold),
-    // Run every exit at the edge; the backend then resumes at the final segment.
-    split: m.exits.length,
+    split: defaultSplit(m),
     encoding: 'f16',
   };
 }

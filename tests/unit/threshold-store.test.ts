@@ -5,8 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { CACHE_TTL_MS, resolveRegion } from '../../workers/edge/src/thresholds/store.js';
 import type { Manifest } from '../../core/manifest.js';
+import { DEFAULT_EDGE_SHARE, defaultSplit, manifestDefaults } from '../../core/regions.js';
 
-const manifest = { exits: [{ defaultThreshold: 0.9 }, { defaultThreshold: 0.8 }], segments: [{}, {}, {}], policies: { default: 'confidence' } } as unknown as Manifest;
+const manifest = { exits: [{ defaultThreshold: 0.9 }, { defaultThreshold: 0.8 }], segments: [{}, {}, {}], policies: { default: 'confidence', frontier: {} } } as unknown as Manifest;
 const entry = (v: number) => JSON.stringify({ version: v, updatedAt: 'now', settings: { policy: 'confidence', thresholds: [0.5, 0.5], split: 1, encoding: 'f16' } });
 
 function flakyKv(data: Record<string, string>) {
@@ -42,5 +43,21 @@ describe('threshold store fallbacks', () => {
     const r = await resolveRegion(kv as never, ['colo:MAD', 'default'], manifest, (s) => (s.split === 1 ? ['split too small'] : []), 9_000_000);
     expect(r.source).toBe('manifest-default');
     expect(r.problems).toHaveLength(2);
+  });
+});
+
+describe('default split', () => {
+  it('is the fewest segments whose exits answer DEFAULT_EDGE_SHARE of validation inputs at the default point', () => {
+    const m = (rates: number[]) => ({
+      exits: [{ defaultThreshold: 0.9 }, { defaultThreshold: 0.8 }, { defaultThreshold: 0.7 }], segments: [{}, {}, {}, {}],
+      policies: { default: 'eenet', frontier: { eenet: [{ thresholds: [0.5, 0.5, 0.5], exitRates: [1, 0, 0, 0] }, { thresholds: [0.9, 0.8, 0.7], exitRates: rates }] } },
+    }) as unknown as Manifest;
+    expect(defaultSplit(m([0.86, 0.1, 0.02, 0.02]))).toBe(1);
+    expect(defaultSplit(m([0.6, 0.26, 0.1, 0.04]))).toBe(2);
+    expect(defaultSplit(m([0.5, 0.2, 0.1, 0.2]))).toBe(3); // never reached: every exit at the edge
+    expect(manifestDefaults(m([0.6, 0.3, 0.05, 0.05])).split).toBe(2);
+    // No frontier point at the default thresholds: every exit at the edge.
+    expect(defaultSplit({ ...m([1, 0, 0, 0]), exits: [{ defaultThreshold: 0.1 }, { defaultThreshold: 0.1 }, { defaultThreshold: 0.1 }] } as unknown as Manifest)).toBe(3);
+    expect(DEFAULT_EDGE_SHARE).toBe(0.85);
   });
 });
