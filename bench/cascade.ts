@@ -20,7 +20,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { argmax, POLICIES, type Policy } from '../core/cascade-rule.js';
 import { ruleOf } from '../core/manifest.js';
-import { resolveThresholds } from '../core/regions.js';
+import { defaultSplit, resolveThresholds } from '../core/regions.js';
 import { evaluatePolicy, exitAccuracy, scores, type Costs, type SplitOutputs } from '../training/calibrate/frontier.js';
 import { atDefault, bundleAurocs, measureBundle } from '../training/evaluate.js';
 
@@ -112,7 +112,10 @@ const result = {
   machine: `${cpus().length}-core ${process.arch} (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, onnxruntime-node`,
   images: test.count,
   backbone: { accuracy: backbone, macs: m.backbone.macs },
-  default: { policy: m.policies.default, rule: m.policies.defaultRule, accuracy: dflt.accuracy, drop: backbone - dflt.accuracy, cost: dflt.cost, fidelity: dflt.fidelity, edgeShare: 1 - dflt.exitRates[E]!, exitRates: dflt.exitRates, oracleCost: oracleCostAt(oracle, dflt.accuracy) },
+  default: {
+    policy: m.policies.default, rule: m.policies.defaultRule, accuracy: dflt.accuracy, drop: backbone - dflt.accuracy, cost: dflt.cost, fidelity: dflt.fidelity,
+    answeredByAnExit: 1 - dflt.exitRates[E]!, split: defaultSplit(m), edgeShare: dflt.exitRates.slice(0, defaultSplit(m)).reduce((a, b) => a + b, 0), exitRates: dflt.exitRates, oracleCost: oracleCostAt(oracle, dflt.accuracy),
+  },
   oracle: { full: oracle[0], atBackboneMinusMaxDrop: { accuracy: backbone - MAX_DROP, cost: oracleCostAt(oracle, backbone - MAX_DROP) } },
   headline,
   budgets,
@@ -135,7 +138,7 @@ const md = [
   '',
   `## Headline: the cheapest point certified on validation (drop < ${MAX_DROP * 100} pp at ${m.policies.defaultRule ? `confidence ${1 - m.policies.defaultRule.delta}` : 'the manifest\'s confidence'}), measured on test`,
   '',
-  '| policy | test cost | test accuracy (drop) | holds on test | fidelity | edge share | oracle cost at equal accuracy | cost / oracle | cheapest test point within 0.5 pp (hindsight) |',
+  '| policy | test cost | test accuracy (drop) | holds on test | fidelity | answered by an exit | oracle cost at equal accuracy | cost / oracle | cheapest test point within 0.5 pp (hindsight) |',
   '|---|---|---|---|---|---|---|---|---|',
   ...headline.map((h) => h.certified
     ? `| ${h.policy}${h.policy === m.policies.default ? ' (default)' : ''} | ${pct(h.certified.cost)} | ${pct(h.certified.accuracy, 2)} (${(h.certified.drop * 100).toFixed(2)} pp) | ${h.certified.holdsOnTest ? 'yes' : '**no**'} | ${pct(h.certified.fidelity, 2)} | ${pct(h.certified.edgeShare)} | ${pct(h.certified.oracleCost)} | ${h.certified.vsOracle.toFixed(2)}× | ${h.hindsight ? `${pct(h.hindsight.cost)} (edge ${pct(h.hindsight.edgeShare)})` : '—'} |`
@@ -167,7 +170,7 @@ const md = [
     ...result.candidates.map((c) => `| ${c.tensor} | ${pct(c.backboneFraction)} | ${c.width} | ${pct(c.branchFraction, 2)} | ${pct(c.accuracy.val, 2)} | ${pct(c.accuracy.test, 2)} | ${f3(c.auroc.test.confidence)} / ${f3(c.auroc.test.maxSoftmax)} | ${c.kept ? 'yes' : 'no'} |`),
     '',
   ] : []),
-  `Default (${m.policies.default}): test accuracy ${pct(dflt.accuracy, 2)} (drop ${((backbone - dflt.accuracy) * 100).toFixed(2)} pp), cost ${pct(dflt.cost)}, fidelity ${pct(dflt.fidelity, 2)}, edge share ${pct(1 - dflt.exitRates[E]!)}. Scheduler ONNX vs JS: max |Δ| ${x.schedulerMaxDiff.toExponential(1)}.`,
+  `Default (${m.policies.default}): test accuracy ${pct(dflt.accuracy, 2)} (drop ${((backbone - dflt.accuracy) * 100).toFixed(2)} pp), cost ${pct(dflt.cost)}, fidelity ${pct(dflt.fidelity, 2)}, ${pct(1 - dflt.exitRates[E]!)} answered by an exit, ${pct(result.default.edgeShare)} at the edge with the default split (the first ${result.default.split} segments and exits there, core/regions.ts defaultSplit). Scheduler ONNX vs JS: max |Δ| ${x.schedulerMaxDiff.toExponential(1)}.`,
   '',
 ].join('\n');
 
