@@ -38,7 +38,7 @@ import { exitOutputs } from './calibrate/outputs.js';
 import { evaluatePolicy, exitAccuracy, exitAurocs, frontier, oracle, scores, type Costs, type FrontierPoint, type SplitOutputs } from './calibrate/frontier.js';
 import { dropPValue, fixedSequence } from './calibrate/bound.js';
 import { exportSchedulerOnnx, fitScheduler } from './calibrate/scheduler.js';
-import { argmax, POLICIES, schedulerFeatureNames, type Policy, type SchedulerExit } from '../core/cascade-rule.js';
+import { argmax, POLICIES, schedulerFeatureNames, type Policy } from '../core/cascade-rule.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 
 export function sha256(bytes: Uint8Array): string {
