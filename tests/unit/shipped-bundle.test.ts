@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest, runEvaluate } from '../../training/evaluate.js';
 import { sha256 } from '../../training/attach.js';
+import { defaultSplit } from '../../core/regions.js';
 import { initTf } from '../../training/tf.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import { normaliseImages } from '../../core/normalise.js';
@@ -45,6 +46,12 @@ describe('shipped bundle models/fashion-resnet', () => {
     const point = m.policies.frontier[m.policies.default]!.find((p) => p.thresholds.every((t, i) => t === m.exits[i]!.defaultThreshold));
     expect(point?.certified).toBe(true);
     expect(m.backbone.accuracy.test - m.policies.atDefault.accuracy).toBeLessThanOrEqual(0.005);
+  });
+
+  it('the default costs at most 25 % of the backbone and answers at least 85 % of test images at the edge (default split)', () => {
+    expect(m.policies.atDefault.cost).toBeLessThanOrEqual(0.25);
+    const split = defaultSplit(m);
+    expect(m.policies.atDefault.exitRates.slice(0, split).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(0.85);
   });
 
   it('ships an EENet scheduler per exit (its ONNX is checked against the weights by evaluate, below)', () => {
