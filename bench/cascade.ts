@@ -67,10 +67,13 @@ const { m, test, costs } = x;
 const E = m.exits.length;
 const backbone = exitAccuracy(test, -1);
 const curves: Partial<Record<Policy, Point[]>> = {};
+/** Each policy's scores on test, computed once (they do not depend on thresholds). */
+const testScores = new Map<Policy, Float64Array[]>();
 for (const policy of POLICIES) {
   const pts = m.policies.frontier[policy];
   if (!pts?.length) continue;
   const s = scores(policy, test, ruleOf(m, policy, []).scheduler);
+  testScores.set(policy, s);
   curves[policy] = pts.map((p) => {
     const r = evaluatePolicy(test, s, p.thresholds, costs);
     return { thresholds: p.thresholds, valAccuracy: p.accuracy, valCost: p.cost, certified: !!p.certified, accuracy: r.accuracy, cost: r.cost, exitRates: r.exitRates, fidelity: r.fidelity };
@@ -100,7 +103,7 @@ const budgets = BUDGETS.map((budget) => ({
     const cheapest = m.policies.frontier[p]![0]!.cost;
     if (budget < cheapest) return [p, null];
     const thresholds = resolveThresholds({ policy: p, budget, split: E, encoding: 'f16' }, m);
-    const r = evaluatePolicy(test, scores(p, test, ruleOf(m, p, []).scheduler), thresholds, costs);
+    const r = evaluatePolicy(test, testScores.get(p)!, thresholds, costs);
     return [p, { accuracy: r.accuracy, cost: r.cost }];
   })) as Record<string, { accuracy: number; cost: number } | null>,
 }));
