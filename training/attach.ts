@@ -21,12 +21,13 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { initTf, type TfBackendChoice } from './tf.js';
-import type { AttachConfig } from './config.js';
+import { ConfigError, type AttachConfig } from './config.js';
 import type { Dataset } from './data/dataset.js';
 import { loadFashionMnist } from './data/fashion-mnist.js';
 import { loadCifar10 } from './data/cifar10.js';
 import { analyseBackbone, chooseCuts, type CutPoint } from './onnx/analyse.js';
-import { splitAt } from './onnx/surgery.js';
+import { checkCut, splitAt } from './onnx/surgery.js';
+import { GraphIndex } from './onnx/graph.js';
 import { dimsOf, writeOnnx } from './onnx/proto.js';
 import type { Split } from './data/dataset.js';
 import { pixelsPerImage } from './data/dataset.js';
@@ -176,7 +177,12 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   const cands = cfg.cuts.length
     ? cfg.cuts.map((t) => {
       const c = a.cuts.find((p) => p.tensor === t);
-      if (!c) throw new Error(`--cuts: "${t}" is not a valid 4-D cut point; valid: ${a.cuts.map((p) => p.tensor).join(', ')}`);
+      if (!c) {
+        // Why not: the surgery's own check names the node that reads across the cut.
+        let why = 'it is not a 4-D feature map';
+        try { checkCut(new GraphIndex(a.model), t); } catch (e) { why = (e as Error).message; }
+        throw new ConfigError(`--cuts: "${t}" is not a valid 4-D cut point (${why}); list the valid ones with \`npm run train -- cuts --backbone=${cfg.backbone}\`; valid: ${a.cuts.map((p) => p.tensor).join(', ')}`);
+      }
       return c;
     })
     : candidateCuts(a.cuts, cfg.maxCutFraction, cfg.maxCandidates);

@@ -4,13 +4,14 @@
  *   backbone   train the default backbone on Fashion-MNIST and export backbone.onnx
  *   attach     attach PTEENet exits to ANY backbone ONNX file (cut, cache, train, export, calibrate)
  *   evaluate   re-measure a bundle through onnxruntime and print the README table
+ *   cuts       list a backbone's valid cut tensors (MAC share, shape, bytes) and attach's default candidates
  *   all        backbone then attach (same --config name for both)
  *
  * Unknown commands, config names and options are errors that list the allowed ones.
  */
 import { resolveConfig, ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS, ConfigError } from './config.js';
 
-const COMMANDS = ['backbone', 'attach', 'evaluate', 'all'] as const;
+const COMMANDS = ['backbone', 'attach', 'evaluate', 'cuts', 'all'] as const;
 
 function splitArgs(args: string[]): { config: string; rest: string[] } {
   let config = 'default';
@@ -37,6 +38,13 @@ export async function main(argv: string[]): Promise<void> {
   if (command === 'attach' || command === 'all') {
     const { runAttach } = await import('./attach.js');
     await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, config, command === 'all' ? [] : rest));
+  }
+  if (command === 'cuts') {
+    const backbone = rest.find((a) => a.startsWith('--backbone='))?.slice('--backbone='.length) ?? ATTACH_DEFAULTS.backbone;
+    const unknown = rest.filter((a) => !a.startsWith('--backbone='));
+    if (unknown.length) throw new ConfigError(`cuts: unknown option(s) ${unknown.join(', ')}; allowed: --backbone=<file.onnx>`);
+    const { runCuts } = await import('./cuts.js');
+    console.log(await runCuts(backbone));
   }
   if (command === 'evaluate') {
     const { runEvaluate } = await import('./evaluate.js');

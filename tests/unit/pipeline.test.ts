@@ -12,7 +12,9 @@ import { runAttach, sha256 } from '../../training/attach.js';
 import { loadManifest, runEvaluate } from '../../training/evaluate.js';
 import { initTf } from '../../training/tf.js';
 import type { Manifest } from '../../core/manifest.js';
-import { foreignVgg } from '../helpers/foreign-backbones.js';
+import { foreignResNet, foreignVgg } from '../helpers/foreign-backbones.js';
+import { runCuts } from '../../training/cuts.js';
+import { readOnnx } from '../../training/onnx/proto.js';
 import { fixedInput, maxAbsDiff, parity, runNode } from '../helpers/runtimes.js';
 
 let dir: string;
@@ -119,6 +121,24 @@ describe('attach on a backbone made by another tool', () => {
     writeFileSync(join(d, 'vgg.onnx'), foreignVgg({ batchNorm: false, opset: 11 }));
     const base = [`--backbone=${join(d, 'vgg.onnx')}`, '--limitPerClass=10'];
     await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [...base, '--cuts=not-a-tensor']), { quiet: true }))
-      .rejects.toThrow(/--cuts: "not-a-tensor" is not a valid 4-D cut point; valid: /);
+      .rejects.toThrow(/--cuts: "not-a-tensor" is not a valid 4-D cut point \(cut tensor "not-a-tensor" is not produced by any node.*npm run train -- cuts.*; valid: /);
+  });
+
+  it('names the node that reads across a cut inside a residual block, and lists the valid cuts', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'edge-cascade-cuts-res-'));
+    const file = join(d, 'resnet.onnx');
+    writeFileSync(file, foreignResNet({ batchNorm: true, opset: 13 }));
+    const table = await runCuts(file);
+    expect(table).toMatch(/\| cut tensor \| MACs before it \| features per sample \| bytes per sample f32 \/ f16 \| default candidate \|/);
+    const rows = table.split('\n').filter((l) => /^\| (?!cut tensor|---)/.test(l));
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    expect(rows.some((r) => r.endsWith('| yes |'))).toBe(true);
+    // A tensor inside a residual block (produced by a node, but the skip reads around it).
+    const m = readOnnx(new Uint8Array(readFileSync(file)));
+    const valid = new Set(rows.map((r) => r.split(' | ')[0]!.slice(2)));
+    const inside = (m.graph!.node ?? []).map((n) => n.output![0]!).find((t) => !valid.has(t) && !(m.graph!.output ?? []).some((o) => o.name === t));
+    expect(inside).toBeDefined();
+    await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${file}`, `--cuts=${inside}`]), { quiet: true }))
+      .rejects.toThrow(/is not a valid 4-D cut point \(cannot cut at ".*": node ".*\/Add" \(Add\) after the cut reads ".*", computed before it/);
   });
 });
