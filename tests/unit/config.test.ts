@@ -23,7 +23,8 @@ describe('training configs', () => {
   });
 
   it('the CLI rejects unknown commands and options before doing any work', async () => {
-    await expect(main(['fly'])).rejects.toThrow(/unknown command "fly"; expected one of: backbone, attach, evaluate, all/);
+    await expect(main(['fly'])).rejects.toThrow(/unknown command "fly"; expected one of: backbone, attach, evaluate, cuts, all/);
+    await expect(main(['cuts', '--bundle=x'])).rejects.toThrow(/cuts: unknown option\(s\) --bundle=x; allowed: --backbone=<file.onnx>/);
     await expect(main(['evaluate', '--fast'])).rejects.toThrow(/unknown option\(s\) --fast/);
   });
 });
