@@ -10,7 +10,7 @@
  * const m = parseManifest(JSON.parse(text)); // throws ManifestError naming the bad field
  */
 import { z } from 'zod';
-import { POLICIES, type CascadeRule, type Policy } from './cascade-rule.js';
+import { POLICIES, type CascadeRule, type Policy, type SchedulerExit } from './cascade-rule.js';
 
 const dims = z.array(z.number().int().positive());
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex sha256');
@@ -158,12 +158,19 @@ export function parseManifest(json: unknown): Manifest {
   return r.data;
 }
 
+/** Each manifest's schedulers, built once: `ruleOf` runs per request on the edge and the backend. */
+const schedulers = new WeakMap<Manifest, SchedulerExit[]>();
+
 /** The cascade rule a bundle serves with a policy and thresholds (the scheduler comes from the manifest). */
 export function ruleOf(m: Manifest, policy: Policy, thresholds: ArrayLike<number>): CascadeRule {
-  return policy === 'eenet'
-    ? { policy, thresholds, scheduler: m.exits.map((e, i) => {
+  if (policy !== 'eenet') return { policy, thresholds };
+  let scheduler = schedulers.get(m);
+  if (!scheduler) {
+    scheduler = m.exits.map((e, i) => {
       if (!e.scheduler) throw new ManifestError(`policy eenet: exit ${i} has no scheduler in this bundle`);
       return { weights: e.scheduler.weights, bias: e.scheduler.bias };
-    }) }
-    : { policy, thresholds };
+    });
+    schedulers.set(m, scheduler);
+  }
+  return { policy, thresholds, scheduler };
 }

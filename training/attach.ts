@@ -39,7 +39,7 @@ import { exitOutputs } from './calibrate/outputs.js';
 import { evaluatePolicy, exitAccuracy, exitAurocs, frontier, oracle, scores, type Costs, type FrontierPoint, type SplitOutputs } from './calibrate/frontier.js';
 import { dropPValue, fixedSequence } from './calibrate/bound.js';
 import { exportSchedulerOnnx, fitScheduler } from './calibrate/scheduler.js';
-import { argmax, POLICIES, schedulerFeatureNames, type Policy } from '../core/cascade-rule.js';
+import { POLICIES, schedulerFeatureNames, type Policy } from '../core/cascade-rule.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 
 export function sha256(bytes: Uint8Array): string {
@@ -222,7 +222,7 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   const trainingKey = JSON.stringify({ backbone: hashBefore, cuts: cands.map((c) => c.tensor), widths, seed: cfg.seed, lr: cfg.lr, epochs: cfg.epochs, batchSize: cfg.batchSize, distill: cfg.distill, distillTemperature: cfg.distillTemperature, confHoldoutPerClass: cfg.confHoldoutPerClass, limitPerClass: cfg.limitPerClass, valPerClass: cfg.valPerClass, dataset: cfg.dataset });
   const checkpoint = join(out, 'attach-checkpoint.safetensors');
   const phase1 = await trainClassifiers(tf, cfg, branches, caches.train, classes, { quiet: opts.quiet, logFile: attachLog, checkpoint, configKey: trainingKey });
-  const finalTrainAcc = (() => { let ok = 0; for (let n = 0; n < caches.train.count; n++) if (argmax(caches.train.logits.subarray(n * classes, (n + 1) * classes)) === caches.train.labels[n]) ok++; return ok / caches.train.count; })();
+  const finalTrainAcc = exitAccuracy({ count: caches.train.count, classes, labels: caches.train.labels, exits: [], finalLogits: caches.train.logits }, -1);
   log(`classifiers: training accuracy ${phase1.trainAccuracy.map((v) => (v * 100).toFixed(1)).join(' / ')} %; the backbone's final head on the same images: ${(finalTrainAcc * 100).toFixed(2)} %`);
   const phase2 = await trainConfidenceHeads(tf, cfg, branches, caches.holdout, { quiet: opts.quiet });
   const candBytes = branches.map((b) => exportBranchOnnx(b));
