@@ -14,7 +14,10 @@
  *     `score_<i>.onnx` (training/calibrate/scheduler.ts), tested equal to this one.
  *
  * Decision: exit i answers when its score reaches threshold i and its logits are finite (a NaN score
- * never passes; non-finite logits never answer). The state carried from exit to exit is the list of
+ * never passes; non-finite logits never answer). Every score lives in [0, 1], so a threshold above 1
+ * turns an exit off, and an exit that is off is not run at all (`exitRuns`): it costs nothing, which
+ * makes "backbone only" (every exit off) an operating point costing exactly the backbone. Under
+ * `eenet` an off exit still runs while a later exit is on, since the later scheduler reads its score. The state carried from exit to exit is the list of
  * earlier scores, which the edge forwards to the backend with the features.
  *
  * @example
@@ -108,6 +111,26 @@ export function finite(v: ArrayLike<number>): boolean {
   return true;
 }
 
+/** The threshold written for an exit that is off (JSON has no Infinity; anything above 1 is off). */
+export const OFF = 1e9;
+
+/** Is exit i on (its threshold can be reached)? A missing or above-1 threshold turns it off. */
+export function exitOn(thresholds: ArrayLike<number>, i: number): boolean {
+  const t = thresholds[i];
+  return t !== undefined && t <= 1;
+}
+
+/**
+ * Must exit i be run, among `exits` exits? When it is on, or, under `eenet`, when any later exit is
+ * on (its scheduler reads every earlier score). Calibration's costs, the edge and the backend all
+ * skip exactly the exits this says no to.
+ */
+export function exitRuns(rule: Pick<CascadeRule, 'policy' | 'thresholds'>, i: number, exits: number): boolean {
+  if (rule.policy !== 'eenet') return exitOn(rule.thresholds, i);
+  for (let j = i; j < exits; j++) if (exitOn(rule.thresholds, j)) return true;
+  return false;
+}
+
 /** The decision itself: a score reaching its threshold answers, if the exit's logits are finite. */
 export function passes(score: number, threshold: number | undefined, logitsFinite: boolean): boolean {
   return threshold !== undefined && score >= threshold && logitsFinite;
@@ -135,6 +158,8 @@ export function stepExit(rule: CascadeRule, i: number, logits: ArrayLike<number>
 export function decideSample(rule: CascadeRule, exits: { logits: ArrayLike<number>; confidence: number }[]): { exit: number; scores: number[] } {
   const scores: number[] = [];
   for (let i = 0; i < exits.length; i++) {
+    // An exit that is not run has no score (only non-eenet rules skip one that a later exit follows).
+    if (!exitRuns(rule, i, exits.length)) { scores.push(NaN); continue; }
     const r = stepExit(rule, i, exits[i]!.logits, exits[i]!.confidence, scores);
     scores.push(r.score);
     if (r.exit) return { exit: i, scores };

@@ -48,7 +48,7 @@ export function fromHalf(h: number): number {
 
 /** All 65,536 halves as f32, built on first use (256 KB): decoding is then one lookup per value. */
 let HALF_TABLE: Float32Array | undefined;
-function halfTable(): Float32Array {
+export function halfTable(): Float32Array {
   if (!HALF_TABLE) {
     HALF_TABLE = new Float32Array(65536);
     for (let h = 0; h < 65536; h++) HALF_TABLE[h] = fromHalf(h);

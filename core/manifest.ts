@@ -39,9 +39,9 @@ export const manifestSchema = z.object({
   createdAt: z.string(),
   input: z.object({
     name: z.string(),
-    /** Per-sample shape in `layout`, e.g. [1, 28, 28] for NCHW. */
+    /** Per-sample shape in `layout`, e.g. [1, 28, 28] for NCHW, [28, 28, 1] for NHWC. */
     shape: dims,
-    layout: z.literal('NCHW'),
+    layout: z.enum(['NCHW', 'NHWC']),
     dtype: z.literal('float32'),
     /** x = (u8 / 255 − mean[c]) / std[c] */
     normalisation: z.object({ mean: z.array(z.number()), std: z.array(z.number().positive()) }),
@@ -111,6 +111,18 @@ export const manifestSchema = z.object({
     backboneSha256: sha256,
     backboneTraining: z.record(z.string(), z.unknown()).optional(),
     exitTraining: z.object({ seconds: z.number(), samplesPerSec: z.number(), tfBackend: z.string() }).passthrough(),
+    /** Which images trained the exits, calibrated the operating points ("val" figures) and measured them ("test" figures). */
+    calibration: z.object({
+      mode: z.enum(['val', 'test-half']),
+      reason: z.string(),
+      exitTraining: z.object({ split: z.string(), images: z.number().int() }),
+      calibrate: z.object({ split: z.string(), images: z.number().int(), backboneAccuracy: fraction }),
+      evaluate: z.object({ split: z.string(), images: z.number().int(), backboneAccuracy: fraction }),
+      /** Set when the backbone is clearly better on the calibration images than on the evaluation ones. */
+      warning: z.string().optional(),
+    }).optional(),
+    /** Where attach kept the cached features (f16 rounds them, as a forward with encoding f16 does). */
+    featureCache: z.object({ mode: z.enum(['f32', 'f16', 'disk']), bytes: z.number().nonnegative() }).optional(),
     /** Every candidate exit position attach trained and measured, and whether it was kept. */
     candidates: z.array(z.object({
       tensor: z.string(), backboneFraction: fraction, width: z.number().int(), branchFraction: z.number(), kept: z.boolean(),
@@ -134,8 +146,9 @@ export const manifestSchema = z.object({
     if (!e.scheduler) ctx.addIssue({ code: 'custom', path: ['exits', i, 'scheduler'], message: `policy eenet is offered but exit ${i} has no scheduler` });
     else if (e.scheduler.weights.length !== 3 + i) ctx.addIssue({ code: 'custom', path: ['exits', i, 'scheduler', 'weights'], message: `exit ${i}'s scheduler needs ${3 + i} weights, has ${e.scheduler.weights.length}` });
   });
-  if (m.input.normalisation.mean.length !== m.input.shape[0] || m.input.normalisation.std.length !== m.input.shape[0]) {
-    ctx.addIssue({ code: 'custom', path: ['input', 'normalisation'], message: `mean/std need one entry per channel (${m.input.shape[0]})` });
+  const { channels } = imageShape(m);
+  if (m.input.normalisation.mean.length !== channels || m.input.normalisation.std.length !== channels) {
+    ctx.addIssue({ code: 'custom', path: ['input', 'normalisation'], message: `mean/std need one entry per channel (${channels})` });
   }
 });
 
@@ -156,6 +169,12 @@ export function parseManifest(json: unknown): Manifest {
     throw new ManifestError(`invalid manifest: ${lines.join('; ')}`, r.error.issues);
   }
   return r.data;
+}
+
+/** The image a bundle classifies (channels, height, width), whatever layout its backbone reads. */
+export function imageShape(m: { input: { shape: number[]; layout: 'NCHW' | 'NHWC' } }): { channels: number; height: number; width: number } {
+  const [a, b, c] = m.input.shape as [number, number, number];
+  return m.input.layout === 'NHWC' ? { channels: c, height: a, width: b } : { channels: a, height: b, width: c };
 }
 
 /** Each manifest's schedulers, built once: `ruleOf` runs per request on the edge and the backend. */

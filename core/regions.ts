@@ -22,6 +22,7 @@ export const REGION_KEY = /^(default|colo:[A-Z]{3}|country:[A-Z]{2}|continent:(A
 /** What an operator writes (PUT body). */
 export const regionSettingsSchema = z.object({
   policy: z.enum(POLICIES),
+  /** Per exit; every score lives in [0, 1], so a threshold above 1 turns that exit off (not run; core/cascade-rule.ts). */
   thresholds: z.array(z.number().min(0).max(1e9)).optional(),
   /** Mean cost per request as a fraction of the backbone's MACs (e.g. 0.5). */
   budget: z.number().positive().optional(),
@@ -60,10 +61,6 @@ export function checkSettings(s: RegionSettings, m: Manifest): string[] {
   const problems: string[] = [];
   if (s.split > m.segments.length) problems.push(`split ${s.split} exceeds the bundle's ${m.segments.length} segments (allowed 1-${m.segments.length})`);
   if (s.thresholds && s.thresholds.length !== m.exits.length) problems.push(`thresholds has ${s.thresholds.length} entries, the bundle has ${m.exits.length} exits`);
-  if (s.thresholds && s.policy !== 'confidence' && s.thresholds.some((t) => t > 1)) {
-    // max-softmax and entropy scores live in [0, 1]; a threshold above 1 silently disables an exit.
-    problems.push(`thresholds for policy ${s.policy} must be within [0, 1]`);
-  }
   if (s.policy === 'eenet' && !m.exits.every((e) => e.scheduler)) problems.push(`policy eenet needs an EENet scheduler on every exit; this bundle (${m.name}) has none`);
   if (s.budget !== undefined) {
     const points = m.policies.frontier[s.policy] ?? [];

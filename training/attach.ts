@@ -17,11 +17,12 @@
  * The backbone file is read, never written (its sha256 is checked before and after).
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { initTf, type TfBackendChoice } from './tf.js';
 import { ConfigError, type AttachConfig } from './config.js';
+import { calibrationPlan, optimisticCalibration, planCache, readBackboneRecord, resolveLayout, sanityCheck, type CachePlan, type CalibrationPlan, type Layout } from './attach-plan.js';
 import type { Dataset } from './data/dataset.js';
 import { loadFashionMnist } from './data/fashion-mnist.js';
 import { loadCifar10 } from './data/cifar10.js';
@@ -94,7 +95,7 @@ export function holdoutSplit(split: Split, pixels: number, perClass: number): { 
 export function subsetCosts(cutMacs: number[], branchMacs: number[], total: number, keep: number[]): Costs {
   let spent = 0;
   const exits = keep.map((k) => { spent += branchMacs[k]!; return (cutMacs[k]! + spent) / total; });
-  return { exits, final: (total + spent) / total };
+  return { exits, final: (total + spent) / total, branches: keep.map((k) => branchMacs[k]! / total) };
 }
 
 export function subsetOutputs(o: SplitOutputs, keep: number[]): SplitOutputs {
@@ -160,19 +161,19 @@ export function selectExits(val: SplitOutputs, cutMacs: number[], branchMacs: nu
     log(`exit selection: drop candidate ${best.dropped} → certified cost ${(best.cost * 100).toFixed(2)} %`);
     keep = best.keep; cur = best.cost;
   }
-  if (cur >= 1) log(`WARNING: no subset of exits beats the backbone alone at the accuracy target (certified cost ${(cur * 100).toFixed(1)} %); the bundle keeps one exit, and its default will not save compute`);
+  if (cur >= 1) log(`WARNING: no subset of exits beats the backbone alone at the accuracy target (certified cost ${(cur * 100).toFixed(1)} %); the bundle keeps one exit, and its default is "backbone only" (that exit off)`);
   return keep;
 }
 
 export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name?: string } = {}): Promise<Manifest> {
   const log = (m: string) => { if (!opts.quiet) console.error(`[attach] ${m}`); };
-  if (!existsSync(cfg.backbone)) throw new Error(`backbone "${cfg.backbone}" not found`);
+  if (!existsSync(cfg.backbone)) throw new ConfigError(`backbone "${cfg.backbone}" not found`);
   const out = cfg.out || dirname(cfg.backbone);
-  mkdirSync(out, { recursive: true });
   const backboneBytes = new Uint8Array(readFileSync(cfg.backbone));
   const hashBefore = sha256(backboneBytes);
 
-  // 1. Analyse; every valid cut (or the named ones) is a candidate.
+  // 1. Analyse (every unsupported node is reported at once, as an OnnxError); every valid cut (or
+  //    the named ones) is a candidate. Nothing is written until the checks below have passed.
   const a = await analyseBackbone(backboneBytes);
   const cands = cfg.cuts.length
     ? cfg.cuts.map((t) => {
@@ -186,40 +187,71 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
       return c;
     })
     : candidateCuts(a.cuts, cfg.maxCutFraction, cfg.maxCandidates);
-  if (!cands.length) throw new Error('no valid cut point found in the backbone');
+  if (!cands.length) throw new ConfigError('no valid cut point found in the backbone (list them with `npm run train -- cuts`)');
   log(`candidates: ${cands.map((c) => `${c.tensor} (${(c.macFraction * 100).toFixed(1)} % MACs, [${c.shape}])`).join(', ')}`);
-  if (resolve(join(out, 'backbone.onnx')) !== resolve(cfg.backbone)) copyFileSync(cfg.backbone, join(out, 'backbone.onnx'));
 
-  // 2. Cache features at every candidate (pooled as each branch pools) with the frozen segments.
+  // 2. Data: which split trains the exits, which calibrates, which evaluates; the backbone's sanity on it.
   const ds = loadDataset(cfg);
-  const [C, H, W] = a.inputShape.slice(1);
-  if (C !== ds.shape.channels || H !== ds.shape.height || W !== ds.shape.width) {
-    throw new Error(`backbone input [${a.inputShape}] does not match dataset images [${ds.shape.channels}, ${ds.shape.height}, ${ds.shape.width}]`);
-  }
+  const layout = resolveLayout(cfg.inputLayout, a.inputShape, ds.shape);
+  const plan = calibrationPlan(cfg, ds, readBackboneRecord(cfg.backbone));
+  log(`calibration: ${plan.calibrate.name} (${plan.calibrate.split.count} images); evaluation: ${plan.evaluate.name} (${plan.evaluate.split.count}); exits train on the ${plan.exitTrain.name} (${plan.exitTrain.split.count}) [${plan.reason}]`);
   const norm = { mean: cfg.mean, std: cfg.std };
+  if (cfg.sanity) {
+    const r = await sanityCheck(backboneBytes, plan.calibrate.split, ds, layout, norm);
+    log(`sanity: the backbone scores ${(r.accuracy * 100).toFixed(1)} % on ${r.images} calibration images (chance ${(r.chance * 100).toFixed(0)} %), layout ${layout}`);
+  }
   const shapes = cands.map((c) => ({ channels: c.shape[1]!, height: c.shape[2]!, width: c.shape[3]! }));
   const pools = shapes.map(poolFactor);
-  const { rest: exitTrain, holdout } = holdoutSplit(ds.train, pixelsPerImage(ds), cfg.confHoldoutPerClass);
+  const perCandidate = cands.map((c, i) => ({ tensor: c.tensor, values: shapes[i]!.channels * (shapes[i]!.height / pools[i]!) * (shapes[i]!.width / pools[i]!) }));
+  const images = plan.exitTrain.split.count + plan.calibrate.split.count + plan.evaluate.split.count;
+  const cachePlan = planCache(cfg, perCandidate.reduce((x, c) => x + c.values, ds.classes.length), images, out, perCandidate);
+  log(cachePlan.summary);
+
+  // 3. Cache features at every candidate (pooled as each branch pools) with the frozen segments.
+  mkdirSync(out, { recursive: true });
+  if (resolve(join(out, 'backbone.onnx')) !== resolve(cfg.backbone)) copyFileSync(cfg.backbone, join(out, 'backbone.onnx'));
+  const { rest: exitTrain, holdout } = holdoutSplit(plan.exitTrain.split, pixelsPerImage(ds), cfg.confHoldoutPerClass);
   const candSegments = splitAt(a.model, cands.map((c) => c.tensor), a.shapes).map(writeOnnx);
   const runner = await SegmentRunner.create(candSegments);
-  const cache = (split: Split, title: string) => cacheFeatures(runner, split, ds, norm, title, opts.quiet, pools);
+  const cacheDir = join(out, '.feature-cache');
+  const cache = (split: Split, title: string) => cacheFeatures(runner, split, ds, norm, title, opts.quiet, pools, { mode: cachePlan.mode, dir: cacheDir, layout });
   const caches: Record<'train' | 'holdout' | 'val' | 'test', FeatureCache> = {
     train: await cache(exitTrain, 'cache train features'),
     holdout: await cache(holdout, 'cache holdout features'),
-    val: await cache(ds.val, 'cache val features'),
-    test: await cache(ds.test, 'cache test features'),
+    val: await cache(plan.calibrate.split, 'cache calibration features'),
+    test: await cache(plan.evaluate.split, 'cache evaluation features'),
   };
   await runner.release();
-  const classes = ds.classes.length;
+  try {
+    return await attachOnCaches(cfg, opts, { a, cands, ds, plan, layout, norm, shapes, pools, caches, cachePlan, hashBefore, out, log });
+  } finally {
+    for (const c of Object.values(caches)) for (const f of c.features) f.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
 
-  // 3. Train every candidate branch: classifiers on the training images, confidence heads on the holdout.
+interface Prepared {
+  a: Awaited<ReturnType<typeof analyseBackbone>>; cands: CutPoint[]; ds: Dataset; plan: CalibrationPlan; layout: Layout;
+  norm: { mean: number[]; std: number[] }; shapes: { channels: number; height: number; width: number }[]; pools: number[];
+  caches: Record<'train' | 'holdout' | 'val' | 'test', FeatureCache>; cachePlan: CachePlan; hashBefore: string; out: string; log: (m: string) => void;
+}
+
+async function attachOnCaches(cfg: AttachConfig, opts: { quiet?: boolean; name?: string }, p: Prepared): Promise<Manifest> {
+  const { a, cands, ds, plan, layout, norm, shapes, pools, caches, hashBefore, out, log } = p;
+  const classes = ds.classes.length;
+  const calibBackbone = exitAccuracy({ count: caches.val.count, classes, labels: caches.val.labels, exits: [], finalLogits: caches.val.logits }, -1);
+  const evalBackbone = exitAccuracy({ count: caches.test.count, classes, labels: caches.test.labels, exits: [], finalLogits: caches.test.logits }, -1);
+  const calibrationWarning = optimisticCalibration(calibBackbone, caches.val.count, evalBackbone, caches.test.count);
+  if (calibrationWarning) log(`WARNING: ${calibrationWarning}`);
+
+  // 4. Train every candidate branch: classifiers on the training images, confidence heads on the holdout.
   const { tf, backend } = await initTf({ backend: cfg.tfBackend as TfBackendChoice, quiet: opts.quiet });
   const widths = shapes.map((s) => chooseWidth(s, classes, cfg.branchBudget * a.totalMacs, cfg.branchMaxWidth));
   const attachLog = join(out, 'attach-log.jsonl');
   if (!existsSync(join(out, 'attach-checkpoint.safetensors'))) writeFileSync(attachLog, '');
   const branches = makeBranches(tf, cfg.seed, shapes.map((s) => [s.channels, s.height, s.width]), classes, widths);
   // Resumable: the classifiers' last finished epoch is kept beside the bundle, keyed by what shapes it.
-  const trainingKey = JSON.stringify({ backbone: hashBefore, cuts: cands.map((c) => c.tensor), widths, seed: cfg.seed, lr: cfg.lr, epochs: cfg.epochs, batchSize: cfg.batchSize, distill: cfg.distill, distillTemperature: cfg.distillTemperature, confHoldoutPerClass: cfg.confHoldoutPerClass, limitPerClass: cfg.limitPerClass, valPerClass: cfg.valPerClass, dataset: cfg.dataset });
+  const trainingKey = JSON.stringify({ backbone: hashBefore, cuts: cands.map((c) => c.tensor), widths, seed: cfg.seed, lr: cfg.lr, epochs: cfg.epochs, batchSize: cfg.batchSize, distill: cfg.distill, distillTemperature: cfg.distillTemperature, confHoldoutPerClass: cfg.confHoldoutPerClass, limitPerClass: cfg.limitPerClass, valPerClass: cfg.valPerClass, dataset: cfg.dataset, calibration: plan.mode, cache: p.cachePlan.mode === 'f32' ? 'f32' : 'f16', layout });
   const checkpoint = join(out, 'attach-checkpoint.safetensors');
   const phase1 = await trainClassifiers(tf, cfg, branches, caches.train, classes, { quiet: opts.quiet, logFile: attachLog, checkpoint, configKey: trainingKey });
   const finalTrainAcc = exitAccuracy({ count: caches.train.count, classes, labels: caches.train.labels, exits: [], finalLogits: caches.train.logits }, -1);
@@ -232,13 +264,13 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   const candTest = await exitOutputs(onPooled, caches.test, classes);
   const candAurocVal = exitAurocs(candVal), candAurocTest = exitAurocs(candTest);
 
-  // 4. Keep the exits that pay.
+  // 5. Keep the exits that pay.
   const cutMacs = cands.map((c) => c.macs), branchMacs = branches.map((b) => b.macs);
   const keep = selectExits(candVal, cutMacs, branchMacs, a.totalMacs, cfg, log);
   const cuts = keep.map((k) => cands[k]!);
   log(`kept exits at: ${cuts.map((c) => c.tensor).join(', ')}`);
 
-  // 5. Cut at the kept exits, fit the scheduler, calibrate, certify, choose the default.
+  // 6. Cut at the kept exits, fit the scheduler, calibrate, certify, choose the default.
   const segments = splitAt(a.model, cuts.map((c) => c.tensor), a.shapes);
   const segmentBytes = segments.map(writeOnnx);
   segmentBytes.forEach((b, i) => writeFileSync(join(out, `segment_${i}.onnx`), b));
@@ -253,9 +285,14 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   const finalVal = exitAccuracy(val, -1), finalTest = exitAccuracy(test, -1);
   const certified = POLICIES.flatMap((policy) => fronts[policy].filter((p) => p.certified).map((point) => ({ policy, point })));
   const all = POLICIES.flatMap((policy) => fronts[policy].map((point) => ({ policy, point })));
-  const chosen = certified.length ? certified.reduce((x, y) => (y.point.cost < x.point.cost ? y : x)) : all.reduce((x, y) => (y.point.accuracy > x.point.accuracy ? y : x));
+  // "Backbone only" (every exit off: cost exactly 1, the backbone's accuracy) is every frontier's
+  // first point, so the default never costs more than the backbone alone.
+  const backboneOnly = all.find((x) => x.point.thresholds.every((t) => t > 1));
+  const cheapest = certified.length ? certified.reduce((x, y) => (y.point.cost < x.point.cost ? y : x)) : backboneOnly ?? all.reduce((x, y) => (y.point.accuracy > x.point.accuracy ? y : x));
+  const chosen = backboneOnly && cheapest.point.cost > backboneOnly.point.cost ? backboneOnly : cheapest;
   const dflt = chosen.point;
-  const atDefault = evaluatePolicy(test, scores(chosen.policy, test, scheduler), dflt.thresholds, costs);
+  const atDefault = evaluatePolicy(test, scores(chosen.policy, test, scheduler), dflt.thresholds, costs, chosen.policy);
+  if (dflt.thresholds.every((t) => t > 1)) log('WARNING: no operating point with exits beats the backbone alone at the accuracy target on the calibration data: the default is "backbone only" (every exit off, cost 100 %); the bundle serves, but saves nothing until an operator picks another point');
   const exitAurocVal = exitAurocs(val, scheduler), exitAurocTest = exitAurocs(test, scheduler);
   log(`backbone test ${(finalTest * 100).toFixed(2)} %; default ${chosen.policy} (val drop ${((finalVal - dflt.accuracy) * 100).toFixed(2)} pp, p = ${dflt.pValue?.toFixed(3)}) → test ${(atDefault.accuracy * 100).toFixed(2)} % (drop ${((finalTest - atDefault.accuracy) * 100).toFixed(2)} pp, fidelity ${(atDefault.fidelity * 100).toFixed(2)} %) at ${(atDefault.cost * 100).toFixed(1)} % MACs, exit rates [${atDefault.exitRates.map((r) => r.toFixed(3))}]`);
   log(`AUROC on test (confidence / max-softmax / eenet): ${exitAurocTest.map((x) => `${x.confidence.toFixed(3)}/${x.maxSoftmax.toFixed(3)}/${x.eenet?.toFixed(3)}`).join(', ')}`);
@@ -277,7 +314,7 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
     schemaVersion: 1,
     name: opts.name ?? basename(resolve(out)),
     createdAt: new Date().toISOString(),
-    input: { name: a.input, shape: a.inputShape.slice(1), layout: 'NCHW', dtype: 'float32', normalisation: norm },
+    input: { name: a.input, shape: a.inputShape.slice(1), layout, dtype: 'float32', normalisation: norm },
     classes: ds.classes,
     backbone: { file: 'backbone.onnx', sha256: hashBefore, macs: a.totalMacs, params: a.totalParams, output: a.outputs[0], accuracy: { val: finalVal, test: finalTest } },
     segments: segments.map((s, i) => ({
@@ -318,7 +355,7 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
       defaultRule: {
         maxDrop: cfg.defaultMaxDrop,
         delta: cfg.delta,
-        method: `cheapest frontier point, over all policies, whose accuracy drop against the backbone is below ${cfg.defaultMaxDrop * 100} pp at confidence ${1 - cfg.delta}: exact binomial (McNemar) test on the ${ds.val.count} validation images, points tested in fixed sequence from the most accurate down (Learn then Test)`,
+        method: `cheapest frontier point, over all policies, whose accuracy drop against the backbone is below ${cfg.defaultMaxDrop * 100} pp at confidence ${1 - cfg.delta}: exact binomial (McNemar) test on the ${caches.val.count} calibration images (${plan.calibrate.name}), points tested in fixed sequence from the most accurate down (Learn then Test)`,
       },
       frontier: Object.fromEntries(Object.entries(fronts).map(([k, v]) => [k, v.map(point)])),
       oracle: { val: oracle(val, costs), test: oracle(test, costs) },
@@ -326,8 +363,16 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
     },
     provenance: {
       dataset: ds.name,
-      split: `${ds.split}; of the training images, the last ${cfg.confHoldoutPerClass} per class are held out from the exit classifiers to fit the confidence heads`,
-      counts: { train: ds.train.count, val: ds.val.count, test: ds.test.count },
+      split: `${ds.split}. Exits train on the ${plan.exitTrain.name}, less its last ${cfg.confHoldoutPerClass} images per class, held out to fit the confidence heads; "val" figures in this manifest are on the ${plan.calibrate.name}, "test" figures on the ${plan.evaluate.name}`,
+      counts: { train: caches.train.count + caches.holdout.count, val: caches.val.count, test: caches.test.count },
+      calibration: {
+        mode: plan.mode, reason: plan.reason,
+        exitTraining: { split: plan.exitTrain.name, images: plan.exitTrain.split.count },
+        calibrate: { split: plan.calibrate.name, images: caches.val.count, backboneAccuracy: calibBackbone },
+        evaluate: { split: plan.evaluate.name, images: caches.test.count, backboneAccuracy: evalBackbone },
+        ...(calibrationWarning ? { warning: calibrationWarning } : {}),
+      },
+      featureCache: { mode: p.cachePlan.mode, bytes: p.cachePlan.bytes },
       seed: cfg.seed,
       config: { attach: cfg, ...(backboneTraining ? { backbone: backboneTraining.config } : {}) },
       backboneSha256: hashBefore,

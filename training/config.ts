@@ -77,7 +77,22 @@ export const ATTACH_DEFAULTS = {
   /** Normalisation applied before the backbone: x = (u8/255 − mean)/std, per channel. */
   mean: [0.286],
   std: [0.353],
-  inputLayout: 'NCHW',
+  /** How the backbone's input is laid out: 'auto' reads it off the input shape (NCHW or NHWC). */
+  inputLayout: 'auto',
+  /** Which data calibrates the thresholds and which measures the result: 'val' (the validation
+   *  split, held out of the training images: right only for a backbone trained without it, as the
+   *  shipped one), 'test-half' (half the test set calibrates, the other half evaluates; the exits
+   *  train on all training images), or 'auto': 'val' when a backbone.json beside the backbone says it
+   *  was trained here with the same validation split, else 'test-half'. */
+  calibration: 'auto',
+  /** Run the backbone on a sample of the calibration data first and stop if its accuracy is near
+   *  chance or another common normalisation does far better (wrong --mean/--std, layout or labels). */
+  sanity: true,
+  /** Where the cached features live: 'auto' (f32 in memory if it fits in maxMemoryGiB, else f16, else
+   *  f16 on disk), 'f32', 'f16' or 'disk'. */
+  cache: 'auto',
+  /** Memory the feature caches may use, GiB (0 = 60 % of this machine's memory). */
+  maxMemoryGiB: 0,
   /** Per-exit MAC budget as a share of the backbone's: each branch gets the widest width that fits. */
   branchBudget: 0.035,
   /** Widest branch considered. */
@@ -106,7 +121,8 @@ export type AttachConfig = typeof ATTACH_DEFAULTS;
 
 export const ATTACH_CONFIGS: Record<string, Partial<AttachConfig>> = {
   default: {},
-  smoke: { backbone: '.cache/smoke-bundle/backbone.onnx', epochs: 1, limitPerClass: 30, branchMaxWidth: 8, batchSize: 32, confHoldoutPerClass: 8, confEpochs: 5 },
+  /** The smoke backbone trains one epoch on 300 images (near chance by design), so no sanity check. */
+  smoke: { backbone: '.cache/smoke-bundle/backbone.onnx', epochs: 1, limitPerClass: 30, branchMaxWidth: 8, batchSize: 32, confHoldoutPerClass: 8, confEpochs: 5, sanity: false },
 };
 
 function coerce(key: string, raw: string, like: ConfigValue): ConfigValue {

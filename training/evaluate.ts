@@ -16,7 +16,7 @@ import { ATTACH_DEFAULTS, type AttachConfig } from './config.js';
 import { loadFashionMnist } from './data/fashion-mnist.js';
 import { cacheFeatures, SegmentRunner } from './branches/features.js';
 import { exitOutputs } from './calibrate/outputs.js';
-import { evaluatePolicy, exitAccuracy, exitAurocs, scores, type Evaluation, type SplitOutputs } from './calibrate/frontier.js';
+import { evaluatePolicy, exitAccuracy, exitAurocs, scores, type Costs, type Evaluation, type SplitOutputs } from './calibrate/frontier.js';
 import { SCORE_INPUTS, SCORE_OUTPUT } from './calibrate/scheduler.js';
 import { sha256 } from './attach.js';
 
@@ -33,7 +33,7 @@ export interface Measured {
   m: Manifest;
   /** Every exit's outputs and the final logits on the test split, from the deployed files. */
   test: SplitOutputs;
-  costs: { exits: number[]; final: number };
+  costs: Costs;
   /** Largest |ONNX scheduler − JS scheduler| over the test split (0 when the bundle has none). */
   schedulerMaxDiff: number;
 }
@@ -57,7 +57,7 @@ export async function measureBundle(dir: string): Promise<Measured> {
   const cache = await cacheFeatures(runner, ds.test, ds, m.input.normalisation, 'evaluate test', true);
   await runner.release();
   const test = await exitOutputs(exits, cache, m.classes.length);
-  const costs = { exits: m.exits.map((e) => e.costFraction), final: m.final.costFraction };
+  const costs: Costs = { exits: m.exits.map((e) => e.costFraction), final: m.final.costFraction, branches: m.exits.map((e) => e.macs / m.backbone.macs) };
   // The schedulers as exported ONNX, against the JS function serving runs.
   let schedulerMaxDiff = 0;
   if (m.exits.every((e) => e.scheduler)) {
@@ -91,7 +91,7 @@ export function bundleAurocs(m: Manifest, o: SplitOutputs): ReturnType<typeof ex
 export function atDefault(x: Measured): Evaluation {
   const { m, test, costs } = x;
   const rule = ruleOf(m, m.policies.default, m.exits.map((e) => e.defaultThreshold));
-  return evaluatePolicy(test, scores(m.policies.default, test, rule.scheduler), m.exits.map((e) => e.defaultThreshold), costs);
+  return evaluatePolicy(test, scores(m.policies.default, test, rule.scheduler), m.exits.map((e) => e.defaultThreshold), costs, m.policies.default);
 }
 
 export async function runEvaluate(dir: string): Promise<string> {

@@ -12,7 +12,7 @@
  * const r = await b.submit({ segment: 2, features, policy: 'confidence', thresholds: [0.9] });
  */
 import { ruleOf, type Manifest } from '../../core/manifest.js';
-import { argmax, softmax, stepExit, type Policy } from '../../core/cascade-rule.js';
+import { argmax, exitRuns, softmax, stepExit, type Policy } from '../../core/cascade-rule.js';
 import { callBatch, type Executor } from './executors/executor.js';
 import type { Metrics } from './metrics.js';
 
@@ -121,7 +121,7 @@ export class Batcher {
     const E = this.m.exits.length;
     try {
       let per = this.m.segments[start]!.inputShape.reduce((a, b) => a * b, 1);
-      let x = new Float32Array(live.length * per);
+      let x: Float32Array = new Float32Array(live.length * per);
       live.forEach(({ p }, k) => x.set(p.features, k * per));
       for (let s = start; s < this.m.segments.length && live.length; s++) {
         const seg = this.m.segments[s]!;
@@ -138,12 +138,20 @@ export class Batcher {
           return;
         }
         const e = this.m.exits[s]!;
+        // Samples whose rule turns this exit off (core/cascade-rule.ts) skip it: no branch run, no score.
+        const runs = live.map((l) => exitRuns(l.rule, s, E));
+        if (!runs.some(Boolean)) {
+          for (const l of live) l.scores.push(NaN);
+          x = out;
+          continue;
+        }
         const eo = await this.ex.run('exit', s, out, [live.length, ...e.inputShape]);
         const logits = eo[e.outputs.logits]!, conf = eo[e.outputs.confidence]!;
         const K = this.m.classes.length;
         const stay: typeof live = [];
         const keep: number[] = [];
         live.forEach((l, k) => {
+          if (!runs[k]) { l.scores.push(NaN); stay.push(l); keep.push(k); return; }
           const z = logits.subarray(k * K, (k + 1) * K);
           // The one cascade rule (core/cascade-rule.ts): a NaN score never passes; non-finite logits
           // (features far outside the trained range) never answer either: the sample goes deeper, and

@@ -7,7 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  argmax, decideSample, exitScore, finite, passes, POLICIES, schedulerFeatureNames, schedulerFeatures, schedulerScore,
+  argmax, decideSample, exitRuns, exitScore, finite, passes, POLICIES, schedulerFeatureNames, schedulerFeatures, schedulerScore,
   scoreChain, sigmoid, softmax, softmaxStats, stepExit, type CascadeRule, type Policy, type SchedulerExit,
 } from '../../core/cascade-rule.js';
 import { decideExit } from '../../core/policies.js';
@@ -241,6 +241,8 @@ function splitOutputs(data: Sample[]): SplitOutputs {
 class FakeGraphs {
   segmentCalls = 0;
   exitCalls = 0;
+  /** Exit indices called since the last reset (the edge test resets it per sample). */
+  called: number[] = [];
   constructor(private readonly data: Sample[]) {}
 
   segment(i: number, x: Float32Array, n: number): Float32Array {
@@ -259,6 +261,7 @@ class FakeGraphs {
 
   exit(i: number, x: Float32Array, n: number): { logits: Float32Array; confidence: Float32Array } {
     this.exitCalls++;
+    this.called.push(i);
     const per = prod(SHAPES[i + 1]!);
     if (x.length !== n * per) throw new Error(`exit ${i}: ${x.length} values for ${n} samples`);
     const logits = new Float32Array(n * K), confidence = new Float32Array(n);
@@ -309,7 +312,7 @@ function quantile(v: ArrayLike<number>, q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
-/** A few threshold vectors per policy, from that policy's own scores: per-exit quantiles, shared, and "skip exit 0". */
+/** A few threshold vectors per policy, from that policy's own scores: per-exit quantiles, shared, "exit 0 off" and "every exit off". */
 function thresholdVectors(s: Float64Array[]): number[][] {
   const all = s.flatMap((a) => Array.from(a));
   return [
@@ -317,6 +320,8 @@ function thresholdVectors(s: Float64Array[]): number[][] {
     [quantile(s[0]!, 0.95), quantile(s[1]!, 0.4), quantile(s[2]!, 0.9)],
     [0, 1, 2].map(() => quantile(all, 0.6)),
     [1e9, quantile(s[1]!, 0.3), quantile(s[2]!, 0.6)],
+    // "Backbone only": every exit off, none run.
+    [1e9, 1e9, 1e9],
   ];
 }
 
@@ -327,41 +332,44 @@ describe('cascade rule: calibration, edge and backend agree', () => {
   const data = samples(N, 12345);
   const out = splitOutputs(data);
   const m = syntheticManifest();
-  const costs = { exits: m.exits.map((e) => e.costFraction), final: m.final.costFraction };
+  // Each exit's own branch cost: an exit that is off costs nothing (the edge test below checks the
+  // calibrated cost against the exits the edge actually runs).
+  const costs = { exits: m.exits.map((e) => e.costFraction), final: m.final.costFraction, branches: m.exits.map((e) => e.macs / m.backbone.macs) };
   const schedulerOf = (p: Policy) => (p === 'eenet' ? ruleOf(m, p, []).scheduler : undefined);
 
   /** Calibration's decision per sample, from the very scores evaluatePolicy reads; checked against its aggregates. */
-  function calibration(policy: Policy, thresholds: number[]): Decision[] {
+  function calibration(policy: Policy, thresholds: number[]): { decisions: Decision[]; cost: number } {
     const s = scores(policy, out, schedulerOf(policy));
-    const ev = evaluatePolicy(out, s, thresholds, costs);
+    const ev = evaluatePolicy(out, s, thresholds, costs, policy);
     const rule = ruleOf(m, policy, thresholds);
     const counts = new Array<number>(E + 1).fill(0);
-    let ok = 0, cost = 0;
+    let ok = 0;
     const d = data.map((smp, n) => {
       let e = E;
       for (let i = 0; i < E; i++) if (passes(s[i]![n]!, thresholds[i], finite(smp.exits[i]!.logits))) { e = i; break; }
       // The same decision by the rule run to the end, with the same chained scores.
       const ds = decideSample(rule, smp.exits);
       expect(ds.exit < 0 ? E : ds.exit).toBe(e);
-      expect(ds.scores).toEqual(s.slice(0, ds.scores.length).map((a) => a[n]));
+      expect(ds.scores).toEqual(s.slice(0, ds.scores.length).map((a, i) => (exitRuns(rule, i, E) ? a[n] : NaN)));
       const classIndex = argmax(e < E ? smp.exits[e]!.logits : smp.final);
       counts[e]!++;
       if (classIndex === smp.label) ok++;
-      cost += e < E ? costs.exits[e]! : costs.final;
       return { exit: e, classIndex };
     });
     expect(ev.exitRates).toEqual(counts.map((c) => c / N));
     expect(ev.accuracy).toBeCloseTo(ok / N, 12);
-    expect(ev.cost).toBeCloseTo(cost / N, 12);
-    return d;
+    return { decisions: d, cost: ev.cost };
   }
 
-  interface Combo { policy: Policy; thresholds: number[]; calib: Decision[] }
+  interface Combo { policy: Policy; thresholds: number[]; calib: Decision[]; cost: number }
   // Built (and checked against evaluatePolicy's aggregates) before the tests run.
   let combos: Combo[] = [];
   beforeAll(() => {
     combos = POLICIES.flatMap((policy) =>
-      thresholdVectors(scores(policy, out, schedulerOf(policy))).map((thresholds) => ({ policy, thresholds, calib: calibration(policy, thresholds) })));
+      thresholdVectors(scores(policy, out, schedulerOf(policy))).map((thresholds) => {
+        const c = calibration(policy, thresholds);
+        return { policy, thresholds, calib: c.decisions, cost: c.cost };
+      }));
   });
 
   const name = (c: Combo) => `${c.policy} [${c.thresholds.map((t) => t.toFixed(4)).join(', ')}]`;
@@ -371,20 +379,29 @@ describe('cascade rule: calibration, edge and backend agree', () => {
   /** Edge with split = E: forward after the last exit means the final head answers (exit E). */
   async function edgeAll(c: Combo, g: FakeGraphs): Promise<Decision[]> {
     const s = scores(c.policy, out, schedulerOf(c.policy));
+    const rule = ruleOf(m, c.policy, c.thresholds);
     const res: Decision[] = [];
+    // What the edge really ran, in backbone-MAC fractions: segments up to the exit taken (all of them
+    // for the final head) and the branch of every exit it called.
+    let served = 0;
+    const segFraction = (upTo: number) => m.segments.slice(0, upTo + 1).reduce((a, sg) => a + sg.macs, 0) / m.backbone.macs;
     for (let n = 0; n < N; n++) {
+      g.called = [];
       const r = await runEdge(g.edgeRunner(), m, inputOf(n), { policy: c.policy, thresholds: c.thresholds, split: E });
+      served += (r.kind === 'answer' ? segFraction(r.answer.exit) : 1) + g.called.reduce((a, i) => a + m.exits[i]!.macs, 0) / m.backbone.macs;
       if (r.kind === 'answer') {
         expect(r.segmentsRun).toBe(r.answer.exit + 1); // no wasted segments
         res.push(r.answer);
       } else {
         expect(r.resumeAt).toBe(E);
         expect(r.featureShape).toEqual([1, ...SHAPES[E]!]);
-        // The state it would forward: exactly calibration's chained scores.
-        expect(r.scores).toEqual(s.map((a) => a[n]));
+        // The state it would forward: exactly calibration's chained scores (none for an exit not run).
+        expect(r.scores).toEqual(s.map((a, i) => (exitRuns(rule, i, E) ? a[n] : NaN)));
         res.push({ exit: E, classIndex: argmax(data[n]!.final) });
       }
     }
+    expect(served / N, `${name(c)}: calibrated cost vs what the edge ran`).toBeCloseTo(c.cost, 12);
+    if (c.thresholds.every((t) => t > 1)) expect(g.called).toEqual([]);
     return res;
   }
 
@@ -413,7 +430,7 @@ describe('cascade rule: calibration, edge and backend agree', () => {
   }
 
   it('the synthetic cases exercise every exit under every policy', () => {
-    expect(combos).toHaveLength(POLICIES.length * 4);
+    expect(combos).toHaveLength(POLICIES.length * 5);
     for (const p of POLICIES) {
       const counts = new Array<number>(E + 1).fill(0);
       for (const c of combos.filter((c) => c.policy === p)) for (const d of c.calib) counts[d.exit]!++;
@@ -464,7 +481,8 @@ describe('cascade rule: calibration, edge and backend agree', () => {
     const dropped = await edgeThenBackend(combos, g, (r) => ({ ...r, scores: undefined }));
     for (const [ci, c] of combos.entries()) {
       const bad = diff(c, dropped.decisions[ci]!, 'backend');
-      if (c.policy === 'eenet') expect(bad.length, name(c)).toBeGreaterThan(0);
+      // (With every exit off nothing reads a score: no divergence possible.)
+      if (c.policy === 'eenet' && c.thresholds.some((t) => t <= 1)) expect(bad.length, name(c)).toBeGreaterThan(0);
       else expect(bad, name(c)).toEqual([]);
     }
     // Wrong earlier scores (zeros instead of the edge's): eenet diverges too.

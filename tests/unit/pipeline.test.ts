@@ -2,7 +2,7 @@
  * The whole training pipeline at smoke scale, on real Fashion-MNIST images: backbone training →
  * ONNX export → attach (cut, cache, train exits, export, calibrate) → manifest → evaluate.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -107,13 +107,33 @@ describe('attach on a backbone made by another tool', () => {
     const d = mkdtempSync(join(tmpdir(), 'edge-cascade-foreign-'));
     const bytes = foreignVgg({ batchNorm: true, opset: 13 });
     writeFileSync(join(d, 'vgg.onnx'), bytes);
+    // Random weights: the sanity check (off in the smoke config) would rightly stop at chance; see the next test.
     const m = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'vgg.onnx')}`, `--out=${join(d, 'bundle')}`]), { quiet: true });
     expect(m.provenance.candidates!.length).toBeGreaterThanOrEqual(3);
+    // No training record beside it: half the test set calibrates, the other half evaluates.
+    expect(m.provenance.calibration).toMatchObject({ mode: 'test-half', calibrate: { images: m.provenance.counts.val }, evaluate: { images: m.provenance.counts.test } });
+    expect(m.provenance.calibration!.reason).toMatch(/^auto: no training record/);
+    // "Backbone only" (every exit off, cost exactly 1) is on every frontier unless a cheaper point is
+    // at least as accurate; no default costs more than it.
+    for (const points of Object.values(m.policies.frontier)) {
+      expect(points.some((p) => p.cost <= 1 + 1e-12 && p.accuracy >= m.final.accuracy.val)).toBe(true);
+      const off = points.find((p) => p.thresholds.every((t) => t > 1));
+      if (off) expect(off.cost).toBeCloseTo(1, 12);
+    }
+    expect(m.policies.atDefault!.cost).toBeLessThanOrEqual(1);
     expect(m.exits.length).toBeGreaterThanOrEqual(1);
     expect(m.backbone.sha256).toBe(sha256(bytes));
     expect(sha256(new Uint8Array(readFileSync(join(d, 'vgg.onnx'))))).toBe(sha256(bytes));
     expect(m.exits.map((e) => e.input)).toEqual(m.segments.slice(0, m.exits.length).map((s) => s.output));
     expect(loadManifest(join(d, 'bundle')).name).toBe('bundle');
+  });
+
+  it('stops before writing anything when the backbone is at chance on the calibration data', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'edge-cascade-chance-'));
+    writeFileSync(join(d, 'vgg.onnx'), foreignVgg({ batchNorm: true, opset: 13 }));
+    await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'vgg.onnx')}`, `--out=${join(d, 'bundle')}`, '--sanity=true']), { quiet: true }))
+      .rejects.toThrow(/near chance \(10\.0 %\).*--sanity=false/);
+    expect(existsSync(join(d, 'bundle'))).toBe(false);
   });
 
   it('takes user-given cut tensors and rejects invalid ones by name', async () => {

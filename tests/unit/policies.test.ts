@@ -35,7 +35,7 @@ describe('exit policies', () => {
 
   it('evaluates accuracy, cost and exit rates of a threshold vector', () => {
     const o = outputs();
-    const r = evaluatePolicy(o, scores('confidence', o), [0.85, 0.75], costs);
+    const r = evaluatePolicy(o, scores('confidence', o), [0.85, 0.75], costs, 'confidence');
     // samples 0,1 leave at exit 0 (right); 2 at exit 1 (right); 3 at the final head (right)
     expect(r.exitRates).toEqual([0.5, 0.25, 0.25]);
     expect(r.accuracy).toBe(1);

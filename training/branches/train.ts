@@ -35,7 +35,7 @@ import { mulberry32 } from '../backbone/resnet.js';
 import { Progress } from '../progress.js';
 import { adamTensors, restoreAdam } from '../optimizer-state.js';
 import { Branch } from './branch.js';
-import type { FeatureCache } from './features.js';
+import { blockShuffle, type FeatureCache } from './features.js';
 import { auroc } from '../calibrate/frontier.js';
 
 type Tf = typeof TF;
@@ -117,7 +117,9 @@ export async function trainClassifiers(
   const resumedFrom = start - 1;
   for (let epoch = start; epoch <= cfg.epochs; epoch++) {
     // Each epoch seeds its own shuffle, so a resumed run sees the batches an uninterrupted one would.
-    const order = shuffle(train.count, mulberry32(cfg.seed * 7919 + epoch));
+    // A disk cache is read a chunk at a time: batches then come from a few neighbouring chunks.
+    const onDisk = train.features.find((f) => f.mode === 'disk');
+    const order = onDisk ? blockShuffle(train.count, onDisk.chunkSize * 4, mulberry32(cfg.seed * 7919 + epoch)) : shuffle(train.count, mulberry32(cfg.seed * 7919 + epoch));
     const p = new Progress(`exits epoch ${epoch}/${cfg.epochs}`, steps * cfg.batchSize, io);
     const te = performance.now();
     let lossSum = 0, n = 0;

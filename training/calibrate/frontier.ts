@@ -8,7 +8,7 @@
  * const f = frontier('confidence', valOutputs, costs);
  * f[0]; // { thresholds: [0.95, 0.9, 0.8], accuracy: 0.93, cost: 0.61, exitRates: [0.4, 0.1, 0.1, 0.4] }
  */
-import { argmax, finite, passes, scoreChain, type Policy, type SchedulerExit } from '../../core/cascade-rule.js';
+import { argmax, exitRuns, finite, OFF, passes, scoreChain, type Policy, type SchedulerExit } from '../../core/cascade-rule.js';
 import type { Discordance } from './bound.js';
 
 export interface SplitOutputs {
@@ -44,8 +44,23 @@ export interface FrontierPoint {
   test?: { accuracy: number; cost: number; exitRates: number[]; fidelity?: number };
 }
 
-/** Cost of leaving at each exit and at the final head, in backbone-MAC fractions. */
-export interface Costs { exits: number[]; final: number }
+/**
+ * Cost of leaving at each exit and at the final head, in backbone-MAC fractions, with every exit
+ * run; `branches` (each exit's own cost) lets an operating point's off exits cost nothing.
+ */
+export interface Costs { exits: number[]; final: number; branches?: number[] }
+
+/** The costs of leaving at each exit and at the final head when only the exits the rule runs are run. */
+export function costsFor(costs: Costs, policy: Policy, thresholds: number[]): { exits: number[]; final: number } {
+  if (!costs.branches) return costs;
+  const E = costs.exits.length;
+  let saved = 0;
+  const exits = costs.exits.map((c, i) => {
+    if (!exitRuns({ policy, thresholds }, i, E)) saved += costs.branches![i]!;
+    return c - saved;
+  });
+  return { exits, final: costs.final - saved };
+}
 
 /**
  * Every exit's score for every sample (exit-major), by the cascade rule's own scoring, chained so the
@@ -86,8 +101,9 @@ function prepared(out: SplitOutputs) {
 }
 
 /** Accuracy, cost, exit distribution and fidelity of one threshold vector (decisions by the cascade rule). */
-export function evaluatePolicy(out: SplitOutputs, s: Float64Array[], thresholds: number[], costs: Costs): Evaluation {
+export function evaluatePolicy(out: SplitOutputs, s: Float64Array[], thresholds: number[], all: Costs, policy: Policy): Evaluation {
   const E = out.exits.length;
+  const costs = costsFor(all, policy, thresholds);
   const { flags, pred, finalPred } = prepared(out);
   const counts = new Array<number>(E + 1).fill(0);
   let ok = 0, cost = 0, same = 0, n10 = 0, n01 = 0;
@@ -127,8 +143,11 @@ export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?:
   const cands = sv.map((s) => candidates(s, steps));
   const at = (idx: number[]) => idx.map((k, i) => cands[i]![k]!);
   const points: FrontierPoint[] = [];
+  // The path is walked with every exit's branch paid (lowering a threshold must save cost for the
+  // greedy step to rank it); each point is then costed with its off exits skipped.
+  const allRun: Costs = { exits: costs.exits, final: costs.final };
   const add = (thresholds: number[]) => {
-    const r = { thresholds, ...evaluatePolicy(val, sv, thresholds, costs) };
+    const r = { thresholds, ...evaluatePolicy(val, sv, thresholds, allRun, policy) };
     points.push(r);
     return r;
   };
@@ -142,7 +161,7 @@ export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?:
       const next = [...idx];
       next[i]!++;
       const thresholds = at(next);
-      const r = { thresholds, ...evaluatePolicy(val, sv, thresholds, costs) };
+      const r = { thresholds, ...evaluatePolicy(val, sv, thresholds, allRun, policy) };
       const saved = cur.cost - r.cost, lost = cur.accuracy - r.accuracy;
       // Lower is better: accuracy gained or nothing lost first, then accuracy lost per cost saved.
       const key = lost <= 0 ? -1e9 - saved - (lost < 0 ? 1e9 : 0) : saved <= 0 ? Infinity : lost / saved;
@@ -156,13 +175,16 @@ export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?:
   // Shared-threshold sweep.
   const shared = candidates(Float64Array.from(sv.flatMap((a) => Array.from(a))), steps * 2);
   for (const t of shared) add(val.exits.map(() => t));
-  // Pareto: sort by cost, keep points that improve accuracy on every cheaper point.
+  // Every point costed as served, with its off exits skipped ("backbone only", every exit off,
+  // is the path's first point); then Pareto: sort by cost, keep points that improve accuracy on
+  // every cheaper point.
+  if (costs.branches) points.forEach((p, i) => { points[i] = { thresholds: p.thresholds, ...evaluatePolicy(val, sv, p.thresholds, costs, policy) }; });
   points.sort((a, b) => a.cost - b.cost || b.accuracy - a.accuracy);
   const kept: FrontierPoint[] = [];
   for (const p of points) if (!kept.length || p.accuracy > kept[kept.length - 1]!.accuracy) kept.push(p);
   const st = test ? scores(policy, test, scheduler) : undefined;
-  if (test && st) for (const p of kept) { const r = evaluatePolicy(test, st, p.thresholds, costs); p.test = { accuracy: r.accuracy, cost: r.cost, exitRates: r.exitRates, fidelity: r.fidelity }; }
-  return kept.map((p) => ({ ...p, thresholds: p.thresholds.map((t) => (Number.isFinite(t) ? t : 1e9)) }));
+  if (test && st) for (const p of kept) { const r = evaluatePolicy(test, st, p.thresholds, costs, policy); p.test = { accuracy: r.accuracy, cost: r.cost, exitRates: r.exitRates, fidelity: r.fidelity }; }
+  return kept.map((p) => ({ ...p, thresholds: p.thresholds.map((t) => (Number.isFinite(t) ? t : OFF)) }));
 }
 
 /** Rank AUROC of `score` for separating `positive` from the rest (ties count one half). */

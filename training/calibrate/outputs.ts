@@ -17,8 +17,8 @@ export async function exitOutputs(exits: Uint8Array[], cache: FeatureCache, clas
     const s = await ort.InferenceSession.create(exits[i]!);
     const store = cache.features[i]!;
     const logits = new Float32Array(cache.count * classes), confidence = new Float32Array(cache.count);
-    for (let c = 0, n0 = 0; c < store.chunks.length; c++) {
-      const chunk = store.chunks[c]!;
+    for (let c = 0, n0 = 0; c < store.chunkCount; c++) {
+      const chunk = store.chunk(c);
       const n = chunk.length / store.per;
       const r = await s.run({ [EXIT_INPUT]: new ort.Tensor('float32', chunk, [n, ...store.shape]) });
       logits.set(r[EXIT_LOGITS]!.data as Float32Array, n0 * classes);

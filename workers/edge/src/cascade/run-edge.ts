@@ -9,7 +9,7 @@
  * if (r.kind === 'answer') … else forward(r.features, r.resumeAt)
  */
 import { ruleOf, type Manifest } from '../../../../core/manifest.js';
-import { argmax, softmax, stepExit, type Policy } from '../../../../core/cascade-rule.js';
+import { argmax, exitRuns, softmax, stepExit, type Policy } from '../../../../core/cascade-rule.js';
 
 export interface EdgeRunner {
   segment(i: number, x: Float32Array): Promise<Float32Array>;
@@ -35,6 +35,8 @@ export async function runEdge(runner: EdgeRunner, m: Manifest, input: Float32Arr
       const k = argmax(p);
       return { kind: 'answer', answer: { exit: m.exits.length, classIndex: k, confidence: p[k]! }, segmentsRun: i + 1 };
     }
+    // An exit that is off is not run (core/cascade-rule.ts): its branch costs nothing, and it has no score.
+    if (!exitRuns(rule, i, m.exits.length)) { scores.push(NaN); continue; }
     const e = await runner.exit(i, x);
     const r = stepExit(rule, i, e.logits, e.confidence, scores);
     scores.push(r.score);

@@ -5,6 +5,7 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { normaliseImages } from '../../../../core/normalise.js';
+import { imageShape } from '../../../../core/manifest.js';
 import { checkSettings, resolveThresholds } from '../../../../core/regions.js';
 import { encodeFeatures } from '../../../../core/feature-codec.js';
 import type { Env } from '../env.js';
@@ -13,6 +14,7 @@ import { runEdge } from '../cascade/run-edge.js';
 import { forward } from '../cascade/forward.js';
 import { resolveRegion } from '../thresholds/store.js';
 import { readPixels } from './input.js';
+import { problem } from '../errors.js';
 import { requestRegionKeys } from './region.js';
 
 /** Backend answer deadline when BACKEND_TIMEOUT_MS is unset: well under a client's patience, above a batched GPU round trip. */
@@ -44,11 +46,11 @@ export async function classify(c: Context<{ Bindings: Env }>): Promise<Response>
   const since = () => Math.round((performance.now() - t0) * 100) / 100;
   const model = edgeModel();
   const m = model.manifest;
-  const [C, H, W] = m.input.shape as [number, number, number];
-  const pixels = await readPixels(c.req.raw, { channels: C, height: H, width: W });
+  const image = imageShape(m);
+  const pixels = await readPixels(c.req.raw, image);
   const region = await resolveRegion(c.env.THRESHOLDS, requestRegionKeys(c), m, (s) => checkSettings(s, m));
   const thresholds = resolveThresholds(region.settings, m);
-  const x = normaliseImages(pixels, 1, { channels: C, height: H, width: W }, m.input.normalisation.mean, m.input.normalisation.std, 'NCHW');
+  const x = normaliseImages(pixels, 1, image, m.input.normalisation.mean, m.input.normalisation.std, m.input.layout);
   const { result: r, computeMs: compute } = await model.exclusive((runner) => runEdge(runner, m, x, { policy: region.settings.policy, thresholds, split: region.settings.split }));
   const edgeMs = since();
   const computeMs = Math.round(compute * 100) / 100;
@@ -80,6 +82,11 @@ export async function classify(c: Context<{ Bindings: Env }>): Promise<Response>
     return c.json({ label: a.label, classIndex: a.classIndex, confidence: a.confidence, exit: a.exit, where: 'backend', degraded: !!staleReason, ...(staleReason ? { reason: staleReason } : {}), ...base, timings: { edgeMs, computeMs, backendMs: fwd.ms, totalMs: since() } } satisfies ClassifyResponse);
   }
   console.warn(JSON.stringify({ level: 'warn', requestId, degraded: fwd.reason, detail: fwd.detail }));
-  const best = r.best!;
+  const best = r.best;
+  if (!best) {
+    // Every exit the edge ran was off (e.g. "backbone only"): there is no edge answer to fall back on.
+    const status = fwd.reason === 'backend_timeout' ? 504 : 502;
+    return problem(c, status, 'BACKEND_UNAVAILABLE', `the backend could not answer (${fwd.reason}) and this region's thresholds turn off every exit the edge runs, so there is no edge answer to degrade to`);
+  }
   return c.json({ label: m.classes[best.classIndex]!, ...best, where: 'edge', degraded: true, reason: fwd.reason, ...base, timings: { edgeMs, computeMs, backendMs: fwd.ms, totalMs: since() } } satisfies ClassifyResponse);
 }
