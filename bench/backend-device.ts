@@ -12,7 +12,7 @@
  *                     there, as the device tool's README says)
  *   run.sh            unpacks into /tmp, runs the benchmark, copies the results into $OUT
  *
- * Options: --model=dir (default models/fashion-resnet), --out=.device
+ * Options: `npm run bench:backend:device -- --help`.
  * Rehearse here (lavapipe, no dpkg/ICD, only the carried node on PATH):
  *   RUN_LOCAL=1 OUT=/tmp/x bash .device/run.sh --seconds=1 --levels=1,8 --batches=1,16
  */
@@ -21,10 +21,22 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { basename, dirname, join, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { parseManifest } from '../core/manifest.js';
+import { cliArgs } from '../scripts/cli-args.js';
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const MODEL = args.model ?? 'models/fashion-resnet';
-const OUT = resolve(args.out ?? '.device');
+const args = cliArgs({
+  usage: 'npm run bench:backend:device -- [options]',
+  about: 'Measures nothing here: packs what bench:backend needs on the lent GPU machine (stripped Node 22, esbuild bundles of the\n' +
+    'benchmark and the backend, the trimmed node_modules they load, the model\'s graphs, the Vulkan loader .debs, run.sh) and\n' +
+    'prints the device `run` call. On that machine run.sh runs bench/backend.ts (webgpu and cpu executors) and copies the\n' +
+    'results (backend-device{,-shared,-webgpu-jsep}.{json,md}, run.log, nvidia-smi.txt) into its $OUT.',
+  writes: 'the pack into --out (node.xz, app.tar.xz, *.deb, run.sh, PACK.txt); caches in .cache/device-pack',
+  options: {
+    model: { arg: 'dir', description: 'Bundle folder to pack (manifest.json and the graphs the backend loads)', default: 'models/fashion-resnet' },
+    out: { arg: 'dir', description: 'Pack folder (emptied first; the device run carries it)', default: '.device' },
+  },
+});
+const MODEL = args.model;
+const OUT = resolve(args.out);
 const CACHE = resolve('.cache/device-pack');
 /** The device tool's limit on what travels is 64 MiB (working tree included): stay well under. */
 const MAX_PACK_BYTES = 56 * 1024 * 1024;

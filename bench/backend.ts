@@ -10,14 +10,7 @@
  * Every request carries a fresh HMAC signature (the replay guard refuses repeats), as the edge sends.
  * The results name the machine: CPUs, the WebGPU adapter, and `nvidia-smi -L` where there is one.
  *
- * Options (--key=value): seconds (per HTTP level, 8), executors (cpu), model (models/fashion-resnet),
- * segment (resume point; default the edge's split), batches (1,64,256), levels (1,8,64: concurrent
- * clients), max-batch (64: the service's batching), server-procs and client-procs (each half the
- * cores by default), shared-executor (1: one executor in the cluster's primary for all server
- * processes), free-executor (1: also the service with inference made free, the ceiling of batching),
- * webgpu-build (native or jsep: the onnxruntime-web build of the webgpu executor), http (0: no HTTP
- * service, only parity and the executor), out
- * (bench/results), name (backend: file stem).
+ * Options: `npm run bench:backend -- --help`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,32 +20,54 @@ import { loadBundle } from '../gpu-backend/src/bundle.js';
 import { createExecutor } from '../gpu-backend/src/executors/create.js';
 import { graphList, type AdapterInfo, type Executor } from '../gpu-backend/src/executors/executor.js';
 import type { LoadJob, LoadResult } from './backend-load.js';
+import { cliArgs } from '../scripts/cli-args.js';
 
-const KNOWN = ['seconds', 'executors', 'model', 'segment', 'batches', 'levels', 'max-batch', 'server-procs', 'client-procs', 'shared-executor', 'free-executor', 'webgpu-build', 'http', 'out', 'name'];
-const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const unknown = Object.keys(args).filter((k) => !KNOWN.includes(k));
-if (unknown.length) throw new Error(`unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}; allowed: ${KNOWN.map((k) => `--${k}`).join(', ')}`);
-const list = (s: string) => s.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
-const SECONDS = Number(args.seconds ?? 8);
-const EXECUTORS = (args.executors ?? 'cpu').split(',') as ('webgpu' | 'cuda' | 'cpu')[];
-const DIR = args.model ?? 'models/fashion-resnet';
-const BATCHES = list(args.batches ?? '1,64,256');
-const LEVELS = list(args.levels ?? '1,8,64');
-const MAX_BATCH = Number(args['max-batch'] ?? 64);
 const CORES = availableParallelism();
-const SERVER_PROCS = Number(args['server-procs'] ?? Math.max(1, Math.floor(CORES / 2)));
-const CLIENT_PROCS = Number(args['client-procs'] ?? Math.max(1, Math.floor(CORES / 2)));
+const HALF_THE_CORES = String(Math.max(1, Math.floor(CORES / 2)));
+const args = cliArgs({
+  usage: 'npm run bench:backend -- [options]',
+  about: 'The GPU backend on this machine: (0) parity of every segment and exit on each executor with the cpu executor;\n' +
+    '(1) each executor alone, in-process: samples/s resuming at the split point, per batch; (2) the HTTP service (server\n' +
+    'processes sharing a port) under closed-loop clients in separate load-generator processes, dynamic batching on vs off,\n' +
+    'and with inference made free: requests/s, p50/p99 latency, mean batch. Every request is freshly signed, as the edge sends.',
+  writes: '<out>/<name>.{json,md}, rewritten after every stage (a run cut short still reports)',
+  options: {
+    seconds: { arg: 'n', description: 'Seconds of load per HTTP level', default: '8' },
+    executors: { arg: 'list', description: 'Executors to measure, comma-separated: webgpu, cuda, cpu', default: 'cpu' },
+    model: { arg: 'dir', description: 'Bundle folder the backend serves', default: 'models/fashion-resnet' },
+    segment: { arg: 'n', description: 'Segment the backend resumes at', defaultText: 'the edge\'s default split, the number of exits' },
+    batches: { arg: 'list', description: 'Batch sizes of the executor-alone stage, comma-separated', default: '1,64,256' },
+    levels: { arg: 'list', description: 'Concurrent clients per HTTP level, comma-separated', default: '1,8,64' },
+    'max-batch': { arg: 'n', description: 'The service\'s largest dynamic batch (MAX_BATCH) with batching on', default: '64' },
+    'server-procs': { arg: 'n', description: 'Server processes sharing the port (BACKEND_PROCESSES); half the cores', default: HALF_THE_CORES },
+    'client-procs': { arg: 'n', description: 'Load-generator processes the clients are spread over; half the cores', default: HALF_THE_CORES },
+    'shared-executor': { arg: '0|1', description: 'One executor in the cluster\'s primary for all server processes (1 or true)', default: '0' },
+    'free-executor': { arg: '0|1', description: 'Also measure the service with inference made free, the ceiling of batching', default: '1' },
+    'webgpu-build': { choices: ['native', 'jsep'], description: 'The onnxruntime-web build of the webgpu executor', default: 'native' },
+    http: { arg: '0|1', description: '0: no HTTP service, only parity and the executor alone', default: '1' },
+    out: { arg: 'dir', description: 'Results folder', default: 'bench/results' },
+    name: { arg: 'stem', description: 'File stem of the results', default: 'backend' },
+  },
+});
+const list = (s: string) => s.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+const SECONDS = Number(args.seconds);
+const EXECUTORS = args.executors.split(',') as ('webgpu' | 'cuda' | 'cpu')[];
+const DIR = args.model;
+const BATCHES = list(args.batches);
+const LEVELS = list(args.levels);
+const MAX_BATCH = Number(args['max-batch']);
+const SERVER_PROCS = Number(args['server-procs']);
+const CLIENT_PROCS = Number(args['client-procs']);
 /** One executor in the cluster's primary, fed by every server process (cluster.ts). */
 const SHARED = args['shared-executor'] === '1' || args['shared-executor'] === 'true';
 /** Also run the HTTP service with a free executor (bench/backend-free-server.ts): the ceiling of any batching. */
-const FREE = (args['free-executor'] ?? '1') === '1';
+const FREE = args['free-executor'] === '1';
 /** The onnxruntime-web build of the webgpu executor (WEBGPU_BUILD): native or jsep. */
-const WEBGPU_BUILD = (args['webgpu-build'] ?? 'native') as 'native' | 'jsep';
-if (!['native', 'jsep'].includes(WEBGPU_BUILD)) throw new Error(`--webgpu-build=${WEBGPU_BUILD}: must be native or jsep`);
+const WEBGPU_BUILD = args['webgpu-build'] as 'native' | 'jsep';
 /** 0: only parity and the executor alone, no HTTP service. */
-const HTTP = (args.http ?? '1') === '1';
-const OUT = args.out ?? 'bench/results';
-const NAME = args.name ?? 'backend';
+const HTTP = args.http === '1';
+const OUT = args.out;
+const NAME = args.name;
 const SECRET = 'bench-backend-secret-0123456789';
 const PORT = 8789;
 /** Run as TypeScript (tsx) here, or as the esbuild bundles that travel to the GPU machine. */

@@ -14,7 +14,7 @@
  *   - per exit: AUROC of each score for "this exit is right", branch cost as a share of the backbone,
  *     and every candidate position attach trained (manifest provenance).
  *
- * Writes bench/results/cascade.{json,md,svg}.
+ * Writes bench/results/cascade.{json,md,svg}; options: `npm run bench:cascade -- --help`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -23,10 +23,21 @@ import { ruleOf } from '../core/manifest.js';
 import { defaultSplit, resolveThresholds } from '../core/regions.js';
 import { evaluatePolicy, exitAccuracy, scores, type Costs, type SplitOutputs } from '../training/calibrate/frontier.js';
 import { atDefault, bundleAurocs, measureBundle } from '../training/evaluate.js';
+import { cliArgs } from '../scripts/cli-args.js';
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const DIR = args.bundle ?? 'models/fashion-resnet';
-const NAME = args.name ?? 'cascade';
+const args = cliArgs({
+  usage: 'npm run bench:cascade -- [options]',
+  about: 'Accuracy vs mean cost of the cascade on the bundle\'s test images, re-derived from its deployed ONNX files in\n' +
+    'onnxruntime-node: every policy\'s validation-calibrated frontier measured on test, the label-aware oracle, the cheapest\n' +
+    'certified point per policy, the point each operator budget serves, and per exit its AUROCs and cost.',
+  writes: 'bench/results/<name>.{json,md,svg}',
+  options: {
+    bundle: { arg: 'dir', description: 'Bundle folder (manifest.json and its ONNX files) to measure', default: 'models/fashion-resnet' },
+    name: { arg: 'stem', description: 'File stem of the results in bench/results', default: 'cascade' },
+  },
+});
+const DIR = args.bundle;
+const NAME = args.name;
 const MAX_DROP = 0.005;
 
 /** The label-aware lower bound: cost at each reachable accuracy, as [accuracy, cost] pairs (accuracy descending). */
@@ -75,7 +86,7 @@ for (const policy of POLICIES) {
   const s = scores(policy, test, ruleOf(m, policy, []).scheduler);
   testScores.set(policy, s);
   curves[policy] = pts.map((p) => {
-    const r = evaluatePolicy(test, s, p.thresholds, costs);
+    const r = evaluatePolicy(test, s, p.thresholds, costs, policy);
     return { thresholds: p.thresholds, valAccuracy: p.accuracy, valCost: p.cost, certified: !!p.certified, accuracy: r.accuracy, cost: r.cost, exitRates: r.exitRates, fidelity: r.fidelity };
   });
 }
@@ -103,7 +114,7 @@ const budgets = BUDGETS.map((budget) => ({
     const cheapest = m.policies.frontier[p]![0]!.cost;
     if (budget < cheapest) return [p, null];
     const thresholds = resolveThresholds({ policy: p, budget, split: E, encoding: 'f16' }, m);
-    const r = evaluatePolicy(test, testScores.get(p)!, thresholds, costs);
+    const r = evaluatePolicy(test, testScores.get(p)!, thresholds, costs, p);
     return [p, { accuracy: r.accuracy, cost: r.cost }];
   })) as Record<string, { accuracy: number; cost: number } | null>,
 }));

@@ -11,7 +11,7 @@
  *     answer degraded), client-side latency percentiles from autocannon;
  *   - bundle size raw and gzip (bench/results/worker-bundle.json from `npm run build:worker`).
  *
- * Writes bench/results/edge.{json,md}. Options: --seconds=N per level (default 10).
+ * Writes bench/results/edge.{json,md}; options: `npm run bench:edge -- --help`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,9 +19,21 @@ import { cpus } from 'node:os';
 import autocannon from 'autocannon';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 import { node22 } from '../scripts/node22.js';
+import { cliArgs } from '../scripts/cli-args.js';
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const SECONDS = Number(args.seconds ?? 10);
+const args = cliArgs({
+  usage: 'npm run bench:edge -- [options]',
+  about: 'The edge worker in `wrangler dev` (workerd, local KV) on loopback, no backend: isolate start-up CPU time\n' +
+    '(`wrangler check startup`, median of 3), cold start (first and second request of fresh `wrangler dev` processes), and\n' +
+    'warm load with autocannon at 1, 10 and 50 connections posting real Fashion-MNIST test images (server-side timings split\n' +
+    'by edge exit vs forward, client latency percentiles); builds the worker first for its bundle size (raw and gzip).',
+  writes: 'bench/results/edge.{json,md} (and bench/results/worker-bundle.json via npm run build:worker)',
+  options: {
+    seconds: { arg: 'n', description: 'Seconds of load per connection level', default: '10' },
+    coldRuns: { arg: 'n', description: 'Fresh `wrangler dev` processes timed for the cold start (median)', default: '3' },
+  },
+});
+const SECONDS = Number(args.seconds);
 const PORT = 8797;
 const URL_ = `http://127.0.0.1:${PORT}`;
 /** Distinct test images cycled through by the load generator. */
@@ -94,7 +106,7 @@ console.error('isolate start-up', startup);
 
 // Cold start: a fresh wrangler dev (new isolate) and its first request, COLD_RUNS times; the last
 // process stays up for the load levels.
-const COLD_RUNS = Number(args.coldRuns ?? 3);
+const COLD_RUNS = Number(args.coldRuns);
 const coldRuns: { wranglerReadyMs: number; firstServerMs: number; firstComputeMs: number; firstClientMs: number; secondServerMs: number; secondClientMs: number }[] = [];
 let cold!: { proc: ChildProcess; readyMs: number };
 for (let i = 0; i < COLD_RUNS; i++) {

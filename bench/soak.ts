@@ -11,34 +11,34 @@
  * A series "plateaus" when the floor of its last third (lowest sample: garbage-collected memory saws)
  * is less than --plateau-mb (default 8 MB) above the floor of its middle third.
  *
- * Writes bench/results/soak.{json,md,svg}.
+ * Writes bench/results/soak.{json,md,svg}; options: `npm run bench:soak -- --help`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { encodePng } from '../tests/helpers/png-encode.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 import { node22 } from '../scripts/node22.js';
+import { cliArgs } from '../scripts/cli-args.js';
 
-const { values: opt } = parseArgs({
+const opt = cliArgs({
+  usage: 'npm run bench:soak -- [options]',
+  about: 'Resident memory of both services under steady, valid traffic: starts the GPU backend (cpu executor) and the edge worker\n' +
+    'in `wrangler dev`, sends real Fashion-MNIST test images (raw u8 and PNG, several regions, one forwarding everything to the\n' +
+    'backend) and samples the RSS of the backend, wrangler and each workerd process, the worker isolate\'s JS heap and\n' +
+    'onnxruntime\'s wasm heap. A series plateaus when the floor of its last third is less than --plateau-mb above the floor\n' +
+    'of its middle third.',
+  writes: 'bench/results/soak.{json,md,svg} (--traffic=healthz: soak-healthz.{json,md,svg})',
   options: {
-    seconds: { type: 'string', default: '120' },
-    concurrency: { type: 'string', default: '8' },
-    every: { type: 'string', default: '5' },
-    'plateau-mb': { type: 'string', default: '8' },
-    traffic: { type: 'string', default: 'classify' },
-    help: { type: 'boolean', default: false },
+    seconds: { arg: 'n', description: 'Seconds of traffic', default: '120' },
+    concurrency: { arg: 'n', description: 'Clients sending one request at a time', default: '8' },
+    every: { arg: 'n', description: 'Seconds between memory samples', default: '5' },
+    'plateau-mb': { arg: 'MB', description: 'Largest floor growth, middle to last third, that still counts as a plateau', default: '8' },
+    traffic: { choices: ['classify', 'healthz'], description: 'classify: images to /v1/classify; healthz: the control run, GET /healthz at the same concurrency', default: 'classify' },
   },
 });
-if (opt.help) {
-  console.log('npm run bench:soak -- [--seconds=120] [--concurrency=8] [--every=5] [--plateau-mb=8] [--traffic=classify|healthz]\n' +
-    '  --traffic=healthz: the control run, GET /healthz at the same concurrency (none of our code but routing runs)');
-  process.exit(0);
-}
 const TRAFFIC = opt.traffic as 'classify' | 'healthz';
-if (TRAFFIC !== 'classify' && TRAFFIC !== 'healthz') throw new Error(`--traffic=${TRAFFIC}: expected classify or healthz`);
 const SECONDS = Number(opt.seconds), CONC = Number(opt.concurrency), EVERY = Number(opt.every), PLATEAU_MB = Number(opt['plateau-mb']);
 const EDGE_PORT = 8798, BACKEND_PORT = 8799, INSPECTOR_PORT = 9332;
 const EDGE = `http://127.0.0.1:${EDGE_PORT}`;

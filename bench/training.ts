@@ -7,10 +7,7 @@
  *
  * For every backend: median samples/s over timed steps after warm-up steps. Backends that cannot
  * train are reported with the reason (stock wasm lacks Conv2DBackpropFilter; tfjs-node cannot be
- * installed offline). Writes bench/results/training.{json,md}.
- *
- * Options: --steps=N (timed steps, default 8), --warmup=N (default 2),
- *          --backends=wasm,wasm-stock-input,wasm-stock,cpu,tensorflow
+ * installed offline). Writes bench/results/training.{json,md}; options: `npm run bench:training -- --help`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -23,13 +20,26 @@ import { loadManifest } from '../training/evaluate.js';
 import { nchwToNhwc } from '../training/branches/train.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 import { normaliseImages } from '../core/normalise.js';
+import { cliArgs } from '../scripts/cli-args.js';
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const STEPS = Number(args.steps ?? 8);
-const WARMUP = Number(args.warmup ?? 2);
-const BACKENDS = (args.backends ?? 'wasm,wasm-stock-input,wasm-stock,cpu,tensorflow').split(',');
 /** The pure-JS cpu backend manages a few samples/s: time fewer, smaller steps so the bench ends. */
 const CPU_STEPS = 2;
+const args = cliArgs({
+  usage: 'npm run bench:training -- [options]',
+  about: 'Training throughput on this machine, per tfjs backend: median samples/s of Adam steps of the default backbone on real\n' +
+    'Fashion-MNIST images, and of the default exit branches on features of the shipped bundle\'s cut shapes. A backend that\n' +
+    `cannot train is reported with the reason. The cpu backend runs batch 16, ${CPU_STEPS} timed steps after 1 warm-up step.`,
+  writes: 'bench/results/training.{json,md}',
+  options: {
+    steps: { arg: 'n', description: 'Timed steps per backend and task', default: '8' },
+    warmup: { arg: 'n', description: 'Untimed warm-up steps before them', default: '2' },
+    backends: { arg: 'list', description: 'Backends to try, comma-separated: wasm (our gradient kernels), wasm-stock-input, wasm-stock, cpu, tensorflow', default: 'wasm,wasm-stock-input,wasm-stock,cpu,tensorflow' },
+  },
+  env: { BENCH_DEBUG: 'Set (to anything): print the stack of a step that fails' },
+});
+const STEPS = Number(args.steps);
+const WARMUP = Number(args.warmup);
+const BACKENDS = args.backends.split(',');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

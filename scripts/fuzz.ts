@@ -10,39 +10,46 @@
  * npm run fuzz                                          # 10,000 edge + 5,000 backend cases, seed 1
  * npm run fuzz -- --seed=7 --edge-cases=500 --backend-cases=300
  * npm run fuzz -- --replay=png-invalid-mutation:-1117805776   # one case, printed with its answer
+ * npm run fuzz -- --help                                # every option and its default
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { Socket } from 'node:net';
 import { arch, cpus, totalmem } from 'node:os';
-import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { startBackend, type RunningBackend } from '../gpu-backend/src/server.js';
 import { loadManifest } from '../training/evaluate.js';
 import { node22 } from './node22.js';
+import { cliArgs } from './cli-args.js';
 import { backendSurface, edgeSurface, type FuzzClass } from '../tests/fuzz/arbitraries.js';
 import { formatViolation, generate, runFuzz, type RunResult } from '../tests/fuzz/runner.js';
 import { nodeSender } from '../tests/fuzz/node-send.js';
 import { rawExchange } from '../tests/helpers/raw-http.js';
 
-const HELP = `npm run fuzz -- [options]
-  --seed=N            run seed (default 1); every case is reproducible from (class, caseSeed)
-  --edge-cases=N      edge worker cases (default 10000)
-  --backend-cases=N   backend cases (default 5000)
-  --concurrency=N     requests in flight per run (default 8)
-  --port=N            wrangler dev port (default 8797)
-  --replay=CLASS:SEED run one case (class and caseSeed from a report) against both processes and print it
-  --help`;
-
-const { values: a } = parseArgs({ options: {
-  seed: { type: 'string', default: '1' }, 'edge-cases': { type: 'string', default: '10000' }, 'backend-cases': { type: 'string', default: '5000' },
-  concurrency: { type: 'string', default: '8' }, port: { type: 'string', default: '8797' }, replay: { type: 'string' }, help: { type: 'boolean', default: false },
-} });
-if (a.help) { console.log(HELP); process.exit(0); }
-const int = (name: string, v: string | undefined) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) { console.error(`--${name}=${v}: expected a non-negative integer\n\n${HELP}`); process.exit(2); } return n; };
+const a = cliArgs({
+  usage: 'npm run fuzz -- [options]',
+  about: 'The fuzz suite (tests/fuzz/) against the real processes on loopback: the GPU backend and the edge worker in\n' +
+    '`wrangler dev --env dev` (fresh .cache/fuzz-wrangler-state) forwarding to it, every case labelled with the answer it must\n' +
+    'get (no 5xx, problem+json 4xx, valid inputs answered, a signed body accepted once); then clients that abort uploads (raw\n' +
+    'TCP) and keep-alive after an early 413, and a check that both servers are still up. Exits 1 on any violation.',
+  writes: 'bench/results/fuzz.{json,md} (wrangler\'s log: .cache/fuzz-wrangler.log)',
+  options: {
+    seed: { arg: 'n', description: 'Run seed; every case is reproducible from its (class, caseSeed)', default: '1' },
+    'edge-cases': { arg: 'n', description: 'Edge worker cases (0: none)', default: '10000' },
+    'backend-cases': { arg: 'n', description: 'Backend cases (0: none)', default: '5000' },
+    concurrency: { arg: 'n', description: 'Requests in flight per run', default: '8' },
+    port: { arg: 'n', description: 'Port of wrangler dev', default: '8797' },
+    replay: { arg: 'CLASS:SEED', description: 'Run one case (class and caseSeed from a report) against both processes and print it with its answer' },
+  },
+  env: {
+    MODEL_DIR: 'Bundle folder the backend serves and the oracle reads (default: models/fashion-resnet)',
+    EXECUTORS: 'The backend\'s executors (default: cpu)',
+  },
+});
+const int = (name: string, v: string) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) { console.error(`error: --${name}=${v}: expected a non-negative integer (see --help)`); process.exit(2); } return n; };
 const seed = Number(a.seed);
-if (!Number.isInteger(seed)) { console.error(`--seed=${a.seed}: expected an integer`); process.exit(2); }
+if (!Number.isInteger(seed)) { console.error(`error: --seed=${a.seed}: expected an integer (see --help)`); process.exit(2); }
 const edgeCases = int('edge-cases', a['edge-cases']), backendCases = int('backend-cases', a['backend-cases']), concurrency = Math.max(1, int('concurrency', a.concurrency)), port = int('port', a.port);
 
 const DIR = process.env.MODEL_DIR ?? 'models/fashion-resnet';
