@@ -1,7 +1,7 @@
 /**
  * `npm run train -- evaluate [--bundle=models/fashion-resnet]`: re-measures a bundle from its files
- * alone (segments, exits and schedulers as deployed, in onnxruntime-node, on the test split recorded
- * in the manifest) and prints the README table. Fails if a file's hash, a measured accuracy or the
+ * alone (segments, exits and schedulers as deployed, in onnxruntime-node, on the evaluation images
+ * recorded in the manifest) and prints the README table. Fails if a file's hash, a measured accuracy or the
  * scheduler's ONNX disagrees with the manifest.
  *
  * @example
@@ -19,6 +19,7 @@ import { exitOutputs } from './calibrate/outputs.js';
 import { evaluatePolicy, exitAccuracy, exitAurocs, scores, type Costs, type Evaluation, type SplitOutputs } from './calibrate/frontier.js';
 import { SCORE_INPUTS, SCORE_OUTPUT } from './calibrate/scheduler.js';
 import { sha256 } from './attach.js';
+import { calibrationPlan } from './attach-plan.js';
 
 /** Accuracies are recomputed on the same images with the same runtime: only float noise may differ. */
 const TOLERANCE = 1e-3;
@@ -53,8 +54,11 @@ export async function measureBundle(dir: string): Promise<Measured> {
   const cfg = { ...ATTACH_DEFAULTS, ...(m.provenance.config.attach as Partial<AttachConfig>) };
   const lim = cfg.limitPerClass > 0 ? { train: 1, val: 1, test: Math.max(10, Math.round(cfg.limitPerClass / 3)) } : { train: 1, val: 1 };
   const ds = loadFashionMnist({ valPerClass: cfg.valPerClass, limitPerClass: lim });
+  // The images the manifest's "test" figures were measured on: the test split, or its evaluation
+  // half when half the test set calibrated (provenance.calibration).
+  const evaluation = calibrationPlan({ calibration: m.provenance.calibration?.mode ?? 'val', valPerClass: cfg.valPerClass }, ds, undefined).evaluate.split;
   const runner = await SegmentRunner.create(segments);
-  const cache = await cacheFeatures(runner, ds.test, ds, m.input.normalisation, 'evaluate test', true);
+  const cache = await cacheFeatures(runner, evaluation, ds, m.input.normalisation, 'evaluate test', true, [], { mode: 'f32', layout: m.input.layout });
   await runner.release();
   const test = await exitOutputs(exits, cache, m.classes.length);
   const costs: Costs = { exits: m.exits.map((e) => e.costFraction), final: m.final.costFraction, branches: m.exits.map((e) => e.macs / m.backbone.macs) };

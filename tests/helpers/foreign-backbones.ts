@@ -1,10 +1,14 @@
 /**
  * Backbones "made by another tool": graphs in the form torch.onnx.export usually writes them
  * (path-like node names, `onnx::` tensor names, Conv with bias, separate BatchNormalization nodes,
- * Gemm with transB=1, Flatten or Reshape with a constant shape), random weights, 1×28×28 input.
- * ResNet-, VGG- and DenseNet-shaped, at several opsets.
+ * Gemm with transB=1, Flatten, Reshape with a constant shape or the `x.view(x.size(0), -1)`
+ * Shape/Gather/Unsqueeze/Concat pattern), random weights, 1×28×28 input. ResNet-, VGG-, DenseNet-
+ * and MobileNet-shaped, at several opsets.
+ *
+ * @example
+ * const bytes = foreignMobileNet({ opset: 18 }); // Clip, depthwise convs, HardSwish, squeeze-excite
  */
-import { floatTensor, int64Tensor, makeModel, node, valueInfo, writeOnnx, type Node, type TensorProto } from '../../training/onnx/proto.js';
+import { constantNode, floatTensor, int64Tensor, makeModel, node, valueInfo, writeOnnx, type Node, type TensorProto } from '../../training/onnx/proto.js';
 import { gaussian, mulberry32 } from '../../training/backbone/resnet.js';
 
 class Builder {
@@ -21,14 +25,31 @@ class Builder {
     return name;
   }
 
-  conv(path: string, x: string, cin: number, cout: number, k: number, stride = 1, bias = true): string {
+  conv(path: string, x: string, cin: number, cout: number, k: number, stride = 1, bias = true, group = 1): string {
     const out = this.t();
-    const w = this.weight(`${path}.weight`, [cout, cin, k, k], Math.sqrt(2 / (cin * k * k)));
+    const w = this.weight(`${path}.weight`, [cout, cin / group, k, k], Math.sqrt(2 * group / (cin * k * k)));
     const ins = [x, w];
     if (bias) ins.push(this.weight(`${path}.bias`, [cout], 0.05));
     const p = Math.floor(k / 2);
-    this.nodes.push(node('Conv', ins, [out], { kernel_shape: [k, k], strides: [stride, stride], pads: [p, p, p, p], dilations: [1, 1], group: 1 }, `/${path.replaceAll('.', '/')}/Conv`));
+    this.nodes.push(node('Conv', ins, [out], { kernel_shape: [k, k], strides: [stride, stride], pads: [p, p, p, p], dilations: [1, 1], group }, `/${path.replaceAll('.', '/')}/Conv`));
     return out;
+  }
+
+  /** A Constant node, as the exporter writes scalars and small shapes. */
+  constant(t: TensorProto): string {
+    const out = this.t();
+    this.nodes.push(constantNode(out, t, `/Constant_${this.k}`));
+    return out;
+  }
+
+  /** `x.view(x.size(0), -1)`: Shape → Gather(0) → Unsqueeze → Concat with [-1] → Reshape (Unsqueeze axes an input from opset 13). */
+  view(x: string, opset: number): string {
+    const dim0 = this.op('Gather', [this.op('Shape', [x], {}, '/Shape'), this.constant(int64Tensor('', [0], []))], { axis: 0 }, '/Gather');
+    const batch = opset >= 13
+      ? this.op('Unsqueeze', [dim0, this.constant(int64Tensor('', [0]))], {}, '/Unsqueeze')
+      : this.op('Unsqueeze', [dim0], { axes: [0] }, '/Unsqueeze');
+    const shape = this.op('Concat', [batch, this.constant(int64Tensor('', [-1]))], { axis: 0 }, '/Concat');
+    return this.op('Reshape', [x, shape], {}, '/Reshape');
   }
 
   bn(path: string, x: string, c: number): string {
@@ -96,8 +117,8 @@ export function foreignResNet(opts: { batchNorm: boolean; opset: number }): Uint
   return b.model(opts.opset, 'input.1', 'output', 10);
 }
 
-/** VGG-shaped: conv-relu pairs and max pools, Reshape with a constant shape, two Gemms. */
-export function foreignVgg(opts: { batchNorm: boolean; opset: number }): Uint8Array {
+/** VGG-shaped: conv-relu pairs and max pools, Reshape with a constant shape (or `view`: the Shape pattern), two Gemms. */
+export function foreignVgg(opts: { batchNorm: boolean; opset: number; view?: boolean }): Uint8Array {
   const b = new Builder(12);
   let x = 'input';
   let cin = 1;
@@ -112,8 +133,12 @@ export function foreignVgg(opts: { batchNorm: boolean; opset: number }): Uint8Ar
     x = b.op('MaxPool', [x], { kernel_shape: [2, 2], strides: [2, 2] }, `/features/pool${s}/MaxPool`);
   });
   // 28 → 14 → 7 → 3
-  b.inits.push(int64Tensor('onnx::Reshape_shape', [-1, 24 * 3 * 3]));
-  x = b.op('Reshape', [x, 'onnx::Reshape_shape'], {}, '/Reshape');
+  if (opts.view) {
+    x = b.view(x, opts.opset);
+  } else {
+    b.inits.push(int64Tensor('onnx::Reshape_shape', [-1, 24 * 3 * 3]));
+    x = b.op('Reshape', [x, 'onnx::Reshape_shape'], {}, '/Reshape');
+  }
   x = b.op('Relu', [b.gemm('classifier.0', x, 24 * 9, 32)], {}, '/classifier/1/Relu');
   b.gemm('classifier.3', x, 32, 10, 'logits');
   return b.model(opts.opset, 'input', 'logits', 10);
@@ -146,4 +171,58 @@ export function foreignDenseNet(opts: { batchNorm: boolean; opset: number }): Ui
   x = b.op('Flatten', [x], { axis: 1 }, '/Flatten');
   b.gemm('classifier', x, c, 10, 'logits');
   return b.model(opts.opset, 'input', 'logits', 10);
+}
+
+/**
+ * MobileNet-shaped (V2/V3 style): conv-BN-ReLU6 stem (Clip 0..6), inverted residual blocks with
+ * depthwise 3×3 convs (group = channels), HardSwish (HardSigmoid·x before opset 14, as PyTorch
+ * exports it), squeeze-excite (GlobalAveragePool in one block, ReduceMean over [2, 3] in the other:
+ * 1×1 conv → Relu → 1×1 conv → HardSigmoid → Mul), and `x.view(x.size(0), -1)` before the Gemm.
+ * Opset 11 or later (Clip's bounds are inputs); ReduceMean takes its axes as an input from 18.
+ */
+export function foreignMobileNet(opts: { opset: number }): Uint8Array {
+  const b = new Builder(14);
+  const { opset } = opts;
+  // ReLU6: Clip with min/max from Constant nodes (the stem) or initializers (features.1).
+  const relu6 = (path: string, x: string, constants: boolean) => {
+    const bound = (v: number, name: string) => {
+      if (constants) return b.constant(floatTensor('', [], Float32Array.of(v)));
+      b.inits.push(floatTensor(name, [], Float32Array.of(v)));
+      return name;
+    };
+    return b.op('Clip', [x, bound(0, `onnx::Clip_${path}_min`), bound(6, `onnx::Clip_${path}_max`)], {}, `/${path}/Clip`);
+  };
+  const hardswish = (path: string, x: string) => (opset >= 14
+    ? b.op('HardSwish', [x], {}, `/${path}/HardSwish`)
+    : b.op('Mul', [x, b.op('HardSigmoid', [x], { alpha: 1 / 6, beta: 0.5 }, `/${path}/HardSigmoid`)], {}, `/${path}/Mul`));
+  const cbn = (path: string, x: string, cin: number, cout: number, k: number, s: number, group = 1) => b.bn(`${path}.1`, b.conv(`${path}.0`, x, cin, cout, k, s, false, group), cout);
+  const pool = (path: string, x: string, reduceMean: boolean) => {
+    if (!reduceMean) return b.op('GlobalAveragePool', [x], {}, `/${path}/GlobalAveragePool`);
+    return opset >= 18
+      ? b.op('ReduceMean', [x, b.constant(int64Tensor('', [2, 3]))], { keepdims: 1 }, `/${path}/ReduceMean`)
+      : b.op('ReduceMean', [x], { axes: [2, 3], keepdims: 1 }, `/${path}/ReduceMean`);
+  };
+  const se = (path: string, x: string, c: number, squeeze: number, reduceMean: boolean) => {
+    let s = b.conv(`${path}.fc1`, pool(path, x, reduceMean), c, squeeze, 1);
+    s = b.conv(`${path}.fc2`, b.op('Relu', [s], {}, `/${path}/relu/Relu`), squeeze, c, 1);
+    return b.op('Mul', [x, b.op('HardSigmoid', [s], { alpha: 1 / 6, beta: 0.5 }, `/${path}/scale_activation/HardSigmoid`)], {}, `/${path}/Mul`);
+  };
+  /** expand 1×1 → depthwise 3×3 → squeeze-excite → project 1×1, residual when shapes allow. */
+  const block = (i: number, x: string, cin: number, hidden: number, cout: number, stride: number, reduceMean: boolean) => {
+    const p = `features.${i}.block`;
+    let y = hardswish(`${p}.0`, cbn(`${p}.0`, x, cin, hidden, 1, 1));
+    y = hardswish(`${p}.1`, cbn(`${p}.1`, y, hidden, hidden, 3, stride, hidden));
+    y = cbn(`${p}.3`, se(`${p}.2`, y, hidden, 8, reduceMean), hidden, cout, 1, 1);
+    return stride === 1 && cin === cout ? b.op('Add', [y, x], {}, `/features/${i}/Add`) : y;
+  };
+  let x = relu6('features/0/2', cbn('features.0', 'input', 1, 8, 3, 2), true); // 28 → 14
+  // features.1: MobileNetV2's first block, depthwise → project, ReLU6, identity shortcut.
+  let y = relu6('features/1/conv/0/2', cbn('features.1.conv.0', x, 8, 8, 3, 1, 8), false);
+  x = b.op('Add', [cbn('features.1.conv.1', y, 8, 8, 1, 1), x], {}, '/features/1/Add');
+  x = block(2, x, 8, 24, 16, 2, false); // 14 → 7
+  x = block(3, x, 16, 32, 16, 1, true);
+  x = hardswish('features/4', cbn('features.4', x, 16, 48, 1, 1));
+  x = b.view(b.op('GlobalAveragePool', [x], {}, '/avgpool/GlobalAveragePool'), opset);
+  b.gemm('classifier', x, 48, 10, 'logits');
+  return b.model(opset, 'input', 'logits', 10);
 }

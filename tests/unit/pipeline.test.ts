@@ -126,6 +126,8 @@ describe('attach on a backbone made by another tool', () => {
     expect(sha256(new Uint8Array(readFileSync(join(d, 'vgg.onnx'))))).toBe(sha256(bytes));
     expect(m.exits.map((e) => e.input)).toEqual(m.segments.slice(0, m.exits.length).map((s) => s.output));
     expect(loadManifest(join(d, 'bundle')).name).toBe('bundle');
+    // evaluate re-measures the "test" figures on the same evaluation half (it throws on a mismatch).
+    expect(await runEvaluate(join(d, 'bundle'))).toMatch(new RegExp(`${m.provenance.counts.test} test images`));
   });
 
   it('stops before writing anything when the backbone is at chance on the calibration data', async () => {

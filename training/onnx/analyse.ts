@@ -1,7 +1,9 @@
 /**
  * Static facts about a backbone: every tensor's shape (read off one onnxruntime run with all
  * intermediates exposed, so it works for any exporter's graph without our own shape inference),
- * MACs per node, and the cumulative MAC fraction at every valid cut point.
+ * MACs per node, and the cumulative MAC fraction at every valid cut point. The shapes also fold the
+ * exporter's shape arithmetic into constants (./fold.ts); the folded graph must then use only
+ * supported ops (checkOps, ./graph.ts), and it is the model analysed and returned for surgery.
  *
  * MACs count multiply-accumulates of Conv, Gemm and MatMul per sample (the usual convention;
  * element-wise ops, pooling and BatchNormalization are not counted).
@@ -11,9 +13,10 @@
  * a.cuts; // [{ tensor: 'stem.out', macFraction: 0.012, shape: [1, 16, 28, 28] }, …]
  */
 import * as ort from 'onnxruntime-node';
-import { GraphIndex } from './graph.js';
+import { checkOps, GraphIndex } from './graph.js';
+import { foldShapeComputations } from './fold.js';
 import { validCuts, type ShapeMap } from './surgery.js';
-import { attrInt, dimsOf, num, readOnnx, valueInfoDims, writeOnnx, type Model } from './proto.js';
+import { attrInt, dimsOf, num, OnnxError, readOnnx, valueInfoDims, writeOnnx, type Model } from './proto.js';
 
 export interface CutPoint { tensor: string; macs: number; macFraction: number; shape: number[] }
 
@@ -33,7 +36,20 @@ function prod(d: number[]): number {
   return d.reduce((a, b) => a * b, 1);
 }
 
-/** Shapes of every tensor at batch 1. */
+async function runProbe(probe: Uint8Array, feeds: ort.InferenceSession.FeedsType): Promise<ort.InferenceSession.ReturnType> {
+  try {
+    const session = await ort.InferenceSession.create(probe, { graphOptimizationLevel: 'disabled' });
+    try {
+      return await session.run(feeds);
+    } finally {
+      await session.release();
+    }
+  } catch (cause) {
+    throw new OnnxError(`onnxruntime cannot run the backbone, which shape inference needs: ${(cause as Error).message}`);
+  }
+}
+
+/** Shapes of every tensor at batch 1, from onnxruntime (so any op it runs is fine here). */
 export async function inferShapes(model: Model): Promise<{ shapes: ShapeMap; inputShape: number[] }> {
   const g = new GraphIndex(model);
   const inputInfo = g.graph.input!.find((i) => i.name === g.input)!;
@@ -42,12 +58,10 @@ export async function inferShapes(model: Model): Promise<{ shapes: ShapeMap; inp
   const all = [...g.producer.keys()];
   // Expose every intermediate as an output (types omitted: onnxruntime infers them).
   const probe = writeOnnx({ ...model, graph: { ...g.graph, output: all.map((name) => ({ name })) } });
-  const session = await ort.InferenceSession.create(probe, { graphOptimizationLevel: 'disabled' });
   const feeds = { [g.input]: new ort.Tensor('float32', new Float32Array(prod(inputShape)), inputShape) };
-  const out = await session.run(feeds);
+  const out = await runProbe(probe, feeds);
   const shapes: ShapeMap = new Map([[g.input, inputShape]]);
   for (const name of all) if (out[name]) shapes.set(name, out[name]!.dims.map(Number));
-  await session.release();
   return { shapes, inputShape };
 }
 
@@ -59,7 +73,7 @@ export function nodeMacs(g: GraphIndex, shapes: ShapeMap): number[] {
     switch (n.opType) {
       case 'Conv': {
         const w = dims(n.input![1]!);
-        // out elements × (Cin/group × kh × kw); w is [Cout, Cin/group, kh, kw].
+        // out elements × (Cin/group × kh × kw); w is [Cout, Cin/group, kh, kw] (depthwise: Cin/group = 1).
         return prod(out) * prod(w.slice(1));
       }
       case 'Gemm': {
@@ -77,10 +91,13 @@ export function nodeMacs(g: GraphIndex, shapes: ShapeMap): number[] {
   });
 }
 
+/** readOnnx → inferShapes (on the graph as exported) → foldShapeComputations → checkOps → MACs and cuts. */
 export async function analyseBackbone(bytes: Uint8Array): Promise<BackboneAnalysis> {
-  const model = readOnnx(bytes);
+  const exported = readOnnx(bytes);
+  const { shapes, inputShape } = await inferShapes(exported);
+  const model = foldShapeComputations(exported, shapes);
+  checkOps(model);
   const g = new GraphIndex(model);
-  const { shapes, inputShape } = await inferShapes(model);
   const macs = nodeMacs(g, shapes);
   const totalMacs = macs.reduce((a, b) => a + b, 0);
   const totalParams = (g.graph.initializer ?? []).reduce((a, t) => a + prod(dimsOf(t)), 0);

@@ -1,20 +1,52 @@
 /**
  * A read-only index over an ONNX graph: producers, consumers, initializers, topological order and
- * ancestor sets. Everything surgery and analysis need, computed once.
+ * ancestor sets. Everything surgery and analysis need, computed once. The index accepts any op;
+ * `checkOps` says whether surgery and the tfjs runner can handle them all, naming every node that
+ * they cannot.
  *
  * @example
- * const g = new GraphIndex(readOnnx(bytes));
+ * checkOps(model); // throws one OnnxError listing every unsupported node
+ * const g = new GraphIndex(model);
  * g.ancestors('stage1.block1.out'); // Set of node indices needed to compute it
  */
 import { OnnxError, type Graph, type Model, type Node } from './proto.js';
 
-/** Ops graph surgery and the tfjs runner understand; anything else is rejected by name. */
+/** Ops graph surgery and the tfjs runner understand (default ONNX domain); `checkOps` rejects the rest by name. */
 export const SUPPORTED_OPS = new Set([
   'Conv', 'BatchNormalization', 'Relu', 'LeakyRelu', 'Sigmoid', 'Add', 'Mul', 'Sub', 'Concat', 'MaxPool', 'AveragePool',
   'GlobalAveragePool', 'GlobalMaxPool', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Identity', 'Dropout', 'Constant', 'Softmax',
+  // MobileNet-style activations and squeeze-excite (PyTorch's ReLU6 exports as Clip 0..6).
+  'Clip', 'HardSigmoid', 'HardSwish', 'Transpose', 'ReduceMean',
   // The exit heads' confidence input (training/branches/export.ts).
   'LogSoftmax', 'ReduceMax', 'ReduceSum',
 ]);
+
+function isSupported(n: Node): boolean {
+  return SUPPORTED_OPS.has(n.opType!) && (!n.domain || n.domain === 'ai.onnx');
+}
+
+/**
+ * Throws one OnnxError listing every node whose op surgery or the tfjs runner cannot handle,
+ * grouped by op (and domain), then the supported ops. Run it after foldShapeComputations
+ * (./fold.ts): Shape nodes still there are shape arithmetic the fold could not prove constant.
+ */
+export function checkOps(model: Model): void {
+  const bad = new Map<string, string[]>();
+  for (const n of model.graph?.node ?? []) {
+    if (isSupported(n)) continue;
+    const op = n.domain && n.domain !== 'ai.onnx' ? `${n.opType} (domain ${n.domain})` : n.opType!;
+    bad.set(op, [...(bad.get(op) ?? []), `"${n.name || n.output?.[0]}"`]);
+  }
+  if (!bad.size) return;
+  const count = [...bad.values()].reduce((a, names) => a + names.length, 0);
+  const groups = [...bad].map(([op, names]) => `  ${op} × ${names.length}: ${names.join(', ')}`);
+  if (bad.has('Shape')) groups.push('  (Shape nodes left are shape arithmetic that could not be folded into a constant Reshape)');
+  const first = model.graph!.node!.find((n) => !isSupported(n))!;
+  throw new OnnxError(
+    `${count} node${count === 1 ? '' : 's'} use${count === 1 ? 's' : ''} ops that are not supported:\n${groups.join('\n')}\nsupported: ${[...SUPPORTED_OPS].join(', ')}`,
+    first.name || first.output?.[0] || undefined,
+  );
+}
 
 export class GraphIndex {
   readonly graph: Graph;
@@ -36,9 +68,6 @@ export class GraphIndex {
     this.input = inputs[0]!;
     this.outputs = (g.output ?? []).map((o) => o.name!);
     this.nodes.forEach((n, i) => {
-      if (!SUPPORTED_OPS.has(n.opType!) || (n.domain && n.domain !== 'ai.onnx')) {
-        throw new OnnxError(`node "${n.name || n.output?.[0]}" has op ${n.domain ? n.domain + '.' : ''}${n.opType}, which is not supported; supported: ${[...SUPPORTED_OPS].join(', ')}`, n.name ?? undefined);
-      }
       for (const o of n.output ?? []) if (o) this.producer.set(o, i);
       for (const inp of n.input ?? []) {
         if (!inp) continue;

@@ -94,13 +94,22 @@ export function floatTensor(name: string, dims: number[], data: Float32Array): T
   return { name, dims, dataType: DT.FLOAT, rawData: bytes };
 }
 
-export function int64Tensor(name: string, values: number[]): TensorProto {
-  return { name, dims: [values.length], dataType: DT.INT64, int64Data: values };
+/** An int64 tensor; `dims: []` makes a scalar. */
+export function int64Tensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
+  return { name, dims, dataType: DT.INT64, int64Data: values };
+}
+
+/** A Constant node whose `value` attribute is `t` (the form torch.onnx.export writes scalars and shapes in). */
+export function constantNode(output: string, t: TensorProto, name?: string): Node {
+  return { opType: 'Constant', input: [], output: [output], attribute: [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t }], name: name ?? output };
 }
 
 type AttrValue = number | number[] | string;
 
-/** A node; integer attributes become INT/INTS, non-integers FLOAT/FLOATS, strings STRING. */
+/** Attributes ONNX types as FLOAT even when the value is a whole number. */
+const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'beta', 'min', 'max', 'ratio']);
+
+/** A node; integer attributes become INT/INTS (but FLOAT_ATTRS FLOAT), non-integers FLOAT/FLOATS, strings STRING. */
 export function node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}, name?: string): Node {
   const attribute: Attribute[] = Object.entries(attrs).map(([k, v]) => {
     if (typeof v === 'string') return { name: k, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) };
@@ -109,7 +118,7 @@ export function node(opType: string, inputs: string[], outputs: string[], attrs:
         ? { name: k, type: onnx.AttributeProto.AttributeType.INTS, ints: v }
         : { name: k, type: onnx.AttributeProto.AttributeType.FLOATS, floats: v };
     }
-    return Number.isInteger(v) && k !== 'epsilon' && k !== 'alpha' && k !== 'beta'
+    return Number.isInteger(v) && !FLOAT_ATTRS.has(k)
       ? { name: k, type: onnx.AttributeProto.AttributeType.INT, i: v }
       : { name: k, type: onnx.AttributeProto.AttributeType.FLOAT, f: v };
   });

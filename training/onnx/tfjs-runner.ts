@@ -44,7 +44,10 @@ function conv(tf: Tf, n: Node, x: T, w: T, b?: T): T {
     const wd = tf.transpose(tf.reshape(w, [group, m, w.shape[2]!, w.shape[3]!]), [2, 3, 0, 1]) as TF.Tensor4D;
     y = tf.depthwiseConv2d(xp, wd, [s0, s1], 'valid', 'NHWC', [d0, d1]);
   } else {
-    throw new OnnxError(`node "${n.name}": grouped Conv with group=${group} is not supported`, n.name ?? undefined);
+    // grouped: one conv per group of input channels, each writing its cout/group output channels
+    const xs = tf.split(xp, group, 3) as TF.Tensor4D[];
+    const ws = tf.split(tf.transpose(w, [2, 3, 1, 0]), group, 3) as TF.Tensor4D[];
+    y = tf.concat(xs.map((xi, i) => tf.conv2d(xi, ws[i]!, [s0, s1], 'valid', 'NHWC', [d0, d1])), 3);
   }
   if (b) y = tf.add(y, b) as TF.Tensor4D;
   return toNchw(tf, y);
@@ -72,6 +75,36 @@ function gemm(tf: Tf, n: Node, a: T, b: T, c?: T): T {
   return y;
 }
 
+/** Clip: min/max as attributes (before opset 11) or optional inputs (from 11); max(x, min) first, as onnxruntime. */
+function clip(tf: Tf, n: Node, [x, lo, hi]: (T | undefined)[]): T {
+  const [min, max] = attr(n, 'min') || attr(n, 'max')
+    ? [attrFloat(n, 'min', -Infinity), attrFloat(n, 'max', Infinity)].map((v) => tf.scalar(v))
+    : [lo, hi];
+  let y = x!;
+  if (min) y = tf.maximum(y, min);
+  if (max) y = tf.minimum(y, max);
+  return y;
+}
+
+/** ReduceMax/Mean/Sum: axes as an attribute, or as a constant input (ReduceSum from opset 13, the others from 18). */
+function reduce(tf: Tf, n: Node, x: T, consts: Map<string, Float32Array>): T {
+  const axesName = n.input?.[1];
+  const axesInput = axesName ? consts.get(axesName) : undefined;
+  if (axesName && !axesInput) throw new OnnxError(`node "${n.name}": ${n.opType} needs constant axes`, n.name ?? undefined);
+  const axes = axesInput ? Array.from(axesInput) : attrInts(n, 'axes', []);
+  if (!axes.length && attrInt(n, 'noop_with_empty_axes', 0) === 1) return x;
+  const ax = axes.length ? axes : x.shape.map((_, i) => i);
+  const keep = attrInt(n, 'keepdims', 1) === 1;
+  if (n.opType === 'ReduceMax') return tf.max(x, ax, keep);
+  return n.opType === 'ReduceMean' ? tf.mean(x, ax, keep) : tf.sum(x, ax, keep);
+}
+
+/** Inference-mode Dropout: the identity, plus an all-true mask when its optional second output is wired. */
+function dropout(tf: Tf, n: Node, [x, , training]: (T | undefined)[]): T[] {
+  if (training && training.dataSync()[0]) throw new OnnxError(`node "${n.name}": Dropout with training_mode=true is not supported`, n.name ?? undefined);
+  return n.output?.[1] ? [x!, tf.cast(tf.onesLike(x!), 'bool')] : [x!];
+}
+
 /** ONNX Reshape semantics: 0 copies the input dim, -1 is inferred. */
 function reshape(tf: Tf, x: T, shape: number[]): T {
   return tf.reshape(x, shape.map((d, i) => (d === 0 ? x.shape[i]! : d)));
@@ -96,15 +129,14 @@ function evalNode(tf: Tf, n: Node, ins: (T | undefined)[], consts: Map<string, F
     case 'Sigmoid': return [tf.sigmoid(need(x, 0))];
     case 'Softmax': return [tf.softmax(need(x, 0), attrInt(n, 'axis', -1))];
     case 'LogSoftmax': return [tf.logSoftmax(need(x, 0), attrInt(n, 'axis', -1))];
-    case 'ReduceMax': case 'ReduceSum': {
-      // Axes: an attribute (ReduceMax up to opset 17) or a constant second input (ReduceSum from 13).
-      const axesInput = n.input?.[1] ? consts.get(n.input[1]) : undefined;
-      const axes = axesInput ? Array.from(axesInput) : attrInts(n, 'axes', []);
-      const keep = attrInt(n, 'keepdims', 1) === 1;
+    case 'Clip': return [clip(tf, n, [need(x, 0), y, z])];
+    case 'HardSigmoid': return [tf.clipByValue(tf.add(tf.mul(need(x, 0), attrFloat(n, 'alpha', 0.2)), attrFloat(n, 'beta', 0.5)), 0, 1)];
+    case 'HardSwish': return [tf.mul(need(x, 0), tf.clipByValue(tf.add(tf.div(need(x, 0), 6), 0.5), 0, 1))];
+    case 'Transpose': {
       const t = need(x, 0);
-      const ax = axes.length ? axes : t.shape.map((_, i) => i);
-      return [n.opType === 'ReduceMax' ? tf.max(t, ax, keep) : tf.sum(t, ax, keep)];
+      return [tf.transpose(t, attrInts(n, 'perm', t.shape.map((_, i) => t.shape.length - 1 - i)))];
     }
+    case 'ReduceMax': case 'ReduceMean': case 'ReduceSum': return [reduce(tf, n, need(x, 0), consts)];
     case 'Add': return [tf.add(need(x, 0), need(y, 1))];
     case 'Sub': return [tf.sub(need(x, 0), need(y, 1))];
     case 'Mul': return [tf.mul(need(x, 0), need(y, 1))];
@@ -125,7 +157,8 @@ function evalNode(tf: Tf, n: Node, ins: (T | undefined)[], consts: Map<string, F
     }
     case 'Gemm': return [gemm(tf, n, need(x, 0), need(y, 1), z)];
     case 'MatMul': return [tf.matMul(need(x, 0), need(y, 1))];
-    case 'Identity': case 'Dropout': return [need(x, 0)];
+    case 'Identity': return [need(x, 0)];
+    case 'Dropout': return dropout(tf, n, [need(x, 0), y, z]);
     default: throw new OnnxError(`op ${n.opType} is not supported by the tfjs runner`, n.name ?? undefined);
   }
 }
