@@ -11,10 +11,10 @@ import { runBackbone } from '../../training/backbone/command.js';
 import { runAttach, sha256 } from '../../training/attach.js';
 import { loadManifest, runEvaluate } from '../../training/evaluate.js';
 import { initTf } from '../../training/tf.js';
-import type { Manifest } from '../../core/manifest.js';
-import { foreignResNet, foreignVgg } from '../helpers/foreign-backbones.js';
+import { imageShape, type Manifest } from '../../core/manifest.js';
+import { foreignMobileNet, foreignResNet, foreignVgg } from '../helpers/foreign-backbones.js';
 import { runCuts } from '../../training/cuts.js';
-import { readOnnx } from '../../training/onnx/proto.js';
+import { node, OnnxError, readOnnx, valueInfo, writeOnnx } from '../../training/onnx/proto.js';
 import { fixedInput, maxAbsDiff, parity, runNode } from '../helpers/runtimes.js';
 
 let dir: string;
@@ -128,6 +128,47 @@ describe('attach on a backbone made by another tool', () => {
     expect(loadManifest(join(d, 'bundle')).name).toBe('bundle');
     // evaluate re-measures the "test" figures on the same evaluation half (it throws on a mismatch).
     expect(await runEvaluate(join(d, 'bundle'))).toMatch(new RegExp(`${m.provenance.counts.test} test images`));
+  });
+
+  it('attaches to a MobileNet-shaped export (ReLU6 as Clip, depthwise convs, HardSwish, squeeze-excite, the view pattern) with its features cached on disk', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'edge-cascade-mobilenet-'));
+    writeFileSync(join(d, 'mobilenet.onnx'), foreignMobileNet({ opset: 17 }));
+    const m = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'mobilenet.onnx')}`, `--out=${join(d, 'bundle')}`, '--cache=disk']), { quiet: true });
+    expect(m.provenance.featureCache!.mode).toBe('disk');
+    expect(m.exits.length).toBeGreaterThanOrEqual(1);
+    // The disk cache is gone; the bundle re-measures from its files.
+    expect(existsSync(join(d, 'bundle', '.feature-cache'))).toBe(false);
+    await runEvaluate(join(d, 'bundle'));
+  });
+
+  it('reads an NHWC backbone (a Transpose to NCHW inside, as tf2onnx writes it) in its own layout', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'edge-cascade-nhwc-'));
+    const model = readOnnx(foreignVgg({ batchNorm: true, opset: 13 }));
+    const g = model.graph!;
+    g.node = [node('Transpose', ['input_nhwc'], ['input'], { perm: [0, 3, 1, 2] }, '/Transpose'), ...(g.node ?? [])];
+    g.input = [valueInfo('input_nhwc', ['batch_size', 28, 28, 1])];
+    writeFileSync(join(d, 'nhwc.onnx'), writeOnnx(model));
+    const m = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'nhwc.onnx')}`, `--out=${join(d, 'bundle')}`]), { quiet: true });
+    expect(m.input).toMatchObject({ name: 'input_nhwc', shape: [28, 28, 1], layout: 'NHWC' });
+    expect(imageShape(m)).toEqual({ channels: 1, height: 28, width: 28 });
+    // The same backbone read as NCHW is refused with the way out.
+    await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'nhwc.onnx')}`, `--out=${join(d, 'b2')}`, '--inputLayout=NCHW']), { quiet: true }))
+      .rejects.toThrow(/--inputLayout=NCHW, but the backbone's input is \[28,28,1\].*try --inputLayout=NHWC/);
+    await runEvaluate(join(d, 'bundle'));
+  });
+
+  it('reports every unsupported node at once and writes nothing', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'edge-cascade-ops-'));
+    const model = readOnnx(foreignVgg({ batchNorm: false, opset: 13 }));
+    const relus = (model.graph!.node ?? []).filter((n) => n.opType === 'Relu');
+    relus[0]!.opType = 'Selu';
+    relus[2]!.opType = 'Elu';
+    writeFileSync(join(d, 'vgg.onnx'), writeOnnx(model));
+    const err = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'vgg.onnx')}`, `--out=${join(d, 'bundle')}`]), { quiet: true }).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(OnnxError);
+    expect((err as Error).message).toContain(relus[0]!.name!);
+    expect((err as Error).message).toContain(relus[2]!.name!);
+    expect(existsSync(join(d, 'bundle'))).toBe(false);
   });
 
   it('stops before writing anything when the backbone is at chance on the calibration data', async () => {
