@@ -144,14 +144,18 @@ export function foreignVgg(opts: { batchNorm: boolean; opset: number; view?: boo
   return b.model(opts.opset, 'input', 'logits', 10);
 }
 
-/** DenseNet-shaped: dense blocks (BN-relu-conv, Concat along channels) and AveragePool transitions. */
-export function foreignDenseNet(opts: { batchNorm: boolean; opset: number }): Uint8Array {
+/**
+ * DenseNet-shaped: dense blocks (BN-relu-conv, Concat along channels) and AveragePool transitions.
+ * Small by default; `init`, `growth` and `layers` (per block) make the wide maps whose features
+ * strain memory (bench/byom/densenet-memory.ts).
+ */
+export function foreignDenseNet(opts: { batchNorm: boolean; opset: number; init?: number; growth?: number; layers?: number[] }): Uint8Array {
   const b = new Builder(13);
-  const growth = 6;
-  let x = b.conv('features.conv0', 'input', 1, 8, 3, 1, true);
-  let c = 8;
-  for (let blk = 1; blk <= 2; blk++) {
-    for (let l = 1; l <= 2; l++) {
+  const growth = opts.growth ?? 6, init = opts.init ?? 8, layers = opts.layers ?? [2, 2];
+  let x = b.conv('features.conv0', 'input', 1, init, 3, 1, true);
+  let c = init;
+  for (let blk = 1; blk <= layers.length; blk++) {
+    for (let l = 1; l <= layers[blk - 1]!; l++) {
       const path = `features.denseblock${blk}.denselayer${l}`;
       let y = opts.batchNorm ? b.bn(`${path}.norm1`, x, c) : x;
       y = b.op('Relu', [y], {}, `/${path.replaceAll('.', '/')}/relu1/Relu`);
@@ -162,9 +166,9 @@ export function foreignDenseNet(opts: { batchNorm: boolean; opset: number }): Ui
     const tp = `features.transition${blk}`;
     let y = opts.batchNorm ? b.bn(`${tp}.norm`, x, c) : x;
     y = b.op('Relu', [y], {}, `/${tp.replaceAll('.', '/')}/relu/Relu`);
-    y = b.conv(`${tp}.conv`, y, c, c / 2, 1, 1, !opts.batchNorm);
+    y = b.conv(`${tp}.conv`, y, c, Math.floor(c / 2), 1, 1, !opts.batchNorm);
     x = b.op('AveragePool', [y], { kernel_shape: [2, 2], strides: [2, 2] }, `/${tp.replaceAll('.', '/')}/pool/AveragePool`);
-    c = c / 2;
+    c = Math.floor(c / 2);
   }
   x = b.op('Relu', [x], {}, '/features/relu_final/Relu');
   x = b.op('GlobalAveragePool', [x], {}, '/GlobalAveragePool');
