@@ -38,6 +38,31 @@ export function toHalf(v: number): number {
   return sign | h;
 }
 
+/**
+ * `toHalf` over a whole array, fast: normal values and zeros (most of any feature map) inline, the
+ * rest (subnormal halves, overflow, Inf, NaN) through `toHalf`. Bit-identical to it.
+ */
+export function toHalfArray(x: Float32Array, out = new Uint16Array(x.length)): Uint16Array {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  for (let i = 0; i < u.length; i++) {
+    const b = u[i]!;
+    const sign = (b >>> 16) & 0x8000;
+    const e = ((b >>> 23) & 0xff) - 112;
+    if (e > 0 && e < 31) {
+      let h = (e << 10) | ((b >>> 13) & 0x3ff);
+      const rem = b & 0x1fff;
+      // Round to nearest even; a carry out of the mantissa bumps the exponent (up to Inf), as it should.
+      if (rem > 0x1000 || (rem === 0x1000 && (h & 1) === 1)) h++;
+      out[i] = sign | h;
+    } else if ((b & 0x7fffffff) === 0) {
+      out[i] = sign;
+    } else {
+      out[i] = toHalf(x[i]!);
+    }
+  }
+  return out;
+}
+
 export function fromHalf(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f, mant = h & 0x3ff;
@@ -61,9 +86,7 @@ export function encodeFeatures(x: Float32Array, shape: number[], encoding: Featu
   if (encoding === 'f32') {
     tensors.features = { dtype: 'F32', shape, data: x };
   } else if (encoding === 'f16') {
-    const h = new Uint16Array(x.length);
-    for (let i = 0; i < x.length; i++) h[i] = toHalf(x[i]!);
-    tensors.features = { dtype: 'F16', shape, data: h };
+    tensors.features = { dtype: 'F16', shape, data: toHalfArray(x) };
   } else {
     let max = 0;
     for (const v of x) max = Math.max(max, Math.abs(v));

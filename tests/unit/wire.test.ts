@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFeatures, encodeFeatures, fromHalf, toHalf } from '../../core/feature-codec.js';
+import { decodeFeatures, encodeFeatures, fromHalf, toHalf, toHalfArray } from '../../core/feature-codec.js';
 import { signBody, verifyBody, timingSafeEqualStr } from '../../core/signature.js';
 import { convertChannels, resize } from '../../core/image.js';
 import { checkSettings, regionKeys, resolveThresholds } from '../../core/regions.js';
@@ -24,6 +24,17 @@ describe('feature encodings', () => {
     expect(fromHalf(toHalf(1e6))).toBe(Infinity);
     expect(Number.isNaN(fromHalf(toHalf(NaN)))).toBe(true);
     expect(toHalf(1 + 2 ** -11)).toBe(0x3c00); // ties to even
+  });
+
+  it('toHalfArray is bit-identical to toHalf, every f32 exponent and the edge cases included', () => {
+    const bits = new Uint32Array(200_000);
+    for (let i = 0; i < bits.length; i++) bits[i] = (Math.random() * 2 ** 32) >>> 0;
+    const x = new Float32Array(bits.buffer);
+    // Halfway and carry cases, the largest half, just past it, zeros, infinities, NaN, subnormals.
+    x.set([0, -0, 65504, 65519, 65520, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -14, 2 ** -24, 2 ** -25, 3 * 2 ** -26, Infinity, -Infinity, NaN, 2047.9999], 0);
+    const fast = toHalfArray(x.subarray(3)), slow = Uint16Array.from(x.subarray(3), (v) => toHalf(v));
+    expect(Buffer.from(fast.buffer).equals(Buffer.from(slow.buffer))).toBe(true);
+    expect(Array.from(toHalfArray(x.subarray(0, 15)))).toEqual(Array.from(x.subarray(0, 15), (v) => toHalf(v)));
   });
 
   it('sizes: f16 halves and i8 quarters the f32 body', () => {

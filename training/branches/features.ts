@@ -11,7 +11,7 @@
 import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { halfTable, toHalf } from '../../core/feature-codec.js';
+import { halfTable, toHalfArray } from '../../core/feature-codec.js';
 import type { Dataset, Split } from '../data/dataset.js';
 import { pixelsPerImage } from '../data/dataset.js';
 import { normaliseImages } from '../../core/normalise.js';
@@ -32,12 +32,6 @@ export const CACHE_MODES: readonly CacheMode[] = ['f32', 'f16', 'disk'];
 /** Bytes one cached value takes in memory (disk: none beyond the decoded chunks). */
 export function bytesPerValue(mode: CacheMode): number {
   return mode === 'f32' ? 4 : mode === 'f16' ? 2 : 0;
-}
-
-function encodeHalf(x: Float32Array): Uint16Array {
-  const h = new Uint16Array(x.length);
-  for (let i = 0; i < x.length; i++) h[i] = toHalf(x[i]!);
-  return h;
 }
 
 function decodeHalf(h: Uint16Array): Float32Array {
@@ -68,7 +62,7 @@ export class FeatureStore {
 
   push(batch: Float32Array): void {
     if (this.mode === 'f32') { this.f32.push(batch); return; }
-    const h = encodeHalf(batch);
+    const h = toHalfArray(batch);
     if (this.mode === 'f16') { this.f16.push(h); return; }
     writeSync(this.fd!, new Uint8Array(h.buffer, h.byteOffset, h.byteLength), 0, h.byteLength, this.lengths.length * this.chunkSize * this.per * 2);
     this.lengths.push(h.length);
