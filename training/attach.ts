@@ -17,7 +17,7 @@
  * The backbone file is read, never written (its sha256 is checked before and after).
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { initTf, type TfBackendChoice } from './tf.js';
@@ -273,6 +273,8 @@ async function attachOnCaches(cfg: AttachConfig, opts: { quiet?: boolean; name?:
   // 6. Cut at the kept exits, fit the scheduler, calibrate, certify, choose the default.
   const segments = splitAt(a.model, cuts.map((c) => c.tensor), a.shapes);
   const segmentBytes = segments.map(writeOnnx);
+  // A rerun that keeps fewer exits must not leave the earlier run's files beside the new manifest.
+  for (const f of readdirSync(out)) if (/^(segment|exit|score)_\d+\.onnx$/.test(f)) rmSync(join(out, f));
   segmentBytes.forEach((b, i) => writeFileSync(join(out, `segment_${i}.onnx`), b));
   const exitBytes = keep.map((k) => candBytes[k]!);
   exitBytes.forEach((b, i) => writeFileSync(join(out, `exit_${i}.onnx`), b));

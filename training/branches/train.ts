@@ -93,7 +93,7 @@ function shuffle(n: number, rand: () => number): Int32Array {
  */
 export async function trainClassifiers(
   tf: Tf, cfg: Pick<AttachConfig, 'seed' | 'lr' | 'epochs' | 'batchSize' | 'distill' | 'distillTemperature'>, branches: Branch[], train: FeatureCache, classes: number,
-  io: { logFile?: string; quiet?: boolean; /** Resumable: the last finished epoch is kept here (same config ⇒ training continues after it; removed when done). */ checkpoint?: string; configKey?: string; stopAfterEpoch?: number } = {},
+  io: { logFile?: string; quiet?: boolean; /** Resumable: the last finished epoch is kept here (same config ⇒ training continues after it; kept when done, so a rerun with the same config goes straight to calibration). */ checkpoint?: string; configKey?: string; stopAfterEpoch?: number } = {},
 ): Promise<{ samplesPerSec: number; seconds: number; trainAccuracy: number[]; resumedFrom: number }> {
   const vars = branches.flatMap((b) => b.classifierVariables());
   const optimizer = tf.train.adam(cfg.lr);
