@@ -242,6 +242,8 @@ function fromManifest(m: Manifest) {
 }
 
 interface ModelResult {
+  /** When this model was measured (a later run for other models keeps it). */
+  date?: string;
   model: string; backbone: string; bundle: string; log: string; attachArgs: string[];
   attach: { exitCode: number; wallSeconds: number; peakRssBytes: number; resumed: boolean };
   evaluate?: { exitCode: number; seconds: number };
@@ -357,9 +359,9 @@ function write(results: ModelResult[], date: string): void {
     '',
     whatOnWhat(results),
     '',
-    '| model | default cost | drop | cost ≤ 40 % at ≤ 0.5 pp | ≤ backbone | peak RSS ≤ 24 GB | attach | served accuracy |',
-    '|---|---|---|---|---|---|---|---|',
-    ...results.map((r) => `| ${r.model} | ${pct(r.manifest?.default.cost)} | ${r.manifest ? `${(r.manifest.default.drop * 100).toFixed(2)} pp` : '—'} | ${mark(r.targets?.costAtDrop)} | ${mark(r.targets?.notAboveBackbone)} | ${mark(r.targets?.peakRss)} | ${Number.isNaN(r.attach.wallSeconds) ? '—' : `${(r.attach.wallSeconds / 60).toFixed(1)} min, ${(r.attach.peakRssBytes / 1e9).toFixed(2)} GB`}${r.failed ? ` (**failed**)` : ''} | ${pct(r.served?.accuracy)} |`),
+    '| model | measured | default cost | drop | cost ≤ 40 % at ≤ 0.5 pp | ≤ backbone | peak RSS ≤ 24 GB | attach | served accuracy |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...results.map((r) => `| ${r.model} | ${(r.date ?? date).slice(0, 10)} | ${pct(r.manifest?.default.cost)} | ${r.manifest ? `${(r.manifest.default.drop * 100).toFixed(2)} pp` : '—'} | ${mark(r.targets?.costAtDrop)} | ${mark(r.targets?.notAboveBackbone)} | ${mark(r.targets?.peakRss)} | ${Number.isNaN(r.attach.wallSeconds) ? '—' : `${(r.attach.wallSeconds / 60).toFixed(1)} min, ${(r.attach.peakRssBytes / 1e9).toFixed(2)} GB`}${r.failed ? ` (**failed**)` : ''} | ${pct(r.served?.accuracy)} |`),
     '',
     ...results.flatMap(modelTable),
   ].join('\n');
@@ -370,9 +372,14 @@ function write(results: ModelResult[], date: string): void {
 
 mkdirSync(OUT_DIR, { recursive: true });
 const date = new Date().toISOString();
-const results: ModelResult[] = [];
+// Models measured by an earlier run and not by this one stay in the results, with their own date.
+const previous = existsSync(join(OUT_DIR, 'byom.json'))
+  ? ((JSON.parse(readFileSync(join(OUT_DIR, 'byom.json'), 'utf8')) as { date: string; models: ModelResult[] }))
+  : undefined;
+const kept = (previous?.models ?? []).filter((r) => !stems.includes(r.model)).map((r) => ({ ...r, date: r.date ?? previous!.date }));
+const results: ModelResult[] = [...kept];
 for (const [i, file] of MODELS.entries()) {
-  results.push(await bench(file, stems[i]!));
+  results.push({ date, ...(await bench(file, stems[i]!)) });
   write(results, date);
 }
 console.log(`\nbench:byom: wrote ${join(OUT_DIR, 'byom.json')} and ${join(OUT_DIR, 'byom.md')}`);
