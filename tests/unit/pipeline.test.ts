@@ -179,6 +179,14 @@ describe('attach on a backbone made by another tool', () => {
     expect(existsSync(join(d, 'bundle'))).toBe(false);
   });
 
+  it('stops on a trained backbone given the wrong normalisation, naming the one that works', async () => {
+    // bench/byom/models/vgg.onnx: trained elsewhere (bench/byom/train-foreign.ts), ~92 % on test.
+    const d = mkdtempSync(join(tmpdir(), 'edge-cascade-norm-'));
+    await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'default', ['--backbone=bench/byom/models/vgg.onnx', `--out=${join(d, 'bundle')}`, '--mean=0.5', '--std=0.1']), { quiet: true }))
+      .rejects.toThrow(/scores \d+\.\d % on 1000 calibration images with --mean=0\.5 --std=0\.1, but 9\d\.\d % with .*--mean=0\.28\d+ --std=0\.35\d+/);
+    expect(existsSync(join(d, 'bundle'))).toBe(false);
+  });
+
   it('takes user-given cut tensors and rejects invalid ones by name', async () => {
     const d = mkdtempSync(join(tmpdir(), 'edge-cascade-cuts-'));
     writeFileSync(join(d, 'vgg.onnx'), foreignVgg({ batchNorm: false, opset: 11 }));
