@@ -51,7 +51,7 @@ import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import type { Dataset, Split } from '../../training/data/dataset.js';
 import { gaussian, mulberry32 } from '../../training/backbone/resnet.js';
 import { batchNorm, BN_EPSILON, type BatchNormState } from '../../training/backbone/batch-norm.js';
-import { gatherBatch } from '../../training/backbone/train.js';
+import { gatherBatch, shuffled } from '../../training/backbone/train.js';
 import { normaliseImages } from '../../core/normalise.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../../core/safetensors.js';
 import { adamTensors, restoreAdam } from '../../training/optimizer-state.js';
@@ -418,15 +418,6 @@ function exportOnnx(net: Net): { bytes: Uint8Array; macs: number; params: number
 
 interface Config { model: 'vgg' | 'resnet'; width: number; seed: number; batch: number; lr: number; warmupEpochs: number; weightDecay: number; bnMomentum: number; shift: number; flip: boolean }
 interface EpochRecord { epoch: number; loss: number; trainAccAugmented: number; tfjsTestAcc: number; seconds: number; samplesPerSec: number; lr: number }
-
-function shuffled(n: number, rand: () => number): Int32Array {
-  const a = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
 
 function learningRate(cfg: Config, epochs: number, progress: number): number {
   if (progress < cfg.warmupEpochs) return cfg.lr * (progress + 1e-3) / cfg.warmupEpochs;

@@ -52,7 +52,7 @@ export function gatherBatch(split: Split, ds: Pick<Dataset, 'shape'>, idx: Array
   return out;
 }
 
-function shuffled(n: number, rand: () => number): Int32Array {
+export function shuffled(n: number, rand: () => number): Int32Array {
   const a = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
