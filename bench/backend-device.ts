@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
-import { parseManifest } from '../core/manifest.js';
+import { loadBundle, servedFiles } from '../core/node/bundle.js';
 import { cliArgs } from '../scripts/cli-args.js';
 
 const args = cliArgs({
@@ -118,7 +118,8 @@ function fetchDebs(): string[] {
   });
 }
 
-const manifest = parseManifest(JSON.parse(readFileSync(join(MODEL, 'manifest.json'), 'utf8')));
+// The backend checks every graph's sha256 at start; check them before packing, not on the lent machine.
+const { manifest } = loadBundle(MODEL);
 rmSync(STAGE, { recursive: true, force: true });
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(APP, { recursive: true });
@@ -139,7 +140,7 @@ for (const entry of entries) {
 // 2. External packages: only the files they load on linux x64.
 for (const f of RUNTIME_FILES) copyInto(resolve('node_modules', f), join(APP, 'node_modules', f));
 // 3. The model: the manifest and the graphs the backend loads (no checkpoints).
-for (const f of ['manifest.json', ...manifest.segments.map((s) => s.file), ...manifest.exits.map((e) => e.file)]) copyInto(join(MODEL, f), join(APP, 'model', f));
+for (const f of servedFiles(manifest)) copyInto(join(MODEL, f), join(APP, 'model', f));
 sh('tar', ['-C', STAGE, '-cJf', join(OUT, 'app.tar.xz'), '--owner=0', '--group=0', 'app']);
 copyFileSync(packNode(), join(OUT, 'node.xz'));
 for (const deb of fetchDebs()) copyFileSync(deb, join(OUT, basename(deb)));

@@ -16,11 +16,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { loadBundle } from '../gpu-backend/src/bundle.js';
+import { loadBundle } from '../core/node/bundle.js';
 import { createExecutor } from '../gpu-backend/src/executors/create.js';
 import { graphList, type AdapterInfo, type Executor } from '../gpu-backend/src/executors/executor.js';
 import type { LoadJob, LoadResult } from './backend-load.js';
-import { cliArgs } from '../scripts/cli-args.js';
+import { cliArgs, text, usageExit } from '../scripts/cli-args.js';
 
 const CORES = availableParallelism();
 const HALF_THE_CORES = String(Math.max(1, Math.floor(CORES / 2)));
@@ -32,40 +32,39 @@ const args = cliArgs({
     'and with inference made free: requests/s, p50/p99 latency, mean batch. Every request is freshly signed, as the edge sends.',
   writes: '<out>/<name>.{json,md}, rewritten after every stage (a run cut short still reports)',
   options: {
-    seconds: { arg: 'n', description: 'Seconds of load per HTTP level', default: '8' },
-    executors: { arg: 'list', description: 'Executors to measure, comma-separated: webgpu, cuda, cpu', default: 'cpu' },
+    seconds: { arg: 'n', description: 'Seconds of load per HTTP level', default: '8', schema: text.positive() },
+    executors: { arg: 'list', description: 'Executors to measure, comma-separated: webgpu, cuda, cpu', default: 'cpu', schema: text.someOf(['webgpu', 'cuda', 'cpu']) },
     model: { arg: 'dir', description: 'Bundle folder the backend serves', default: 'models/fashion-resnet' },
-    segment: { arg: 'n', description: 'Segment the backend resumes at', defaultText: 'the edge\'s default split, the number of exits' },
-    batches: { arg: 'list', description: 'Batch sizes of the executor-alone stage, comma-separated', default: '1,64,256' },
-    levels: { arg: 'list', description: 'Concurrent clients per HTTP level, comma-separated', default: '1,8,64' },
-    'max-batch': { arg: 'n', description: 'The service\'s largest dynamic batch (MAX_BATCH) with batching on', default: '64' },
-    'server-procs': { arg: 'n', description: 'Server processes sharing the port (BACKEND_PROCESSES); half the cores', default: HALF_THE_CORES },
-    'client-procs': { arg: 'n', description: 'Load-generator processes the clients are spread over; half the cores', default: HALF_THE_CORES },
-    'shared-executor': { arg: '0|1', description: 'One executor in the cluster\'s primary for all server processes (1 or true)', default: '0' },
-    'free-executor': { arg: '0|1', description: 'Also measure the service with inference made free, the ceiling of batching', default: '1' },
+    segment: { arg: 'n', description: 'Segment the backend resumes at', defaultText: 'the edge\'s default split, the number of exits', schema: text.int(0) },
+    batches: { arg: 'list', description: 'Batch sizes of the executor-alone stage, comma-separated', default: '1,64,256', schema: text.ints(1) },
+    levels: { arg: 'list', description: 'Concurrent clients per HTTP level, comma-separated', default: '1,8,64', schema: text.ints(1) },
+    'max-batch': { arg: 'n', description: 'The service\'s largest dynamic batch (MAX_BATCH) with batching on', default: '64', schema: text.int(1, 4096) },
+    'server-procs': { arg: 'n', description: 'Server processes sharing the port (BACKEND_PROCESSES); half the cores', default: HALF_THE_CORES, schema: text.int(1, 256) },
+    'client-procs': { arg: 'n', description: 'Load-generator processes the clients are spread over; half the cores', default: HALF_THE_CORES, schema: text.int(1) },
+    'shared-executor': { arg: '0|1', description: 'One executor in the cluster\'s primary for all server processes (1 or true)', default: '0', schema: text.bool() },
+    'free-executor': { arg: '0|1', description: 'Also measure the service with inference made free, the ceiling of batching', default: '1', schema: text.bool() },
     'webgpu-build': { choices: ['native', 'jsep'], description: 'The onnxruntime-web build of the webgpu executor', default: 'native' },
-    http: { arg: '0|1', description: '0: no HTTP service, only parity and the executor alone', default: '1' },
+    http: { arg: '0|1', description: '0: no HTTP service, only parity and the executor alone', default: '1', schema: text.bool() },
     out: { arg: 'dir', description: 'Results folder', default: 'bench/results' },
     name: { arg: 'stem', description: 'File stem of the results', default: 'backend' },
   },
 });
-const list = (s: string) => s.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
-const SECONDS = Number(args.seconds);
-const EXECUTORS = args.executors.split(',') as ('webgpu' | 'cuda' | 'cpu')[];
+const SECONDS = args.seconds;
+const EXECUTORS = args.executors;
 const DIR = args.model;
-const BATCHES = list(args.batches);
-const LEVELS = list(args.levels);
-const MAX_BATCH = Number(args['max-batch']);
-const SERVER_PROCS = Number(args['server-procs']);
-const CLIENT_PROCS = Number(args['client-procs']);
+const BATCHES = args.batches;
+const LEVELS = args.levels;
+const MAX_BATCH = args['max-batch'];
+const SERVER_PROCS = args['server-procs'];
+const CLIENT_PROCS = args['client-procs'];
 /** One executor in the cluster's primary, fed by every server process (cluster.ts). */
-const SHARED = args['shared-executor'] === '1' || args['shared-executor'] === 'true';
+const SHARED = args['shared-executor'];
 /** Also run the HTTP service with a free executor (bench/backend-free-server.ts): the ceiling of any batching. */
-const FREE = args['free-executor'] === '1';
+const FREE = args['free-executor'];
 /** The onnxruntime-web build of the webgpu executor (WEBGPU_BUILD): native or jsep. */
-const WEBGPU_BUILD = args['webgpu-build'] as 'native' | 'jsep';
+const WEBGPU_BUILD = args['webgpu-build'];
 /** 0: only parity and the executor alone, no HTTP service. */
-const HTTP = args.http === '1';
+const HTTP = args.http;
 const OUT = args.out;
 const NAME = args.name;
 const SECRET = 'bench-backend-secret-0123456789';
@@ -77,7 +76,8 @@ const script = (rel: string) => fileURLToPath(new URL(rel + EXT, import.meta.url
 const bundle = loadBundle(DIR);
 const m = bundle.manifest;
 /** The edge's default split runs every exit at the edge; the backend resumes at the last segment. */
-const RESUME = Number(args.segment ?? m.exits.length);
+const RESUME = args.segment ?? m.exits.length;
+if (RESUME >= m.segments.length) usageExit(`--segment=${RESUME}: expected 0 to ${m.segments.length - 1}, a segment of ${DIR} (see --help)`);
 const shape = m.segments[RESUME]!.inputShape;
 const per = shape.reduce((a, b) => a * b, 1);
 const features = Float32Array.from({ length: per }, (_, i) => Math.abs(Math.sin(i)));

@@ -37,11 +37,13 @@ import { basename, extname, isAbsolute, join, relative, resolve } from 'node:pat
 import type { Manifest } from '../core/manifest.js';
 import { defaultSplit } from '../core/regions.js';
 import { ATTACH_DEFAULTS, type AttachConfig } from '../training/config.js';
+import { resolveCommand } from '../training/cli.js';
+import { ConfigError } from '../core/config-error.js';
 import { calibrationPlan } from '../training/attach-plan.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
-import { loadManifest } from '../training/evaluate.js';
+import { readManifest } from '../core/node/bundle.js';
 import { ROOT } from '../scripts/gen-edge-bundle.js';
-import { cliArgs } from '../scripts/cli-args.js';
+import { cliArgs, text, usageExit } from '../scripts/cli-args.js';
 
 const MODELS_FOLDER = 'bench/byom/models';
 const args = cliArgs({
@@ -56,13 +58,12 @@ const args = cliArgs({
     'attach-args': { arg: '"--key=value …"', description: 'Extra attach options, space-separated, for quick trials (the committed results use none)', default: '' },
     'out-dir': { arg: 'dir', description: 'Folder of the results and logs', default: 'bench/results' },
     'models-dir': { arg: 'dir', description: 'Folder (inside the repository) the bundles are written to, one per model stem', default: 'models' },
-    images: { arg: 'n', description: 'Images of the evaluation split classified through the served cascade', default: '200' },
+    images: { arg: 'n', description: 'Images of the evaluation split classified through the served cascade', default: '200', schema: text.int(1) },
   },
 });
 
 function usage(message: string): never {
-  console.error(`error: ${message} (see --help)`);
-  process.exit(2);
+  usageExit(`${message} (see --help)`);
 }
 const inRepo = (p: string) => { const r = relative(ROOT, resolve(p)); return !r.startsWith('..') && !isAbsolute(r); };
 const MODELS = args.models !== undefined
@@ -74,13 +75,19 @@ const stems = MODELS.map((f) => basename(f, extname(f)));
 const twice = stems.filter((s, i) => stems.indexOf(s) !== i);
 if (twice.length) usage(`--models: two files share the stem ${twice[0]}, and so the bundle folder`);
 const ATTACH_ARGS = args['attach-args'].split(/\s+/).filter(Boolean);
-const bad = ATTACH_ARGS.filter((a) => !/^--[A-Za-z]+=/.test(a) || /^--(backbone|out)=/.test(a));
-if (bad.length) usage(`--attach-args: ${bad.join(' ')}: expected attach's --key=value options (--backbone and --out are the bench's)`);
+const bad = ATTACH_ARGS.filter((a) => /^--(backbone|out)(=|$)/.test(a));
+if (bad.length) usage(`--attach-args: ${bad.join(' ')}: --backbone and --out are the bench's`);
+// Checked as `npm run train -- attach` will read them, before the first model's run: a typo would otherwise surface only in its log.
+try {
+  resolveCommand('attach', ATTACH_ARGS);
+} catch (e) {
+  if (!(e instanceof ConfigError)) throw e;
+  usageExit(`--attach-args: ${e.message}`);
+}
 const OUT_DIR = args['out-dir'];
 const MODELS_DIR = args['models-dir'];
 if (!inRepo(MODELS_DIR)) usage(`--models-dir=${MODELS_DIR} is outside the repository, where MODEL cannot serve from`);
-const IMAGES = Number(args.images);
-if (!Number.isInteger(IMAGES) || IMAGES < 1) usage(`--images=${args.images}: expected a positive integer`);
+const IMAGES = args.images;
 if (!existsSync('/usr/bin/time')) usage('/usr/bin/time (GNU time) is missing; install the "time" package');
 
 /** The targets of the brief. */
@@ -271,7 +278,7 @@ async function bench(file: string, stem: string): Promise<ModelResult> {
     }
     log.write(`# attach: exit ${r.attach.exitCode}, ${r.attach.wallSeconds.toFixed(1)} s wall, peak RSS ${(r.attach.peakRssBytes / 1e9).toFixed(2)} GB\n`);
     if (r.attach.exitCode !== 0) throw new Error(`attach exited ${r.attach.exitCode} (see ${logFile})`);
-    const m = loadManifest(bundle);
+    const m = readManifest(bundle);
     r.manifest = fromManifest(m);
     const d = r.manifest.default;
     r.targets = { costAtDrop: d.cost <= TARGET.maxCost && d.drop <= TARGET.maxDrop + 1e-12, notAboveBackbone: d.cost <= 1 + 1e-12, peakRss: r.attach.peakRssBytes <= TARGET.maxRssBytes };

@@ -51,7 +51,7 @@ if [[ ${SHARED:-1} == 1 ]]; then
     --out="$OUT" --name=backend-device-shared "$@"
 fi
 if [[ ${JSEP:-1} == 1 ]]; then
-  # And the JSEP build of onnxruntime-web (WEBGPU_BUILD=jsep), faster in ../shared/gpu-webgpu.md's
+  # And the JSEP build of onnxruntime-web (WEBGPU_BUILD=jsep), faster in docs/gpu-webgpu.md's
   # probe. JSEP=0 skips it.
   "$W/node" bench/backend.mjs --model=model --executors=webgpu --webgpu-build=jsep \
     --levels=256 --batches=1,256,4096 --max-batch=256 --free-executor=0 \

@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import autocannon from 'autocannon';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 import { node22 } from '../scripts/node22.js';
-import { cliArgs } from '../scripts/cli-args.js';
+import { cliArgs, text } from '../scripts/cli-args.js';
 
 const args = cliArgs({
   usage: 'npm run bench:edge -- [options]',
@@ -29,11 +29,11 @@ const args = cliArgs({
     'by edge exit vs forward, client latency percentiles); builds the worker first for its bundle size (raw and gzip).',
   writes: 'bench/results/edge.{json,md} (and bench/results/worker-bundle.json via npm run build:worker)',
   options: {
-    seconds: { arg: 'n', description: 'Seconds of load per connection level', default: '10' },
-    coldRuns: { arg: 'n', description: 'Fresh `wrangler dev` processes timed for the cold start (median)', default: '3' },
+    seconds: { arg: 'n', description: 'Seconds of load per connection level', default: '10', schema: text.positive() },
+    coldRuns: { arg: 'n', description: 'Fresh `wrangler dev` processes timed for the cold start (median)', default: '3', schema: text.int(1) },
   },
 });
-const SECONDS = Number(args.seconds);
+const SECONDS = args.seconds;
 const PORT = 8797;
 const URL_ = `http://127.0.0.1:${PORT}`;
 /** Distinct test images cycled through by the load generator. */
@@ -106,7 +106,7 @@ console.error('isolate start-up', startup);
 
 // Cold start: a fresh wrangler dev (new isolate) and its first request, COLD_RUNS times; the last
 // process stays up for the load levels.
-const COLD_RUNS = Number(args.coldRuns);
+const COLD_RUNS = args.coldRuns;
 const coldRuns: { wranglerReadyMs: number; firstServerMs: number; firstComputeMs: number; firstClientMs: number; secondServerMs: number; secondClientMs: number }[] = [];
 let cold!: { proc: ChildProcess; readyMs: number };
 for (let i = 0; i < COLD_RUNS; i++) {

@@ -20,7 +20,7 @@ import WebSocket from 'ws';
 import { encodePng } from '../tests/helpers/png-encode.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 import { node22 } from '../scripts/node22.js';
-import { cliArgs } from '../scripts/cli-args.js';
+import { cliArgs, text } from '../scripts/cli-args.js';
 
 const opt = cliArgs({
   usage: 'npm run bench:soak -- [options]',
@@ -31,15 +31,15 @@ const opt = cliArgs({
     'of its middle third.',
   writes: 'bench/results/soak.{json,md,svg} (--traffic=healthz: soak-healthz.{json,md,svg})',
   options: {
-    seconds: { arg: 'n', description: 'Seconds of traffic', default: '120' },
-    concurrency: { arg: 'n', description: 'Clients sending one request at a time', default: '8' },
-    every: { arg: 'n', description: 'Seconds between memory samples', default: '5' },
-    'plateau-mb': { arg: 'MB', description: 'Largest floor growth, middle to last third, that still counts as a plateau', default: '8' },
+    seconds: { arg: 'n', description: 'Seconds of traffic', default: '120', schema: text.positive() },
+    concurrency: { arg: 'n', description: 'Clients sending one request at a time', default: '8', schema: text.int(1) },
+    every: { arg: 'n', description: 'Seconds between memory samples', default: '5', schema: text.positive() },
+    'plateau-mb': { arg: 'MB', description: 'Largest floor growth, middle to last third, that still counts as a plateau', default: '8', schema: text.positive() },
     traffic: { choices: ['classify', 'healthz'], description: 'classify: images to /v1/classify; healthz: the control run, GET /healthz at the same concurrency', default: 'classify' },
   },
 });
-const TRAFFIC = opt.traffic as 'classify' | 'healthz';
-const SECONDS = Number(opt.seconds), CONC = Number(opt.concurrency), EVERY = Number(opt.every), PLATEAU_MB = Number(opt['plateau-mb']);
+const TRAFFIC = opt.traffic;
+const SECONDS = opt.seconds, CONC = opt.concurrency, EVERY = opt.every, PLATEAU_MB = opt['plateau-mb'];
 const EDGE_PORT = 8798, BACKEND_PORT = 8799, INSPECTOR_PORT = 9332;
 const EDGE = `http://127.0.0.1:${EDGE_PORT}`;
 const SECRET = 'soak-cascade-secret-0123456789', ADMIN = 'soak-admin-token';

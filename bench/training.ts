@@ -15,12 +15,13 @@ import { initTf, tf } from '../training/tf.js';
 import { registerWasmGradKernels, restoreStockWasmKernels } from '../training/backbone/wasm-grad-kernels.js';
 import { BACKBONE_DEFAULTS, ATTACH_DEFAULTS } from '../training/config.js';
 import { ResNet, mulberry32, gaussian } from '../training/backbone/resnet.js';
+import { FASHION_MEAN, FASHION_STD } from '../training/backbone/train.js';
 import { Branch, chooseWidth } from '../training/branches/branch.js';
-import { loadManifest } from '../training/evaluate.js';
+import { readManifest } from '../core/node/bundle.js';
 import { nchwToNhwc } from '../training/branches/train.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 import { normaliseImages } from '../core/normalise.js';
-import { cliArgs } from '../scripts/cli-args.js';
+import { cliArgs, text } from '../scripts/cli-args.js';
 
 /** The pure-JS cpu backend manages a few samples/s: time fewer, smaller steps so the bench ends. */
 const CPU_STEPS = 2;
@@ -31,15 +32,15 @@ const args = cliArgs({
     `cannot train is reported with the reason. The cpu backend runs batch 16, ${CPU_STEPS} timed steps after 1 warm-up step.`,
   writes: 'bench/results/training.{json,md}',
   options: {
-    steps: { arg: 'n', description: 'Timed steps per backend and task', default: '8' },
-    warmup: { arg: 'n', description: 'Untimed warm-up steps before them', default: '2' },
-    backends: { arg: 'list', description: 'Backends to try, comma-separated: wasm (our gradient kernels), wasm-stock-input, wasm-stock, cpu, tensorflow', default: 'wasm,wasm-stock-input,wasm-stock,cpu,tensorflow' },
+    steps: { arg: 'n', description: 'Timed steps per backend and task', default: '8', schema: text.int(1) },
+    warmup: { arg: 'n', description: 'Untimed warm-up steps before them', default: '2', schema: text.int(0) },
+    backends: { arg: 'list', description: 'Backends to try, comma-separated: wasm (our gradient kernels), wasm-stock-input, wasm-stock, cpu, tensorflow', default: 'wasm,wasm-stock-input,wasm-stock,cpu,tensorflow', schema: text.someOf(['wasm', 'wasm-stock-input', 'wasm-stock', 'cpu', 'tensorflow']) },
   },
   env: { BENCH_DEBUG: 'Set (to anything): print the stack of a step that fails' },
 });
-const STEPS = Number(args.steps);
-const WARMUP = Number(args.warmup);
-const BACKENDS = args.backends.split(',');
+const STEPS = args.steps;
+const WARMUP = args.warmup;
+const BACKENDS = args.backends;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -63,7 +64,7 @@ function backboneStep(batch: number): () => void {
   const ds = loadFashionMnist({ limitPerClass: { train: Math.ceil(batch / 10), val: 1, test: 1 } });
   const net = new ResNet(tf, { inputChannels: 1, numClasses: 10, stemWidth: cfg.stemWidth, widths: cfg.widths, blocksPerStage: cfg.blocksPerStage }, 1);
   const opt = tf.train.adam(cfg.lr);
-  const x = normaliseImages(ds.train.images.subarray(0, batch * 784), batch, ds.shape, [0.286], [0.353], 'NHWC');
+  const x = normaliseImages(ds.train.images.subarray(0, batch * 784), batch, ds.shape, FASHION_MEAN, FASHION_STD, 'NHWC');
   const labels = Int32Array.from(ds.train.labels.subarray(0, batch));
   // As in training: the step in a tidy scope, then the BatchNorm running statistics committed outside
   // it (inside, the new running tensors would be disposed with the scope).
@@ -77,7 +78,7 @@ function backboneStep(batch: number): () => void {
 /** Candidate cut shapes of the default backbone (stem and the first five block outputs). */
 const CUT_SHAPES = [[16, 28, 28], [16, 28, 28], [16, 28, 28], [32, 14, 14], [32, 14, 14], [64, 7, 7]];
 /** The shipped backbone's MACs per image (for the per-position branch width, as attach chooses it). */
-const BACKBONE_MACS = loadManifest('models/fashion-resnet').backbone.macs;
+const BACKBONE_MACS = readManifest('models/fashion-resnet').backbone.macs;
 
 /** One step of attach's phase 1: every candidate branch's classifier on pooled cached features. */
 function exitStep(batch: number): () => void {

@@ -1,7 +1,9 @@
 /**
  * Forwarded features on the wire: one safetensors body holding `features` as F32, F16 or I8 (with a
  * per-tensor symmetric scale in `scale`, F32[1]), plus the request's metadata in `__metadata__`.
- * Shared by the edge (encode) and the backend (decode).
+ * Shared by the edge (encode) and the backend (decode), through core/wire.ts, which owns the whole
+ * contract (the metadata's schema and builder, the answer's schema). Hand-written, like
+ * safetensors.ts: a small format, and the same code must run in workerd and Node.
  *
  * @example
  * const body = encodeFeatures(x, [1, 16, 28, 28], 'f16', { segment: '2', ... });

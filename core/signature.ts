@@ -3,7 +3,8 @@
  * Header: `x-cascade-signature: t=<unix ms>,v1=<hex hmac of "<t>." + body>`. The timestamp is
  * signed with the body, so a replay outside the window, or any altered byte, fails verification;
  * inside the window the backend's replay guard refuses a second use, keyed on the parsed MAC
- * (`SignatureCheck.replayKey`), so re-spelling the header's bytes does not make a body new.
+ * (`SignatureCheck.replayKey`), so re-spelling the header's bytes does not make a body new. Part of
+ * the edge → backend contract; both sides import it through core/wire.ts.
  *
  * @example
  * const header = await signBody(secret, body);

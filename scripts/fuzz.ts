@@ -19,9 +19,9 @@ import type { Socket } from 'node:net';
 import { arch, cpus, totalmem } from 'node:os';
 import fc from 'fast-check';
 import { startBackend, type RunningBackend } from '../gpu-backend/src/server.js';
-import { loadManifest } from '../training/evaluate.js';
+import { readManifest } from '../core/node/bundle.js';
 import { node22 } from './node22.js';
-import { cliArgs } from './cli-args.js';
+import { cliArgs, text, usageExit } from './cli-args.js';
 import { backendSurface, edgeSurface, type FuzzClass } from '../tests/fuzz/arbitraries.js';
 import { formatViolation, generate, runFuzz, type RunResult } from '../tests/fuzz/runner.js';
 import { nodeSender } from '../tests/fuzz/node-send.js';
@@ -35,11 +35,11 @@ const a = cliArgs({
     'TCP) and keep-alive after an early 413, and a check that both servers are still up. Exits 1 on any violation.',
   writes: 'bench/results/fuzz.{json,md} (wrangler\'s log: .cache/fuzz-wrangler.log)',
   options: {
-    seed: { arg: 'n', description: 'Run seed; every case is reproducible from its (class, caseSeed)', default: '1' },
-    'edge-cases': { arg: 'n', description: 'Edge worker cases (0: none)', default: '10000' },
-    'backend-cases': { arg: 'n', description: 'Backend cases (0: none)', default: '5000' },
-    concurrency: { arg: 'n', description: 'Requests in flight per run', default: '8' },
-    port: { arg: 'n', description: 'Port of wrangler dev', default: '8797' },
+    seed: { arg: 'n', description: 'Run seed; every case is reproducible from its (class, caseSeed)', default: '1', schema: text.int(Number.MIN_SAFE_INTEGER) },
+    'edge-cases': { arg: 'n', description: 'Edge worker cases (0: none)', default: '10000', schema: text.int(0) },
+    'backend-cases': { arg: 'n', description: 'Backend cases (0: none)', default: '5000', schema: text.int(0) },
+    concurrency: { arg: 'n', description: 'Requests in flight per run', default: '8', schema: text.int(1) },
+    port: { arg: 'n', description: 'Port of wrangler dev', default: '8797', schema: text.int(1, 65535) },
     replay: { arg: 'CLASS:SEED', description: 'Run one case (class and caseSeed from a report) against both processes and print it with its answer' },
   },
   env: {
@@ -47,17 +47,14 @@ const a = cliArgs({
     EXECUTORS: 'The backend\'s executors (default: cpu)',
   },
 });
-const int = (name: string, v: string) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) { console.error(`error: --${name}=${v}: expected a non-negative integer (see --help)`); process.exit(2); } return n; };
-const seed = Number(a.seed);
-if (!Number.isInteger(seed)) { console.error(`error: --seed=${a.seed}: expected an integer (see --help)`); process.exit(2); }
-const edgeCases = int('edge-cases', a['edge-cases']), backendCases = int('backend-cases', a['backend-cases']), concurrency = Math.max(1, int('concurrency', a.concurrency)), port = int('port', a.port);
+const { seed, 'edge-cases': edgeCases, 'backend-cases': backendCases, concurrency, port } = a;
 
 const DIR = process.env.MODEL_DIR ?? 'models/fashion-resnet';
 const SECRET = 'fuzz-cascade-secret-0123456789';
 const ADMIN = 'fuzz-admin-token';
 const EDGE = `http://127.0.0.1:${port}`;
 const STATE = '.cache/fuzz-wrangler-state';
-const m = loadManifest(DIR);
+const m = readManifest(DIR);
 const oracle = { classes: m.classes, exits: m.exits.length };
 const log = (s: string) => console.error(`[fuzz] ${s}`);
 
@@ -143,11 +140,16 @@ async function keepAliveAfter413(url: string, path: string, type: string, size: 
   return { rounds, secondRequestFailed: broken, closeAnnounced };
 }
 
-async function replay(spec: string): Promise<void> {
+/** The case --replay names, checked before anything starts (the classes depend on the bundle, so not in the option's schema). */
+function replayCase(spec: string): { c: FuzzClass; s: number } {
   const [cls, s] = [spec.slice(0, spec.lastIndexOf(':')), Number(spec.slice(spec.lastIndexOf(':') + 1))];
   const all = [...edgeSurface(m, ADMIN), ...backendSurface(m)];
   const c = all.find((x) => x.name === cls);
-  if (!c || !Number.isInteger(s)) { console.error(`--replay=${spec}: expected CLASS:SEED with CLASS one of ${all.map((x) => x.name).join(', ')}`); process.exit(2); }
+  if (!c || !Number.isInteger(s)) usageExit(`--replay=${spec}: expected CLASS:SEED with CLASS one of ${all.map((x) => x.name).join(', ')} (see --help)`);
+  return { c, s };
+}
+
+async function replay({ c, s }: { c: FuzzClass; s: number }): Promise<void> {
   const one: FuzzClass = { ...c, arb: fc.constant(generate(c, s)) };
   const url = c.surface === 'backend' ? backend!.url : EDGE;
   const r = await runFuzz({ seed, classes: [one], counts: { [c.name]: 1 }, send: nodeSender(url), secret: SECRET, oracle });
@@ -162,10 +164,11 @@ function table(r: RunResult): string {
 
 async function main(): Promise<void> {
   const t0 = Date.now();
+  const one = a.replay === undefined ? undefined : replayCase(a.replay);
   log(`starting the backend (${DIR}) and wrangler dev on :${port}`);
   backend = await startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: process.env.EXECUTORS ?? 'cpu' }, () => undefined);
   await startEdge(backend.url);
-  if (a.replay) { await replay(a.replay); return; }
+  if (one) { await replay(one); return; }
 
   const progress = (what: string) => { let last = 0; return (d: number, t: number) => { if (Date.now() - last > 5000 || d === t) { last = Date.now(); log(`${what}: ${d}/${t} cases`); } }; };
   log(`backend: ${backendCases} cases, seed ${seed}`);

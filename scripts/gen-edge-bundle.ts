@@ -17,7 +17,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseManifest, type Manifest } from '../core/manifest.js';
+import type { Manifest } from '../core/manifest.js';
+import { BundleFileError, MANIFEST_FILE, readBundleFile, readManifest } from '../core/node/bundle.js';
+import { cliArgs, usageExit } from './cli-args.js';
 
 /** The repository root: every bundle served, and every path generated, stays inside it. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -74,18 +76,22 @@ export function resolveBundle(model: string): Bundle {
   const real = realpathSync(abs);
   if (!inside(realpathSync(ROOT), real)) throw new BundleError(`${posix(relative(ROOT, abs))} links to ${real}, outside the repository; ${HINT}`);
   const dir = posix(relative(realpathSync(ROOT), real));
-  const file = resolve(real, 'manifest.json');
-  if (!dir || !existsSync(file)) throw new BundleError(`${dir || '.'} has no manifest.json, so it is not a model bundle; ${HINT}`);
+  if (!dir || !existsSync(resolve(real, MANIFEST_FILE))) throw new BundleError(`${dir || '.'} has no manifest.json, so it is not a model bundle; ${HINT}`);
+  const oneLine = (e: unknown) => (e instanceof BundleFileError ? e.reason : (e as Error).message).replaceAll('\n', ' ');
   let manifest: Manifest;
   try {
-    manifest = parseManifest(JSON.parse(readFileSync(file, 'utf8')));
+    manifest = readManifest(real);
   } catch (e) {
-    throw new BundleError(`${dir}/manifest.json: ${(e as Error).message.replaceAll('\n', ' ')}; regenerate it with npm run train -- attach … --out=${dir}`);
+    throw new BundleError(`${dir}/manifest.json: ${oneLine(e)}; regenerate it with npm run train -- attach … --out=${dir}`);
   }
-  for (const f of [...manifest.segments.map((s) => s.file), ...manifest.exits.map((e) => e.file)]) {
-    const p = resolve(real, f);
-    if (!inside(real, p)) throw new BundleError(`${dir}/manifest.json names ${f}, outside the bundle folder: a bundle's files must lie in its folder`);
-    if (!existsSync(p)) throw new BundleError(`${dir}/manifest.json names ${f}, which is missing from ${dir}`);
+  // The graphs the edge imports: inside the folder, present, and what the manifest hashed (as the backend checks them).
+  for (const f of [...manifest.segments, ...manifest.exits]) {
+    try {
+      readBundleFile(real, f.file, f.sha256);
+    } catch (e) {
+      if (!(e instanceof BundleFileError)) throw e;
+      throw new BundleError(`${dir}/manifest.json names ${f.file}: ${oneLine(e)}`);
+    }
   }
   return { dir, manifest };
 }
@@ -139,19 +145,16 @@ The edge worker imports its model bundle (manifest and ONNX files) through a gen
                         serves the bundle at the edge and the backend.`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const args = process.argv.slice(2);
-  const fail = (msg: string): never => {
-    console.error(`gen:edge-bundle: ${msg}`);
-    process.exit(2);
-  };
-  const model = args.find((a) => a.startsWith('--model='))?.slice('--model='.length);
-  const unknown = args.filter((a) => a !== '--check' && a !== '--help' && !a.startsWith('--model='));
-  if (args.includes('--help')) {
-    console.log(HELP);
-  } else if (unknown.length) {
-    fail(`unknown argument ${unknown.join(' ')}; to generate another bundle's module: --model=<name|path> (see --help)`);
-  } else if (model !== undefined) {
-    if (args.includes('--check')) fail(`--check checks the committed default (${DEFAULT_BUNDLE}) only; drop --model`);
+  const fail = (msg: string): never => usageExit(msg, 'gen:edge-bundle');
+  const { check, model } = cliArgs({
+    usage: 'npm run gen:edge-bundle', about: 'The edge worker\'s bundle module.', help: () => HELP, prefix: 'gen:edge-bundle',
+    options: {
+      check: { flag: true, description: `Exit 1 if ${GENERATED} is stale against ${DEFAULT_BUNDLE}` },
+      model: { arg: 'name|path', description: 'Write the module of another bundle' },
+    },
+  });
+  if (model !== undefined) {
+    if (check) fail(`--check checks the committed default (${DEFAULT_BUNDLE}) only; drop --model`);
     try {
       const bundle = resolveBundle(model);
       const module = writeServedModule(bundle);
@@ -163,7 +166,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   } else {
     const text = generateBundleModule(resolveBundle(DEFAULT_BUNDLE), GENERATED);
     const file = resolve(ROOT, GENERATED);
-    if (args.includes('--check')) {
+    if (check) {
       if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
         console.error(`${GENERATED} is out of date with ${DEFAULT_BUNDLE}/manifest.json: run npm run gen:edge-bundle`);
         process.exit(1);

@@ -20,6 +20,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { node22 } from './node22.js';
+import { cliArgs, text, usageExit } from './cli-args.js';
+import { issueText } from '../core/config-error.js';
 import { BUNDLE_IMPORT, BundleError, DEFAULT_BUNDLE, resolveBundle, ROOT, writeServedModule, type Bundle } from './gen-edge-bundle.js';
 
 const HELP = `Usage: [MODEL=<name|path>] [PORT=8787] [BACKEND_PORT=8788] npm start
@@ -35,16 +37,14 @@ x-cascade-region header allowed) and the GPU backend it forwards to. Ctrl-C stop
   PORT          the edge worker's port (default 8787)
   BACKEND_PORT  the backend's port (default 8788)`;
 
-const args = process.argv.slice(2);
+// No options: --help, and anything else refused, by the parser every entry point uses.
+cliArgs({
+  usage: 'npm start', about: 'Runs the cascade locally.', options: {}, help: () => HELP, prefix: 'npm start',
+  hint: '; npm start is configured by MODEL, PORT and BACKEND_PORT (npm start -- --help)',
+});
 function usageError(msg: string): never {
-  console.error(`npm start: ${msg}`);
-  process.exit(2);
+  usageExit(msg, 'npm start');
 }
-if (args.includes('--help') || args.includes('-h')) {
-  console.log(HELP);
-  process.exit(0);
-}
-if (args.length) usageError(`unknown argument ${args.join(' ')}; npm start is configured by MODEL, PORT and BACKEND_PORT (npm start -- --help)`);
 
 const MODEL = process.env.MODEL || undefined;
 let bundle: Bundle;
@@ -61,8 +61,15 @@ if (modelDir !== undefined && resolve(ROOT, modelDir) !== resolve(ROOT, bundle.d
 }
 const { dir, manifest } = bundle;
 
-const EDGE_PORT = process.env.PORT ?? '8787';
-const BACKEND_PORT = process.env.BACKEND_PORT ?? '8788';
+/** A port from the environment, checked before anything starts. */
+function port(name: 'PORT' | 'BACKEND_PORT', fallback: string): string {
+  const v = process.env[name] ?? fallback;
+  const r = text.int(1, 65535).safeParse(v);
+  if (!r.success) usageError(`${name}=${v}: ${r.error.issues.map((i) => issueText(i)).join('; ')}`);
+  return v;
+}
+const EDGE_PORT = port('PORT', '8787');
+const BACKEND_PORT = port('BACKEND_PORT', '8788');
 /** The worker's config when MODEL is set (repository root, ignored by git), one per edge port: two
  *  cascades running at once have different ports, and neither rewrites the other's config. */
 const SERVED_CONFIG = `.wrangler-served-${EDGE_PORT}.toml`;

@@ -16,12 +16,12 @@
  *
  * The backbone file is read, never written (its sha256 is checked before and after).
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { initTf, type TfBackendChoice } from './tf.js';
-import { ConfigError, type AttachConfig } from './config.js';
+import { ConfigError } from '../core/config-error.js';
+import type { AttachConfig } from './config.js';
 import { calibrationPlan, optimisticCalibration, planCache, readBackboneRecord, resolveLayout, sanityCheck, type CachePlan, type CalibrationPlan, type Layout } from './attach-plan.js';
 import type { Dataset } from './data/dataset.js';
 import { loadFashionMnist } from './data/fashion-mnist.js';
@@ -42,10 +42,10 @@ import { dropPValue, fixedSequence } from './calibrate/bound.js';
 import { exportSchedulerOnnx, fitScheduler } from './calibrate/scheduler.js';
 import { POLICIES, schedulerFeatureNames, type Policy } from '../core/cascade-rule.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
+import { graphFile, removeGraphFiles, sha256Hex, writeBundleFile, writeManifest } from '../core/node/bundle.js';
 
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+/** @deprecated core/node/bundle.ts `sha256Hex` (kept for the tests that import it from here). */
+export const sha256: (bytes: Uint8Array) => string = sha256Hex;
 
 function loadDataset(cfg: AttachConfig): Dataset {
   const lim = cfg.limitPerClass > 0
@@ -170,7 +170,7 @@ export async function runAttach(cfg: AttachConfig, opts: { quiet?: boolean; name
   if (!existsSync(cfg.backbone)) throw new ConfigError(`backbone "${cfg.backbone}" not found`);
   const out = cfg.out || dirname(cfg.backbone);
   const backboneBytes = new Uint8Array(readFileSync(cfg.backbone));
-  const hashBefore = sha256(backboneBytes);
+  const hashBefore = sha256Hex(backboneBytes);
 
   // 1. Analyse (every unsupported node is reported at once, as an OnnxError); every valid cut (or
   //    the named ones) is a candidate. Nothing is written until the checks below have passed.
@@ -274,15 +274,14 @@ async function attachOnCaches(cfg: AttachConfig, opts: { quiet?: boolean; name?:
   const segments = splitAt(a.model, cuts.map((c) => c.tensor), a.shapes);
   const segmentBytes = segments.map(writeOnnx);
   // A rerun that keeps fewer exits must not leave the earlier run's files beside the new manifest.
-  for (const f of readdirSync(out)) if (/^(segment|exit|score)_\d+\.onnx$/.test(f)) rmSync(join(out, f));
-  segmentBytes.forEach((b, i) => writeFileSync(join(out, `segment_${i}.onnx`), b));
-  const exitBytes = keep.map((k) => candBytes[k]!);
-  exitBytes.forEach((b, i) => writeFileSync(join(out, `exit_${i}.onnx`), b));
+  removeGraphFiles(out);
+  const segmentFiles = segmentBytes.map((b, i) => writeBundleFile(out, graphFile('segment', i), b));
+  const exitFiles = keep.map((k, i) => writeBundleFile(out, graphFile('exit', i), candBytes[k]!));
   const val = subsetOutputs(candVal, keep), test = subsetOutputs(candTest, keep);
   const costs = subsetCosts(cutMacs, branchMacs, a.totalMacs, keep);
   const scheduler = fitScheduler(val);
   const schedulerBytes = scheduler.map((s, i) => exportSchedulerOnnx(s, i, classes));
-  schedulerBytes.forEach((b, i) => writeFileSync(join(out, `score_${i}.onnx`), b));
+  const schedulerFiles = schedulerBytes.map((b, i) => writeBundleFile(out, graphFile('score', i), b));
   const fronts = Object.fromEntries(POLICIES.map((p) => [p, certify(thin(frontier(p, val, costs, test, 100, scheduler), 80), cfg.defaultMaxDrop, cfg.delta)])) as Record<Policy, FrontierPoint[]>;
   const finalVal = exitAccuracy(val, -1), finalTest = exitAccuracy(test, -1);
   const certified = POLICIES.flatMap((policy) => fronts[policy].filter((p) => p.certified).map((point) => ({ policy, point })));
@@ -299,7 +298,7 @@ async function attachOnCaches(cfg: AttachConfig, opts: { quiet?: boolean; name?:
   log(`backbone test ${(finalTest * 100).toFixed(2)} %; default ${chosen.policy} (val drop ${((finalVal - dflt.accuracy) * 100).toFixed(2)} pp, p = ${dflt.pValue?.toFixed(3)}) → test ${(atDefault.accuracy * 100).toFixed(2)} % (drop ${((finalTest - atDefault.accuracy) * 100).toFixed(2)} pp, fidelity ${(atDefault.fidelity * 100).toFixed(2)} %) at ${(atDefault.cost * 100).toFixed(1)} % MACs, exit rates [${atDefault.exitRates.map((r) => r.toFixed(3))}]`);
   log(`AUROC on test (confidence / max-softmax / eenet): ${exitAurocTest.map((x) => `${x.confidence.toFixed(3)}/${x.maxSoftmax.toFixed(3)}/${x.eenet?.toFixed(3)}`).join(', ')}`);
 
-  const hashAfter = sha256(new Uint8Array(readFileSync(cfg.backbone)));
+  const hashAfter = sha256Hex(new Uint8Array(readFileSync(cfg.backbone)));
   if (hashAfter !== hashBefore) throw new Error(`backbone ${cfg.backbone} changed during attach (sha256 ${hashBefore} → ${hashAfter})`);
   const backboneRecordPath = join(dirname(cfg.backbone), 'backbone.json');
   const backboneTraining = existsSync(backboneRecordPath) ? JSON.parse(readFileSync(backboneRecordPath, 'utf8')) as Record<string, unknown> : undefined;
@@ -321,8 +320,7 @@ async function attachOnCaches(cfg: AttachConfig, opts: { quiet?: boolean; name?:
     backbone: { file: 'backbone.onnx', sha256: hashBefore, macs: a.totalMacs, params: a.totalParams, output: a.outputs[0], accuracy: { val: finalVal, test: finalTest } },
     segments: segments.map((s, i) => ({
       index: i,
-      file: `segment_${i}.onnx`,
-      sha256: sha256(segmentBytes[i]!),
+      ...segmentFiles[i]!,
       input: segmentIo[i]!.input,
       output: segmentIo[i]!.output,
       inputShape: shapeOf(segmentIo[i]!.input),
@@ -334,8 +332,7 @@ async function attachOnCaches(cfg: AttachConfig, opts: { quiet?: boolean; name?:
     exits: keep.map((k, i) => ({
       index: i,
       segment: i,
-      file: `exit_${i}.onnx`,
-      sha256: sha256(exitBytes[i]!),
+      ...exitFiles[i]!,
       input: cuts[i]!.tensor,
       inputName: EXIT_INPUT,
       inputShape: cuts[i]!.shape.slice(1),
@@ -349,7 +346,7 @@ async function attachOnCaches(cfg: AttachConfig, opts: { quiet?: boolean; name?:
       width: widths[k]!,
       pool: pools[k]!,
       auroc: { val: exitAurocVal[i]!, test: exitAurocTest[i]! },
-      scheduler: { file: `score_${i}.onnx`, sha256: sha256(schedulerBytes[i]!), inputs: schedulerFeatureNames(i), weights: scheduler[i]!.weights, bias: scheduler[i]!.bias },
+      scheduler: { ...schedulerFiles[i]!, inputs: schedulerFeatureNames(i), weights: scheduler[i]!.weights, bias: scheduler[i]!.bias },
     })),
     final: { costFraction: costs.final, accuracy: { val: finalVal, test: finalTest } },
     policies: {
@@ -392,7 +389,6 @@ async function attachOnCaches(cfg: AttachConfig, opts: { quiet?: boolean; name?:
       tools: toolVersions(),
     },
   });
-  writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  log(`wrote ${join(out, 'manifest.json')}`);
+  log(`wrote ${writeManifest(out, manifest)}`);
   return manifest;
 }

@@ -8,10 +8,12 @@
  *   all        backbone then attach (same --config name for both)
  *
  * `npm run train -- --help` (or no command) lists the commands; `npm run train -- <command> --help`
- * prints its options with descriptions and defaults (training/options-help.ts). `--help` anywhere
- * wins over every other check. Unknown commands, config names and options are errors that list the
- * allowed ones; they, and a backbone the ONNX reader rejects (OnnxError), print `error: <message>`
- * and exit 2; anything else is a bug and prints its stack (exit 1).
+ * prints its options with descriptions and defaults (training/options-help.ts). Options are read by
+ * the parser every entry point uses (scripts/cli-args.ts: `node:util` parseArgs, each config key
+ * checked by its schema in config.ts). `--help` anywhere wins over every other check. Unknown
+ * commands, config names and options, and values a key's schema refuses (`--tfBackend=foo`), are
+ * ConfigErrors naming the value and the allowed ones; they, and a backbone the ONNX reader rejects
+ * (OnnxError), print `error: <message>` and exit 2; anything else is a bug and prints its stack (exit 1).
  *
  * @example
  * await main(['attach', '--help']);            // prints every attach option and its default
@@ -19,7 +21,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveConfig, ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS, ConfigError, type ConfigShape } from './config.js';
+import { ConfigError } from '../core/config-error.js';
+import { parseCli, type OptionSpec } from '../scripts/cli-args.js';
+import { ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS, configOptions, mergeConfig, type AttachConfig, type BackboneConfig } from './config.js';
 import { OnnxError } from './onnx/proto.js';
 import { ATTACH_CONFIG_NOTES, ATTACH_DESCRIPTIONS, BACKBONE_CONFIG_NOTES, BACKBONE_DESCRIPTIONS, configHelp, HELP_ROW, namedConfigs, table, type HelpRow } from './options-help.js';
 
@@ -34,9 +38,11 @@ type Command = keyof typeof COMMANDS;
 
 /** The options of the commands that take no config: `--key=value` each, with its default. */
 const OWN_OPTIONS = {
-  cuts: { backbone: { arg: '<file.onnx>', default: ATTACH_DEFAULTS.backbone, description: 'Backbone ONNX file to analyse (any exporter)' } },
-  evaluate: { bundle: { arg: '<dir>', default: 'models/fashion-resnet', description: 'Bundle folder (manifest.json and its ONNX files) to re-measure on the test split' } },
-};
+  cuts: { backbone: { arg: 'file.onnx', default: ATTACH_DEFAULTS.backbone, description: 'Backbone ONNX file to analyse (any exporter)' } },
+  evaluate: { bundle: { arg: 'dir', default: 'models/fashion-resnet', description: 'Bundle folder (manifest.json and its ONNX files) to re-measure on the test split' } },
+} satisfies Record<string, Record<string, OptionSpec & { default: string }>>;
+
+const CONFIG_OPTION: Record<'config', OptionSpec> = { config: { arg: 'name', description: 'Named config to start from', default: 'default' } };
 
 const hint = (command: Command) => `see \`npm run train -- ${command} --help\``;
 
@@ -73,41 +79,54 @@ function commandHelp(command: Command, config = 'default'): string {
     ].join('\n');
   }
   const own = Object.entries(OWN_OPTIONS[command]);
-  return [...head(own.map(([k, o]) => `[--${k}=${o.arg}]`).join(' ')), 'Options:', ...table([...own.map(([k, o]): HelpRow => [`--${k}=${o.arg}`, `${o.description} (default: ${o.default})`]), HELP_ROW])].join('\n');
+  return [...head(own.map(([k, o]) => `[--${k}=<${o.arg}>]`).join(' ')), 'Options:', ...table([...own.map(([k, o]): HelpRow => [`--${k}=<${o.arg}>`, `${o.description} (default: ${o.default})`]), HELP_ROW])].join('\n');
 }
 
-/** `--key=value` options of a command without a config; anything else is a ConfigError listing the allowed ones. */
-function ownOptions(command: keyof typeof OWN_OPTIONS, args: string[]): Record<string, string> {
-  const spec: Record<string, { arg: string; default: string }> = OWN_OPTIONS[command];
-  const values = Object.fromEntries(Object.entries(spec).map(([k, o]) => [k, o.default]));
-  const unknown: string[] = [];
-  for (const a of args) {
-    const m = /^--([A-Za-z]+)=(.*)$/s.exec(a);
-    if (m && Object.hasOwn(spec, m[1]!)) values[m[1]!] = m[2]!;
-    else unknown.push(a);
-  }
-  if (unknown.length) throw new ConfigError(`${command}: unknown option(s) ${unknown.join(', ')}; allowed: ${Object.entries(spec).map(([k, o]) => `--${k}=${o.arg}`).join(', ')}; ${hint(command)}`);
-  return values;
-}
-
-function splitArgs(args: string[]): { config: string; rest: string[] } {
-  let config = 'default';
-  const rest: string[] = [];
-  for (const a of args) {
-    const m = /^--config=(.*)$/.exec(a);
-    if (m) config = m[1]!;
-    else rest.push(a);
-  }
-  return { config, rest };
-}
-
-/** resolveConfig, its errors pointing at the command's --help. */
-function resolveFor<T extends ConfigShape>(command: Command, defaults: T, named: Record<string, Partial<T>>, config: string, rest: string[]): T {
+/** A ConfigError about the command line as `<command>: <message>` (then `; see <the command's --help>` with `withHint`). */
+function forCommand<T>(command: Command, f: () => T, withHint = false): T {
   try {
-    return resolveConfig(defaults, named, config, rest);
+    return f();
   } catch (e) {
-    throw e instanceof ConfigError ? new ConfigError(`${e.message}; ${hint(command)}`) : e;
+    throw e instanceof ConfigError ? new ConfigError(`${command}: ${e.message}${withHint ? `; ${hint(command)}` : ''}`) : e;
   }
+}
+
+/** A command's options read by parseCli (the config keys and --config, or the command's own), or its help. */
+function parseFor(command: Command, args: string[]): { help: string } | { values: Record<string, unknown> } {
+  const options: Record<string, OptionSpec> =
+    command === 'backbone' ? { ...CONFIG_OPTION, ...configOptions(BACKBONE_DEFAULTS, BACKBONE_DESCRIPTIONS) }
+    : command === 'attach' ? { ...CONFIG_OPTION, ...configOptions(ATTACH_DEFAULTS, ATTACH_DESCRIPTIONS) }
+    : command === 'all' ? CONFIG_OPTION
+    : OWN_OPTIONS[command];
+  return forCommand(command, () => parseCli({
+    usage: `npm run train -- ${command}`, about: COMMANDS[command], options,
+    help: (given) => commandHelp(command, typeof given.config === 'string' ? given.config : 'default'),
+    hint: `; ${hint(command)}`,
+  }, args));
+}
+
+/**
+ * Both configs are resolved before any work: `all` must not train a backbone and then reject the
+ * attach config.
+ */
+function configsOf(command: 'backbone' | 'attach' | 'all', name: string, values: Record<string, unknown>): { backbone?: BackboneConfig; attach?: AttachConfig } {
+  const resolve = <T extends BackboneConfig | AttachConfig>(defaults: T, named: Record<string, Partial<T>>) =>
+    forCommand(command, () => mergeConfig(defaults, named, name, values as Partial<T>), true);
+  return {
+    ...(command === 'attach' ? {} : { backbone: resolve(BACKBONE_DEFAULTS, BACKBONE_CONFIGS) }),
+    ...(command === 'backbone' ? {} : { attach: resolve(ATTACH_DEFAULTS, ATTACH_CONFIGS) }),
+  };
+}
+
+/**
+ * The configs `npm run train -- <command> <args…>` would run with, or the ConfigError it would stop
+ * with, without running anything (bench:byom checks its --attach-args with it).
+ */
+export function resolveCommand(command: 'backbone' | 'attach' | 'all', args: string[]): { backbone?: BackboneConfig; attach?: AttachConfig } {
+  const parsed = parseFor(command, args);
+  if ('help' in parsed) throw new ConfigError(`${command}: --help here is not an option`);
+  const { config, ...values } = parsed.values;
+  return configsOf(command, config as string, values);
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -120,29 +139,27 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (!known) throw new ConfigError(`unknown command "${command}"; expected one of: ${Object.keys(COMMANDS).join(', ')}; see \`npm run train -- --help\``);
   const cmd = command as Command;
-  if (help) {
-    console.log(commandHelp(cmd, splitArgs(args).config));
+  const parsed = parseFor(cmd, args);
+  if ('help' in parsed) {
+    console.log(parsed.help);
     return;
   }
+  const { config, ...values } = parsed.values;
   if (cmd === 'cuts') {
-    const { backbone } = ownOptions(cmd, args);
+    const backbone = values.backbone as string;
     if (!existsSync(backbone)) throw new ConfigError(`cuts: backbone "${backbone}" not found`);
     const { runCuts } = await import('./cuts.js');
     console.log(await runCuts(backbone));
     return;
   }
   if (cmd === 'evaluate') {
-    const { bundle } = ownOptions(cmd, args);
+    const bundle = values.bundle as string;
     if (!existsSync(join(bundle, 'manifest.json'))) throw new ConfigError(`evaluate: no manifest.json in "${bundle}"`);
     const { runEvaluate } = await import('./evaluate.js');
     console.log(await runEvaluate(bundle));
     return;
   }
-  const { config, rest } = splitArgs(args);
-  if (cmd === 'all' && rest.length) throw new ConfigError(`all: unknown option(s) ${rest.join(', ')}; allowed: --config=<name> (run backbone and attach separately to override keys); ${hint(cmd)}`);
-  // Both configs are resolved before any work: `all` must not train a backbone and then reject the attach config.
-  const backboneCfg = cmd === 'attach' ? undefined : resolveFor(cmd, BACKBONE_DEFAULTS, BACKBONE_CONFIGS, config, rest);
-  const attachCfg = cmd === 'backbone' ? undefined : resolveFor(cmd, ATTACH_DEFAULTS, ATTACH_CONFIGS, config, rest);
+  const { backbone: backboneCfg, attach: attachCfg } = configsOf(cmd, config as string, values);
   if (backboneCfg) {
     const { runBackbone } = await import('./backbone/command.js');
     await runBackbone(backboneCfg);

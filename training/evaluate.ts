@@ -7,10 +7,9 @@
  * @example
  * console.log(await runEvaluate('models/fashion-resnet'));
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { parseManifest, ruleOf, type Manifest } from '../core/manifest.js';
+import { ruleOf, type Manifest } from '../core/manifest.js';
+import { loadBundle, readManifest } from '../core/node/bundle.js';
 import { schedulerScore } from '../core/cascade-rule.js';
 import { ATTACH_DEFAULTS, type AttachConfig } from './config.js';
 import { loadFashionMnist } from './data/fashion-mnist.js';
@@ -18,15 +17,13 @@ import { cacheFeatures, SegmentRunner } from './branches/features.js';
 import { exitOutputs } from './calibrate/outputs.js';
 import { evaluatePolicy, exitAccuracy, exitAurocs, scores, type Costs, type Evaluation, type SplitOutputs } from './calibrate/frontier.js';
 import { SCORE_INPUTS, SCORE_OUTPUT } from './calibrate/scheduler.js';
-import { sha256 } from './attach.js';
 import { calibrationPlan } from './attach-plan.js';
 
 /** Accuracies are recomputed on the same images with the same runtime: only float noise may differ. */
 const TOLERANCE = 1e-3;
 
-export function loadManifest(dir: string): Manifest {
-  return parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
-}
+/** @deprecated core/node/bundle.ts `readManifest` (kept for the tests that import it from here). */
+export const loadManifest: (dir: string) => Manifest = readManifest;
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 
@@ -39,17 +36,9 @@ export interface Measured {
   schedulerMaxDiff: number;
 }
 
-/** Runs a bundle's deployed files on its test split (hashes checked). */
+/** Runs a bundle's deployed files on its test split (every file's hash checked, the backbone's too). */
 export async function measureBundle(dir: string): Promise<Measured> {
-  const m = loadManifest(dir);
-  const read = (file: string, hash: string) => {
-    const b = new Uint8Array(readFileSync(join(dir, file)));
-    if (sha256(b) !== hash) throw new Error(`${file}: sha256 differs from the manifest`);
-    return b;
-  };
-  const segments = m.segments.map((s) => read(s.file, s.sha256));
-  const exits = m.exits.map((e) => read(e.file, e.sha256));
-  read(m.backbone.file, m.backbone.sha256);
+  const { manifest: m, segments, exits, schedulers } = loadBundle(dir, { schedulers: true, backbone: true });
   if (m.provenance.dataset !== 'fashion-mnist') throw new Error(`evaluate supports fashion-mnist bundles; this one used ${m.provenance.dataset}`);
   const cfg = { ...ATTACH_DEFAULTS, ...(m.provenance.config.attach as Partial<AttachConfig>) };
   const lim = cfg.limitPerClass > 0 ? { train: 1, val: 1, test: Math.max(10, Math.round(cfg.limitPerClass / 3)) } : { train: 1, val: 1 };
@@ -68,7 +57,7 @@ export async function measureBundle(dir: string): Promise<Measured> {
     const K = m.classes.length;
     const prev: number[][] = Array.from({ length: test.count }, () => []);
     for (const [i, e] of m.exits.entries()) {
-      const s = await ort.InferenceSession.create(read(e.scheduler!.file, e.scheduler!.sha256));
+      const s = await ort.InferenceSession.create(schedulers[i]!);
       const feeds: Record<string, ort.Tensor> = {
         [SCORE_INPUTS.logits]: new ort.Tensor('float32', test.exits[i]!.logits, [test.count, K]),
         [SCORE_INPUTS.confidence]: new ort.Tensor('float32', test.exits[i]!.confidence, [test.count, 1]),

@@ -1,14 +1,16 @@
 /**
  * `npm run train -- <backbone|attach> --help`: a one-line description of every BACKBONE_DEFAULTS and
  * ATTACH_DEFAULTS key (typed by the defaults' keys, so a new key without a description fails the
- * typecheck) and the formatter that prints `--key=<type>  description (default: value)` for each,
+ * typecheck) and the formatter that prints `--key=<type>  description (default: value)` for each
+ * (the type read off the key's schema in config.ts: an enum lists its values),
  * with the values of the chosen named config, then the named configs and what they override.
  *
  * @example
  * console.log(configHelp({ defaults: ATTACH_DEFAULTS, descriptions: ATTACH_DESCRIPTIONS, named: ATTACH_CONFIGS, notes: ATTACH_CONFIG_NOTES, config: 'smoke' }));
  * //   --epochs=<number>  Epochs of exit-classifier training … (default: 1 under --config=smoke; built-in: 12)
  */
-import type { ATTACH_DEFAULTS, BACKBONE_DEFAULTS, ConfigShape, ConfigValue } from './config.js';
+import { z } from 'zod';
+import { schemaOf, type ATTACH_DEFAULTS, type BACKBONE_DEFAULTS, type ConfigShape, type ConfigValue } from './config.js';
 
 const TF_BACKEND = 'tfjs backend: auto (tfjs-node(-gpu) when installed, else wasm, else cpu), tensorflow, wasm or cpu';
 
@@ -95,10 +97,14 @@ export function formatValue(v: ConfigValue): string {
   return s === '' ? '""' : s;
 }
 
-function typeOf(v: ConfigValue): string {
-  if (Array.isArray(v)) return v.length > 0 && typeof v[0] === 'number' ? '<n,n,…>' : '<a,b,…>';
-  if (typeof v === 'boolean') return '<true|false>';
-  return `<${typeof v}>`;
+/** The value placeholder of a key, from its schema: `<number>`, `<true|false>`, `<auto|wasm|…>` (an enum's values), `<n,n,…>`, `<a,b,…>`, `<string>`. */
+function placeholder(field: z.ZodType): string {
+  const t = field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field;
+  if (t instanceof z.ZodArray) return t.element instanceof z.ZodNumber ? '<n,n,…>' : '<a,b,…>';
+  if (t instanceof z.ZodEnum) return `<${t.options.join('|')}>`;
+  if (t instanceof z.ZodBoolean) return '<true|false>';
+  if (t instanceof z.ZodNumber) return '<number>';
+  return '<string>';
 }
 
 /** The named configs, one row each: what it is for and the keys it sets. */
@@ -116,12 +122,13 @@ export function namedConfigs<T extends ConfigShape>(named: Record<string, Partia
  */
 export function configHelp<T extends ConfigShape>(h: { defaults: T; descriptions: Record<keyof T, string>; named: Record<string, Partial<T>>; notes: Record<string, string>; config: string }): string {
   const over = h.named[h.config] ?? {};
+  const shape = schemaOf(h.defaults).shape as Record<string, z.ZodType>;
   const rows: HelpRow[] = [
     ['--config=<name>', `Named config to start from: ${Object.keys(h.named).join(', ')} (default: default)`],
     ...Object.entries(h.defaults).map(([k, base]): HelpRow => {
       const v = over[k];
       const dflt = v === undefined || formatValue(v) === formatValue(base) ? formatValue(base) : `${formatValue(v)} under --config=${h.config}; built-in: ${formatValue(base)}`;
-      return [`--${k}=${typeOf(base)}`, `${h.descriptions[k as keyof T]} (default: ${dflt})`];
+      return [`--${k}=${placeholder(shape[k]!)}`, `${h.descriptions[k as keyof T]} (default: ${dflt})`];
     }),
     HELP_ROW,
   ];

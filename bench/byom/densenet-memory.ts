@@ -15,9 +15,9 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
-import { cliArgs } from '../../scripts/cli-args.js';
+import { cliArgs, text as cliText } from '../../scripts/cli-args.js';
 import { foreignDenseNet } from '../../tests/helpers/foreign-backbones.js';
-import { parseManifest } from '../../core/manifest.js';
+import { readManifest } from '../../core/node/bundle.js';
 
 const args = cliArgs({
   usage: 'npm run bench:byom:memory -- [options]',
@@ -25,9 +25,9 @@ const args = cliArgs({
     'feature-cache plan attach chose (f32 / f16 in memory, or f16 on disk) and its estimate.',
   writes: 'bench/results/<name>.{json,md,log}',
   options: {
-    epochs: { arg: 'n', description: 'Exit-training epochs (memory peaks while caching and in the first epoch)', default: '1' },
+    epochs: { arg: 'n', description: 'Exit-training epochs (memory peaks while caching and in the first epoch)', default: '1', schema: cliText.int(1) },
     name: { arg: 'stem', description: 'File stem of the results in bench/results', default: 'byom-densenet-memory' },
-    keep: { arg: 'bool', description: 'Keep the bundle in models/.tmp-densenet-memory afterwards', default: 'false', choices: ['true', 'false'] },
+    keep: { arg: 'true|false', description: 'Keep the bundle in models/.tmp-densenet-memory afterwards', default: 'false', schema: cliText.bool() },
   },
 });
 
@@ -58,7 +58,7 @@ const text = stderr.join('');
 const rssKiB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(text)?.[1] ?? NaN);
 const plan = /feature caches: (.*)/.exec(text)?.[1] ?? '';
 if (code !== 0) throw new Error(`attach exited ${code}; see ${logFile}`);
-const m = parseManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')));
+const m = readManifest(out);
 const result = {
   date: new Date().toISOString().slice(0, 10),
   machine: `2-core x86 VM, ${(totalmem() / GiB).toFixed(1)} GiB`,
@@ -67,7 +67,7 @@ const result = {
   candidates: (m.provenance.candidates ?? []).map((c) => c.tensor),
   plan,
   featureCache: m.provenance.featureCache,
-  epochs: Number(args.epochs),
+  epochs: args.epochs,
   peakRssGiB: rssKiB / 1024 / 1024,
   wallSeconds: seconds,
   fits24GB: rssKiB * 1024 <= 24e9,
@@ -91,5 +91,5 @@ writeFileSync(`bench/results/${args.name}.md`, [
   `The log of the run is \`${logFile}\`.`,
   '',
 ].join('\n'));
-if (args.keep !== 'true') rmSync(out, { recursive: true, force: true });
+if (!args.keep) rmSync(out, { recursive: true, force: true });
 console.log(readFileSync(`bench/results/${args.name}.md`, 'utf8'));

@@ -56,6 +56,7 @@ import { normaliseImages } from '../../core/normalise.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../../core/safetensors.js';
 import { adamTensors, restoreAdam } from '../../training/optimizer-state.js';
 import { floatTensor, makeModel, node, valueInfo, writeOnnx, DEFAULT_OPSET, type Node, type TensorProto, type ValueInfo } from '../../training/onnx/proto.js';
+import { cliArgs, text, usageExit } from '../../scripts/cli-args.js';
 
 type Tf = typeof TF;
 type T4 = TF.Tensor4D;
@@ -469,17 +470,26 @@ async function ortLogits(bytes: Uint8Array, split: Split, batch = 500): Promise<
 }
 
 function parseArgs(argv: string[]): { cfg: Config; epochs?: number; budgetMin: number; probe: boolean } {
-  const args = new Map(argv.map((a) => { const m = /^--([^=]+)(?:=(.*))?$/.exec(a); if (!m) throw new Error(`bad argument ${a}`); return [m[1]!, m[2] ?? 'true'] as const; }));
-  const known = new Set(['model', 'width', 'seed', 'epochs', 'budget-min', 'probe']);
-  for (const k of args.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}; allowed: --model=vgg|resnet --width=N --seed=N --epochs=N --budget-min=M --probe`);
-  const model = args.get('model');
-  if (model !== 'vgg' && model !== 'resnet') throw new Error('--model=vgg|resnet is required');
+  const o = cliArgs({
+    usage: 'npx tsx bench/byom/train-foreign.ts --model=vgg|resnet [options]',
+    about: 'A VGG- or ResNet-shaped Fashion-MNIST classifier trained the way a user would train one elsewhere (tfjs, all 60,000\n' +
+      'training images) and exported in the form PyTorch\'s torch.onnx.export writes; rerun to continue a stopped run.',
+    writes: 'bench/byom/models/<model>.{onnx,json}; checkpoints and train-log.jsonl in bench/byom/work/<model>/',
+    options: {
+      model: { choices: ['vgg', 'resnet'], description: 'The network to train (required)' },
+      width: { arg: 'n', description: 'Channels of the first stage; each later stage doubles them', default: '16', schema: text.int(1) },
+      seed: { arg: 'n', description: 'Seed of the initialisation and the shuffles', defaultText: '7 for vgg, 13 for resnet', schema: text.int(0) },
+      epochs: { arg: 'n', description: 'Epochs to train', defaultText: 'as many as fit in --budget-min, timed on the first 60 steps', schema: text.int(1) },
+      'budget-min': { arg: 'minutes', description: 'Training time the epoch count is planned for, without --epochs', default: '20', schema: text.positive() },
+      probe: { flag: true, description: 'Stop once the epoch count is planned (times the first 60 steps only)' },
+    },
+  }, argv);
+  if (o.model === undefined) usageExit('--model=vgg|resnet is required (see --help)');
   const cfg: Config = {
-    model, width: Number(args.get('width') ?? 16), seed: Number(args.get('seed') ?? (model === 'vgg' ? 7 : 13)),
+    model: o.model, width: o.width, seed: o.seed ?? (o.model === 'vgg' ? 7 : 13),
     batch: 128, lr: 0.003, warmupEpochs: 0.25, weightDecay: 1e-4, bnMomentum: 0.9, shift: 1, flip: true,
   };
-  const epochs = args.has('epochs') ? Number(args.get('epochs')) : undefined;
-  return { cfg, epochs, budgetMin: Number(args.get('budget-min') ?? 20), probe: args.has('probe') };
+  return { cfg, epochs: o.epochs, budgetMin: o['budget-min'], probe: o.probe ?? false };
 }
 
 async function main(): Promise<void> {

@@ -1,18 +1,18 @@
 /**
- * The backend's routes: `POST /v1/resume` (signed safetensors features → the rest of the cascade),
- * `/healthz`, `/readyz`, `/metrics`. Errors are problem+json with a stable code.
+ * The backend's routes: `POST /v1/resume` (signed safetensors features → the rest of the cascade;
+ * request and answer are the wire contract of core/wire.ts), `/healthz`, `/readyz`, `/metrics`.
+ * Errors are problem+json with a stable code (core/problem.ts).
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { z } from 'zod';
+import { timeout } from 'hono/timeout';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Manifest } from '../../core/manifest.js';
-import { POLICIES } from '../../core/policies.js';
-import { decodeFeatures } from '../../core/feature-codec.js';
 import { mediaType } from '../../core/media-type.js';
-import { SIGNATURE_HEADER, verifyBody } from '../../core/signature.js';
+import { decodeFeatures, parseResumeMetadata, RESUME_PATH, SafetensorsError, SIGNATURE_HEADER, verifyBody, type ResumeAnswer } from '../../core/wire.js';
+import { problem, problemOnError, ProblemError } from '../../core/problem.js';
 import { nodeMac } from './node-mac.js';
 import { ReplayGuard } from './replay-guard.js';
-import { SafetensorsError } from '../../core/safetensors.js';
 import { BatchFailed, Overloaded, type Batcher } from './batcher.js';
 import type { Config } from './config.js';
 import type { Metrics } from './metrics.js';
@@ -38,41 +38,8 @@ export interface BackendState {
   metricsText?: () => Promise<string>;
 }
 
-function problem(c: Context, status: 400 | 401 | 404 | 409 | 413 | 415 | 422 | 500 | 503 | 504, code: string, detail: string, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify({ type: `https://edge-cascade.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`, status, code, detail, requestId: c.req.header('x-request-id') }), {
-    status, headers: { 'content-type': 'application/problem+json', ...headers },
-  });
-}
-
-/** Longest metadata string we take: ids and versions are tens of characters; thresholds a few numbers per exit. */
-const MAX_META_CHARS = 1024;
-const metaString = z.string().max(MAX_META_CHARS);
-
-/** A metadata string holding a JSON array of `item`. */
-function jsonNumbers<T>(item: z.ZodType<T, unknown>, message: string) {
-  return metaString.transform((s, ctx) => {
-    try {
-      return z.array(item).max(MAX_META_CHARS).parse(JSON.parse(s));
-    } catch {
-      ctx.addIssue({ code: 'custom', message });
-      return z.NEVER;
-    }
-  });
-}
-
-const metaSchema = z.object({
-  modelHash: metaString,
-  // A plain decimal index, parsed once: "0x1", "1e0" or " 1" are not segment numbers.
-  segment: z.string().regex(/^(0|[1-9]\d{0,5})$/, 'must be a decimal segment index').transform(Number),
-  policy: z.enum(POLICIES),
-  thresholds: jsonNumbers(z.number(), 'must be a JSON array of finite numbers'),
-  /** Scores of the exits the edge ran (policy eenet reads them at the deeper exits). */
-  // JSON has no NaN: an edge exit whose score was NaN sends null, read back as NaN (it never passes a threshold).
-  scores: jsonNumbers(z.number().nullable().transform((v) => v ?? NaN), 'must be a JSON array of numbers (null for a NaN score)').optional(),
-  thresholdVersion: metaString.optional(),
-  requestId: metaString.optional(),
-  region: metaString.optional(),
-});
+/** A route's problem answer that is also counted in the metrics (every resume refusal is). */
+type Fail = (status: ContentfulStatusCode, code: string, detail: string, headers?: Record<string, string>) => Response;
 
 function allFinite(x: Float32Array): boolean {
   // x - x is 0 for finite values and NaN for NaN and ±Infinity.
@@ -90,20 +57,31 @@ export function createBackendApp(st: BackendState): Hono {
   const local = new ReplayGuard(st.cfg.SIGNATURE_WINDOW_MS);
   const fresh = st.fresh ?? ((s: string) => local.fresh(s));
   const m = st.manifest;
+  /** Requests the route's timeout() has answered (504) while their handler still runs. */
+  const expired = new WeakSet<Context>();
 
   app.use('*', async (c, next) => {
     await next();
-    if (c.req.path === '/v1/resume') st.metrics.request(c.res.status);
+    if (c.req.path === RESUME_PATH) st.metrics.request(c.res.status);
     // While draining, every answer ends its connection: clients reconnect (elsewhere) for the next request.
     if (st.draining) c.res.headers.set('connection', 'close');
   });
 
-  app.post('/v1/resume', bodyLimit({ maxSize: st.cfg.BODY_LIMIT_BYTES, onError: (c) => problem(c, 413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${st.cfg.BODY_LIMIT_BYTES} bytes`, {
+  app.post(RESUME_PATH, bodyLimit({ maxSize: st.cfg.BODY_LIMIT_BYTES, onError: (c) => problem(c, 413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${st.cfg.BODY_LIMIT_BYTES} bytes`, {
     // The unread rest of the body is still on the connection: close it, or its bytes would be parsed as the next request.
     connection: 'close',
-  }) }), async (c) => {
-    const fail = (status: Parameters<typeof problem>[1], code: string, detail: string, headers?: Record<string, string>) => {
-      st.metrics.error(code);
+  }) }), timeout(st.cfg.REQUEST_TIMEOUT_MS, (c) => {
+    expired.add(c);
+    return new ProblemError(504, 'TIMEOUT', `no answer within ${st.cfg.REQUEST_TIMEOUT_MS} ms`, {
+      // The timer may fire while the body is still arriving: as above, its rest must not be read as a request.
+      headers: { connection: 'close' },
+    });
+  }), async (c) => {
+    // What the timeout leaves running (this request's batcher work) still ends in this handler,
+    // answered or refused, and nothing rejects unhandled; hono keeps the 504 and drops that late
+    // answer, and a late refusal is not counted again (the 504 was).
+    const fail: Fail = (status, code, detail, headers) => {
+      if (!expired.has(c)) st.metrics.error(code);
       return problem(c, status, code, detail, headers);
     };
     if (st.draining) return fail(503, 'SHUTTING_DOWN', 'the backend is shutting down', { 'retry-after': String(RETRY_AFTER_S) });
@@ -115,7 +93,7 @@ export function createBackendApp(st: BackendState): Hono {
     }
   });
 
-  async function resume(c: Context, fail: (status: Parameters<typeof problem>[1], code: string, detail: string, headers?: Record<string, string>) => Response): Promise<Response> {
+  async function resume(c: Context, fail: Fail): Promise<Response> {
     const type = mediaType(c.req.header('content-type'));
     if (type !== 'application/octet-stream') return fail(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type "${type}" is not accepted; send application/octet-stream (safetensors)`);
     // A client that disconnects mid-body makes this throw ECONNRESET: onError answers 400 BODY_ABORTED.
@@ -131,8 +109,8 @@ export function createBackendApp(st: BackendState): Hono {
       if (e instanceof SafetensorsError) return fail(400, 'BAD_BODY', e.message);
       throw e;
     }
-    const meta = metaSchema.safeParse(f.metadata);
-    if (!meta.success) return fail(400, 'BAD_METADATA', meta.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const meta = parseResumeMetadata(f.metadata);
+    if (!meta.ok) return fail(400, 'BAD_METADATA', meta.detail);
     const md = meta.data;
     if (md.modelHash !== m.backbone.sha256) return fail(409, 'MODEL_MISMATCH', `modelHash ${md.modelHash.slice(0, 12)}… is not this backend's model ${m.name} (${m.backbone.sha256.slice(0, 12)}…)`);
     if (md.segment < 1 || md.segment >= m.segments.length) return fail(400, 'BAD_SEGMENT', `segment ${md.segment} is not resumable; allowed 1-${m.segments.length - 1}`);
@@ -145,14 +123,12 @@ export function createBackendApp(st: BackendState): Hono {
     if (md.policy === 'eenet' && !m.exits.every((e) => e.scheduler)) return fail(400, 'BAD_METADATA', `this bundle (${m.name}) has no EENet scheduler; policy eenet is not served`);
     if (!allFinite(f.data)) return fail(400, 'BAD_VALUES', 'features contain NaN or Infinity');
     try {
-      const work = st.batcher.submit({ segment: md.segment, features: f.data, policy: md.policy, thresholds: md.thresholds, scores: md.scores ?? [] });
-      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), st.cfg.REQUEST_TIMEOUT_MS).unref());
-      const r = await Promise.race([work, timeout]);
-      if (r === 'timeout') return fail(504, 'TIMEOUT', `no answer within ${st.cfg.REQUEST_TIMEOUT_MS} ms`);
+      // REQUEST_TIMEOUT_MS is the route's timeout() above; past it, this await still settles (and is handled) here.
+      const r = await st.batcher.submit({ segment: md.segment, features: f.data, policy: md.policy, thresholds: md.thresholds, scores: md.scores ?? [] });
       // Finite features far outside what the edge's segments produce (e.g. ±3e38) overflow inside the
       // network: the answer would carry a NaN confidence (JSON null). That is the input's fault: 422.
       if (!Number.isFinite(r.confidence)) return fail(422, 'NON_FINITE_RESULT', `the features drove the model to a non-finite score (${r.confidence}); they are not what segment ${md.segment - 1} produces`);
-      return c.json({ classIndex: r.classIndex, label: r.label, confidence: r.confidence, exit: r.exit, timings: r.timings, batchSize: r.batchSize, executor: st.executor.name });
+      return c.json({ classIndex: r.classIndex, label: r.label, confidence: r.confidence, exit: r.exit, timings: r.timings, batchSize: r.batchSize, executor: st.executor.name } satisfies ResumeAnswer);
     } catch (e) {
       if (e instanceof Overloaded) return fail(503, 'OVERLOADED', e.message, { 'retry-after': String(RETRY_AFTER_S) });
       if (e instanceof BatchFailed) return fail(500, 'EXECUTOR_FAILED', e.message);
@@ -162,19 +138,19 @@ export function createBackendApp(st: BackendState): Hono {
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', (c) => c.json({ ready: !st.draining, model: m.name, modelHash: m.backbone.sha256, executor: st.executor.name, ...(st.executor.info ? { adapter: st.executor.info } : {}), fallbacks: st.executor.fallbacks, queued: st.batcher.queued(), maxBatch: st.cfg.MAX_BATCH, maxWaitMs: st.cfg.MAX_WAIT_MS }, st.draining ? 503 : 200));
-  app.get('/metrics', async (c) => c.text(st.metricsText ? await st.metricsText() : st.metrics.render(gauges(st)), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/metrics', async (c) => c.body(st.metricsText ? await st.metricsText() : await st.metrics.render(gauges(st)), 200, { 'content-type': st.metrics.contentType }));
   app.notFound((c) => problem(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
-  app.onError((err, c) => {
+  app.onError(problemOnError({
+    // Every problem rendered here (TIMEOUT from timeout(), BODY_ABORTED, INTERNAL, …) is counted, as the route's own are.
+    counted: (code) => st.metrics.error(code),
     // A client that disconnects mid-body (Node: ECONNRESET "aborted", read in the route or, for a
     // chunked body, in bodyLimit): its fault, and nobody is left to read the answer. Counted, not
     // logged as an internal error.
-    if ((err as { code?: string }).code === 'ECONNRESET') {
+    special: (err, c) => {
+      if ((err as { code?: string }).code !== 'ECONNRESET') return undefined;
       st.metrics.error('BODY_ABORTED');
       return problem(c, 400, 'BODY_ABORTED', `the body ended early (${err.message})`);
-    }
-    console.error(JSON.stringify({ level: 'error', error: err.message }));
-    st.metrics.error('INTERNAL');
-    return problem(c, 500, 'INTERNAL', 'unexpected error');
-  });
+    },
+  }));
   return app;
 }

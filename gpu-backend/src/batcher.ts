@@ -15,6 +15,7 @@ import { ruleOf, type Manifest } from '../../core/manifest.js';
 import { argmax, exitRuns, softmax, stepExit, type Policy } from '../../core/cascade-rule.js';
 import { callBatch, type Executor } from './executors/executor.js';
 import type { Metrics } from './metrics.js';
+import { log } from '../../core/log.js';
 
 export interface ResumeRequest {
   /** Segment to resume at (its input is `features`). */
@@ -167,6 +168,8 @@ export class Batcher {
       }
     } catch (e) {
       this.metrics?.error('EXECUTOR_FAILED');
+      // Each request's 500 says why; the log says it once per batch, with the shape that failed.
+      log.error('executor failed on a batch', { executor: this.ex.name, segment: start, batch: batch.length, unanswered: live.length, error: e });
       const err = new BatchFailed(`executor ${this.ex.name} failed on a batch of ${batch.length}: ${(e as Error).message}`);
       for (const { p } of live) p.reject(err);
     }

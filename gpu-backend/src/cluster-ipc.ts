@@ -10,7 +10,7 @@
 import cluster from 'node:cluster';
 import type { ExecutorChoice } from './executors/create.js';
 import { callBatch, type Executor } from './executors/executor.js';
-import { mergeSnapshots, renderSnapshot, type MetricsSnapshot } from './metrics.js';
+import type { MetricsSnapshot, PrimaryMetrics } from './metrics.js';
 
 /** Primary ↔ worker messages of the shared-executor mode. */
 export type ExecutorMsg = { rpc: 'executor'; name: Executor['name']; info?: Executor['info']; fallbacks: ExecutorChoice['fallbacks'] };
@@ -20,11 +20,15 @@ export type ResultMsg = { rpc: 'result'; id: number; out?: Record<string, Float3
 /** The replay keys (canonical MACs) one process verified in one event-loop turn, and whether each is new. */
 export type SeenMsg = { rpc: 'seen'; id: number; signatures: string[] };
 export type FreshMsg = { rpc: 'fresh'; id: number; fresh: boolean[] };
-/** /metrics in a cluster: a process asks (collect), the primary asks every process (snapshot), adds up and answers (collected). */
+/**
+ * /metrics in a cluster: a process asks (collect), the primary asks every process (snapshot: its
+ * prom-client registry as JSON), adds them up (AggregatorRegistry.aggregate) and answers (collected).
+ */
 export type CollectMsg = { rpc: 'collect'; id: number };
 export type SnapshotRequestMsg = { rpc: 'snapshot'; id: number };
 export type SnapshotMsg = { rpc: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot };
-export type CollectedMsg = { rpc: 'collected'; id: number; text: string };
+/** `error`: the primary could not add them up (the asking process's /metrics fails with it). */
+export type CollectedMsg = { rpc: 'collected'; id: number; text: string; error?: string };
 
 /**
  * One kind of question a server process asks the primary: sends `{rpc, id, ...payload}` and resolves
@@ -49,29 +53,32 @@ function asker<Q extends { rpc: string; id: number }, A extends { id: number }>(
 /** A process's /metrics in a cluster: the primary's sum over every process. */
 export function remoteMetrics(): () => Promise<string> {
   const ask = asker<CollectMsg, CollectedMsg>('collect', 'collected');
-  return async () => (await ask({})).text;
+  return async () => {
+    const m = await ask({});
+    if (m.error !== undefined) throw new Error(`cluster metrics: ${m.error}`);
+    return m.text;
+  };
 }
 
 /**
  * The primary's side of /metrics: asks every connected process for its snapshot, waits for them (at
  * most `timeoutMs`: a process that does not answer is left out, and `cascade_processes` says how many
- * did), adds them up and renders them with the primary's own lines (`extra`).
+ * did), and adds them up with the primary's own metrics (`own`, prom-client's AggregatorRegistry).
  */
-export function metricsCollector(extra: () => string[], timeoutMs = 1000): { collect(): Promise<string>; onSnapshot(m: SnapshotMsg): void } {
+export function metricsCollector(own: Pick<PrimaryMetrics, 'render'>, timeoutMs = 1000): { collect(): Promise<string>; onSnapshot(m: SnapshotMsg): void } {
   const gathering = new Map<number, { snaps: MetricsSnapshot[]; left: number; finish(): void }>();
   let next = 0;
   return {
     collect() {
       const workers = Object.values(cluster.workers ?? {}).filter((w) => w?.isConnected());
       const id = next++;
-      return new Promise((resolve) => {
+      return new Promise((resolve, reject) => {
         const g = {
           snaps: [] as MetricsSnapshot[], left: workers.length,
           finish: () => {
             clearTimeout(timer);
-            gathering.delete(id);
-            const text = renderSnapshot(mergeSnapshots(g.snaps));
-            resolve(text + ['# TYPE cascade_processes gauge', `cascade_processes ${g.snaps.length}`, ...extra(), ''].join('\n'));
+            if (!gathering.delete(id)) return;
+            own.render(g.snaps).then(resolve, reject);
           },
         };
         const timer = setTimeout(g.finish, timeoutMs);
@@ -89,10 +96,13 @@ export function metricsCollector(extra: () => string[], timeoutMs = 1000): { col
   };
 }
 
-/** Answers the primary's snapshot requests with this process's metrics. */
-export function answerSnapshots(snapshot: () => MetricsSnapshot): void {
+/** Answers the primary's snapshot requests with this process's metrics (its registry as JSON). */
+export function answerSnapshots(snapshot: () => Promise<MetricsSnapshot>): void {
   process.on('message', (m: SnapshotRequestMsg) => {
-    if (m?.rpc === 'snapshot' && process.connected) process.send!({ rpc: 'snapshot-reply', id: m.id, snapshot: snapshot() } satisfies SnapshotMsg);
+    if (m?.rpc !== 'snapshot') return;
+    snapshot().then((s) => {
+      if (process.connected) process.send!({ rpc: 'snapshot-reply', id: m.id, snapshot: s } satisfies SnapshotMsg);
+    }, () => undefined); // unanswered: the primary leaves this process out after its timeout (cascade_processes says so)
   });
 }
 

@@ -16,7 +16,7 @@
  *
  * @example
  * BACKEND_PROCESSES=8 BACKEND_SHARED_EXECUTOR=1 CASCADE_SECRET=… node --import tsx gpu-backend/src/cluster.ts
- * // stderr: "[cluster] 8 backend processes ready on http://127.0.0.1:8788"
+ * // stderr: {"time":"…","level":"info","msg":"8 backend processes ready on http://127.0.0.1:8788, sharing the primary's cuda executor",…}
  */
 import cluster from 'node:cluster';
 import { backendProcesses, ConfigError, loadConfig, sharedExecutor } from './config.js';
@@ -27,11 +27,13 @@ import { coalesce } from './coalesce.js';
 import { startBackend } from './server.js';
 import { gauges } from './app.js';
 import { ReplayGuard } from './replay-guard.js';
+import { PrimaryMetrics } from './metrics.js';
 import {
   answerSnapshots, metricsCollector, remoteExecutor, remoteMetrics, remoteReplayGuard,
   type CollectedMsg, type CollectMsg, type ExecutorMsg, type FreshMsg, type ResultMsg, type RunMsg, type SeenMsg, type SnapshotMsg,
 } from './cluster-ipc.js';
 import type { Manifest } from '../../core/manifest.js';
+import { log } from '../../core/log.js';
 
 /** An executor made here instead of by the configured chain (bench/backend-free-server.ts). */
 export type ExecutorFactory = (m: Manifest) => Executor;
@@ -46,18 +48,12 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
     const bundle = loadBundle(cfg.MODEL_DIR);
     choice = factory
       ? { executor: factory(bundle.manifest), fallbacks: [] }
-      : await createConfiguredExecutor(cfg, bundle, (m) => console.error(`[cluster] ${m}`));
+      : await createConfiguredExecutor(cfg, bundle, (m) => log.info(m, { component: 'cluster' }));
     merged = coalesce(choice.executor, cfg.MAX_BATCH);
   }
-  const metrics = metricsCollector(() => {
-    if (!merged) return [];
-    const st = merged.stats();
-    return [
-      '# HELP cascade_shared_executor_runs_total runs the server processes sent to the shared executor', '# TYPE cascade_shared_executor_runs_total counter', `cascade_shared_executor_runs_total ${st.runs}`,
-      '# HELP cascade_shared_executor_calls_total executor calls they were merged into', '# TYPE cascade_shared_executor_calls_total counter', `cascade_shared_executor_calls_total ${st.calls}`,
-      '# HELP cascade_shared_executor_samples_total samples in those calls', '# TYPE cascade_shared_executor_samples_total counter', `cascade_shared_executor_samples_total ${st.samples}`,
-    ];
-  });
+  // The primary's own metrics (cascade_processes, the shared executor's counters), added to the processes' (prom-client's AggregatorRegistry).
+  const coalesced = merged;
+  const metrics = metricsCollector(new PrimaryMetrics(coalesced && (() => coalesced.stats())));
   let ready = 0, url = '';
   let stopping = false;
   for (let i = 0; i < n; i++) {
@@ -69,7 +65,8 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
   }
   cluster.on('message', (w, msg: { ready?: string } | RunMsg | SeenMsg | CollectMsg | SnapshotMsg) => {
     if ('rpc' in msg && msg.rpc === 'collect') {
-      void metrics.collect().then((text) => { if (w.isConnected()) w.send({ rpc: 'collected', id: msg.id, text } satisfies CollectedMsg); });
+      const reply = (m: CollectedMsg) => { if (w.isConnected()) w.send(m); };
+      metrics.collect().then((text) => reply({ rpc: 'collected', id: msg.id, text }), (e: unknown) => reply({ rpc: 'collected', id: msg.id, text: '', error: (e as Error).message }));
       return;
     }
     if ('rpc' in msg && msg.rpc === 'snapshot-reply') {
@@ -91,19 +88,20 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
     }
     if (!('ready' in msg) || !msg.ready) return;
     url = msg.ready;
-    if (++ready === n) console.error(`[cluster] ${n} backend processes ready on ${url}${choice ? `, sharing the primary's ${choice.executor.name} executor` : ''}`);
+    // The URL is followed by ", " in the message: readers find it with /ready on (http:\/\/[^\s,]+)/.
+    if (++ready === n) log.info(`${n} backend processes ready on ${url}, ${choice ? `sharing the primary's ${choice.executor.name} executor` : 'each with its own executor'}`, { component: 'cluster', processes: n, url, sharedExecutor: choice?.executor.name ?? null });
   });
   let alive = n;
   cluster.on('exit', (w, code) => {
     if (--alive === 0) {
       if (merged) {
         const st = merged.stats();
-        console.error(`[cluster] shared executor: ${st.runs} runs in ${st.calls} calls, ${st.samples} samples (${(st.samples / Math.max(1, st.calls)).toFixed(1)} per call)`);
+        log.info(`shared executor: ${st.runs} runs in ${st.calls} calls, ${st.samples} samples (${(st.samples / Math.max(1, st.calls)).toFixed(1)} per call)`, { component: 'cluster', ...st });
       }
       void choice?.executor.release();
     }
     if (!stopping) {
-      console.error(`[cluster] backend process ${w.process.pid} exited (${code}); stopping all`);
+      log.error(`backend process ${w.process.pid} exited (${code}); stopping all`, { component: 'cluster', pid: w.process.pid, code });
       stopping = true;
       for (const o of Object.values(cluster.workers ?? {})) o?.kill('SIGTERM');
       process.exitCode = 1;
@@ -133,7 +131,7 @@ export async function runCluster(factory?: ExecutorFactory): Promise<void> {
       // primary's executor, /metrics is the primary's view: the sum over all (a scrape reaches any one),
       // and the shared executor's counters.
       const many = backendProcesses(process.env) > 1;
-      const b = await startBackend(process.env, (m) => console.error(`[backend ${process.pid}] ${m}`), {
+      const b = await startBackend(process.env, (m) => log.info(m, { component: 'backend', pid: process.pid }), {
         ...(executor ? { executor } : {}), ...(many ? { fresh: remoteReplayGuard() } : {}), ...(many || sharedExecutor(process.env) ? { metricsText: remoteMetrics() } : {}),
       });
       answerSnapshots(() => b.state.metrics.snapshot(gauges(b.state)));
@@ -141,7 +139,8 @@ export async function runCluster(factory?: ExecutorFactory): Promise<void> {
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
     }
   } catch (e) {
-    console.error(e instanceof ConfigError ? `[backend] configuration error: ${e.message}` : e);
+    if (e instanceof ConfigError) log.error(`configuration error: ${e.message}`, { component: 'backend', pid: process.pid });
+    else log.error('backend failed to start', { component: 'backend', pid: process.pid, error: e });
     process.exit(1);
   }
 }

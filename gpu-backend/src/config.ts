@@ -1,12 +1,16 @@
 /**
  * Backend configuration from the environment, validated: a bad value stops start-up with a message
- * naming the variable, the value and what is allowed.
+ * naming the variable, the value and what is allowed (a ConfigError, core/config-error.ts: the one
+ * the training and script command lines throw too; re-exported here for server.ts and cluster.ts).
  *
  * @example
- * const cfg = loadConfig(process.env); // throws ConfigError('MAX_BATCH=0: must be ≥ 1')
+ * const cfg = loadConfig(process.env); // throws ConfigError('MAX_BATCH="0": must be ≥ 1')
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { ConfigError, issueText } from '../../core/config-error.js';
+
+export { ConfigError };
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -44,41 +48,48 @@ export const configSchema = z.object({
    *  ~3,300 req/s spinning, ~5,300 without; bench/results/backend.md). */
   CPU_SPINNING: z.enum(['0', '1']).default('0').transform((v) => v === '1'),
   /** The onnxruntime-web build of the webgpu executor: `native` (its ./webgpu export) or `jsep`
-   *  (the JSEP bundle, ~19 % faster on the H100 in ../shared/gpu-webgpu.md's probe; not yet measured here). */
+   *  (the JSEP bundle, ~19 % faster on the H100 in docs/gpu-webgpu.md's probe; not yet measured here). */
   WEBGPU_BUILD: z.enum(['native', 'jsep']).default('native'),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
+/** A failed parse of the environment as one line: `NAME="value": what is allowed`, per variable. */
+function envError(error: z.ZodError, env: Record<string, string | undefined>): ConfigError {
+  return new ConfigError(error.issues.map((i) => {
+    const name = String(i.path[0]);
+    const value = env[name];
+    return value === undefined ? `${name} is not set, and it is required` : `${name}=${JSON.stringify(value)}: ${issueText(i)}`;
+  }).join('; '));
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const r = configSchema.safeParse(env);
-  if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])] ?? '(unset)')}: ${i.message}`).join('; '));
-  }
+  if (!r.success) throw envError(r.error, env);
   return r.data;
 }
 
 // The cluster's settings (cluster.ts), read before any server starts.
 
-/** Up to 256 processes: beyond the core count it only adds contention. */
-const processesSchema = z.coerce.number().int().min(1).max(256);
+const clusterSchema = z.object({
+  /** Up to 256 processes: beyond the core count it only adds contention. */
+  BACKEND_PROCESSES: int(1, 256).optional(),
+  /** One executor in the primary for every server process. */
+  BACKEND_SHARED_EXECUTOR: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+});
 
-export function backendProcesses(env: Record<string, string | undefined>): number {
-  const raw = env.BACKEND_PROCESSES ?? String(Math.max(1, Math.floor(availableParallelism() / 2)));
-  const r = processesSchema.safeParse(raw);
-  if (!r.success) throw new ConfigError(`BACKEND_PROCESSES=${JSON.stringify(raw)}: must be an integer 1-256`);
+function clusterConfig(env: Record<string, string | undefined>): z.output<typeof clusterSchema> {
+  const picked = { BACKEND_PROCESSES: env.BACKEND_PROCESSES, BACKEND_SHARED_EXECUTOR: env.BACKEND_SHARED_EXECUTOR };
+  const r = clusterSchema.safeParse(picked);
+  if (!r.success) throw envError(r.error, picked);
   return r.data;
 }
 
+/** BACKEND_PROCESSES, by default half the cores. */
+export function backendProcesses(env: Record<string, string | undefined>): number {
+  return clusterConfig(env).BACKEND_PROCESSES ?? Math.max(1, Math.floor(availableParallelism() / 2));
+}
+
 export function sharedExecutor(env: Record<string, string | undefined>): boolean {
-  const raw = env.BACKEND_SHARED_EXECUTOR ?? '0';
-  if (!['0', '1', 'true', 'false'].includes(raw)) throw new ConfigError(`BACKEND_SHARED_EXECUTOR=${JSON.stringify(raw)}: must be 0, 1, true or false`);
-  return raw === '1' || raw === 'true';
+  return clusterConfig(env).BACKEND_SHARED_EXECUTOR;
 }

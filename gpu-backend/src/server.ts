@@ -18,6 +18,10 @@ import { loadBundle } from './bundle.js';
 import { Metrics } from './metrics.js';
 import { createBackendApp, type BackendState } from './app.js';
 import { answerClientError } from './client-error.js';
+import { log, parseLogLevel, setLogLevel, setLogSink, stderrSink } from '../../core/log.js';
+
+// The backend has always logged to stderr (stdout stays free; cluster.ts's parent and the benches read stderr).
+setLogSink(stderrSink);
 
 export interface RunningBackend { url: string; state: BackendState; stop(): Promise<void> }
 
@@ -32,10 +36,20 @@ export interface StartOptions {
   metricsText?: BackendState['metricsText'];
 }
 
-export async function startBackend(env: Record<string, string | undefined>, log: (m: string) => void = (m) => console.error(`[backend] ${m}`), opts: StartOptions = {}): Promise<RunningBackend> {
+/**
+ * @param say where start-up and shutdown lines go: by default an info line of core/log.ts
+ *   (`component: 'backend'`); the tests pass a no-op.
+ */
+export async function startBackend(env: Record<string, string | undefined>, say: (m: string) => void = (m) => log.info(m, { component: 'backend' }), opts: StartOptions = {}): Promise<RunningBackend> {
+  try {
+    const level = parseLogLevel(env.LOG_LEVEL);
+    if (level) setLogLevel(level);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   const cfg = loadConfig(env);
   const bundle = loadBundle(cfg.MODEL_DIR);
-  const chosen = opts.executor ?? await createConfiguredExecutor(cfg, bundle, log);
+  const chosen = opts.executor ?? await createConfiguredExecutor(cfg, bundle, say);
   const { fallbacks } = chosen;
   const executor = opts.wrapExecutor ? opts.wrapExecutor(chosen.executor) : chosen.executor;
   const metrics = new Metrics();
@@ -48,7 +62,7 @@ export async function startBackend(env: Record<string, string | undefined>, log:
   server.on('clientError', answerClientError);
   const { port } = server.address() as AddressInfo;
   const url = `http://${cfg.HOST}:${port}`;
-  log(`model ${bundle.manifest.name} on ${url} (max batch ${cfg.MAX_BATCH}, max wait ${cfg.MAX_WAIT_MS} ms)`);
+  say(`model ${bundle.manifest.name} on ${url} (max batch ${cfg.MAX_BATCH}, max wait ${cfg.MAX_WAIT_MS} ms)`);
   let stopping: Promise<void> | undefined;
   return {
     url,
@@ -70,7 +84,7 @@ export async function startBackend(env: Record<string, string | undefined>, log:
       await closed;
       clearInterval(sweep);
       await executor.release();
-      log('stopped after draining');
+      say('stopped after draining');
     })()),
   };
 }
@@ -79,7 +93,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   startBackend(process.env).then((b) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
   }).catch((e: unknown) => {
-    console.error(e instanceof ConfigError ? `[backend] configuration error: ${e.message}` : e);
+    if (e instanceof ConfigError) log.error(`configuration error: ${e.message}`, { component: 'backend' });
+    else log.error('backend failed to start', { component: 'backend', error: e });
     process.exit(1);
   });
 }

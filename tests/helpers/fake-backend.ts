@@ -1,14 +1,19 @@
 /**
  * A stand-in for the GPU backend (another machine), bound to the worker under test as the BACKEND
- * service. It checks what a real backend checks (signature, safetensors body, metadata) and
+ * service. It speaks the real backend's wire contract (core/wire.ts): it checks the signature, the
+ * safetensors body and the metadata with the same schema, answers with the same answer type, and
+ * refuses with the same problem+json (tests/unit/wire-contract.test.ts holds the two to that). It
  * behaves according to the request id's prefix, so tests can choose a failure mode:
  *   down-…    → 502, as a proxy in front of a dead host answers (a thrown error here would surface as
  *               a 500, not a network error); slow-… → answers after 5 s; garbage-… → 200, non-JSON body;
  *   error-…   → 500; anything else → a valid answer from the final head (exit = segment + the number
  *   of deeper thresholds, i.e. the bundle's exit count, whatever the bundle) with class 4.
+ *
+ * @example
+ * serviceBindings: { BACKEND: fakeBackend } // vitest.config.ts; sign with FAKE_SECRET
  */
-import { decodeFeatures } from '../../core/feature-codec.js';
-import { SIGNATURE_HEADER, verifyBody } from '../../core/signature.js';
+import { decodeFeatures, parseResumeMetadata, REQUEST_ID_HEADER, RESUME_PATH, SafetensorsError, SIGNATURE_HEADER, verifyBody, type ResumeAnswer } from '../../core/wire.js';
+import { problemResponse } from '../../core/problem.js';
 
 export const FAKE_SECRET = 'test-cascade-secret';
 export const SLOW_MS = 5_000;
@@ -16,43 +21,40 @@ export const SLOW_MS = 5_000;
 export async function fakeBackend(req: Request): Promise<Response> {
   const url = new URL(req.url);
   if (url.pathname === '/healthz') return Response.json({ ok: true });
-  const id = req.headers.get('x-request-id') ?? '';
+  const id = req.headers.get(REQUEST_ID_HEADER) ?? '';
+  const refuse = (status: 400 | 401 | 404 | 500, code: string, detail: string) => problemResponse(status, code, detail, { requestId: id });
   if (id.startsWith('down-')) return new Response('Bad Gateway', { status: 502 });
   if (id.startsWith('slow-')) await new Promise((r) => setTimeout(r, SLOW_MS));
   if (id.startsWith('garbage-')) return new Response('<html>oops</html>', { status: 200 });
-  if (id.startsWith('error-')) return Response.json({ code: 'INTERNAL' }, { status: 500 });
+  if (id.startsWith('error-')) return refuse(500, 'INTERNAL', 'unexpected error (fake backend, error- request id)');
+  if (req.method !== 'POST' || url.pathname !== RESUME_PATH) return refuse(404, 'NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
   const body = new Uint8Array(await req.arrayBuffer());
   const sig = await verifyBody(FAKE_SECRET, body, req.headers.get(SIGNATURE_HEADER), { windowMs: 30_000 });
-  if (!sig.ok) return Response.json({ code: 'BAD_SIGNATURE', detail: sig.reason }, { status: 401 });
-  const f = decodeFeatures(body);
-  const missing = ['model', 'modelHash', 'segment', 'thresholdVersion', 'requestId', 'region', 'policy', 'thresholds', 'encoding'].filter((k) => !(k in f.metadata));
-  if (missing.length || f.shape[0] !== 1 || f.metadata.requestId !== id) {
-    return Response.json({ code: 'BAD_METADATA', detail: `missing ${missing.join(', ')}; shape [${f.shape}]` }, { status: 400 });
+  if (!sig.ok) return refuse(401, `SIGNATURE_${sig.reason.toUpperCase()}`, `${SIGNATURE_HEADER} is ${sig.reason}`);
+  let f: ReturnType<typeof decodeFeatures>;
+  try {
+    f = decodeFeatures(body);
+  } catch (e) {
+    if (e instanceof SafetensorsError) return refuse(400, 'BAD_BODY', e.message);
+    throw e;
   }
-  // The edge sends the thresholds of the exits past `segment`, and (as the real backend requires when
-  // present) one score per exit it ran: so the final head is exit segment + deeper thresholds.
-  const segment = Number(f.metadata.segment);
-  const deeper = jsonArray(f.metadata.thresholds);
-  const scores = 'scores' in f.metadata ? jsonArray(f.metadata.scores) : [];
-  if (!Number.isInteger(segment) || segment < 1 || !deeper || !scores || ('scores' in f.metadata && scores.length !== segment)) {
-    return Response.json({ code: 'BAD_METADATA', detail: `segment ${f.metadata.segment}, thresholds ${f.metadata.thresholds}, scores ${f.metadata.scores}` }, { status: 400 });
-  }
+  const meta = parseResumeMetadata(f.metadata);
+  if (!meta.ok) return refuse(400, 'BAD_METADATA', meta.detail);
+  const md = meta.data;
+  // Stricter than the real backend on purpose: the edge must send one sample, and its own request id
+  // in the metadata as in the header.
+  if (f.shape[0] !== 1 || md.requestId !== id) return refuse(400, 'BAD_METADATA', `shape [${f.shape}], metadata requestId ${JSON.stringify(md.requestId)}, header ${JSON.stringify(id)}`);
+  // What the real backend checks without needing the bundle: a resumable segment, and (when sent)
+  // one score per exit the edge ran. The final head is then exit segment + deeper thresholds.
+  if (md.segment < 1) return refuse(400, 'BAD_SEGMENT', `segment ${md.segment} is not resumable`);
+  if (md.scores && md.scores.length !== md.segment) return refuse(400, 'BAD_METADATA', `scores has ${md.scores.length} entries; resuming at segment ${md.segment} needs one per exit the edge ran (${md.segment})`);
   return Response.json({
     classIndex: 4,
     label: 'Coat',
     confidence: 0.97,
-    exit: segment + deeper.length,
+    exit: md.segment + md.thresholds.length,
     timings: { queueMs: 0.1, computeMs: 0.4 },
-    // Echoed for assertions: what the edge sent.
-    echo: { shape: f.shape, encoding: f.encoding, metadata: f.metadata, values: f.data.length },
-  });
-}
-
-function jsonArray(s: string | undefined): unknown[] | null {
-  try {
-    const v = JSON.parse(s ?? '') as unknown;
-    return Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
+    batchSize: 1,
+    executor: 'fake',
+  } satisfies ResumeAnswer);
 }

@@ -13,7 +13,7 @@ import { calibrationPlan, halves, optimisticCalibration, planCache, resolveLayou
 import { fromHalf, toHalf } from '../../core/feature-codec.js';
 import { mulberry32 } from '../../training/backbone/resnet.js';
 import type { Dataset, Split } from '../../training/data/dataset.js';
-import { ConfigError } from '../../training/config.js';
+import { ConfigError } from '../../core/config-error.js';
 
 const rand = mulberry32(3);
 const shape = [3, 4, 4], per = 48, chunk = 5, n = 23;

@@ -294,6 +294,12 @@ describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
         expect(text).toContain('cascade_errors_total{code="SIGNATURE_REPLAYED"} 3');
         expect(text).toContain('cascade_processes 2');
         expect(text).toMatch(/cascade_shared_executor_runs_total [1-9]\d*/);
+        // Each answer's queue time, from either process, in one histogram.
+        expect(text).toContain(`cascade_queue_seconds_count ${cuts[0]!.length + 1}`);
+        // Gauges summed over the processes; prom-client's process metrics summed over all of them (the primary too).
+        expect(text).toMatch(/^cascade_requests_in_flight 0$/m);
+        expect(text).toMatch(/^cascade_process_cpu_seconds_total [\d.e-]+$/m);
+        expect(text.match(/^# TYPE cascade_requests_total counter$/gm)).toHaveLength(1);
       }
     } finally {
       await cl.stop();
@@ -345,10 +351,21 @@ describe('observability and config', () => {
     const r = await (await fetch(`${b.url}/readyz`)).json() as { executor: string; modelHash: string };
     expect(r.executor).toBe('cpu');
     expect(r.modelHash).toBe(m.backbone.sha256);
-    const text = await (await fetch(`${b.url}/metrics`)).text();
+    const res = await fetch(`${b.url}/metrics`);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await res.text();
     expect(text).toMatch(/cascade_requests_total\{status="200"\} \d+/);
     expect(text).toMatch(/cascade_batch_size_count \d+/);
     expect(text).toMatch(/cascade_errors_total\{code="SIGNATURE_MISMATCH"\} \d+/);
+    // Durations in seconds (prom-client histograms): every answer has a queue and a compute time.
+    const count = (name: string) => Number(new RegExp(`^${name}_count (\\d+)$`, 'm').exec(text)?.[1]);
+    expect(count('cascade_queue_seconds')).toBeGreaterThan(0);
+    expect(count('cascade_compute_seconds')).toBe(count('cascade_queue_seconds'));
+    expect(text).toMatch(/^cascade_compute_seconds_bucket\{le="0\.0005"\} \d+$/m);
+    expect(text).toMatch(/^cascade_exits_total\{exit="\d+"\} \d+$/m);
+    expect(text).toMatch(/^cascade_requests_in_flight 0$/m);
+    // prom-client's process metrics, prefixed.
+    expect(text).toMatch(/^cascade_process_cpu_seconds_total [\d.e-]+$/m);
   });
 
   it('a bad configuration value stops start-up with a message naming it', () => {

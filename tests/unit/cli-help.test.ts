@@ -1,19 +1,21 @@
 /**
  * `--help` and usage errors of `npm run train` (training/cli.ts, training/options-help.ts) and of the
  * benchmark and fuzz scripts (scripts/cli-args.ts): every config key is described, every command's
- * help lists its options with their defaults, `--help` wins over other checks, unknown options point
- * at `--help`, and user errors (ConfigError, OnnxError) exit 2 without a stack trace.
+ * help lists its options with their defaults, `--help` wins over other checks, unknown options and
+ * values a key's schema refuses point at `--help`, and user errors (ConfigError, OnnxError) exit 2
+ * without a stack trace.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS, ConfigError } from '../../training/config.js';
+import { ConfigError } from '../../core/config-error.js';
+import { ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS } from '../../training/config.js';
 import { main, reportError } from '../../training/cli.js';
 import { ATTACH_CONFIG_NOTES, ATTACH_DESCRIPTIONS, BACKBONE_CONFIG_NOTES, BACKBONE_DESCRIPTIONS, formatValue } from '../../training/options-help.js';
 import { node, OnnxError, readOnnx, writeOnnx } from '../../training/onnx/proto.js';
-import { parseCli } from '../../scripts/cli-args.js';
+import { parseCli, text } from '../../scripts/cli-args.js';
 import { foreignVgg } from '../helpers/foreign-backbones.js';
 
 const COMMANDS = ['backbone', 'attach', 'evaluate', 'cuts', 'all'];
@@ -77,6 +79,8 @@ describe('npm run train -- --help', () => {
     for (const k of Object.keys(BACKBONE_DEFAULTS)) expect(out).toMatch(new RegExp(`^  --${k}=.*\\(default: `, 'm'));
     expect(out).toMatch(/--epochs=<number> .*\(default: 2 under --config=default; built-in: 10\)/);
     expect(out).toMatch(/--widths=<n,n,…> .*\(default: 16,32,64\)/);
+    expect(out).toMatch(/--tfBackend=<auto\|tensorflow\|wasm\|cpu> .*\(default: auto\)/);
+    expect(out).toMatch(/--augment=<true\|false> .*\(default: true\)/);
     expect(await printed(['backbone', '--config=smoke', '--help'])).toMatch(/--stemWidth=<number> .*\(default: 4 under --config=smoke; built-in: 16\)/);
   });
 
@@ -88,11 +92,15 @@ describe('npm run train -- --help', () => {
   });
 
   it('unknown options are errors that list the allowed ones and point at --help', async () => {
-    await expect(main(['attach', '--epoch=3'])).rejects.toThrow(/unknown option --epoch; allowed: .*--epochs.*; see `npm run train -- attach --help`/);
+    await expect(main(['attach', '--epoch=3'])).rejects.toThrow(/^attach: unknown option\(s\) --epoch; allowed: --config, --backbone, .*--epochs.*; see `npm run train -- attach --help`$/);
+    await expect(main(['attach', 'extra', '--x'])).rejects.toThrow(/unknown option\(s\) extra, --x;/);
+    await expect(main(['backbone', '--tfBackend=foo'])).rejects.toThrow(new ConfigError('backbone: --tfBackend=foo: expected one of auto, tensorflow, wasm, cpu; see `npm run train -- backbone --help`'));
+    await expect(main(['attach', '--maxCandidates=0'])).rejects.toThrow(/attach: --maxCandidates=0: must be ≥ 1; see/);
     await expect(main(['backbone', '--config=huge'])).rejects.toThrow(/unknown config "huge".*backbone --help/);
-    await expect(main(['cuts', '--bundle=x'])).rejects.toThrow(/allowed: --backbone=<file\.onnx>; see `npm run train -- cuts --help`/);
-    await expect(main(['evaluate', '--config=smoke'])).rejects.toThrow(/evaluate: unknown option\(s\) --config=smoke.*evaluate --help/);
-    await expect(main(['all', '--epochs=3'])).rejects.toThrow(/all: unknown option\(s\) --epochs=3; allowed: --config=<name>.*all --help/);
+    await expect(main(['cuts', '--bundle=x'])).rejects.toThrow(/cuts: unknown option\(s\) --bundle; allowed: --backbone; see `npm run train -- cuts --help`/);
+    await expect(main(['cuts', '--backbone'])).rejects.toThrow(/argument missing; see `npm run train -- cuts --help`/);
+    await expect(main(['evaluate', '--config=smoke'])).rejects.toThrow(/evaluate: unknown option\(s\) --config; allowed: --bundle.*evaluate --help/);
+    await expect(main(['all', '--epochs=3'])).rejects.toThrow(/all: unknown option\(s\) --epochs; allowed: --config;.*all --help/);
     // all resolves both configs before training: a name only the backbone knows fails at once.
     await expect(main(['all', '--config=v1'])).rejects.toThrow(/unknown config "v1"; known: default, smoke/);
     await expect(main(['fly'])).rejects.toThrow(/unknown command "fly".*npm run train -- --help/);
@@ -132,6 +140,13 @@ describe('errors at the command line', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('`train backbone --tfBackend=foo` exits 2 naming the allowed backends, before any work', () => {
+    const r = run(['training/cli.ts', 'backbone', '--tfBackend=foo']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe('error: backbone: --tfBackend=foo: expected one of auto, tensorflow, wasm, cpu; see `npm run train -- backbone --help`');
+    expect(r.stdout).toBe('');
+  });
 });
 
 describe('benchmark and fuzz options (scripts/cli-args.ts)', () => {
@@ -152,6 +167,32 @@ describe('benchmark and fuzz options (scripts/cli-args.ts)', () => {
     expect(() => parseCli(spec, ['extra'])).toThrow(/unknown option\(s\) extra/);
     expect(() => parseCli(spec, ['--seconds'])).toThrow(/argument missing \(see --help\)/);
     expect(() => parseCli(spec, ['--mode=c'])).toThrow(/--mode=c: expected one of a, b/);
+    expect(() => parseCli(spec, ['--seconds', '--mode=b'])).toThrow(/argument is ambiguous/);
+  });
+
+  it('reads typed values with their schema and refuses the text it does not take, naming it', () => {
+    const typed = {
+      usage: 'x', about: 'x',
+      options: {
+        n: { description: 'n', default: '2', schema: text.int(1) },
+        sizes: { description: 'sizes', default: '1,8', schema: text.ints(1) },
+        on: { description: 'on', default: '1', schema: text.bool() },
+        probe: { description: 'probe', flag: true },
+        seconds: { description: 'seconds', schema: text.positive() },
+      },
+    } as const;
+    expect(parseCli(typed, [])).toEqual({ values: { n: 2, sizes: [1, 8], on: true } });
+    // A bare flag is true and does not take the next argument; --flag=false works too.
+    expect(parseCli(typed, ['--probe', '--n=3', '--on=false', '--sizes=4, 16'])).toEqual({ values: { n: 3, sizes: [4, 16], on: false, probe: true } });
+    expect(parseCli(typed, ['--probe=false', '--seconds', '0.5'])).toEqual({ values: { n: 2, sizes: [1, 8], on: true, probe: false, seconds: 0.5 } });
+    expect(() => parseCli(typed, ['--n=abc'])).toThrow(new ConfigError('--n=abc: expected a number, not "abc" (see --help)'));
+    expect(() => parseCli(typed, ['--n='])).toThrow(/--n=: expected a number, not ""/);
+    expect(() => parseCli(typed, ['--n=0'])).toThrow(/--n=0: must be ≥ 1 \(see --help\)/);
+    expect(() => parseCli(typed, ['--sizes=1,6x4'])).toThrow(/--sizes=1,6x4: value 2: expected a number, not "6x4"/);
+    expect(() => parseCli(typed, ['--on=yes'])).toThrow(/--on=yes: expected true or false \(or 1, 0\), not "yes"/);
+    expect(() => parseCli(typed, ['--probe=maybe'])).toThrow(/--probe=maybe: expected true or false/);
+    expect(() => parseCli(typed, ['--seconds=-1'])).toThrow(/--seconds=-1: must be > 0/);
+    expect(() => parseCli({ usage: 'x', about: 'x', options: {} }, ['--x'])).toThrow(/unknown option\(s\) --x; allowed: none/);
   });
 
   it('--help anywhere wins and lists every option with its default, the results and the environment', () => {
@@ -178,5 +219,24 @@ describe('benchmark and fuzz options (scripts/cli-args.ts)', () => {
     expect(typo.stderr.trim()).toBe('error: unknown option(s) --bundel; allowed: --bundle, --name (see --help)');
     expect(typo.stdout).toBe('');
     for (const ext of ['json', 'md', 'svg']) expect(existsSync(`bench/results/${stem}.${ext}`)).toBe(false);
+  });
+
+  it('a bench refuses an unknown option and a value its schema does not take, exit 2, before any work', () => {
+    const typo = run(['bench/soak.ts', '--secnds=3']);
+    expect(typo.status, typo.stderr).toBe(2);
+    expect(typo.stderr.trim()).toBe('error: unknown option(s) --secnds; allowed: --seconds, --concurrency, --every, --plateau-mb, --traffic (see --help)');
+    const bad = run(['bench/soak.ts', '--seconds=1O']);
+    expect(bad.status, bad.stderr).toBe(2);
+    expect(bad.stderr.trim()).toBe('error: --seconds=1O: expected a number, not "1O" (see --help)');
+    expect(bad.stdout).toBe('');
+  });
+
+  it('npm start and gen:edge-bundle refuse an unknown option the same way, with their own prefix', () => {
+    const start = run(['scripts/start.ts', '--port=9000']);
+    expect(start.status, start.stderr).toBe(2);
+    expect(start.stderr.trim()).toBe('npm start: unknown option(s) --port; allowed: none; npm start is configured by MODEL, PORT and BACKEND_PORT (npm start -- --help)');
+    const gen = run(['scripts/gen-edge-bundle.ts', '--chek']);
+    expect(gen.status, gen.stderr).toBe(2);
+    expect(gen.stderr.trim()).toBe('gen:edge-bundle: unknown option(s) --chek; allowed: --check, --model (see --help)');
   });
 });

@@ -2,7 +2,7 @@
  * BatchNorm over N, H, W of an NHWC tensor with a hand-written gradient.
  *
  * tfjs's stock `batchNorm` gradient tiles tensors, which costs ~35 ms a call on the wasm backend
- * (../shared/training-speed.md); the closed-form gradient below needs only reductions and
+ * (docs/training-speed.md); the closed-form gradient below needs only reductions and
  * broadcasting element-wise ops.
  *
  * @example

@@ -3,7 +3,7 @@
  *
  * The wasm backend has no `Conv2DBackpropFilter` kernel (so `tf.grad` through any conv throws) and
  * its `Conv2DBackpropInput` runs at ~1.8 GFLOP/s, while its forward conv (XNNPACK) runs at ~16.
- * Both gradients are convolutions in disguise (see ../shared/training-speed.md, measured: ~2x the
+ * Both gradients are convolutions in disguise (see docs/training-speed.md, measured: ~2x the
  * throughput of the stock input gradient), so we express them as the backend's own forward
  * `Conv2D` plus cheap layout kernels. We call the wasm kernel functions directly on `TensorInfo`s
  * instead of tf ops: kernels must not re-enter the engine (tape, scopes), and intermediates are

@@ -1,6 +1,6 @@
 /**
  * onnxruntime-web's WebGPU execution provider on a real GPU from Node, through Dawn's Node bindings
- * (npm `webgpu`, an optional dependency), as proven on the lent H100 (../shared/gpu-webgpu.md).
+ * (npm `webgpu`, an optional dependency), as proven on the lent H100 (docs/gpu-webgpu.md).
  * Without the package, or without a Vulkan driver and adapter, creation throws and the factory falls
  * back. Without a GPU, Mesa's lavapipe (software Vulkan) is an adapter too: slow, but correct, which
  * is how the tests run this executor everywhere (tests/unit/webgpu-executor.test.ts).
@@ -11,7 +11,7 @@
  *   - ORT must stay single-threaded in Node (otherwise it fetches its worker from a file:// URL);
  *   - two onnxruntime-web builds carry a WebGPU provider: the native one (`onnxruntime-web/webgpu`,
  *     the default) and the JSEP one (`dist/ort.bundle.min.mjs`, `WEBGPU_BUILD=jsep`), which ran a
- *     similar ResNet ~19 % faster at batch 256 on the H100 (../shared/gpu-webgpu.md). Both write
+ *     similar ResNet ~19 % faster at batch 256 on the H100 (docs/gpu-webgpu.md). Both write
  *     views or ranges of the shared wasm heap, which Dawn rejects in places (see acceptSharedWrites);
  *   - ORT-web refuses to create two WebGPU sessions at once ("another WebGPU EP inference session
  *     is being created"), and all sessions share one device and queue: create and run serially.
