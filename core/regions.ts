@@ -19,6 +19,14 @@ export type FeatureEncoding = (typeof FEATURE_ENCODINGS)[number];
 
 export const REGION_KEY = /^(default|colo:[A-Z]{3}|country:[A-Z]{2}|continent:(AF|AN|AS|EU|NA|OC|SA))$/;
 
+/**
+ * A region key as a schema: what the edge validates keys with (admin path, `x-cascade-region`) and
+ * what its OpenAPI document publishes as the pattern, so neither can drift from REGION_KEY.
+ */
+export const regionKeySchema = z.string()
+  .regex(REGION_KEY, { error: (iss) => `${JSON.stringify(iss.input)} is not a region key; expected colo:XXX (IATA), country:XX (ISO 3166), continent:XX (AF, AN, AS, EU, NA, OC, SA) or default` })
+  .describe('Region key, most specific first: colo:XXX (IATA code of the Cloudflare data centre), country:XX (ISO 3166-1 alpha-2), continent:XX (AF, AN, AS, EU, NA, OC, SA), or default');
+
 /** What an operator writes (PUT body). */
 export const regionSettingsSchema = z.object({
   policy: z.enum(POLICIES),

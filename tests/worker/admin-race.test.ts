@@ -6,7 +6,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { RegionObject } from '../../workers/edge/src/thresholds/region-object.js';
-import type { KvLike } from '../../workers/edge/src/thresholds/store.js';
+import type { KvLike } from '../../workers/edge/src/thresholds/region-entries.js';
 import { every, SPLIT } from './bundle.js';
 
 const TOKEN = 'test-admin-token';

@@ -1,25 +1,42 @@
 /**
- * Wires the edge worker's routes and middleware; the route handlers live in routes/.
+ * Wires the edge worker's routes and middleware; the route handlers, each with its OpenAPI
+ * description (createRoute), live in routes/. /openapi.json and /docs are generated from those.
  */
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
-import type { Env } from './env.js';
-import { onError, problem } from './errors.js';
-import { classify } from './routes/classify.js';
-import { healthz, readyz } from './routes/health.js';
+import { problem, problemOnError } from './errors.js';
+import { log, parseLogLevel, setLogLevel } from '../../../core/log.js';
+import { problemHook, type EdgeEnv } from './api/define.js';
+import { serveClassify } from './routes/classify.js';
+import { serveHealth } from './routes/health.js';
 import { admin } from './routes/admin.js';
-import { openapi } from './routes/openapi.js';
+import { serveApiDocs } from './routes/openapi.js';
 
-export function createApp(): Hono<{ Bindings: Env }> {
-  const app = new Hono<{ Bindings: Env }>();
+export function createApp(): OpenAPIHono<EdgeEnv> {
+  // Routes here validate only headers (classify's x-cascade-region, any string): a failure would be a header problem.
+  const app = new OpenAPIHono<EdgeEnv>({ defaultHook: problemHook({ header: 'BAD_HEADER' }) });
+  // Bindings come with requests, not at module load: apply LOG_LEVEL on the first request, and again
+  // only when it differs from the last value seen (one string comparison per request).
+  let level: string | undefined;
+  app.use('*', async (c, next) => {
+    if (c.env?.LOG_LEVEL !== level) {
+      level = c.env?.LOG_LEVEL;
+      try {
+        setLogLevel(parseLogLevel(level) ?? 'info');
+      } catch (e) {
+        setLogLevel('info');
+        log.warn('LOG_LEVEL ignored; logging at info', { error: (e as Error).message });
+      }
+    }
+    await next();
+  });
   app.use('*', requestId());
-  // The body is read (capped, as a stream) by routes/input.ts.
-  app.post('/v1/classify', classify);
-  app.get('/healthz', healthz);
-  app.get('/readyz', readyz);
-  app.get('/openapi.json', openapi);
+  // The classify body is read (capped, as a stream) by request/pixels.ts, admin bodies by request/json-body.ts.
+  serveClassify(app);
+  serveHealth(app);
   app.route('/admin', admin);
-  app.notFound((c) => problem(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${new URL(c.req.url).pathname}; see /openapi.json`));
-  app.onError(onError);
+  serveApiDocs(app);
+  app.notFound((c) => problem(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${new URL(c.req.url).pathname}; see /openapi.json or /docs`));
+  app.onError(problemOnError());
   return app;
 }

@@ -1,19 +1,39 @@
-import type { RegionObject } from './thresholds/region-object.js';
-
-/** Bindings and variables of the edge worker (see wrangler.toml). */
-export interface Env {
-  /** Published region entries (`region:<key>`), the edge's read path; written only by RegionObject. */
-  THRESHOLDS: KVNamespace;
-  /** One Durable Object per region key: the entry's source of truth, version checks and history. */
-  REGIONS: DurableObjectNamespace<RegionObject>;
-  /** Optional service binding to the GPU backend; BACKEND_URL is used when absent. */
+/**
+ * The edge worker's bindings and variables.
+ *
+ * Generated: what wrangler.toml declares (THRESHOLDS, REGIONS, BACKEND_URL, BACKEND_TIMEOUT_MS,
+ * ALLOW_REGION_HEADER) is typed by `wrangler types` in ../worker-configuration.d.ts as the global
+ * `Cloudflare.Env` (`npm run types:worker` after editing wrangler.toml; `npm run typecheck` fails
+ * while that file is stale). What each binding is for is said next to it in wrangler.toml.
+ *
+ * Hand-written, below: only the bindings wrangler.toml does not declare, all optional, added to the
+ * same interface. Why they are not in wrangler.toml:
+ *   - BACKEND is a service binding only the worker tests bind (vitest.config.ts, to the fake backend);
+ *     deployed, the backend is another machine behind BACKEND_URL, not a Worker a [[services]] entry could name.
+ *   - CASCADE_SECRET and ADMIN_TOKEN are secrets. Wrangler's one way to declare them, `secrets.required`,
+ *     makes them required: a deploy fails while one is unset, and `wrangler dev` then ignores the
+ *     .dev.vars keys it does not list. Both are optional by design (without them: degraded edge answers,
+ *     admin API 503), so they are declared here.
+ *   - LOG_LEVEL is optional and unset means info (core/log.ts); a [vars] default would hide that.
+ */
+interface UndeclaredBindings {
+  /** Service binding to the GPU backend (tests only); BACKEND_URL is used when absent. */
   BACKEND?: Fetcher;
-  BACKEND_URL?: string;
-  BACKEND_TIMEOUT_MS?: string;
-  /** Shared HMAC secret with the backend (secret). */
+  /** Shared HMAC secret with the backend (secret); without it, nothing is forwarded (degraded edge answers). */
   CASCADE_SECRET?: string;
   /** Bearer token of the admin API (secret); admin routes answer 503 while unset. */
   ADMIN_TOKEN?: string;
-  /** Local use only: lets a request name its region key in `x-cascade-region`. Never "true" in production. */
-  ALLOW_REGION_HEADER?: string;
+  /** Lowest log level written: debug, info (default), warn or error (core/log.ts). */
+  LOG_LEVEL?: string;
 }
+
+declare global {
+  // Both generated spellings: `Cloudflare.Env` (cloudflare:test's and cloudflare:workers' `env`) and the global `Env`.
+  namespace Cloudflare {
+    interface Env extends UndeclaredBindings {}
+  }
+  interface Env extends UndeclaredBindings {}
+}
+
+/** The edge's `c.env`: wrangler.toml's bindings (generated) plus the undeclared ones above. */
+export type Env = Cloudflare.Env;

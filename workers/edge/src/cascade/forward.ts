@@ -1,23 +1,17 @@
 /**
  * Forwards not-confident features to the GPU backend: safetensors body (f32/f16/i8 per region),
- * metadata in `__metadata__`, HMAC-signed, with a timeout. Never throws for backend trouble: the
- * caller gets either the backend's answer or the reason it could not be had.
+ * metadata in `__metadata__`, HMAC-signed, with a timeout; request and answer are the wire contract
+ * of core/wire.ts. Never throws for backend trouble: the caller gets either the backend's answer or
+ * the reason it could not be had.
  *
  * @example
  * const r = await forward({ fetcher, url, secret, timeoutMs: 1500 }, body, requestId);
  * if (r.ok) r.answer.classIndex; else r.reason; // 'backend_timeout' | 'backend_unreachable' | …
  */
-import { z } from 'zod';
-import { SIGNATURE_HEADER, signBody } from '../../../../core/signature.js';
+import { REQUEST_ID_HEADER, RESUME_PATH, resumeAnswerSchema, SIGNATURE_HEADER, signBody, type ResumeAnswer } from '../../../../core/wire.js';
 
-export const backendAnswerSchema = z.object({
-  classIndex: z.number().int().nonnegative(),
-  label: z.string(),
-  confidence: z.number(),
-  exit: z.number().int().nonnegative(),
-  timings: z.object({ queueMs: z.number(), computeMs: z.number() }),
-});
-export type BackendAnswer = z.infer<typeof backendAnswerSchema>;
+/** The backend's answer: the wire contract's (core/wire.ts). */
+export type BackendAnswer = ResumeAnswer;
 
 export type ForwardFailure = 'backend_timeout' | 'backend_unreachable' | 'backend_error' | 'backend_invalid_response' | 'backend_not_configured';
 export type ForwardResult = { ok: true; answer: BackendAnswer; ms: number } | { ok: false; reason: ForwardFailure; detail: string; ms: number };
@@ -36,10 +30,11 @@ export async function forward(t: BackendTarget, body: Uint8Array, requestId: str
   const fail = (reason: ForwardFailure, detail: string): ForwardResult => ({ ok: false, reason, detail, ms: ms() });
   let res: Response;
   try {
-    const req = new Request(new URL('/v1/resume', t.url), {
+    const req = new Request(new URL(RESUME_PATH, t.url), {
       method: 'POST',
-      body,
-      headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: await signBody(t.secret, body), 'x-request-id': requestId },
+      // encodeFeatures allocates a plain ArrayBuffer (never shared); DOM's BodyInit wants that said.
+      body: body as Uint8Array<ArrayBuffer>,
+      headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: await signBody(t.secret, body), [REQUEST_ID_HEADER]: requestId },
       signal: AbortSignal.timeout(t.timeoutMs),
     });
     res = await t.fetcher(req);
@@ -61,7 +56,7 @@ export async function forward(t: BackendTarget, body: Uint8Array, requestId: str
     return fail(res.ok ? 'backend_invalid_response' : 'backend_error', res.ok ? 'body is not JSON' : `status ${res.status}`);
   }
   if (!res.ok) return fail('backend_error', `status ${res.status}: ${JSON.stringify(json).slice(0, 200)}`);
-  const parsed = backendAnswerSchema.safeParse(json);
+  const parsed = resumeAnswerSchema.safeParse(json);
   if (!parsed.success) return fail('backend_invalid_response', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   return { ok: true, answer: parsed.data, ms: ms() };
 }

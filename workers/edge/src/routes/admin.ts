@@ -1,63 +1,76 @@
 /**
- * Admin API for region entries (bearer token, compared in constant time):
- *   GET    /admin/regions                       list keys and versions (as published to KV: eventually consistent)
- *   GET    /admin/regions/:key                  current entry (ETag = version), from the key's Durable Object
- *   PUT    /admin/regions/:key                  write settings (validated against the bundle);
- *                                               If-Match: <version> required to replace (412 on conflict)
- *   DELETE /admin/regions/:key                  If-Match required
- *   GET    /admin/regions/:key/history          every version
- *   POST   /admin/regions/:key/rollback         {"version": n}: a new version with version n's settings
+ * Admin API for region entries (bearer token, compared in constant time), mounted at /admin: list,
+ * read, write (If-Match to replace), delete, history and rollback of /regions/{key}. Each route is
+ * described once below (createRoute: summary, key and If-Match schemas, body, answers); that
+ * description is both the OpenAPI document's (/openapi.json, /docs) and the requests' validation.
  *
  * Writes go through one Durable Object per key (thresholds/region-object.ts), which checks If-Match
  * and writes atomically, then publishes to KV for the edge. `x-kv-publish: pending` on a write's
  * answer: durable, but KV has not taken it yet (the object retries from an alarm).
  * Every 4xx is problem+json, 401 included (with `WWW-Authenticate: Bearer`).
  */
-import { Hono, type Context } from 'hono';
-import { z } from 'zod';
-import { checkSettings, REGION_KEY, regionSettingsSchema } from '../../../../core/regions.js';
-import { mediaType } from '../../../../core/media-type.js';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { checkSettings, regionEntrySchema, regionKeySchema, regionSettingsSchema } from '../../../../core/regions.js';
 import { hex, timingSafeEqualStr } from '../../../../core/signature.js';
-import type { Env } from '../env.js';
 import { ProblemError } from '../errors.js';
 import { edgeModel } from '../model/edge-model.js';
-import { readBody } from './body.js';
-import { AlreadyExists, deleteEntry, history, listRegions, NotFound, readEntry, VersionConflict, writeEntry } from '../thresholds/store.js';
-
-type C = Context<{ Bindings: Env }>;
+import { readJsonBody } from '../request/json-body.js';
+import { problemHook, problems, serve, type EdgeEnv } from '../api/define.js';
+import { AlreadyExists, deleteEntry, history, listRegions, NotFound, readEntry, VersionConflict, writeEntry } from '../thresholds/region-entries.js';
 
 /** Largest admin body: region settings are a few hundred bytes; anything near this is a mistake. */
 export const MAX_ADMIN_BODY_BYTES = 16 * 1024;
-
-function regionKey(c: C): string {
-  const key = c.req.param('key')!;
-  if (!REGION_KEY.test(key)) throw new ProblemError(400, 'BAD_REGION', `"${key}" is not a region key; expected colo:XXX (IATA), country:XX (ISO 3166), continent:XX (AF, AN, AS, EU, NA, OC, SA) or default`);
-  return key;
-}
 
 /** A version as we emit it in ETags: decimal, no sign, no leading zeros, no exponent or hex. */
 const VERSION = /^(?:0|[1-9][0-9]*)$/;
 const IF_MATCH_ALLOWED = 'send the version from the ETag, as 3 or "3" (one decimal integer: no sign, leading zeros, spaces, weak prefix or list)';
 
 /**
- * Parses If-Match once into a canonical version number (null when absent). Only what we emit is
- * accepted, so `01`, `0x1` or `1e3` cannot alias a version through loose number parsing.
+ * Parses If-Match once into a canonical version number (null when absent), or says why it is not
+ * one. Only what we emit is accepted, so `01`, `0x1` or `1e3` cannot alias a version through loose
+ * number parsing.
  */
-export function parseIfMatch(h: string | null | undefined): number | null {
-  if (h === null || h === undefined) return null;
-  const bad = (why: string) => new ProblemError(400, 'BAD_IF_MATCH', `If-Match ${JSON.stringify(h)} ${why}; ${IF_MATCH_ALLOWED}`);
+export function parseIfMatch(h: string | null | undefined): { version: number | null } | { error: string } {
+  if (h === null || h === undefined) return { version: null };
+  const bad = (why: string) => ({ error: `If-Match ${JSON.stringify(h)} ${why}; ${IF_MATCH_ALLOWED}` });
   // Headers.get joins repeated fields with ", ", so this also catches two If-Match headers.
-  if (h.includes(',')) throw bad('is a list; one version is allowed');
-  if (h === '*') throw bad('is "*", which is not supported: name the version you are replacing');
-  if (/^w\//i.test(h)) throw bad('is a weak entity tag, which cannot be used with If-Match (it uses strong comparison, RFC 9110 section 13.1.1)');
+  if (h.includes(',')) return bad('is a list; one version is allowed');
+  if (h === '*') return bad('is "*", which is not supported: name the version you are replacing');
+  if (/^w\//i.test(h)) return bad('is a weak entity tag, which cannot be used with If-Match (it uses strong comparison, RFC 9110 section 13.1.1)');
   const digits = h.length >= 2 && h.startsWith('"') && h.endsWith('"') ? h.slice(1, -1) : h;
-  if (!VERSION.test(digits)) throw bad('is not a version number');
+  if (!VERSION.test(digits)) return bad('is not a version number');
   const v = Number(digits);
-  if (!Number.isSafeInteger(v)) throw bad(`exceeds the largest version (${Number.MAX_SAFE_INTEGER})`);
-  return v;
+  if (!Number.isSafeInteger(v)) return bad(`exceeds the largest version (${Number.MAX_SAFE_INTEGER})`);
+  return { version: v };
 }
 
-const ifMatch = (c: C) => parseIfMatch(c.req.raw.headers.get('if-match'));
+/** The If-Match header as a schema: validated (400 BAD_IF_MATCH) and parsed to the version it names, null when absent. */
+const ifMatchSchema = z.string().optional()
+  .transform((h, ctx) => {
+    const r = parseIfMatch(h);
+    if ('error' in r) {
+      ctx.addIssue({ code: 'custom', message: r.error });
+      return z.NEVER;
+    }
+    return r.version;
+  })
+  .openapi({ type: 'string', pattern: '^(?:0|[1-9][0-9]*|"(?:0|[1-9][0-9]*)")$', description: 'The version being replaced, from the ETag: 3 or "3". 412 VERSION_CONFLICT if it is not the current one.', example: '"3"' });
+
+const keyParams = z.object({ key: regionKeySchema });
+const ifMatchHeaders = (description: string) => z.object({ 'if-match': ifMatchSchema.openapi({ description }) });
+const etag = z.object({ etag: z.string().openapi({ description: 'the entry\'s version, quoted ("3")' }) });
+const published = z.object({
+  etag: etag.shape.etag,
+  'x-kv-publish': z.enum(['done', 'pending']).openapi({ description: 'whether KV (the edge\'s read path) has the change yet; pending: durable, KV retried from the object\'s alarm' }),
+});
+const keyedEntry = regionEntrySchema.extend({ key: regionKeySchema }).openapi('KeyedRegionEntry');
+const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
+const settingsBody = { required: true, description: `RegionSettings, at most ${MAX_ADMIN_BODY_BYTES} bytes`, content: json(regionSettingsSchema.openapi('RegionSettings', { description: 'Give exactly one of thresholds (one per exit; above 1 turns that exit off) or budget (mean cost per request as a fraction of the backbone). split: segments run at the edge (1 … the bundle\'s segments). Checked against the bundle too (400 SETTINGS_DO_NOT_FIT_BUNDLE).' })) };
+const rollbackBody = { required: true, description: 'the version whose settings to write again', content: json(z.object({ version: z.number().int().positive() }).openapi('Rollback')) };
+/** Every admin route can answer these (the bearer check, the admin API switched off). */
+const auth = { ...problems({ 401: ['UNAUTHORIZED'], 503: ['ADMIN_DISABLED'] }) };
+const security = [{ bearer: [] }];
+const tags = ['admin'];
 
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -71,29 +84,6 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
     if (e instanceof NotFound) throw new ProblemError(404, 'REGION_NOT_FOUND', e.message);
     throw e;
   }
-}
-
-/** The JSON body of a PUT/POST: application/json only (415), valid JSON (400 BAD_JSON). */
-async function jsonBody(c: C): Promise<unknown> {
-  const type = c.req.header('content-type');
-  if (mediaType(type) !== 'application/json') {
-    throw new ProblemError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type === undefined ? '(none)' : JSON.stringify(type)} is not accepted; send application/json`);
-  }
-  // The worker's one capped body reader (413 over the cap, declared or streamed; 400 if it breaks off).
-  const bytes = await readBody(c.req.raw, MAX_ADMIN_BODY_BYTES);
-  try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
-  } catch {
-    throw new ProblemError(400, 'BAD_JSON', 'the body is not valid JSON (UTF-8)');
-  }
-}
-
-async function parseSettings(c: C) {
-  const p = regionSettingsSchema.safeParse(await jsonBody(c));
-  if (!p.success) throw new ProblemError(400, 'BAD_SETTINGS', p.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-  const problems = checkSettings(p.data, edgeModel().manifest);
-  if (problems.length) throw new ProblemError(400, 'SETTINGS_DO_NOT_FIT_BUNDLE', problems.join('; '));
-  return p.data;
 }
 
 /** Realm named in every 401's WWW-Authenticate (RFC 6750). */
@@ -129,7 +119,9 @@ async function tokenMatches(given: string, expected: string): Promise<boolean> {
 /** Tells the caller whether KV (the edge's read path) has the change yet. */
 const publishHeader = (published: boolean) => ({ 'x-kv-publish': published ? 'done' : 'pending' });
 
-export const admin = new Hono<{ Bindings: Env }>();
+// The defaultHook renders a failed key (path) or If-Match (header) as the project's problem+json.
+export const admin = new OpenAPIHono<EdgeEnv>({ defaultHook: problemHook({ param: 'BAD_REGION', header: 'BAD_IF_MATCH' }) });
+admin.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'the ADMIN_TOKEN secret' });
 
 admin.use('*', async (c, next) => {
   const token = c.env.ADMIN_TOKEN;
@@ -143,46 +135,110 @@ admin.use('*', async (c, next) => {
   await next();
 });
 
-admin.get('/regions', async (c) => c.json({ regions: await listRegions(c.env.THRESHOLDS) }));
+export const listRoute = createRoute({
+  method: 'get', path: '/regions', tags, security,
+  summary: 'List region entries (keys and versions)',
+  description: 'As published to KV: eventually consistent (GET /admin/regions/{key} is the strongly consistent read).',
+  responses: {
+    200: { description: 'keys and versions', content: json(z.object({ regions: z.array(z.object({ key: regionKeySchema, version: z.number().int().positive(), updatedAt: z.string() })) })) },
+    ...auth,
+  },
+});
+serve(admin, listRoute, async (c) => c.json({ regions: await listRegions(c.env.THRESHOLDS) }));
 
-admin.get('/regions/:key', async (c) => {
-  const key = regionKey(c);
+export const readRoute = createRoute({
+  method: 'get', path: '/regions/{key}', tags, security,
+  summary: 'Read an entry (ETag = version)',
+  description: 'From the key\'s Durable Object: strongly consistent.',
+  request: { params: keyParams },
+  responses: {
+    200: { description: 'the current entry', headers: etag, content: json(keyedEntry) },
+    ...problems({ 400: ['BAD_REGION'], 404: ['REGION_NOT_FOUND'] }),
+    ...auth,
+  },
+});
+serve(admin, readRoute, async (c) => {
+  const { key } = c.req.valid('param');
   const e = await readEntry(c.env.REGIONS, key);
   if (!e) throw new ProblemError(404, 'REGION_NOT_FOUND', `no entry for region ${key}`);
   return c.json({ key, ...e }, 200, { etag: `"${e.version}"` });
 });
 
-admin.put('/regions/:key', async (c) => {
-  const key = regionKey(c);
-  const expected = ifMatch(c);
-  const settings = await parseSettings(c);
+export const writeRoute = createRoute({
+  method: 'put', path: '/regions/{key}', tags, security,
+  summary: 'Write an entry',
+  description: 'Settings are validated against the schema and the bundle. Without If-Match: create (428 if the key has an entry); with If-Match: replace exactly that version (412 otherwise). Of racing writers with the same version, exactly one wins.',
+  request: { params: keyParams, headers: ifMatchHeaders('Required to replace an existing entry: its current version, 3 or "3".'), body: settingsBody },
+  responses: {
+    200: { description: 'replaced', headers: published, content: json(keyedEntry) },
+    201: { description: 'created', headers: published, content: json(keyedEntry) },
+    ...problems({ 400: ['BAD_REGION', 'BAD_IF_MATCH', 'BAD_JSON', 'BAD_SETTINGS', 'SETTINGS_DO_NOT_FIT_BUNDLE', 'BODY_ABORTED'], 412: ['VERSION_CONFLICT'], 413: ['PAYLOAD_TOO_LARGE'], 415: ['UNSUPPORTED_MEDIA_TYPE'], 428: ['IF_MATCH_REQUIRED'] }),
+    ...auth,
+  },
+});
+serve(admin, writeRoute, async (c) => {
+  const { key } = c.req.valid('param');
+  const expected = c.req.valid('header')['if-match'];
+  const settings = await readJsonBody(c, writeRoute.request.body, { maxBytes: MAX_ADMIN_BODY_BYTES, code: 'BAD_SETTINGS' });
+  const problemsFound = checkSettings(settings, edgeModel().manifest);
+  if (problemsFound.length) throw new ProblemError(400, 'SETTINGS_DO_NOT_FIT_BUNDLE', problemsFound.join('; '));
   // One call: the object decides create-vs-replace and checks the version atomically.
   const w = await guarded(() => writeEntry(c.env.REGIONS, key, settings, expected));
   return c.json({ key, ...w.entry }, w.created ? 201 : 200, { etag: `"${w.entry.version}"`, ...publishHeader(w.published) });
 });
 
-admin.delete('/regions/:key', async (c) => {
-  const key = regionKey(c);
-  const expected = ifMatch(c);
+export const deleteRoute = createRoute({
+  method: 'delete', path: '/regions/{key}', tags, security,
+  summary: 'Delete an entry (If-Match required; the history is kept)',
+  request: { params: keyParams, headers: ifMatchHeaders('Required: the current version, 3 or "3".') },
+  responses: {
+    204: { description: 'deleted', headers: published.pick({ 'x-kv-publish': true }) },
+    ...problems({ 400: ['BAD_REGION', 'BAD_IF_MATCH'], 404: ['REGION_NOT_FOUND'], 412: ['VERSION_CONFLICT'], 428: ['IF_MATCH_REQUIRED'] }),
+    ...auth,
+  },
+});
+serve(admin, deleteRoute, async (c) => {
+  const { key } = c.req.valid('param');
+  const expected = c.req.valid('header')['if-match'];
   if (expected === null) throw new ProblemError(428, 'IF_MATCH_REQUIRED', 'send If-Match with the current version to delete');
   const d = await guarded(() => deleteEntry(c.env.REGIONS, key, expected));
   return c.body(null, 204, publishHeader(d.published));
 });
 
-admin.get('/regions/:key/history', async (c) => {
-  const key = regionKey(c);
+export const historyRoute = createRoute({
+  method: 'get', path: '/regions/{key}/history', tags, security,
+  summary: 'Every version of an entry, oldest first (rollbacks included)',
+  request: { params: keyParams },
+  responses: {
+    200: { description: 'the versions (empty for a key never written)', content: json(z.object({ key: regionKeySchema, versions: z.array(regionEntrySchema.openapi('RegionEntry')) })) },
+    ...problems({ 400: ['BAD_REGION'] }),
+    ...auth,
+  },
+});
+serve(admin, historyRoute, async (c) => {
+  const { key } = c.req.valid('param');
   return c.json({ key, versions: await history(c.env.REGIONS, key) });
 });
 
-admin.post('/regions/:key/rollback', async (c) => {
-  const key = regionKey(c);
-  const expected = ifMatch(c);
-  const body = z.object({ version: z.number().int().positive() }).safeParse(await jsonBody(c));
-  if (!body.success) throw new ProblemError(400, 'BAD_ROLLBACK', 'expected {"version": <positive integer>}');
-  const target = (await history(c.env.REGIONS, key)).find((e) => e.version === body.data.version);
-  if (!target) throw new ProblemError(404, 'VERSION_NOT_FOUND', `region ${key} has no version ${body.data.version}`);
-  const problems = checkSettings(target.settings, edgeModel().manifest);
-  if (problems.length) throw new ProblemError(400, 'SETTINGS_DO_NOT_FIT_BUNDLE', `version ${body.data.version} no longer fits the bundle: ${problems.join('; ')}`);
+export const rollbackRoute = createRoute({
+  method: 'post', path: '/regions/{key}/rollback', tags, security,
+  summary: 'Roll back: write a new version with an old version\'s settings',
+  description: 'Without If-Match, rolls back whatever is current (a write racing in between still gets 412); with it, only if that version is current.',
+  request: { params: keyParams, headers: ifMatchHeaders('Optional: roll back only if this version is current.'), body: rollbackBody },
+  responses: {
+    200: { description: 'the new version (rolledBackTo names the old one)', headers: published, content: json(keyedEntry) },
+    ...problems({ 400: ['BAD_REGION', 'BAD_IF_MATCH', 'BAD_JSON', 'BAD_ROLLBACK', 'SETTINGS_DO_NOT_FIT_BUNDLE', 'BODY_ABORTED'], 404: ['VERSION_NOT_FOUND'], 412: ['VERSION_CONFLICT'], 413: ['PAYLOAD_TOO_LARGE'], 415: ['UNSUPPORTED_MEDIA_TYPE'] }),
+    ...auth,
+  },
+});
+serve(admin, rollbackRoute, async (c) => {
+  const { key } = c.req.valid('param');
+  const expected = c.req.valid('header')['if-match'];
+  const { version } = await readJsonBody(c, rollbackRoute.request.body, { maxBytes: MAX_ADMIN_BODY_BYTES, code: 'BAD_ROLLBACK' });
+  const target = (await history(c.env.REGIONS, key)).find((e) => e.version === version);
+  if (!target) throw new ProblemError(404, 'VERSION_NOT_FOUND', `region ${key} has no version ${version}`);
+  const problemsFound = checkSettings(target.settings, edgeModel().manifest);
+  if (problemsFound.length) throw new ProblemError(400, 'SETTINGS_DO_NOT_FIT_BUNDLE', `version ${version} no longer fits the bundle: ${problemsFound.join('; ')}`);
   // Without If-Match, roll back whatever is current now; a write racing in between still gets a
   // 412 rather than being silently replaced (the object checks the version read here).
   const base = expected ?? (await readEntry(c.env.REGIONS, key))?.version ?? null;

@@ -2,20 +2,20 @@
  * `POST /v1/classify`: decode → normalise (manifest) → edge cascade → answer, or forward the
  * features to the backend; if the backend cannot answer, the best edge answer with degraded:true.
  */
-import type { Context } from 'hono';
-import { z } from 'zod';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { normaliseImages } from '../../../../core/normalise.js';
-import { imageShape } from '../../../../core/manifest.js';
+import { imageShape, type Manifest } from '../../../../core/manifest.js';
 import { checkSettings, resolveThresholds } from '../../../../core/regions.js';
-import { encodeFeatures } from '../../../../core/feature-codec.js';
-import type { Env } from '../env.js';
+import { encodeFeatures, resumeMetadata } from '../../../../core/wire.js';
+import { log } from '../../../../core/log.js';
 import { edgeModel } from '../model/edge-model.js';
 import { runEdge } from '../cascade/run-edge.js';
 import { forward } from '../cascade/forward.js';
-import { resolveRegion } from '../thresholds/store.js';
-import { readPixels } from './input.js';
+import { resolveRegion } from '../thresholds/region-entries.js';
+import { pixelsBody, readPixels } from '../request/pixels.js';
 import { problem } from '../errors.js';
-import { requestRegionKeys } from './region.js';
+import { REGION_HEADER, requestRegionKeys } from '../request/region-keys.js';
+import { problems, serve, type EdgeEnv, type RouteContext } from '../api/define.js';
 
 /** Backend answer deadline when BACKEND_TIMEOUT_MS is unset: well under a client's patience, above a batched GPU round trip. */
 const DEFAULT_BACKEND_TIMEOUT_MS = 1500;
@@ -38,16 +38,51 @@ export const classifyResponseSchema = z.object({
    * computeMs omit pure CPU time; locally (workerd) they are wall-clock.
    */
   timings: z.object({ edgeMs: z.number(), computeMs: z.number(), backendMs: z.number().optional(), totalMs: z.number() }),
-});
+}).openapi('ClassifyAnswer');
 export type ClassifyResponse = z.infer<typeof classifyResponseSchema>;
 
-export async function classify(c: Context<{ Bindings: Env }>): Promise<Response> {
+/** The route, for this bundle's input shape (the JSON body's pixel count, the raw body's size). */
+export function classifyRoute(m: Manifest) {
+  return createRoute({
+    method: 'post',
+    path: '/v1/classify',
+    tags: ['classify'],
+    summary: 'Classify one image',
+    description: `Runs the edge segments and exits up to the region's split point and answers at the first confident exit; otherwise forwards the features to the GPU backend. If the backend cannot answer, the best edge answer comes back with \`degraded: true\` and the reason. Input: ${m.input.shape.join('×')}, ${m.classes.length} classes (${m.name}).`,
+    request: {
+      headers: z.object({
+        [REGION_HEADER]: z.string().optional().openapi({ description: 'Local use only (honoured when ALLOW_REGION_HEADER is "true", `--env dev`; ignored in production): the region key to use instead of request.cf\'s; 400 BAD_REGION if it is not one.', example: 'colo:LHR' }),
+      }),
+      body: pixelsBody(imageShape(m)),
+    },
+    responses: {
+      200: { description: 'The answer: from an edge exit or the backend, or a degraded edge answer', content: { 'application/json': { schema: classifyResponseSchema } } },
+      ...problems({
+        400: ['EMPTY_BODY', 'BAD_INPUT_SIZE', 'BAD_JSON', 'BAD_PIXELS', 'BAD_PNG', 'BODY_ABORTED', 'BAD_REGION'],
+        413: ['PAYLOAD_TOO_LARGE'],
+        415: ['UNSUPPORTED_MEDIA_TYPE'],
+        502: ['BACKEND_UNAVAILABLE'],
+        504: ['BACKEND_UNAVAILABLE'],
+      }),
+    },
+  });
+}
+type ClassifyRoute = ReturnType<typeof classifyRoute>;
+
+/** Serves POST /v1/classify on `app`, described for the isolate's bundle. */
+export function serveClassify(app: OpenAPIHono<EdgeEnv>): void {
+  const route = classifyRoute(edgeModel().manifest);
+  serve(app, route, (c) => classify(c, route));
+}
+
+async function classify(c: RouteContext<ClassifyRoute>, route: ClassifyRoute): Promise<Response> {
   const t0 = performance.now();
   const since = () => Math.round((performance.now() - t0) * 100) / 100;
   const model = edgeModel();
   const m = model.manifest;
   const image = imageShape(m);
-  const pixels = await readPixels(c.req.raw, image);
+  // Read by the capped reader, by the route's body description (its content types and JSON schema).
+  const pixels = await readPixels(c.req.raw, image, route.request.body);
   const region = await resolveRegion(c.env.THRESHOLDS, requestRegionKeys(c), m, (s) => checkSettings(s, m));
   const thresholds = resolveThresholds(region.settings, m);
   const x = normaliseImages(pixels, 1, image, m.input.normalisation.mean, m.input.normalisation.std, m.input.layout);
@@ -60,18 +95,18 @@ export async function classify(c: Context<{ Bindings: Env }>): Promise<Response>
   if (r.kind === 'answer') {
     return c.json({ label: m.classes[r.answer.classIndex]!, ...r.answer, where: 'edge', degraded: !!staleReason, ...(staleReason ? { reason: staleReason } : {}), ...base, timings: { edgeMs, computeMs, totalMs: since() } } satisfies ClassifyResponse);
   }
-  const body = encodeFeatures(r.features, r.featureShape, region.settings.encoding, {
+  const body = encodeFeatures(r.features, r.featureShape, region.settings.encoding, resumeMetadata({
     model: m.name,
     modelHash: m.backbone.sha256,
-    segment: String(r.resumeAt),
+    segment: r.resumeAt,
     thresholdVersion: region.thresholdVersion,
     requestId,
     region: region.key,
     policy: region.settings.policy,
-    thresholds: JSON.stringify(thresholds.slice(r.resumeAt)),
+    thresholds: thresholds.slice(r.resumeAt),
     // The earlier exits' scores: the EENet scheduler's deeper exits read them.
-    scores: JSON.stringify(r.scores),
-  });
+    scores: r.scores,
+  }));
   const fetcher = c.env.BACKEND ? (req: Request) => c.env.BACKEND!.fetch(req) : (req: Request) => fetch(req);
   const url = c.env.BACKEND ? 'http://backend' : c.env.BACKEND_URL;
   const fwd = c.env.CASCADE_SECRET && url
@@ -81,7 +116,7 @@ export async function classify(c: Context<{ Bindings: Env }>): Promise<Response>
     const a = fwd.answer;
     return c.json({ label: a.label, classIndex: a.classIndex, confidence: a.confidence, exit: a.exit, where: 'backend', degraded: !!staleReason, ...(staleReason ? { reason: staleReason } : {}), ...base, timings: { edgeMs, computeMs, backendMs: fwd.ms, totalMs: since() } } satisfies ClassifyResponse);
   }
-  console.warn(JSON.stringify({ level: 'warn', requestId, degraded: fwd.reason, detail: fwd.detail }));
+  log.warn('backend did not answer; degrading', { requestId, region: region.key, segment: r.resumeAt, reason: fwd.reason, detail: fwd.detail, backendMs: fwd.ms });
   const best = r.best;
   if (!best) {
     // Every exit the edge ran was off (e.g. "backbone only"): there is no edge answer to fall back on.

@@ -4,20 +4,44 @@
  * 503 only when this worker cannot answer at all (model or KV); a down backend is reported but
  * the edge still serves (degraded answers).
  */
-import type { Context } from 'hono';
-import type { Env } from '../env.js';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { serve, type EdgeEnv, type RouteContext } from '../api/define.js';
 import { edgeModel } from '../model/edge-model.js';
 import { wasmHeapBytes } from '../runtime/ort.js';
-import { currentKey, recentProblems } from '../thresholds/store.js';
+import { currentKey, recentProblems } from '../thresholds/region-entries.js';
 
 /** Short: /readyz must answer fast even when the backend hangs. */
 const BACKEND_PROBE_TIMEOUT_MS = 500;
 
-export function healthz(c: Context): Response {
-  return c.json({ ok: true });
+const check = z.object({ ok: z.boolean(), error: z.string().optional() }).loose();
+
+export const healthzRoute = createRoute({
+  method: 'get',
+  path: '/healthz',
+  tags: ['health'],
+  summary: 'Liveness: the isolate answers',
+  responses: { 200: { description: 'alive', content: { 'application/json': { schema: z.object({ ok: z.literal(true) }) } } } },
+});
+
+export const readyzRoute = createRoute({
+  method: 'get',
+  path: '/readyz',
+  tags: ['health'],
+  summary: 'Readiness: model sessions, KV, the backend, recent threshold problems',
+  description: '503 only when this worker cannot answer at all (model or KV); a down backend is reported with ready: true (the edge still serves, degraded).',
+  responses: {
+    200: { description: 'ready', content: { 'application/json': { schema: z.object({ ready: z.boolean(), checks: z.object({ model: check, kv: check, backend: check, thresholdProblems: z.record(z.string(), z.object({ at: z.string(), problem: z.string() })) }) }).openapi('Readiness') } } },
+    503: { description: 'not ready (model or KV failed); same document, ready: false', content: { 'application/json': { schema: z.object({ ready: z.literal(false), checks: z.record(z.string(), z.unknown()) }) } } },
+  },
+});
+
+/** Serves GET /healthz and GET /readyz on `app`. */
+export function serveHealth(app: OpenAPIHono<EdgeEnv>): void {
+  serve(app, healthzRoute, (c) => c.json({ ok: true }));
+  serve(app, readyzRoute, readyz);
 }
 
-export async function readyz(c: Context<{ Bindings: Env }>): Promise<Response> {
+async function readyz(c: RouteContext<typeof readyzRoute>): Promise<Response> {
   const model = edgeModel();
   const checks: Record<string, unknown> = {};
   let ready = true;

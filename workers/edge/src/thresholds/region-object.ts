@@ -23,8 +23,9 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { regionEntrySchema, type RegionEntry, type RegionSettings } from '../../../../core/regions.js';
+import { log } from '../../../../core/log.js';
 import type { Env } from '../env.js';
-import { currentKey, type DeleteResult, type KvLike, type RegionStub, type WriteResult } from './store.js';
+import { currentKey, type DeleteResult, type KvLike, type RegionStub, type WriteResult } from './region-entries.js';
 
 /** Where the object stands with KV, for tests and operators. */
 export interface PublishState { key: string; current: number; gen: number; publishedGen: number; failures: number }
@@ -147,7 +148,7 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
       this.ctx.storage.sql.exec('UPDATE head SET failures = failures + 1');
       const failures = this.head()!.failures;
       const delay = retryDelayMs(failures);
-      console.warn(JSON.stringify({ level: 'warn', region: h.key, event: 'KV publish failed; retrying from an alarm', error: String(e), failures, retryInMs: delay }));
+      log.warn('KV publish failed; retrying from an alarm', { region: h.key, error: String(e), failures, retryInMs: delay });
       await this.ctx.storage.setAlarm(Date.now() + delay);
       return;
     }

@@ -1,9 +1,9 @@
 /**
- * The threshold store's fallbacks with a KV whose reads can be made to fail (Miniflare's KV in the
+ * The region-entry read path's fallbacks (thresholds/region-entries.ts) with a KV whose reads can be made to fail (Miniflare's KV in the
  * workers project cannot fail on demand): stale-but-known values keep serving, visibly.
  */
 import { describe, expect, it } from 'vitest';
-import { CACHE_TTL_MS, resolveRegion } from '../../workers/edge/src/thresholds/store.js';
+import { CACHE_TTL_MS, resolveRegion } from '../../workers/edge/src/thresholds/region-entries.js';
 import type { Manifest } from '../../core/manifest.js';
 import { DEFAULT_EDGE_SHARE, defaultSplit, manifestDefaults } from '../../core/regions.js';
 

@@ -15,6 +15,7 @@
  */
 import type { Manifest } from '../../../../core/manifest.js';
 import { manifestDefaults, regionEntrySchema, type RegionEntry, type RegionSettings } from '../../../../core/regions.js';
+import { log } from '../../../../core/log.js';
 
 /** The slice of Workers KV the store uses; structural, so Node tests can hand in a failing stand-in. */
 export interface KvLike {
@@ -82,7 +83,7 @@ function note(key: string, problem: string, now = Date.now()): string {
   const id = `${key}\n${problem}`;
   if (now - (lastLogged.get(id) ?? -Infinity) > CACHE_TTL_MS) {
     lastLogged.set(id, now);
-    console.warn(JSON.stringify({ level: 'warn', region: key, problem }));
+    log.warn('region entry problem', { region: key, problem });
   }
   return `${key}: ${problem}`;
 }
