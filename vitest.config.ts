@@ -2,20 +2,21 @@ import { defineConfig } from 'vitest/config';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { fakeBackend, FAKE_SECRET } from './tests/helpers/fake-backend.js';
 
+/** Both Node projects. onnxruntime-node and tfjs-wasm sessions are heavy: isolate files in forks, not threads. */
+const nodeProject = {
+  environment: 'node',
+  pool: 'forks',
+  testTimeout: 120_000,
+  hookTimeout: 300_000,
+} as const;
+
 export default defineConfig({
   test: {
     projects: [
-      {
-        test: {
-          name: 'node',
-          include: ['tests/unit/**/*.test.ts'],
-          environment: 'node',
-          // onnxruntime-node and tfjs-wasm sessions are heavy: isolate files in forks, not threads.
-          pool: 'forks',
-          testTimeout: 120_000,
-          hookTimeout: 300_000,
-        },
-      },
+      // Functions called in process: no servers, child processes or whole training runs.
+      { test: { name: 'node', include: ['tests/unit/**/*.test.ts'], ...nodeProject } },
+      // Servers over real HTTP, child processes (cluster, CLI, npm start, wrangler dev), whole training runs.
+      { test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'], ...nodeProject } },
       {
         // The edge worker in real workerd (Miniflare), with real KV; the backend machine is faked.
         plugins: [

@@ -126,7 +126,7 @@ mkdirSync(APP, { recursive: true });
 mkdirSync(OUT, { recursive: true });
 
 // 1. Bundles: one .mjs per entry, laid out as in the repo so relative script URLs still resolve. One
-// build each: an entry bundled into another (cluster.ts into backend-free-server.ts) must not run as main.
+// build each: a module with a main check (`import.meta.url === file://argv[1]`) bundled into another entry must not run as main.
 const entries = ['bench/backend.ts', 'bench/backend-load.ts', 'bench/backend-free-server.ts', 'gpu-backend/src/cluster.ts'].map((e) => resolve(e));
 for (const entry of entries) {
   await build({

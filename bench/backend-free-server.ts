@@ -1,5 +1,5 @@
 /**
- * The backend's HTTP path with a free executor: the real service (cluster.ts: signature checks and
+ * The backend's HTTP path with a free executor: the real service (cluster-processes.ts: signature checks and
  * the shared replay guard, decoding, the batcher, JSON answers) on `BACKEND_PROCESSES` processes
  * sharing a port, but the executor answers at once with zeros of the right shapes instead of running
  * the model. A benchmark instrument only (bench/backend.ts, `--free-executor=1`): its throughput is
@@ -11,7 +11,7 @@
  * // stderr: "[cluster] 1 backend processes ready on http://127.0.0.1:8788"
  */
 import type { Manifest } from '../core/manifest.js';
-import { runCluster } from '../gpu-backend/src/cluster.js';
+import { runCluster } from '../gpu-backend/src/cluster-processes.js';
 import type { Executor } from '../gpu-backend/src/executors/executor.js';
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);

@@ -37,7 +37,7 @@ import { basename, extname, isAbsolute, join, relative, resolve } from 'node:pat
 import type { Manifest } from '../core/manifest.js';
 import { defaultSplit } from '../core/regions.js';
 import { ATTACH_DEFAULTS, type AttachConfig } from '../training/config.js';
-import { resolveCommand } from '../training/cli.js';
+import { resolveCommand } from '../training/commands.js';
 import { ConfigError } from '../core/config-error.js';
 import { calibrationPlan } from '../training/attach-plan.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';

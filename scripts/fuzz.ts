@@ -18,7 +18,7 @@ import { Agent, request } from 'node:http';
 import type { Socket } from 'node:net';
 import { arch, cpus, totalmem } from 'node:os';
 import fc from 'fast-check';
-import { startBackend, type RunningBackend } from '../gpu-backend/src/server.js';
+import { startBackend, type RunningBackend } from '../gpu-backend/src/start-backend.js';
 import { readManifest } from '../core/node/bundle.js';
 import { node22 } from './node22.js';
 import { cliArgs, text, usageExit } from './cli-args.js';

@@ -44,9 +44,6 @@ import { POLICIES, schedulerFeatureNames, type Policy } from '../core/cascade-ru
 import { parseManifest, type Manifest } from '../core/manifest.js';
 import { graphFile, removeGraphFiles, sha256Hex, writeBundleFile, writeManifest } from '../core/node/bundle.js';
 
-/** @deprecated core/node/bundle.ts `sha256Hex` (kept for the tests that import it from here). */
-export const sha256: (bytes: Uint8Array) => string = sha256Hex;
-
 function loadDataset(cfg: AttachConfig): Dataset {
   const lim = cfg.limitPerClass > 0
     ? { train: cfg.limitPerClass, val: Math.max(10, Math.round(cfg.limitPerClass / 5)), test: Math.max(10, Math.round(cfg.limitPerClass / 3)) }

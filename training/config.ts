@@ -16,6 +16,8 @@ import { z } from 'zod';
 import { ConfigError, issueText } from '../core/config-error.js';
 import { fromText, parseCli, type OptionSpec } from '../scripts/cli-args.js';
 import type { TfBackendChoice } from './tf.js';
+// The trainer imports tfjs by type only: this loads no tfjs.
+import { FASHION_MEAN, FASHION_STD } from './backbone/train.js';
 
 export type ConfigValue = number | string | boolean | number[] | string[];
 export type ConfigShape = Record<string, ConfigValue>;
@@ -77,8 +79,8 @@ export const ATTACH_SCHEMA = z.strictObject({
   /** At most this many candidate exits (evenly spread by MAC share when the backbone has more cuts). */
   maxCandidates: int(1).default(8),
   /** Normalisation applied before the backbone: x = (u8/255 − mean)/std, per channel. */
-  mean: z.array(z.number()).min(1).default(() => [0.286]),
-  std: z.array(z.number().positive()).min(1).default(() => [0.353]),
+  mean: z.array(z.number()).min(1).default(() => [...FASHION_MEAN]),
+  std: z.array(z.number().positive()).min(1).default(() => [...FASHION_STD]),
   /** How the backbone's input is laid out: 'auto' reads it off the input shape (NCHW or NHWC). */
   inputLayout: z.enum(['auto', 'NCHW', 'NHWC']).default('auto'),
   /** Which data calibrates the thresholds and which measures the result: 'val' (the validation
@@ -121,14 +123,8 @@ export const ATTACH_SCHEMA = z.strictObject({
   delta: z.number().gt(0).lt(1).default(0.05),
 });
 
-/**
- * A config's TypeScript type keeps its enum keys as `string`: the schema checks them wherever a config
- * is resolved, and the functions that take a config built by hand (training/attach-plan.ts) keep
- * their own checks, which their tests call with values outside the enums.
- */
-type Loose<T> = { [K in keyof T]: T[K] extends string ? string : T[K] };
-export type BackboneConfig = Loose<z.output<typeof BACKBONE_SCHEMA>>;
-export type AttachConfig = Loose<z.output<typeof ATTACH_SCHEMA>>;
+export type BackboneConfig = z.output<typeof BACKBONE_SCHEMA>;
+export type AttachConfig = z.output<typeof ATTACH_SCHEMA>;
 
 /** The schema each config's defaults were parsed from (resolveConfig takes the defaults, as its callers always have). */
 const SCHEMAS = new WeakMap<object, z.ZodObject>();

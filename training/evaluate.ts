@@ -9,7 +9,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ruleOf, type Manifest } from '../core/manifest.js';
-import { loadBundle, readManifest } from '../core/node/bundle.js';
+import { loadBundle } from '../core/node/bundle.js';
 import { schedulerScore } from '../core/cascade-rule.js';
 import { ATTACH_DEFAULTS, type AttachConfig } from './config.js';
 import { loadFashionMnist } from './data/fashion-mnist.js';
@@ -21,9 +21,6 @@ import { calibrationPlan } from './attach-plan.js';
 
 /** Accuracies are recomputed on the same images with the same runtime: only float noise may differ. */
 const TOLERANCE = 1e-3;
-
-/** @deprecated core/node/bundle.ts `readManifest` (kept for the tests that import it from here). */
-export const loadManifest: (dir: string) => Manifest = readManifest;
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 

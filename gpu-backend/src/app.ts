@@ -31,10 +31,11 @@ export interface BackendState {
   /** Resume requests accepted and not yet answered (graceful shutdown waits for them). */
   inFlight: number;
   /** True the first time a signed body's replay key (its canonical MAC, from verifyBody) is presented
-   *  within the window. Default: this process's own ReplayGuard; cluster.ts asks the primary's, so a
-   *  replay reaching another process is refused too. */
+   *  within the window. Default: this process's own ReplayGuard; cluster-processes.ts asks the
+   *  primary's, so a replay reaching another process is refused too. */
   fresh?: (replayKey: string) => boolean | Promise<boolean>;
-  /** The /metrics text. Default: this process's; cluster.ts asks the primary for every process's, added up. */
+  /** The /metrics text. Default: this process's; cluster-processes.ts asks the primary for every
+   *  process's, added up. */
   metricsText?: () => Promise<string>;
 }
 

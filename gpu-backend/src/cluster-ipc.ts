@@ -1,5 +1,5 @@
 /**
- * The cluster's IPC (cluster.ts): the messages between the primary and its server processes, and a
+ * The cluster's IPC (cluster-processes.ts): the messages between the primary and its server processes, and a
  * server process's views of what the primary holds: the replay guard, and the shared executor
  * (`BACKEND_SHARED_EXECUTOR=1`). Messages use V8 serialization there, so typed arrays travel as bytes.
  *

@@ -1,6 +1,6 @@
 /**
  * Merges concurrent runs of the same graph into one executor call: the second level of batching,
- * for one executor shared by several server processes (cluster.ts, `BACKEND_SHARED_EXECUTOR=1`).
+ * for one executor shared by several server processes (cluster-processes.ts, `BACKEND_SHARED_EXECUTOR=1`).
  * Each process forms its own batches, so without this a shared GPU would run N small batches one
  * after another, paying its fixed per-call cost (~3 ms on the H200, from batch 1 to batch 64; see
  * bench/results/backend-device.md) N times.

@@ -1,7 +1,8 @@
 /**
  * Backend configuration from the environment, validated: a bad value stops start-up with a message
  * naming the variable, the value and what is allowed (a ConfigError, core/config-error.ts: the one
- * the training and script command lines throw too; re-exported here for server.ts and cluster.ts).
+ * the training and script command lines throw too; re-exported here for server.ts, start-backend.ts
+ * and cluster-processes.ts).
  *
  * @example
  * const cfg = loadConfig(process.env); // throws ConfigError('MAX_BATCH="0": must be ≥ 1')
@@ -69,7 +70,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return r.data;
 }
 
-// The cluster's settings (cluster.ts), read before any server starts.
+// The cluster's settings (cluster-processes.ts), read before any server starts.
 
 const clusterSchema = z.object({
   /** Up to 256 processes: beyond the core count it only adds contention. */

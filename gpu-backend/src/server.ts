@@ -1,100 +1,19 @@
 /**
- * `npm run backend`: starts the backend (config from the environment, validated), loads the bundle,
- * picks and warms an executor, serves HTTP; SIGTERM/SIGINT stop accepting work and drain what is
- * in flight before exiting.
+ * Entry of `npm run backend` (`tsx gpu-backend/src/server.ts`): one backend process, configured
+ * from the environment (start-backend.ts does the work). SIGTERM/SIGINT drain what is in flight,
+ * then exit 0; a configuration error is one line on stderr and exit 1.
  *
  * @example
- * const b = await startBackend({ CASCADE_SECRET: '…', PORT: '0' });
- * await fetch(`${b.url}/readyz`); await b.stop();
+ * CASCADE_SECRET=… MODEL_DIR=models/fashion-resnet npm run backend
  */
-import { serve } from '@hono/node-server';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Batcher } from './batcher.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createConfiguredExecutor, type ExecutorChoice } from './executors/create.js';
-import type { Executor } from './executors/executor.js';
-import { loadBundle } from './bundle.js';
-import { Metrics } from './metrics.js';
-import { createBackendApp, type BackendState } from './app.js';
-import { answerClientError } from './client-error.js';
-import { log, parseLogLevel, setLogLevel, setLogSink, stderrSink } from '../../core/log.js';
+import { ConfigError } from './config.js';
+import { startBackend } from './start-backend.js';
+import { log } from '../../core/log.js';
 
-// The backend has always logged to stderr (stdout stays free; cluster.ts's parent and the benches read stderr).
-setLogSink(stderrSink);
-
-export interface RunningBackend { url: string; state: BackendState; stop(): Promise<void> }
-
-export interface StartOptions {
-  /** Wraps the chosen executor (tests hold batches back with it to observe queueing and draining). */
-  wrapExecutor?: (e: Executor) => Executor;
-  /** An executor chosen elsewhere (cluster.ts: the primary process's, shared by its HTTP workers). */
-  executor?: ExecutorChoice;
-  /** A replay check shared by several processes (cluster.ts: the primary's); default this process's own. */
-  fresh?: BackendState['fresh'];
-  /** The /metrics text of several processes (cluster.ts); default this process's own. */
-  metricsText?: BackendState['metricsText'];
-}
-
-/**
- * @param say where start-up and shutdown lines go: by default an info line of core/log.ts
- *   (`component: 'backend'`); the tests pass a no-op.
- */
-export async function startBackend(env: Record<string, string | undefined>, say: (m: string) => void = (m) => log.info(m, { component: 'backend' }), opts: StartOptions = {}): Promise<RunningBackend> {
-  try {
-    const level = parseLogLevel(env.LOG_LEVEL);
-    if (level) setLogLevel(level);
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  const cfg = loadConfig(env);
-  const bundle = loadBundle(cfg.MODEL_DIR);
-  const chosen = opts.executor ?? await createConfiguredExecutor(cfg, bundle, say);
-  const { fallbacks } = chosen;
-  const executor = opts.wrapExecutor ? opts.wrapExecutor(chosen.executor) : chosen.executor;
-  const metrics = new Metrics();
-  const batcher = new Batcher(executor, bundle.manifest, { maxBatch: cfg.MAX_BATCH, maxWaitMs: cfg.MAX_WAIT_MS, maxQueue: cfg.MAX_QUEUE }, metrics);
-  const state: BackendState = { cfg, manifest: bundle.manifest, batcher, metrics, executor: { name: executor.name, fallbacks, ...(executor.info ? { info: executor.info } : {}) }, draining: false, inFlight: 0, ...(opts.fresh ? { fresh: opts.fresh } : {}), ...(opts.metricsText ? { metricsText: opts.metricsText } : {}) };
-  const app = createBackendApp(state);
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: cfg.PORT, hostname: cfg.HOST }, () => resolve(s));
-  });
-  server.on('clientError', answerClientError);
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${cfg.HOST}:${port}`;
-  say(`model ${bundle.manifest.name} on ${url} (max batch ${cfg.MAX_BATCH}, max wait ${cfg.MAX_WAIT_MS} ms)`);
-  let stopping: Promise<void> | undefined;
-  return {
-    url,
-    state,
-    stop: () => (stopping ??= (async () => {
-      // Accepted requests run at once (no batch wait) and are answered. Until they are, the server
-      // still listens, so a request arriving meanwhile gets 503 SHUTTING_DOWN (and connection: close),
-      // not a refused connection.
-      state.draining = true;
-      await batcher.drain();
-      while (state.inFlight > 0) {
-        await batcher.drain();
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      // Keep-alive sockets hold close() open until they time out: close each once its last answer is written.
-      const sweep = setInterval(() => (server as Server).closeIdleConnections(), 10);
-      (server as Server).closeIdleConnections();
-      await closed;
-      clearInterval(sweep);
-      await executor.release();
-      say('stopped after draining');
-    })()),
-  };
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  startBackend(process.env).then((b) => {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
-  }).catch((e: unknown) => {
-    if (e instanceof ConfigError) log.error(`configuration error: ${e.message}`, { component: 'backend' });
-    else log.error('backend failed to start', { component: 'backend', error: e });
-    process.exit(1);
-  });
-}
+startBackend(process.env).then((b) => {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
+}).catch((e: unknown) => {
+  if (e instanceof ConfigError) log.error(`configuration error: ${e.message}`, { component: 'backend' });
+  else log.error('backend failed to start', { component: 'backend', error: e });
+  process.exit(1);
+});

@@ -180,6 +180,8 @@ export function edgeClasses(m: FuzzModel): FuzzClass[] {
 // ---- methods and paths -------------------------------------------------------------------------
 
 const GET_ROUTES = ['/healthz', '/readyz', '/openapi.json'];
+/** GET routes answering HTML (the API reference page rendered from /openapi.json). */
+const HTML_ROUTES = ['/docs'];
 // Only methods every client here can send (workerd's fetch refuses non-standard ones such as FOO).
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'PROPFIND', 'PURGE'];
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
@@ -202,6 +204,10 @@ export function routeOutcome(method: string, path: string): { expect: Expect; an
     if (method === 'GET' || method === 'HEAD') return { expect: one('ok'), answer: method === 'HEAD' ? 'none' : 'json' };
     return { expect: one(method === 'OPTIONS' ? [404, 405, 204] : [404, 405]), answer: 'none' };
   }
+  if (HTML_ROUTES.includes(p)) {
+    if (method === 'GET' || method === 'HEAD') return { expect: one('ok'), answer: 'none' };
+    return { expect: one(method === 'OPTIONS' ? [404, 405, 204] : [404, 405]), answer: 'none' };
+  }
   return { expect: one(method === 'OPTIONS' ? [404, 405, 204] : 404), answer: 'none' };
 }
 
@@ -210,7 +216,7 @@ function pathsArb(_m: FuzzModel): fc.Arbitrary<FuzzCase> {
     fc.stringMatching(/^[a-z0-9._~-]{1,12}$/),
     fc.constantFrom('..', '.', '%2e%2e', '%2E', '.%2e', '%2f', '%2F', '%00', '%ff', '%zz', '%', '%C3%A9', 'é', '漢字', ';x=1', '\\', '%5c', 'v1', 'classify', 'admin', 'regions', 'healthz', '%63lassify', '%76%31', 'CLASSIFY', 'V1'),
   );
-  const known = fc.constantFrom(CLASSIFY, ...GET_ROUTES, '/admin/regions', '/admin', '/', '/v1', '/v1/', '/openapi', '/readyz/', '/healthz/x');
+  const known = fc.constantFrom(CLASSIFY, ...GET_ROUTES, ...HTML_ROUTES, '/admin/regions', '/admin', '/', '/v1', '/v1/', '/openapi', '/readyz/', '/healthz/x');
   const mutate = fc.tuple(known, fc.nat(11), fc.array(seg, { maxLength: 5 }), fc.nat(1_000_000)).map(([base, how, segs, r]) => {
     switch (how) {
       case 0: return base + '/';

@@ -2,7 +2,7 @@
  * Node-only Send: one HTTP/1.1 request per connection (node:http, agent: false), duplicate headers as
  * separate field lines. A connection of its own per case keeps one case's connection handling (e.g.
  * a server that closes the socket after answering early) from failing the next case's request;
- * keep-alive behaviour is probed on purpose in scripts/fuzz.ts and tests/unit/fuzz-backend.test.ts.
+ * keep-alive behaviour is probed on purpose in scripts/fuzz.ts and tests/e2e/fuzz-backend.test.ts.
  */
 import { request } from 'node:http';
 import type { Got } from './oracle.js';

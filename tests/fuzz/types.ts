@@ -1,7 +1,7 @@
 /**
  * The fuzz suite's case format (issue #9). A case is one labelled request (plus, for stateful
  * surfaces, the requests that follow it); the label says what the system MUST answer. Plain data
- * and plain TS: the same cases run in Node (scripts/fuzz.ts, tests/unit) and in workerd (tests/worker).
+ * and plain TS: the same cases run in Node (scripts/fuzz.ts, tests/e2e) and in workerd (tests/worker).
  */
 
 /** 'ok': 2xx with a well-formed answer; '4xx': any 400-499; a number: exactly that status. */

@@ -2,7 +2,7 @@
  * A stand-in for the GPU backend (another machine), bound to the worker under test as the BACKEND
  * service. It speaks the real backend's wire contract (core/wire.ts): it checks the signature, the
  * safetensors body and the metadata with the same schema, answers with the same answer type, and
- * refuses with the same problem+json (tests/unit/wire-contract.test.ts holds the two to that). It
+ * refuses with the same problem+json (tests/e2e/wire-contract.test.ts holds the two to that). It
  * behaves according to the request id's prefix, so tests can choose a failure mode:
  *   down-…    → 502, as a proxy in front of a dead host answers (a thrown error here would surface as
  *               a 500, not a network error); slow-… → answers after 5 s; garbage-… → 200, non-JSON body;

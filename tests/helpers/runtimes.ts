@@ -6,7 +6,7 @@ import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { tf } from '../../training/tf.js';
 import { readOnnx } from '../../training/onnx/proto.js';
-import { runOnnxTfjs } from '../../training/onnx/tfjs-runner.js';
+import { runOnnxTfjs } from '../../training/tfjs/onnx-runner.js';
 
 // onnxruntime-web in Node: single-threaded wasm (its worker would be fetched from a file:// URL).
 ortWeb.env.wasm.numThreads = 1;

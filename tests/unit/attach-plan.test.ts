@@ -68,7 +68,7 @@ describe('cache plan', () => {
     // More than any disk holds.
     expect(() => planCache({ cache: 'auto', maxMemoryGiB: 1 }, 1e9, 1e6, dir, cands)).toThrow(ConfigError);
     expect(() => planCache({ cache: 'auto', maxMemoryGiB: 1 }, 1e9, 1e6, dir, cands)).toThrow(/none fits\. Use --maxCandidates/);
-    expect(() => planCache({ cache: 'f64', maxMemoryGiB: 1 }, 10, 10, dir, cands)).toThrow(/--cache=f64: expected auto, f32, f16, disk/);
+    expect(() => planCache({ cache: 'f64' as never, maxMemoryGiB: 1 }, 10, 10, dir, cands)).toThrow(/--cache=f64: expected auto, f32, f16, disk/);
   });
 });
 
@@ -101,7 +101,7 @@ describe('calibration plan', () => {
     expect(calibrationPlan({ calibration: 'auto', valPerClass: 1 }, ds, { dataset: { name: 'toy' }, config: { valPerClass: 1 } }).mode).toBe('val');
     expect(calibrationPlan({ calibration: 'auto', valPerClass: 1 }, ds, { dataset: { name: 'toy' }, config: { valPerClass: 2 } }).mode).toBe('test-half');
     expect(calibrationPlan({ calibration: 'auto', valPerClass: 1 }, ds, undefined).reason).toMatch(/no training record/);
-    expect(() => calibrationPlan({ calibration: 'train', valPerClass: 1 }, ds, undefined)).toThrow(/expected auto, val or test-half/);
+    expect(() => calibrationPlan({ calibration: 'train' as never, valPerClass: 1 }, ds, undefined)).toThrow(/expected auto, val or test-half/);
   });
   it('warns when the backbone is clearly better on the calibration images', () => {
     // The case: 96.8 % on the validation split a ResNet trained on, 94.96 % on test.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../core/config-error.js';
 import { ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS, mergeConfig, resolveConfig } from '../../training/config.js';
-import { main } from '../../training/cli.js';
+import { main } from '../../training/commands.js';
 
 describe('training configs', () => {
   it('merges defaults, a named config and typed overrides', () => {
@@ -53,7 +53,7 @@ describe('training configs', () => {
   });
 
   it('refuses a named config with an unknown key or a bad value, naming the config', () => {
-    expect(() => mergeConfig(BACKBONE_DEFAULTS, { odd: { tfBackend: 'gpu' } }, 'odd', {})).toThrow(/config "odd" sets tfBackend="gpu": expected one of auto, tensorflow, wasm, cpu/);
+    expect(() => mergeConfig(BACKBONE_DEFAULTS, { odd: { tfBackend: 'gpu' as never } }, 'odd', {})).toThrow(/config "odd" sets tfBackend="gpu": expected one of auto, tensorflow, wasm, cpu/);
     expect(() => mergeConfig(BACKBONE_DEFAULTS, { odd: { epoch: 3 } as never }, 'odd', {})).toThrow(/config "odd": unknown key\(s\) epoch/);
   });
 

@@ -4,8 +4,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadManifest, runEvaluate } from '../../training/evaluate.js';
-import { sha256 } from '../../training/attach.js';
+import { runEvaluate } from '../../training/evaluate.js';
+import { readManifest, sha256Hex } from '../../core/node/bundle.js';
 import { defaultSplit } from '../../core/regions.js';
 import { initTf } from '../../training/tf.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
@@ -13,7 +13,7 @@ import { normaliseImages } from '../../core/normalise.js';
 import { fixedInput, maxAbsDiff, parity, runNode } from '../helpers/runtimes.js';
 
 const DIR = 'models/fashion-resnet';
-const m = loadManifest(DIR);
+const m = readManifest(DIR);
 const file = (f: string) => new Uint8Array(readFileSync(join(DIR, f)));
 
 beforeAll(async () => {
@@ -57,7 +57,7 @@ describe('shipped bundle models/fashion-resnet', () => {
   it('ships an EENet scheduler per exit (its ONNX is checked against the weights by evaluate, below)', () => {
     for (const [i, e] of m.exits.entries()) {
       expect(e.scheduler!.weights).toHaveLength(3 + i);
-      expect(sha256(file(e.scheduler!.file))).toBe(e.scheduler!.sha256);
+      expect(sha256Hex(file(e.scheduler!.file))).toBe(e.scheduler!.sha256);
     }
   });
 
@@ -65,14 +65,14 @@ describe('shipped bundle models/fashion-resnet', () => {
     const files = ['manifest.json', m.backbone.file, ...m.segments.map((s) => s.file), ...m.exits.map((e) => e.file), ...m.exits.map((e) => e.scheduler!.file)];
     const total = files.reduce((a, f) => a + statSync(join(DIR, f)).size, 0);
     expect(total).toBeLessThan(10 * 1024 * 1024);
-    expect(sha256(file(m.backbone.file))).toBe(m.backbone.sha256);
-    for (const s of m.segments) expect(sha256(file(s.file))).toBe(s.sha256);
-    for (const e of m.exits) expect(sha256(file(e.file))).toBe(e.sha256);
+    expect(sha256Hex(file(m.backbone.file))).toBe(m.backbone.sha256);
+    for (const s of m.segments) expect(sha256Hex(file(s.file))).toBe(s.sha256);
+    for (const e of m.exits) expect(sha256Hex(file(e.file))).toBe(e.sha256);
   });
 
   it('chained segments reproduce the backbone logits on real test images', async () => {
     const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: 2 } });
-    const x = normaliseImages(ds.test.images, ds.test.count, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, 'NCHW');
+    const x = normaliseImages(ds.test.images, ds.test.count, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, m.input.layout);
     const ref = (await runNode(file(m.backbone.file), x, [ds.test.count, ...m.input.shape]))[m.backbone.output]!;
     let cur = x;
     for (const s of m.segments) cur = (await runNode(file(s.file), cur, [ds.test.count, ...s.inputShape]))[s.output]!;

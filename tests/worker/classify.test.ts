@@ -56,7 +56,7 @@ describe('POST /v1/classify', () => {
     expect(chunked.status).toBe(413);
     expect((await chunked.json<{ code: string }>()).code).toBe('PAYLOAD_TOO_LARGE');
     expect(sent).toBeLessThan(64 << 20);
-    // The isolate keeps serving. (Clients that disconnect mid-body: tests/unit/e2e-cascade.test.ts, on a real socket.)
+    // The isolate keeps serving. (Clients that disconnect mid-body: tests/e2e/e2e-cascade.test.ts, on a real socket.)
     expect((await post(pixels(), 'application/json')).status).toBe(200);
   });
 

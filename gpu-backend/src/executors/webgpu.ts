@@ -3,7 +3,7 @@
  * (npm `webgpu`, an optional dependency), as proven on the lent H100 (docs/gpu-webgpu.md).
  * Without the package, or without a Vulkan driver and adapter, creation throws and the factory falls
  * back. Without a GPU, Mesa's lavapipe (software Vulkan) is an adapter too: slow, but correct, which
- * is how the tests run this executor everywhere (tests/unit/webgpu-executor.test.ts).
+ * is how the tests run this executor everywhere (tests/e2e/webgpu-executor.test.ts).
  *
  * Pitfalls handled here, measured there or here:
  *   - `navigator` is read-only in Node 22 (and absent in Node 20): define `navigator.gpu` with

@@ -5,8 +5,8 @@
  * The full run with more cases is `npm run fuzz`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, type RunningBackend } from '../../gpu-backend/src/server.js';
-import { loadManifest } from '../../training/evaluate.js';
+import { startBackend, type RunningBackend } from '../../gpu-backend/src/start-backend.js';
+import { readManifest } from '../../core/node/bundle.js';
 import { backendSurface, edgeSurface } from '../fuzz/arbitraries.js';
 import { request } from 'node:http';
 import { formatViolation, generate, runFuzz } from '../fuzz/runner.js';
@@ -17,7 +17,7 @@ const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
 const SECRET = 'fuzz-backend-secret-0123456789';
 const SEED = 20_259;
 const CASES = 1200;
-const m = loadManifest(DIR);
+const m = readManifest(DIR);
 
 let b: RunningBackend;
 beforeAll(async () => {

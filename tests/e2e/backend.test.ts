@@ -6,20 +6,20 @@ import { request } from 'node:http';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, type RunningBackend } from '../../gpu-backend/src/server.js';
+import { startBackend, type RunningBackend } from '../../gpu-backend/src/start-backend.js';
 import { loadConfig } from '../../gpu-backend/src/config.js';
 import { encodeFeatures } from '../../core/feature-codec.js';
 import { signBody, SIGNATURE_HEADER } from '../../core/signature.js';
 import { normaliseImages } from '../../core/normalise.js';
 import { argmax, softmax } from '../../core/policies.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
-import { loadManifest } from '../../training/evaluate.js';
+import { readManifest } from '../../core/node/bundle.js';
 import { runNode } from '../helpers/runtimes.js';
 import { rawExchange } from '../helpers/raw-http.js';
 
 const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
 const SECRET = 'backend-test-secret-0123456789';
-const m = loadManifest(DIR);
+const m = readManifest(DIR);
 const quiet = () => undefined;
 const start = (env: Record<string, string> = {}) => startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', ...env }, quiet);
 /** One threshold per exit past segment `seg` (what the edge sends when it forwards at `seg`), all `t`. */
@@ -86,7 +86,7 @@ async function startCluster(env: Record<string, string>) {
 
 let b: RunningBackend;
 beforeAll(async () => {
-  const x = normaliseImages(ds.test.images, N, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, 'NCHW');
+  const x = normaliseImages(ds.test.images, N, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, m.input.layout);
   logits = (await runNode(new Uint8Array(readFileSync(join(DIR, m.backbone.file))), x, [N, ...m.input.shape]))[m.backbone.output]!;
   let cur = x;
   cuts = [];

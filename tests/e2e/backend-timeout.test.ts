@@ -5,15 +5,15 @@
  * stops the backend from answering the next request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, type RunningBackend } from '../../gpu-backend/src/server.js';
+import { startBackend, type RunningBackend } from '../../gpu-backend/src/start-backend.js';
 import { encodeFeatures, REQUEST_ID_HEADER, RESUME_PATH, resumeMetadata, SIGNATURE_HEADER, signBody } from '../../core/wire.js';
-import { loadManifest } from '../../training/evaluate.js';
+import { readManifest } from '../../core/node/bundle.js';
 import { fixedInput } from '../helpers/runtimes.js';
 
 const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
 const SECRET = 'timeout-test-secret-0123456789';
 const TIMEOUT_MS = 400;
-const m = loadManifest(DIR);
+const m = readManifest(DIR);
 
 /** What the executor does with the next segment-1 run: hold it until released, then run it or fail. */
 let hold: { release: (fail: boolean) => void } | null = null;

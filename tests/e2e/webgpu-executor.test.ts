@@ -17,7 +17,7 @@ import { loadBundle } from '../../gpu-backend/src/bundle.js';
 import { graphList, type BundleFiles, type Executor } from '../../gpu-backend/src/executors/executor.js';
 import { createOrtNodeExecutor } from '../../gpu-backend/src/executors/ort-node.js';
 import { createWebGpuExecutor } from '../../gpu-backend/src/executors/webgpu.js';
-import { startBackend } from '../../gpu-backend/src/server.js';
+import { startBackend } from '../../gpu-backend/src/start-backend.js';
 import { fixedInput, maxAbsDiff } from '../helpers/runtimes.js';
 
 const SKIP = process.env.EDGE_CASCADE_SKIP_WEBGPU === '1';

@@ -7,7 +7,7 @@
  * both the edge (wrangler dev) and the backend.
  *
  * @example
- * npx tsx scripts/vitest.ts run tests/unit/serve-model.test.ts
+ * npx tsx scripts/vitest.ts run tests/e2e/serve-model.test.ts
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

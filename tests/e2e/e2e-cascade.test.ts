@@ -8,12 +8,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, type RunningBackend } from '../../gpu-backend/src/server.js';
+import { startBackend, type RunningBackend } from '../../gpu-backend/src/start-backend.js';
 import { node22 } from '../../scripts/node22.js';
 import { normaliseImages } from '../../core/normalise.js';
 import { argmax } from '../../core/policies.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
-import { loadManifest } from '../../training/evaluate.js';
+import { readManifest } from '../../core/node/bundle.js';
 import { runNode } from '../helpers/runtimes.js';
 import { rawExchange } from '../helpers/raw-http.js';
 
@@ -21,7 +21,7 @@ const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
 const SECRET = 'e2e-cascade-secret-0123456789';
 const ADMIN = 'e2e-admin-token';
 const EDGE = 'http://127.0.0.1:8796';
-const m = loadManifest(DIR);
+const m = readManifest(DIR);
 const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: 2 } });
 
 let backend: RunningBackend;
@@ -60,7 +60,7 @@ async function putRegion(key: string, settings: unknown): Promise<void> {
 describe('edge worker + GPU backend', () => {
   it('not-confident requests are answered by the backend, and equal the full model', async () => {
     await putRegion('colo:TST', { policy: 'confidence', thresholds: m.exits.map(() => 2), split: 1, encoding: 'f32' });
-    const x = normaliseImages(ds.test.images, ds.test.count, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, 'NCHW');
+    const x = normaliseImages(ds.test.images, ds.test.count, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, m.input.layout);
     const logits = (await runNode(new Uint8Array(readFileSync(join(DIR, m.backbone.file))), x, [ds.test.count, ...m.input.shape]))[m.backbone.output]!;
     for (let i = 0; i < ds.test.count; i++) {
       const res = await fetch(`${EDGE}/v1/classify`, { method: 'POST', body: ds.test.images.slice(i * 784, (i + 1) * 784) as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream', 'x-cascade-region': 'colo:TST' } });

@@ -1,15 +1,15 @@
 /**
- * A small ONNX interpreter on tfjs for the op set surgery supports (graph.ts SUPPORTED_OPS). It is
- * the third, independent implementation in the golden-output checks (tfjs vs onnxruntime-node vs
- * onnxruntime-web): it never shares kernels with onnxruntime. NCHW at the graph boundary; convs and
- * pools transpose to tfjs's NHWC internally.
+ * A small ONNX interpreter on tfjs for the op set surgery supports (training/onnx/graph.ts
+ * SUPPORTED_OPS). It is the third, independent implementation in the golden-output checks (tfjs vs
+ * onnxruntime-node vs onnxruntime-web): it never shares kernels with onnxruntime. NCHW at the graph
+ * boundary; convs and pools transpose to tfjs's NHWC internally.
  *
  * @example
  * const out = runOnnxTfjs(tf, model, { input: tf.tensor4d(x, [1, 1, 28, 28]) });
  */
 import type { tf as TF } from '../tf.js';
-import { GraphIndex } from './graph.js';
-import { attr, attrFloat, attrInt, attrInts, dimsOf, initializerValues, num, OnnxError, type Model, type Node } from './proto.js';
+import { GraphIndex } from '../onnx/graph.js';
+import { attr, attrFloat, attrInt, attrInts, dimsOf, initializerValues, num, OnnxError, type Model, type Node } from '../onnx/proto.js';
 
 type Tf = typeof TF;
 type T = TF.Tensor;

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS, resolveConfig } from '../../training/config.js';
 import { runBackbone } from '../../training/backbone/command.js';
-import { runAttach, sha256 } from '../../training/attach.js';
-import { loadManifest, runEvaluate } from '../../training/evaluate.js';
+import { runAttach } from '../../training/attach.js';
+import { runEvaluate } from '../../training/evaluate.js';
+import { readManifest, sha256Hex } from '../../core/node/bundle.js';
 import { initTf } from '../../training/tf.js';
 import { imageShape, type Manifest } from '../../core/manifest.js';
 import { foreignMobileNet, foreignResNet, foreignVgg } from '../helpers/foreign-backbones.js';
@@ -31,7 +32,7 @@ beforeAll(async () => {
 
 describe('smoke pipeline', () => {
   it('writes a bundle whose manifest validates on load', () => {
-    const m = loadManifest(dir);
+    const m = readManifest(dir);
     // The smoke backbone has five candidate cuts (stem and four of its six block outputs under 90 % of
     // the MACs); attach keeps the subset that pays, at least one.
     expect(m.provenance.candidates).toHaveLength(5);
@@ -44,7 +45,7 @@ describe('smoke pipeline', () => {
     }
     expect(m.policies.defaultRule?.delta).toBe(0.05);
     expect(m.provenance.dataset).toBe('fashion-mnist');
-    expect(m.provenance.backboneSha256).toBe(sha256(backboneBefore));
+    expect(m.provenance.backboneSha256).toBe(sha256Hex(backboneBefore));
     expect(m.provenance.config).toHaveProperty('attach');
     expect(m.provenance.config).toHaveProperty('backbone');
     for (const e of m.exits) expect(e.accuracy.test).toBeGreaterThanOrEqual(0);
@@ -54,7 +55,7 @@ describe('smoke pipeline', () => {
   it('exit training leaves the backbone bytes unchanged', () => {
     const after = new Uint8Array(readFileSync(join(dir, 'backbone.onnx')));
     expect(Buffer.compare(Buffer.from(after), Buffer.from(backboneBefore))).toBe(0);
-    expect(sha256(after)).toBe(manifest.backbone.sha256);
+    expect(sha256Hex(after)).toBe(manifest.backbone.sha256);
   });
 
   it('chained segments reproduce the backbone logits', async () => {
@@ -122,10 +123,10 @@ describe('attach on a backbone made by another tool', () => {
     }
     expect(m.policies.atDefault!.cost).toBeLessThanOrEqual(1);
     expect(m.exits.length).toBeGreaterThanOrEqual(1);
-    expect(m.backbone.sha256).toBe(sha256(bytes));
-    expect(sha256(new Uint8Array(readFileSync(join(d, 'vgg.onnx'))))).toBe(sha256(bytes));
+    expect(m.backbone.sha256).toBe(sha256Hex(bytes));
+    expect(sha256Hex(new Uint8Array(readFileSync(join(d, 'vgg.onnx'))))).toBe(sha256Hex(bytes));
     expect(m.exits.map((e) => e.input)).toEqual(m.segments.slice(0, m.exits.length).map((s) => s.output));
-    expect(loadManifest(join(d, 'bundle')).name).toBe('bundle');
+    expect(readManifest(join(d, 'bundle')).name).toBe('bundle');
     // evaluate re-measures the "test" figures on the same evaluation half (it throws on a mismatch).
     expect(await runEvaluate(join(d, 'bundle'))).toMatch(new RegExp(`${m.provenance.counts.test} test images`));
   });

@@ -1,9 +1,9 @@
 /**
- * `--help` and usage errors of `npm run train` (training/cli.ts, training/options-help.ts) and of the
- * benchmark and fuzz scripts (scripts/cli-args.ts): every config key is described, every command's
- * help lists its options with their defaults, `--help` wins over other checks, unknown options and
- * values a key's schema refuses point at `--help`, and user errors (ConfigError, OnnxError) exit 2
- * without a stack trace.
+ * `--help` and usage errors of `npm run train` (training/commands.ts, training/options-help.ts, and
+ * its entry training/cli.ts in a child process) and of the benchmark and fuzz scripts
+ * (scripts/cli-args.ts): every config key is described, every command's help lists its options with
+ * their defaults, `--help` wins over other checks, unknown options and values a key's schema refuses
+ * point at `--help`, and user errors (ConfigError, OnnxError) exit 2 without a stack trace.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../core/config-error.js';
 import { ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS } from '../../training/config.js';
-import { main, reportError } from '../../training/cli.js';
+import { main, reportError } from '../../training/commands.js';
 import { ATTACH_CONFIG_NOTES, ATTACH_DESCRIPTIONS, BACKBONE_CONFIG_NOTES, BACKBONE_DESCRIPTIONS, formatValue } from '../../training/options-help.js';
 import { node, OnnxError, readOnnx, writeOnnx } from '../../training/onnx/proto.js';
 import { parseCli, text } from '../../scripts/cli-args.js';

@@ -7,18 +7,18 @@
  * the edge's builder writes and the schema the backends read must name the same keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, type RunningBackend } from '../../gpu-backend/src/server.js';
+import { startBackend, type RunningBackend } from '../../gpu-backend/src/start-backend.js';
 import {
   encodeFeatures, REQUEST_ID_HEADER, RESUME_METADATA_KEYS, RESUME_PATH, resumeAnswerSchema, resumeMetadata, resumeMetadataSchema,
   SIGNATURE_HEADER, signBody, type FeatureEncoding, type ResumeFields,
 } from '../../core/wire.js';
 import { forward } from '../../workers/edge/src/cascade/forward.js';
-import { loadManifest } from '../../training/evaluate.js';
+import { readManifest } from '../../core/node/bundle.js';
 import { fakeBackend, FAKE_SECRET } from '../helpers/fake-backend.js';
 import { fixedInput } from '../helpers/runtimes.js';
 
 const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
-const m = loadManifest(DIR);
+const m = readManifest(DIR);
 /** Thresholds no score reaches: both backends answer from the final head (the fake always does). */
 const NEVER = 2;
 
