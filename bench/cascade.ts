@@ -21,18 +21,23 @@ import { cpus } from 'node:os';
 import { argmax, POLICIES, type Policy } from '../core/cascade-rule.js';
 import { ruleOf } from '../core/manifest.js';
 import { defaultSplit, resolveThresholds } from '../core/regions.js';
-import { evaluatePolicy, exitAccuracy, scores, type Costs, type SplitOutputs } from '../training/calibrate/frontier.js';
-import { atDefault, bundleAurocs, measureBundle } from '../training/evaluate.js';
 import { cliArgs } from '../scripts/cli-args.js';
+import { type Costs, evaluatePolicy, exitAccuracy, type SplitOutputs, scores } from '../training/calibrate/frontier.js';
+import { atDefault, bundleAurocs, measureBundle } from '../training/evaluate.js';
 
 const args = cliArgs({
   usage: 'npm run bench:cascade -- [options]',
-  about: 'Accuracy vs mean cost of the cascade on the bundle\'s test images, re-derived from its deployed ONNX files in\n' +
-    'onnxruntime-node: every policy\'s validation-calibrated frontier measured on test, the label-aware oracle, the cheapest\n' +
+  about:
+    "Accuracy vs mean cost of the cascade on the bundle's test images, re-derived from its deployed ONNX files in\n" +
+    "onnxruntime-node: every policy's validation-calibrated frontier measured on test, the label-aware oracle, the cheapest\n" +
     'certified point per policy, the point each operator budget serves, and per exit its AUROCs and cost.',
   writes: 'bench/results/<name>.{json,md,svg}',
   options: {
-    bundle: { arg: 'dir', description: 'Bundle folder (manifest.json and its ONNX files) to measure', default: 'models/fashion-resnet' },
+    bundle: {
+      arg: 'dir',
+      description: 'Bundle folder (manifest.json and its ONNX files) to measure',
+      default: 'models/fashion-resnet',
+    },
     name: { arg: 'stem', description: 'File stem of the results in bench/results', default: 'cascade' },
   },
 });
@@ -42,23 +47,35 @@ const MAX_DROP = 0.005;
 
 /** The label-aware lower bound: cost at each reachable accuracy, as [accuracy, cost] pairs (accuracy descending). */
 export function oracleCurve(o: SplitOutputs, costs: Costs): { accuracy: number; cost: number }[] {
-  const K = o.classes, E = o.exits.length;
-  let correct = 0, cost = 0;
+  const K = o.classes,
+    E = o.exits.length;
+  let correct = 0,
+    cost = 0;
   const savings: number[] = [];
   for (let n = 0; n < o.count; n++) {
     let e = -1;
-    for (let i = 0; i < E && e < 0; i++) if (argmax(o.exits[i]!.logits.subarray(n * K, (n + 1) * K)) === o.labels[n]) e = i;
+    for (let i = 0; i < E && e < 0; i++)
+      if (argmax(o.exits[i]!.logits.subarray(n * K, (n + 1) * K)) === o.labels[n]) e = i;
     const finalOk = argmax(o.finalLogits.subarray(n * K, (n + 1) * K)) === o.labels[n];
-    if (e === 0) { correct++; cost += costs.exits[0]!; continue; }
-    if (e < 0 && !finalOk) { cost += costs.exits[0]!; continue; } // wrong everywhere: leave as early as possible
+    if (e === 0) {
+      correct++;
+      cost += costs.exits[0]!;
+      continue;
+    }
+    if (e < 0 && !finalOk) {
+      cost += costs.exits[0]!;
+      continue;
+    } // wrong everywhere: leave as early as possible
     const c = e < 0 ? costs.final : costs.exits[e]!;
-    correct++; cost += c;
+    correct++;
+    cost += c;
     savings.push(c - costs.exits[0]!);
   }
   savings.sort((a, b) => b - a);
   const out = [{ accuracy: correct / o.count, cost: cost / o.count }];
   for (const s of savings) {
-    correct--; cost -= s;
+    correct--;
+    cost -= s;
     out.push({ accuracy: correct / o.count, cost: cost / o.count });
   }
   return out;
@@ -71,7 +88,16 @@ export function oracleCostAt(curve: { accuracy: number; cost: number }[], a: num
   return curve[curve.length - 1]!.cost;
 }
 
-interface Point { thresholds: number[]; valAccuracy: number; valCost: number; certified: boolean; accuracy: number; cost: number; exitRates: number[]; fidelity: number }
+interface Point {
+  thresholds: number[];
+  valAccuracy: number;
+  valCost: number;
+  certified: boolean;
+  accuracy: number;
+  cost: number;
+  exitRates: number[];
+  fidelity: number;
+}
 
 const x = await measureBundle(DIR);
 const { m, test, costs } = x;
@@ -87,21 +113,42 @@ for (const policy of POLICIES) {
   testScores.set(policy, s);
   curves[policy] = pts.map((p) => {
     const r = evaluatePolicy(test, s, p.thresholds, costs, policy);
-    return { thresholds: p.thresholds, valAccuracy: p.accuracy, valCost: p.cost, certified: !!p.certified, accuracy: r.accuracy, cost: r.cost, exitRates: r.exitRates, fidelity: r.fidelity };
+    return {
+      thresholds: p.thresholds,
+      valAccuracy: p.accuracy,
+      valCost: p.cost,
+      certified: !!p.certified,
+      accuracy: r.accuracy,
+      cost: r.cost,
+      exitRates: r.exitRates,
+      fidelity: r.fidelity,
+    };
   });
 }
 const oracle = oracleCurve(test, costs);
 const headline = Object.entries(curves).map(([policy, pts]) => {
   const cert = pts.filter((p) => p.certified);
   const chosen = cert.length ? cert.reduce((a, b) => (b.valCost < a.valCost ? b : a)) : undefined;
-  const hindsight = pts.filter((p) => backbone - p.accuracy <= MAX_DROP).reduce<Point | undefined>((a, b) => (!a || b.cost < a.cost ? b : a), undefined);
+  const hindsight = pts
+    .filter((p) => backbone - p.accuracy <= MAX_DROP)
+    .reduce<Point | undefined>((a, b) => (!a || b.cost < a.cost ? b : a), undefined);
   return {
     policy,
     certified: chosen && {
-      cost: chosen.cost, accuracy: chosen.accuracy, drop: backbone - chosen.accuracy, holdsOnTest: backbone - chosen.accuracy <= MAX_DROP,
-      fidelity: chosen.fidelity, edgeShare: 1 - chosen.exitRates[E]!, oracleCost: oracleCostAt(oracle, chosen.accuracy), vsOracle: chosen.cost / oracleCostAt(oracle, chosen.accuracy),
+      cost: chosen.cost,
+      accuracy: chosen.accuracy,
+      drop: backbone - chosen.accuracy,
+      holdsOnTest: backbone - chosen.accuracy <= MAX_DROP,
+      fidelity: chosen.fidelity,
+      edgeShare: 1 - chosen.exitRates[E]!,
+      oracleCost: oracleCostAt(oracle, chosen.accuracy),
+      vsOracle: chosen.cost / oracleCostAt(oracle, chosen.accuracy),
     },
-    hindsight: hindsight && { cost: hindsight.cost, accuracy: hindsight.accuracy, edgeShare: 1 - hindsight.exitRates[E]! },
+    hindsight: hindsight && {
+      cost: hindsight.cost,
+      accuracy: hindsight.accuracy,
+      edgeShare: 1 - hindsight.exitRates[E]!,
+    },
   };
 });
 // Operators' budgets: the point each policy serves for a region set to `budget` (core/regions.ts
@@ -109,14 +156,16 @@ const headline = Object.entries(curves).map(([policy, pts]) => {
 const BUDGETS = [0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1];
 const budgets = BUDGETS.map((budget) => ({
   budget,
-  policies: Object.fromEntries(Object.keys(curves).map((policy) => {
-    const p = policy as Policy;
-    const cheapest = m.policies.frontier[p]![0]!.cost;
-    if (budget < cheapest) return [p, null];
-    const thresholds = resolveThresholds({ policy: p, budget, split: E, encoding: 'f16' }, m);
-    const r = evaluatePolicy(test, testScores.get(p)!, thresholds, costs, p);
-    return [p, { accuracy: r.accuracy, cost: r.cost }];
-  })) as Record<string, { accuracy: number; cost: number } | null>,
+  policies: Object.fromEntries(
+    Object.keys(curves).map((policy) => {
+      const p = policy as Policy;
+      const cheapest = m.policies.frontier[p]![0]!.cost;
+      if (budget < cheapest) return [p, null];
+      const thresholds = resolveThresholds({ policy: p, budget, split: E, encoding: 'f16' }, m);
+      const r = evaluatePolicy(test, testScores.get(p)!, thresholds, costs, p);
+      return [p, { accuracy: r.accuracy, cost: r.cost }];
+    }),
+  ) as Record<string, { accuracy: number; cost: number } | null>,
 }));
 const dflt = atDefault(x);
 const au = bundleAurocs(m, test);
@@ -127,13 +176,33 @@ const result = {
   images: test.count,
   backbone: { accuracy: backbone, macs: m.backbone.macs },
   default: {
-    policy: m.policies.default, rule: m.policies.defaultRule, accuracy: dflt.accuracy, drop: backbone - dflt.accuracy, cost: dflt.cost, fidelity: dflt.fidelity,
-    answeredByAnExit: 1 - dflt.exitRates[E]!, split: defaultSplit(m), edgeShare: dflt.exitRates.slice(0, defaultSplit(m)).reduce((a, b) => a + b, 0), exitRates: dflt.exitRates, oracleCost: oracleCostAt(oracle, dflt.accuracy),
+    policy: m.policies.default,
+    rule: m.policies.defaultRule,
+    accuracy: dflt.accuracy,
+    drop: backbone - dflt.accuracy,
+    cost: dflt.cost,
+    fidelity: dflt.fidelity,
+    answeredByAnExit: 1 - dflt.exitRates[E]!,
+    split: defaultSplit(m),
+    edgeShare: dflt.exitRates.slice(0, defaultSplit(m)).reduce((a, b) => a + b, 0),
+    exitRates: dflt.exitRates,
+    oracleCost: oracleCostAt(oracle, dflt.accuracy),
   },
-  oracle: { full: oracle[0], atBackboneMinusMaxDrop: { accuracy: backbone - MAX_DROP, cost: oracleCostAt(oracle, backbone - MAX_DROP) } },
+  oracle: {
+    full: oracle[0],
+    atBackboneMinusMaxDrop: { accuracy: backbone - MAX_DROP, cost: oracleCostAt(oracle, backbone - MAX_DROP) },
+  },
   headline,
   budgets,
-  exits: m.exits.map((e, i) => ({ input: e.input, backboneFraction: e.backboneFraction, branchFraction: e.macs / m.backbone.macs, width: e.width, costFraction: e.costFraction, accuracy: exitAccuracy(test, i), auroc: au[i] })),
+  exits: m.exits.map((e, i) => ({
+    input: e.input,
+    backboneFraction: e.backboneFraction,
+    branchFraction: e.macs / m.backbone.macs,
+    width: e.width,
+    costFraction: e.costFraction,
+    accuracy: exitAccuracy(test, i),
+    auroc: au[i],
+  })),
   candidates: m.provenance.candidates ?? [],
   schedulerMaxDiff: x.schedulerMaxDiff,
   curves,
@@ -150,56 +219,110 @@ const md = [
   '',
   '![accuracy vs cost](cascade.svg)',
   '',
-  `## Headline: the cheapest point certified on validation (drop < ${MAX_DROP * 100} pp at ${m.policies.defaultRule ? `confidence ${1 - m.policies.defaultRule.delta}` : 'the manifest\'s confidence'}), measured on test`,
+  `## Headline: the cheapest point certified on validation (drop < ${MAX_DROP * 100} pp at ${m.policies.defaultRule ? `confidence ${1 - m.policies.defaultRule.delta}` : "the manifest's confidence"}), measured on test`,
   '',
   '| policy | test cost | test accuracy (drop) | holds on test | fidelity | answered by an exit | oracle cost at equal accuracy | cost / oracle | cheapest test point within 0.5 pp (hindsight) |',
   '|---|---|---|---|---|---|---|---|---|',
-  ...headline.map((h) => h.certified
-    ? `| ${h.policy}${h.policy === m.policies.default ? ' (default)' : ''} | ${pct(h.certified.cost)} | ${pct(h.certified.accuracy, 2)} (${(h.certified.drop * 100).toFixed(2)} pp) | ${h.certified.holdsOnTest ? 'yes' : '**no**'} | ${pct(h.certified.fidelity, 2)} | ${pct(h.certified.edgeShare)} | ${pct(h.certified.oracleCost)} | ${h.certified.vsOracle.toFixed(2)}× | ${h.hindsight ? `${pct(h.hindsight.cost)} (edge ${pct(h.hindsight.edgeShare)})` : '—'} |`
-    : `| ${h.policy} | no certified point | | | | | | | ${h.hindsight ? pct(h.hindsight.cost) : '—'} |`),
+  ...headline.map((h) =>
+    h.certified
+      ? `| ${h.policy}${h.policy === m.policies.default ? ' (default)' : ''} | ${pct(h.certified.cost)} | ${pct(h.certified.accuracy, 2)} (${(h.certified.drop * 100).toFixed(2)} pp) | ${h.certified.holdsOnTest ? 'yes' : '**no**'} | ${pct(h.certified.fidelity, 2)} | ${pct(h.certified.edgeShare)} | ${pct(h.certified.oracleCost)} | ${h.certified.vsOracle.toFixed(2)}× | ${h.hindsight ? `${pct(h.hindsight.cost)} (edge ${pct(h.hindsight.edgeShare)})` : '—'} |`
+      : `| ${h.policy} | no certified point | | | | | | | ${h.hindsight ? pct(h.hindsight.cost) : '—'} |`,
+  ),
   '',
   `Oracle (labels known): ${pct(oracle[0]!.accuracy, 2)} at ${pct(oracle[0]!.cost)}; held to the backbone − 0.5 pp (${pct(backbone - MAX_DROP, 2)}) it costs ${pct(result.oracle.atBackboneMinusMaxDrop.cost)}. (The manifest's oracle sends images no exit gets right to the final head instead: ${pct(m.policies.oracle.test.accuracy, 2)} at ${pct(m.policies.oracle.test.cost)} on test.)`,
   '',
   '## By budget: the point a region set to `budget` serves (best validation accuracy within the budget), measured on test',
   '',
-  `| budget | ${Object.keys(curves).map((p) => `${p} test accuracy (cost)`).join(' | ')} |`,
-  `|---|${Object.keys(curves).map(() => '---').join('|')}|`,
+  `| budget | ${Object.keys(curves)
+    .map((p) => `${p} test accuracy (cost)`)
+    .join(' | ')} |`,
+  `|---|${Object.keys(curves)
+    .map(() => '---')
+    .join('|')}|`,
   ...budgets.map((b) => {
     const best = Math.max(...Object.values(b.policies).map((v) => v?.accuracy ?? -1));
-    return `| ${pct(b.budget, 1)} | ${Object.keys(curves).map((p) => { const v = b.policies[p]; return v ? `${v.accuracy === best ? '**' : ''}${pct(v.accuracy, 2)}${v.accuracy === best ? '**' : ''} (${pct(v.cost)})` : 'below the cheapest point'; }).join(' | ')} |`;
+    return `| ${pct(b.budget, 1)} | ${Object.keys(curves)
+      .map((p) => {
+        const v = b.policies[p];
+        return v
+          ? `${v.accuracy === best ? '**' : ''}${pct(v.accuracy, 2)}${v.accuracy === best ? '**' : ''} (${pct(v.cost)})`
+          : 'below the cheapest point';
+      })
+      .join(' | ')} |`;
   }),
   '',
   '## Exits',
   '',
   '| exit | after | backbone share at the cut | branch width | branch cost (share of backbone) | cost if it answers | test accuracy | AUROC confidence head | AUROC max-softmax | AUROC EENet score | share answered at the default |',
   '|---|---|---|---|---|---|---|---|---|---|---|',
-  ...result.exits.map((e, i) => `| ${i} | ${e.input} | ${pct(e.backboneFraction)} | ${e.width ?? '—'} | ${pct(e.branchFraction, 2)} | ${pct(e.costFraction)} | ${pct(e.accuracy, 2)} | ${f3(e.auroc?.confidence)} | ${f3(e.auroc?.maxSoftmax)} | ${f3(e.auroc?.eenet)} | ${pct(dflt.exitRates[i])} |`),
+  ...result.exits.map(
+    (e, i) =>
+      `| ${i} | ${e.input} | ${pct(e.backboneFraction)} | ${e.width ?? '—'} | ${pct(e.branchFraction, 2)} | ${pct(e.costFraction)} | ${pct(e.accuracy, 2)} | ${f3(e.auroc?.confidence)} | ${f3(e.auroc?.maxSoftmax)} | ${f3(e.auroc?.eenet)} | ${pct(dflt.exitRates[i])} |`,
+  ),
   `| final | ${m.backbone.output} | 100 % | — | — | ${pct(m.final.costFraction)} | ${pct(backbone, 2)} | — | — | — | ${pct(dflt.exitRates[E])} |`,
   '',
-  ...(result.candidates.length ? [
-    '## Candidate positions (attach trained one branch per position and kept the subset that pays)',
-    '',
-    '| cut | backbone share | width | branch cost | val accuracy | test accuracy | test AUROC confidence / max-softmax | kept |',
-    '|---|---|---|---|---|---|---|---|',
-    ...result.candidates.map((c) => `| ${c.tensor} | ${pct(c.backboneFraction)} | ${c.width} | ${pct(c.branchFraction, 2)} | ${pct(c.accuracy.val, 2)} | ${pct(c.accuracy.test, 2)} | ${f3(c.auroc.test.confidence)} / ${f3(c.auroc.test.maxSoftmax)} | ${c.kept ? 'yes' : 'no'} |`),
-    '',
-  ] : []),
+  ...(result.candidates.length
+    ? [
+        '## Candidate positions (attach trained one branch per position and kept the subset that pays)',
+        '',
+        '| cut | backbone share | width | branch cost | val accuracy | test accuracy | test AUROC confidence / max-softmax | kept |',
+        '|---|---|---|---|---|---|---|---|',
+        ...result.candidates.map(
+          (c) =>
+            `| ${c.tensor} | ${pct(c.backboneFraction)} | ${c.width} | ${pct(c.branchFraction, 2)} | ${pct(c.accuracy.val, 2)} | ${pct(c.accuracy.test, 2)} | ${f3(c.auroc.test.confidence)} / ${f3(c.auroc.test.maxSoftmax)} | ${c.kept ? 'yes' : 'no'} |`,
+        ),
+        '',
+      ]
+    : []),
   `Default (${m.policies.default}): test accuracy ${pct(dflt.accuracy, 2)} (drop ${((backbone - dflt.accuracy) * 100).toFixed(2)} pp), cost ${pct(dflt.cost)}, fidelity ${pct(dflt.fidelity, 2)}, ${pct(1 - dflt.exitRates[E]!)} answered by an exit, ${pct(result.default.edgeShare)} at the edge with the default split (the first ${result.default.split} segments and exits there, core/regions.ts defaultSplit). Scheduler ONNX vs JS: max |Δ| ${x.schedulerMaxDiff.toExponential(1)}.`,
   '',
 ].join('\n');
 
 function svg(): string {
-  const W = 760, H = 420, L = 60, R = 170, T = 20, B = 44;
-  const all = [...Object.values(curves).flat().map((p) => p.accuracy), backbone, oracle[0]!.accuracy];
-  const ymin = Math.max(0, Math.floor((backbone - 0.06) * 100) / 100), ymax = Math.ceil(Math.max(...all) * 100 + 0.5) / 100;
+  const W = 760,
+    H = 420,
+    L = 60,
+    R = 170,
+    T = 20,
+    B = 44;
+  const all = [
+    ...Object.values(curves)
+      .flat()
+      .map((p) => p.accuracy),
+    backbone,
+    oracle[0]!.accuracy,
+  ];
+  const ymin = Math.max(0, Math.floor((backbone - 0.06) * 100) / 100),
+    ymax = Math.ceil(Math.max(...all) * 100 + 0.5) / 100;
   const xmax = Math.max(1.05, m.final.costFraction * 1.02);
-  const px = (v: number) => L + (v / xmax) * (W - L - R), py = (v: number) => H - B - ((Math.max(ymin, v) - ymin) / (ymax - ymin)) * (H - T - B);
-  const colours: Record<string, string> = { confidence: '#1f77b4', 'max-softmax': '#ff7f0e', entropy: '#2ca02c', eenet: '#d62728', oracle: '#555' };
-  const line = (pts: { accuracy: number; cost: number }[], colour: string, dash = '') => `<polyline fill="none" stroke="${colour}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${[...pts].sort((a, b) => a.cost - b.cost).map((p) => `${px(p.cost).toFixed(1)},${py(p.accuracy).toFixed(1)}`).join(' ')}"/>`;
+  const px = (v: number) => L + (v / xmax) * (W - L - R),
+    py = (v: number) => H - B - ((Math.max(ymin, v) - ymin) / (ymax - ymin)) * (H - T - B);
+  const colours: Record<string, string> = {
+    confidence: '#1f77b4',
+    'max-softmax': '#ff7f0e',
+    entropy: '#2ca02c',
+    eenet: '#d62728',
+    oracle: '#555',
+  };
+  const line = (pts: { accuracy: number; cost: number }[], colour: string, dash = '') =>
+    `<polyline fill="none" stroke="${colour}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${[
+      ...pts,
+    ]
+      .sort((a, b) => a.cost - b.cost)
+      .map((p) => `${px(p.cost).toFixed(1)},${py(p.accuracy).toFixed(1)}`)
+      .join(' ')}"/>`;
   const series = Object.entries(curves).map(([k, pts]) => line(pts, colours[k]!));
-  const legend = [...Object.keys(curves), 'oracle'].map((k, i) => `<text x="${W - R + 12}" y="${T + 18 * i + 12}" font-size="12" fill="${colours[k]}">${k}${k === m.policies.default ? ' (default policy)' : ''}</text>`);
-  const yt = Array.from({ length: 7 }, (_, i) => ymin + ((ymax - ymin) * i) / 6).map((v) => `<text x="${L - 6}" y="${py(v) + 4}" font-size="11" text-anchor="end">${(v * 100).toFixed(1)}</text><line x1="${L}" x2="${W - R}" y1="${py(v)}" y2="${py(v)}" stroke="#eee"/>`);
-  const xt = Array.from({ length: 6 }, (_, i) => (xmax * i) / 5).map((v) => `<text x="${px(v)}" y="${H - B + 16}" font-size="11" text-anchor="middle">${(v * 100).toFixed(0)}</text>`);
+  const legend = [...Object.keys(curves), 'oracle'].map(
+    (k, i) =>
+      `<text x="${W - R + 12}" y="${T + 18 * i + 12}" font-size="12" fill="${colours[k]}">${k}${k === m.policies.default ? ' (default policy)' : ''}</text>`,
+  );
+  const yt = Array.from({ length: 7 }, (_, i) => ymin + ((ymax - ymin) * i) / 6).map(
+    (v) =>
+      `<text x="${L - 6}" y="${py(v) + 4}" font-size="11" text-anchor="end">${(v * 100).toFixed(1)}</text><line x1="${L}" x2="${W - R}" y1="${py(v)}" y2="${py(v)}" stroke="#eee"/>`,
+  );
+  const xt = Array.from({ length: 6 }, (_, i) => (xmax * i) / 5).map(
+    (v) => `<text x="${px(v)}" y="${H - B + 16}" font-size="11" text-anchor="middle">${(v * 100).toFixed(0)}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 ${yt.join('\n')}

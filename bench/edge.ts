@@ -13,24 +13,30 @@
  *
  * Writes bench/results/edge.{json,md}; options: `npm run bench:edge -- --help`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import autocannon from 'autocannon';
-import { loadFashionMnist } from '../training/data/fashion-mnist.js';
-import { node22 } from '../scripts/node22.js';
 import { cliArgs, text } from '../scripts/cli-args.js';
+import { node22 } from '../scripts/node22.js';
+import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 
 const args = cliArgs({
   usage: 'npm run bench:edge -- [options]',
-  about: 'The edge worker in `wrangler dev` (workerd, local KV) on loopback, no backend: isolate start-up CPU time\n' +
+  about:
+    'The edge worker in `wrangler dev` (workerd, local KV) on loopback, no backend: isolate start-up CPU time\n' +
     '(`wrangler check startup`, median of 3), cold start (first and second request of fresh `wrangler dev` processes), and\n' +
     'warm load with autocannon at 1, 10 and 50 connections posting real Fashion-MNIST test images (server-side timings split\n' +
     'by edge exit vs forward, client latency percentiles); builds the worker first for its bundle size (raw and gzip).',
   writes: 'bench/results/edge.{json,md} (and bench/results/worker-bundle.json via npm run build:worker)',
   options: {
     seconds: { arg: 'n', description: 'Seconds of load per connection level', default: '10', schema: text.positive() },
-    coldRuns: { arg: 'n', description: 'Fresh `wrangler dev` processes timed for the cold start (median)', default: '3', schema: text.int(1) },
+    coldRuns: {
+      arg: 'n',
+      description: 'Fresh `wrangler dev` processes timed for the cold start (median)',
+      default: '3',
+      schema: text.int(1),
+    },
   },
 });
 const SECONDS = args.seconds;
@@ -47,13 +53,35 @@ function pct(xs: number[], p: number): number {
 
 async function startWorker(): Promise<{ proc: ChildProcess; readyMs: number }> {
   const t0 = performance.now();
-  const proc = spawn(node22(), ['node_modules/wrangler/bin/wrangler.js', 'dev', '--env', 'dev', '--port', String(PORT), '--ip', '127.0.0.1', '--var', 'CASCADE_SECRET:bench', '--var', 'BACKEND_URL:http://127.0.0.1:9', '--var', 'BACKEND_TIMEOUT_MS:200'], {
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    node22(),
+    [
+      'node_modules/wrangler/bin/wrangler.js',
+      'dev',
+      '--env',
+      'dev',
+      '--port',
+      String(PORT),
+      '--ip',
+      '127.0.0.1',
+      '--var',
+      'CASCADE_SECRET:bench',
+      '--var',
+      'BACKEND_URL:http://127.0.0.1:9',
+      '--var',
+      'BACKEND_TIMEOUT_MS:200',
+    ],
+    {
+      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   // wrangler logs a line per request: an unread pipe fills up and stalls the worker, so keep draining
   // (the tail is printed if start-up fails).
   let log = '';
-  const keep = (d: Buffer) => { log = (log + d.toString()).slice(-4000); };
+  const keep = (d: Buffer) => {
+    log = (log + d.toString()).slice(-4000);
+  };
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
   for (;;) {
@@ -72,11 +100,19 @@ async function stop(proc: ChildProcess): Promise<void> {
   await new Promise((r) => proc.once('exit', r));
 }
 
-interface Reply { where: string; degraded: boolean; timings: { edgeMs: number; computeMs: number; totalMs: number } }
+interface Reply {
+  where: string;
+  degraded: boolean;
+  timings: { edgeMs: number; computeMs: number; totalMs: number };
+}
 
 async function classify(body: Uint8Array): Promise<{ reply: Reply; clientMs: number }> {
   const t = performance.now();
-  const res = await fetch(`${URL_}/v1/classify`, { method: "POST", body: body as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream' } });
+  const res = await fetch(`${URL_}/v1/classify`, {
+    method: 'POST',
+    body: body as unknown as BodyInit,
+    headers: { 'content-type': 'application/octet-stream' },
+  });
   const reply = (await res.json()) as Reply;
   return { reply, clientMs: performance.now() - t };
 }
@@ -85,78 +121,153 @@ const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: IMAGES / 
 const images = Array.from({ length: ds.test.count }, (_, i) => ds.test.images.slice(i * 784, (i + 1) * 784));
 
 spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bundle-worker.ts'], { stdio: 'inherit' });
-const bundle = JSON.parse(readFileSync('bench/results/worker-bundle.json', 'utf8')) as { rawBytes: number; gzipBytes: number };
+const bundle = JSON.parse(readFileSync('bench/results/worker-bundle.json', 'utf8')) as {
+  rawBytes: number;
+  gzipBytes: number;
+};
 
 // Isolate start-up (global scope: module evaluation and the warm-up of onnxruntime-web and the first
 // sessions) profiled by `wrangler check startup` in local workerd; CPU time = samples minus idle.
 function startupProfile(): { totalMs: number; cpuMs: number } {
   const out = '.cache/worker-startup.cpuprofile';
   mkdirSync('.cache', { recursive: true });
-  const r = spawnSync(node22(), ['node_modules/wrangler/bin/wrangler.js', 'check', 'startup', '--outfile', out], { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, encoding: 'utf8' });
+  const r = spawnSync(node22(), ['node_modules/wrangler/bin/wrangler.js', 'check', 'startup', '--outfile', out], {
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`wrangler check startup failed:\n${r.stdout}\n${r.stderr}`);
-  const p = JSON.parse(readFileSync(out, 'utf8')) as { startTime: number; endTime: number; nodes: { id: number; callFrame: { functionName: string } }[]; samples: number[]; timeDeltas: number[] };
+  const p = JSON.parse(readFileSync(out, 'utf8')) as {
+    startTime: number;
+    endTime: number;
+    nodes: { id: number; callFrame: { functionName: string } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
   const idle = new Set(p.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
   const idleUs = p.samples.reduce((a, id, i) => a + (idle.has(id) ? p.timeDeltas[i]! : 0), 0);
   return { totalMs: (p.endTime - p.startTime) / 1000, cpuMs: (p.endTime - p.startTime - idleUs) / 1000 };
 }
 const STARTUP_RUNS = 3;
 const startups = Array.from({ length: STARTUP_RUNS }, () => startupProfile());
-const startup = { runs: startups, medianCpuMs: pct(startups.map((x) => x.cpuMs), 50), medianTotalMs: pct(startups.map((x) => x.totalMs), 50) };
+const startup = {
+  runs: startups,
+  medianCpuMs: pct(
+    startups.map((x) => x.cpuMs),
+    50,
+  ),
+  medianTotalMs: pct(
+    startups.map((x) => x.totalMs),
+    50,
+  ),
+};
 console.error('isolate start-up', startup);
 
 // Cold start: a fresh wrangler dev (new isolate) and its first request, COLD_RUNS times; the last
 // process stays up for the load levels.
 const COLD_RUNS = args.coldRuns;
-const coldRuns: { wranglerReadyMs: number; firstServerMs: number; firstComputeMs: number; firstClientMs: number; secondServerMs: number; secondClientMs: number }[] = [];
+const coldRuns: {
+  wranglerReadyMs: number;
+  firstServerMs: number;
+  firstComputeMs: number;
+  firstClientMs: number;
+  secondServerMs: number;
+  secondClientMs: number;
+}[] = [];
 let cold!: { proc: ChildProcess; readyMs: number };
 for (let i = 0; i < COLD_RUNS; i++) {
   if (cold) await stop(cold.proc);
   cold = await startWorker();
   const first = await classify(images[0]!);
   const second = await classify(images[0]!);
-  coldRuns.push({ wranglerReadyMs: cold.readyMs, firstServerMs: first.reply.timings.totalMs, firstComputeMs: first.reply.timings.computeMs, firstClientMs: first.clientMs, secondServerMs: second.reply.timings.totalMs, secondClientMs: second.clientMs });
+  coldRuns.push({
+    wranglerReadyMs: cold.readyMs,
+    firstServerMs: first.reply.timings.totalMs,
+    firstComputeMs: first.reply.timings.computeMs,
+    firstClientMs: first.clientMs,
+    secondServerMs: second.reply.timings.totalMs,
+    secondClientMs: second.clientMs,
+  });
   console.error('cold start', coldRuns.at(-1));
 }
-const med = (k: keyof (typeof coldRuns)[number]) => pct(coldRuns.map((r) => r[k]), 50);
-const coldStart = { runs: coldRuns, median: { firstServerMs: med('firstServerMs'), firstComputeMs: med('firstComputeMs'), firstClientMs: med('firstClientMs'), secondServerMs: med('secondServerMs'), secondClientMs: med('secondClientMs'), wranglerReadyMs: med('wranglerReadyMs') } };
+const med = (k: keyof (typeof coldRuns)[number]) =>
+  pct(
+    coldRuns.map((r) => r[k]),
+    50,
+  );
+const coldStart = {
+  runs: coldRuns,
+  median: {
+    firstServerMs: med('firstServerMs'),
+    firstComputeMs: med('firstComputeMs'),
+    firstClientMs: med('firstClientMs'),
+    secondServerMs: med('secondServerMs'),
+    secondClientMs: med('secondClientMs'),
+    wranglerReadyMs: med('wranglerReadyMs'),
+  },
+};
 
 const levels = [];
 for (const connections of [1, 10, 50]) {
-  const edge: number[] = [], fwd: number[] = [], edgeCompute: number[] = [], fwdCompute: number[] = [];
+  const edge: number[] = [],
+    fwd: number[] = [],
+    edgeCompute: number[] = [],
+    fwdCompute: number[] = [];
   let k = 0;
-  const result = await autocannon({
+  const result = (await autocannon({
     url: `${URL_}/v1/classify`,
     connections,
     duration: SECONDS,
-    requests: [{
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
-      setupRequest: (req: Record<string, unknown>) => ({ ...req, body: Buffer.from(images[k++ % images.length]!) }),
-      onResponse: (status: number, body: string) => {
-        if (status !== 200) return;
-        const r = JSON.parse(body) as Reply;
-        (r.degraded ? fwd : edge).push(r.timings.edgeMs);
-        (r.degraded ? fwdCompute : edgeCompute).push(r.timings.computeMs);
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        setupRequest: (req: Record<string, unknown>) => ({ ...req, body: Buffer.from(images[k++ % images.length]!) }),
+        onResponse: (status: number, body: string) => {
+          if (status !== 200) return;
+          const r = JSON.parse(body) as Reply;
+          (r.degraded ? fwd : edge).push(r.timings.edgeMs);
+          (r.degraded ? fwdCompute : edgeCompute).push(r.timings.computeMs);
+        },
       },
-    }],
-  } as never) as autocannon.Result;
+    ],
+  } as never)) as autocannon.Result;
   const row = {
     connections,
     requests: result.requests.total,
     rps: result.requests.average,
     errors: result.errors + result.non2xx,
     client: { p50: result.latency.p50, p99: result.latency.p99 },
-    edgeExit: { count: edge.length, serverP50: pct(edge, 50), serverP99: pct(edge, 99), computeP50: pct(edgeCompute, 50), computeP99: pct(edgeCompute, 99) },
-    notConfident: { count: fwd.length, serverEdgeP50: pct(fwd, 50), serverEdgeP99: pct(fwd, 99), computeP50: pct(fwdCompute, 50), computeP99: pct(fwdCompute, 99) },
+    edgeExit: {
+      count: edge.length,
+      serverP50: pct(edge, 50),
+      serverP99: pct(edge, 99),
+      computeP50: pct(edgeCompute, 50),
+      computeP99: pct(edgeCompute, 99),
+    },
+    notConfident: {
+      count: fwd.length,
+      serverEdgeP50: pct(fwd, 50),
+      serverEdgeP99: pct(fwd, 99),
+      computeP50: pct(fwdCompute, 50),
+      computeP99: pct(fwdCompute, 99),
+    },
   };
   console.error(JSON.stringify(row));
   levels.push(row);
 }
 await stop(cold.proc);
 
-const meta = { date: new Date().toISOString(), cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, secondsPerLevel: SECONDS, images: images.length };
+const meta = {
+  date: new Date().toISOString(),
+  cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+  secondsPerLevel: SECONDS,
+  images: images.length,
+};
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/edge.json', JSON.stringify({ ...meta, bundle, startup, coldStart, levels }, null, 2) + '\n');
+writeFileSync(
+  'bench/results/edge.json',
+  JSON.stringify({ ...meta, bundle, startup, coldStart, levels }, null, 2) + '\n',
+);
 const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '—');
 const md = [
   '# Edge worker (`npm run bench:edge`)',
@@ -171,11 +282,14 @@ const md = [
   '',
   `Cold start (median of ${COLD_RUNS} fresh \`wrangler dev\` processes): first request ${f(coldStart.median.firstServerMs)} ms server-side (of which ${f(coldStart.median.firstComputeMs)} ms inference), ${f(coldStart.median.firstClientMs)} ms at the client; second request ${f(coldStart.median.secondServerMs)} ms server-side; wrangler dev itself ready after ${f(coldStart.median.wranglerReadyMs)} ms.`,
   '',
-  'Server-side = the worker\'s own `timings.edgeMs` (arrival to decision, in the isolate); compute = `timings.computeMs`, the part spent in this request\'s own inference (waiting for the isolate\'s one inference thread excluded). Client = autocannon, through wrangler dev\'s local proxy.',
+  "Server-side = the worker's own `timings.edgeMs` (arrival to decision, in the isolate); compute = `timings.computeMs`, the part spent in this request's own inference (waiting for the isolate's one inference thread excluded). Client = autocannon, through wrangler dev's local proxy.",
   '',
   '| connections | req/s | client p50 ms | client p99 ms | edge exits | edge-exit server p50 / p99 ms | edge-exit compute p50 / p99 ms | not confident | their edge server p50 / p99 ms | their compute p50 ms |',
   '|---|---|---|---|---|---|---|---|---|---|',
-  ...levels.map((l) => `| ${l.connections} | ${f(l.rps)} | ${f(l.client.p50)} | ${f(l.client.p99)} | ${l.edgeExit.count} | ${f(l.edgeExit.serverP50)} / ${f(l.edgeExit.serverP99)} | ${f(l.edgeExit.computeP50)} / ${f(l.edgeExit.computeP99)} | ${l.notConfident.count} | ${f(l.notConfident.serverEdgeP50)} / ${f(l.notConfident.serverEdgeP99)} | ${f(l.notConfident.computeP50)} |`),
+  ...levels.map(
+    (l) =>
+      `| ${l.connections} | ${f(l.rps)} | ${f(l.client.p50)} | ${f(l.client.p99)} | ${l.edgeExit.count} | ${f(l.edgeExit.serverP50)} / ${f(l.edgeExit.serverP99)} | ${f(l.edgeExit.computeP50)} / ${f(l.edgeExit.computeP99)} | ${l.notConfident.count} | ${f(l.notConfident.serverEdgeP50)} / ${f(l.notConfident.serverEdgeP99)} | ${f(l.notConfident.computeP50)} |`,
+  ),
   '',
 ].join('\n');
 writeFileSync('bench/results/edge.md', md);

@@ -13,36 +13,52 @@
  *
  * Writes bench/results/soak.{json,md,svg}; options: `npm run bench:soak -- --help`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import WebSocket from 'ws';
+import { cliArgs, text } from '../scripts/cli-args.js';
+import { node22 } from '../scripts/node22.js';
 import { encodePng } from '../tests/helpers/png-encode.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
-import { node22 } from '../scripts/node22.js';
-import { cliArgs, text } from '../scripts/cli-args.js';
 
 const opt = cliArgs({
   usage: 'npm run bench:soak -- [options]',
-  about: 'Resident memory of both services under steady, valid traffic: starts the GPU backend (cpu executor) and the edge worker\n' +
+  about:
+    'Resident memory of both services under steady, valid traffic: starts the GPU backend (cpu executor) and the edge worker\n' +
     'in `wrangler dev`, sends real Fashion-MNIST test images (raw u8 and PNG, several regions, one forwarding everything to the\n' +
-    'backend) and samples the RSS of the backend, wrangler and each workerd process, the worker isolate\'s JS heap and\n' +
-    'onnxruntime\'s wasm heap. A series plateaus when the floor of its last third is less than --plateau-mb above the floor\n' +
+    "backend) and samples the RSS of the backend, wrangler and each workerd process, the worker isolate's JS heap and\n" +
+    "onnxruntime's wasm heap. A series plateaus when the floor of its last third is less than --plateau-mb above the floor\n" +
     'of its middle third.',
   writes: 'bench/results/soak.{json,md,svg} (--traffic=healthz: soak-healthz.{json,md,svg})',
   options: {
     seconds: { arg: 'n', description: 'Seconds of traffic', default: '120', schema: text.positive() },
     concurrency: { arg: 'n', description: 'Clients sending one request at a time', default: '8', schema: text.int(1) },
     every: { arg: 'n', description: 'Seconds between memory samples', default: '5', schema: text.positive() },
-    'plateau-mb': { arg: 'MB', description: 'Largest floor growth, middle to last third, that still counts as a plateau', default: '8', schema: text.positive() },
-    traffic: { choices: ['classify', 'healthz'], description: 'classify: images to /v1/classify; healthz: the control run, GET /healthz at the same concurrency', default: 'classify' },
+    'plateau-mb': {
+      arg: 'MB',
+      description: 'Largest floor growth, middle to last third, that still counts as a plateau',
+      default: '8',
+      schema: text.positive(),
+    },
+    traffic: {
+      choices: ['classify', 'healthz'],
+      description: 'classify: images to /v1/classify; healthz: the control run, GET /healthz at the same concurrency',
+      default: 'classify',
+    },
   },
 });
 const TRAFFIC = opt.traffic;
-const SECONDS = opt.seconds, CONC = opt.concurrency, EVERY = opt.every, PLATEAU_MB = opt['plateau-mb'];
-const EDGE_PORT = 8798, BACKEND_PORT = 8799, INSPECTOR_PORT = 9332;
+const SECONDS = opt.seconds,
+  CONC = opt.concurrency,
+  EVERY = opt.every,
+  PLATEAU_MB = opt['plateau-mb'];
+const EDGE_PORT = 8798,
+  BACKEND_PORT = 8799,
+  INSPECTOR_PORT = 9332;
 const EDGE = `http://127.0.0.1:${EDGE_PORT}`;
-const SECRET = 'soak-cascade-secret-0123456789', ADMIN = 'soak-admin-token';
+const SECRET = 'soak-cascade-secret-0123456789',
+  ADMIN = 'soak-admin-token';
 /** Regions the clients pretend to come from; one of them forwards everything to the backend. */
 const REGIONS = ['colo:LHR', 'country:DE', 'continent:NA', 'colo:FWD', 'default'];
 
@@ -51,7 +67,9 @@ const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEN
 function drain(p: ChildProcess): () => string {
   // An unread pipe fills up and stalls the child: keep reading, keep the tail for errors.
   let log = '';
-  const keep = (d: Buffer) => { log = (log + d.toString()).slice(-4000); };
+  const keep = (d: Buffer) => {
+    log = (log + d.toString()).slice(-4000);
+  };
   p.stdout?.on('data', keep);
   p.stderr?.on('data', keep);
   return () => log;
@@ -106,26 +124,34 @@ function listeningPorts(pids: number[]): Map<number, number[]> {
     const f = line.trim().split(/\s+/);
     if (f[3] === '0A') byInode.set(f[9]!, parseInt(f[1]!.split(':')[1]!, 16)); // 0A: LISTEN
   }
-  return new Map(pids.map((pid) => {
-    const ports: number[] = [];
-    try {
-      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
-        const port = inode ? byInode.get(inode) : undefined;
-        if (port !== undefined) ports.push(port);
+  return new Map(
+    pids.map((pid) => {
+      const ports: number[] = [];
+      try {
+        for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+          const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+          const port = inode ? byInode.get(inode) : undefined;
+          if (port !== undefined) ports.push(port);
+        }
+      } catch {
+        // exited
       }
-    } catch {
-      // exited
-    }
-    return [pid, ports];
-  }));
+      return [pid, ports];
+    }),
+  );
 }
 
 /** The worker isolate's JS heap over wrangler's inspector proxy (it wants a DevTools origin). */
 async function isolateHeapMb(): Promise<number | null> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${INSPECTOR_PORT}/ws`, { headers: { Origin: 'https://devtools.devprod.cloudflare.dev' } });
-    const done = (v: number | null) => { clearTimeout(timer); ws.terminate(); resolve(v); };
+    const ws = new WebSocket(`ws://127.0.0.1:${INSPECTOR_PORT}/ws`, {
+      headers: { Origin: 'https://devtools.devprod.cloudflare.dev' },
+    });
+    const done = (v: number | null) => {
+      clearTimeout(timer);
+      ws.terminate();
+      resolve(v);
+    };
     const timer = setTimeout(() => done(null), 3000);
     ws.on('open', () => ws.send(JSON.stringify({ id: 1, method: 'Runtime.getHeapUsage' })));
     ws.on('message', (d) => {
@@ -145,12 +171,40 @@ const bodies = Array.from({ length: ds.test.count }, (_, i) => {
 });
 
 mkdirSync('.cache', { recursive: true });
-const backend = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/server.ts'], { env: { ...env, PORT: String(BACKEND_PORT), CASCADE_SECRET: SECRET, EXECUTORS: 'cpu' }, stdio: ['ignore', 'pipe', 'pipe'] });
+const backend = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/server.ts'], {
+  env: { ...env, PORT: String(BACKEND_PORT), CASCADE_SECRET: SECRET, EXECUTORS: 'cpu' },
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
 const backendLog = drain(backend);
-const worker = spawn(node22(), ['node_modules/wrangler/bin/wrangler.js', 'dev', '--env', 'dev', '--port', String(EDGE_PORT), '--ip', '127.0.0.1', '--inspector-port', String(INSPECTOR_PORT),
-  '--var', `CASCADE_SECRET:${SECRET}`, '--var', `ADMIN_TOKEN:${ADMIN}`, '--var', `BACKEND_URL:http://127.0.0.1:${BACKEND_PORT}`, '--persist-to', '.cache/soak-wrangler-state'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+const worker = spawn(
+  node22(),
+  [
+    'node_modules/wrangler/bin/wrangler.js',
+    'dev',
+    '--env',
+    'dev',
+    '--port',
+    String(EDGE_PORT),
+    '--ip',
+    '127.0.0.1',
+    '--inspector-port',
+    String(INSPECTOR_PORT),
+    '--var',
+    `CASCADE_SECRET:${SECRET}`,
+    '--var',
+    `ADMIN_TOKEN:${ADMIN}`,
+    '--var',
+    `BACKEND_URL:http://127.0.0.1:${BACKEND_PORT}`,
+    '--persist-to',
+    '.cache/soak-wrangler-state',
+  ],
+  { env, stdio: ['ignore', 'pipe', 'pipe'] },
+);
 const workerLog = drain(worker);
-const stopAll = () => { worker.kill('SIGTERM'); backend.kill('SIGTERM'); };
+const stopAll = () => {
+  worker.kill('SIGTERM');
+  backend.kill('SIGTERM');
+};
 process.on('exit', stopAll);
 
 try {
@@ -160,7 +214,11 @@ try {
   const put = async (key: string, settings: unknown) => {
     const auth = { authorization: `Bearer ${ADMIN}` };
     const cur = await fetch(`${EDGE}/admin/regions/${key}`, { headers: auth });
-    const headers: Record<string, string> = { ...auth, 'content-type': 'application/json', ...(cur.ok ? { 'if-match': cur.headers.get('etag')! } : {}) };
+    const headers: Record<string, string> = {
+      ...auth,
+      'content-type': 'application/json',
+      ...(cur.ok ? { 'if-match': cur.headers.get('etag')! } : {}),
+    };
     await cur.arrayBuffer();
     const r = await fetch(`${EDGE}/admin/regions/${key}`, { method: 'PUT', headers, body: JSON.stringify(settings) });
     if (!r.ok) throw new Error(`PUT ${key}: ${r.status} ${await r.text()}`);
@@ -180,7 +238,11 @@ try {
         continue;
       }
       const b = bodies[i % bodies.length]!;
-      const r = await fetch(`${EDGE}/v1/classify`, { method: 'POST', body: b.body as unknown as BodyInit, headers: { 'content-type': b.type, 'x-cascade-region': REGIONS[i % REGIONS.length]! } });
+      const r = await fetch(`${EDGE}/v1/classify`, {
+        method: 'POST',
+        body: b.body as unknown as BodyInit,
+        headers: { 'content-type': b.type, 'x-cascade-region': REGIONS[i % REGIONS.length]! },
+      });
       const j = (await r.json()) as { where?: string; degraded?: boolean };
       const key = r.status !== 200 ? `status ${r.status}` : `${j.where}${j.degraded ? ' (degraded)' : ''}`;
       counts[key] = (counts[key] ?? 0) + 1;
@@ -191,17 +253,30 @@ try {
   // owns the public port and the inspector port, and the runtime that runs our worker behind it.
   // Looked up at every sample: wrangler restarts the runtime when a source file changes.
   const roles = () => {
-    const workerds = tree(worker.pid!).filter((p) => p.comm === 'workerd').map((p) => p.pid);
+    const workerds = tree(worker.pid!)
+      .filter((p) => p.comm === 'workerd')
+      .map((p) => p.pid);
     const ports = listeningPorts(workerds);
     const proxyPid = workerds.find((pid) => ports.get(pid)!.includes(EDGE_PORT));
     return { proxyPid, edgePid: workerds.find((pid) => pid !== proxyPid) };
   };
   const edgePids = new Set<number>();
-  type Sample = { t: number; requests: number; backendMb: number; wranglerMb: number; proxyWorkerdMb: number; edgeWorkerdMb: number; isolateHeapMb: number | null; wasmHeapMb: number | null };
+  type Sample = {
+    t: number;
+    requests: number;
+    backendMb: number;
+    wranglerMb: number;
+    proxyWorkerdMb: number;
+    edgeWorkerdMb: number;
+    isolateHeapMb: number | null;
+    wasmHeapMb: number | null;
+  };
   const samples: Sample[] = [];
   const wasmHeapMb = async () => {
     try {
-      const j = (await (await fetch(`${EDGE}/readyz`)).json()) as { checks: { model: { wasmHeapBytes?: number | null } } };
+      const j = (await (await fetch(`${EDGE}/readyz`)).json()) as {
+        checks: { model: { wasmHeapBytes?: number | null } };
+      };
       const b = j.checks.model.wasmHeapBytes;
       return typeof b === 'number' ? Math.round((b / 2 ** 20) * 10) / 10 : null;
     } catch {
@@ -223,7 +298,9 @@ try {
       wasmHeapMb: await wasmHeapMb(),
     });
     const s = samples.at(-1)!;
-    console.log(`t=${s.t}s requests=${s.requests} backend=${s.backendMb}MB wrangler=${s.wranglerMb}MB proxy workerd=${s.proxyWorkerdMb}MB edge workerd=${s.edgeWorkerdMb}MB isolate heap=${s.isolateHeapMb}MB wasm heap=${s.wasmHeapMb}MB`);
+    console.log(
+      `t=${s.t}s requests=${s.requests} backend=${s.backendMb}MB wrangler=${s.wranglerMb}MB proxy workerd=${s.proxyWorkerdMb}MB edge workerd=${s.edgeWorkerdMb}MB isolate heap=${s.isolateHeapMb}MB wasm heap=${s.wasmHeapMb}MB`,
+    );
   };
   await sample();
   const timer = setInterval(() => void sample(), EVERY * 1000);
@@ -241,18 +318,46 @@ try {
   };
   // Plateau: garbage-collected memory saws up and down, so compare floors: the lowest sample of the
   // last third against the lowest of the middle third. Memory that is retained lifts the floor.
-  const verdict = Object.fromEntries(Object.entries(series).map(([name, xs]) => {
-    const third = Math.floor(xs.length / 3);
-    const floor = (a: number[]) => Math.min(...a.filter(Number.isFinite));
-    const growth = floor(xs.slice(2 * third)) - floor(xs.slice(third, 2 * third));
-    return [name, { first: xs[0], last: xs.at(-1), max: Math.max(...xs.filter(Number.isFinite)), floorGrowthMb: Math.round(growth * 10) / 10, plateau: growth < PLATEAU_MB }];
-  }));
+  const verdict = Object.fromEntries(
+    Object.entries(series).map(([name, xs]) => {
+      const third = Math.floor(xs.length / 3);
+      const floor = (a: number[]) => Math.min(...a.filter(Number.isFinite));
+      const growth = floor(xs.slice(2 * third)) - floor(xs.slice(third, 2 * third));
+      return [
+        name,
+        {
+          first: xs[0],
+          last: xs.at(-1),
+          max: Math.max(...xs.filter(Number.isFinite)),
+          floorGrowthMb: Math.round(growth * 10) / 10,
+          plateau: growth < PLATEAU_MB,
+        },
+      ];
+    }),
+  );
   const seconds = (Date.now() - t0) / 1000;
-  const meta = { traffic: TRAFFIC, date: new Date().toISOString(), hardware: `${cpus().length}-core ${process.arch} VM`, seconds: Math.round(seconds), concurrency: CONC, requests: sent, reqPerSec: Math.round(sent / seconds), outcomes: counts, plateauMb: PLATEAU_MB, edgeRuntimeRestarts: edgePids.size - 1 };
+  const meta = {
+    traffic: TRAFFIC,
+    date: new Date().toISOString(),
+    hardware: `${cpus().length}-core ${process.arch} VM`,
+    seconds: Math.round(seconds),
+    concurrency: CONC,
+    requests: sent,
+    reqPerSec: Math.round(sent / seconds),
+    outcomes: counts,
+    plateauMb: PLATEAU_MB,
+    edgeRuntimeRestarts: edgePids.size - 1,
+  };
   mkdirSync('bench/results', { recursive: true });
   const name = TRAFFIC === 'classify' ? 'soak' : 'soak-healthz';
   writeFileSync(`bench/results/${name}.json`, JSON.stringify({ ...meta, verdict, samples }, null, 2) + '\n');
-  writeFileSync(`bench/results/${name}.svg`, svg(samples.map((s) => s.t), series));
+  writeFileSync(
+    `bench/results/${name}.svg`,
+    svg(
+      samples.map((s) => s.t),
+      series,
+    ),
+  );
   const md = [
     '# Soak: resident memory under steady valid traffic',
     '',
@@ -260,11 +365,17 @@ try {
     TRAFFIC === 'classify'
       ? `${sent} requests in ${meta.seconds} s (${meta.reqPerSec} req/s) of real Fashion-MNIST test images (raw u8 and PNG) from ${REGIONS.length} regions, one of them forwarding everything.`
       : `${sent} requests in ${meta.seconds} s (${meta.reqPerSec} req/s) of GET /healthz: the control (no model, KV or backend work).`,
-    `Outcomes: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}.${meta.edgeRuntimeRestarts ? ` wrangler restarted the worker's runtime ${meta.edgeRuntimeRestarts}× (a source file changed): the run is not clean.` : ''}`,
+    `Outcomes: ${Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(
+        ', ',
+      )}.${meta.edgeRuntimeRestarts ? ` wrangler restarted the worker's runtime ${meta.edgeRuntimeRestarts}× (a source file changed): the run is not clean.` : ''}`,
     '',
     '| series | first MB | last MB | max MB | floor growth, middle → last third (MB) | plateau |',
     '|---|---|---|---|---|---|',
-    ...Object.entries(verdict).map(([k, v]) => `| ${k} | ${v.first} | ${v.last} | ${v.max} | ${v.floorGrowthMb} | ${v.plateau ? 'yes' : '**no**'} |`),
+    ...Object.entries(verdict).map(
+      ([k, v]) => `| ${k} | ${v.first} | ${v.last} | ${v.max} | ${v.floorGrowthMb} | ${v.plateau ? 'yes' : '**no**'} |`,
+    ),
     '',
     `![memory over time](${name}.svg)`,
     '',
@@ -278,16 +389,29 @@ process.exit(0);
 
 /** A line per series over time (MB), with axes; plain SVG. */
 function svg(t: number[], series: Record<string, number[]>): string {
-  const W = 720, H = 360, L = 60, R = 200, T = 20, B = 40;
+  const W = 720,
+    H = 360,
+    L = 60,
+    R = 200,
+    T = 20,
+    B = 40;
   const all = Object.values(series).flat().filter(Number.isFinite);
-  const ymax = Math.max(10, ...all) * 1.05, xmax = Math.max(1, ...t);
-  const x = (v: number) => L + (v / xmax) * (W - L - R), y = (v: number) => H - B - (v / ymax) * (H - T - B);
+  const ymax = Math.max(10, ...all) * 1.05,
+    xmax = Math.max(1, ...t);
+  const x = (v: number) => L + (v / xmax) * (W - L - R),
+    y = (v: number) => H - B - (v / ymax) * (H - T - B);
   const colours = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
   const lines = Object.entries(series).map(([name, xs], i) => {
-    const pts = xs.map((v, j) => (Number.isFinite(v) ? `${x(t[j]!).toFixed(1)},${y(v).toFixed(1)}` : '')).filter(Boolean).join(' ');
+    const pts = xs
+      .map((v, j) => (Number.isFinite(v) ? `${x(t[j]!).toFixed(1)},${y(v).toFixed(1)}` : ''))
+      .filter(Boolean)
+      .join(' ');
     return `<polyline fill="none" stroke="${colours[i % colours.length]}" stroke-width="2" points="${pts}"/><text x="${W - R + 10}" y="${T + 16 * i + 10}" font-size="12" fill="${colours[i % colours.length]}">${name}</text>`;
   });
-  const ticks = Array.from({ length: 5 }, (_, i) => (ymax * i) / 4).map((v) => `<text x="${L - 6}" y="${y(v) + 4}" font-size="11" text-anchor="end">${v.toFixed(0)}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
+  const ticks = Array.from({ length: 5 }, (_, i) => (ymax * i) / 4).map(
+    (v) =>
+      `<text x="${L - 6}" y="${y(v) + 4}" font-size="11" text-anchor="end">${v.toFixed(0)}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 ${ticks.join('\n')}

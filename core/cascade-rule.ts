@@ -29,7 +29,10 @@ export const POLICIES = ['confidence', 'max-softmax', 'entropy', 'eenet'] as con
 export type Policy = (typeof POLICIES)[number];
 
 /** Logistic weights of one exit's scheduler: `weights` pairs with `schedulerFeatures(…)` in order. */
-export interface SchedulerExit { weights: number[]; bias: number }
+export interface SchedulerExit {
+  weights: number[];
+  bias: number;
+}
 
 export interface CascadeRule {
   policy: Policy;
@@ -63,7 +66,8 @@ export function argmax(v: ArrayLike<number>): number {
 /** Largest class probability and certainty 1 − H/log K of one exit's logits. */
 export function softmaxStats(logits: ArrayLike<number>): { maxProb: number; certainty: number } {
   const p = softmax(logits);
-  let h = 0, m = 0;
+  let h = 0,
+    m = 0;
   for (const v of p) {
     if (v > 0) h -= v * Math.log(v);
     if (v > m) m = v;
@@ -81,7 +85,12 @@ export function sigmoid(z: number): number {
   return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
 }
 
-export function schedulerScore(s: SchedulerExit, logits: ArrayLike<number>, confidence: number, prev: ArrayLike<number>): number {
+export function schedulerScore(
+  s: SchedulerExit,
+  logits: ArrayLike<number>,
+  confidence: number,
+  prev: ArrayLike<number>,
+): number {
   const f = schedulerFeatures(logits, confidence, prev);
   if (f.length !== s.weights.length) throw new Error(`scheduler expects ${s.weights.length} inputs, got ${f.length}`);
   let z = s.bias;
@@ -90,7 +99,13 @@ export function schedulerScore(s: SchedulerExit, logits: ArrayLike<number>, conf
 }
 
 /** The policy's score for one sample at exit `i` (`prev`: the scores of exits 0 … i−1). */
-export function exitScore(policy: Policy, logits: ArrayLike<number>, confidence: number, prev: ArrayLike<number> = [], scheduler?: readonly SchedulerExit[]): number {
+export function exitScore(
+  policy: Policy,
+  logits: ArrayLike<number>,
+  confidence: number,
+  prev: ArrayLike<number> = [],
+  scheduler?: readonly SchedulerExit[],
+): number {
   switch (policy) {
     case 'confidence':
       return confidence;
@@ -137,7 +152,11 @@ export function passes(score: number, threshold: number | undefined, logitsFinit
 }
 
 /** Every exit's score for one sample, in cascade order (what `stepExit` computes exit by exit). */
-export function scoreChain(policy: Policy, exits: { logits: ArrayLike<number>; confidence: number }[], scheduler?: readonly SchedulerExit[]): number[] {
+export function scoreChain(
+  policy: Policy,
+  exits: { logits: ArrayLike<number>; confidence: number }[],
+  scheduler?: readonly SchedulerExit[],
+): number[] {
   const out: number[] = [];
   for (const e of exits) out.push(exitScore(policy, e.logits, e.confidence, out, scheduler));
   return out;
@@ -147,7 +166,13 @@ export function scoreChain(policy: Policy, exits: { logits: ArrayLike<number>; c
  * Scores exit `i` and decides. `prev` must hold the scores of exits 0 … i−1 under the same rule
  * (every policy's scores are carried; only `eenet` reads them).
  */
-export function stepExit(rule: CascadeRule, i: number, logits: ArrayLike<number>, confidence: number, prev: ArrayLike<number>): { score: number; exit: boolean; classIndex: number } {
+export function stepExit(
+  rule: CascadeRule,
+  i: number,
+  logits: ArrayLike<number>,
+  confidence: number,
+  prev: ArrayLike<number>,
+): { score: number; exit: boolean; classIndex: number } {
   if (prev.length !== i) throw new Error(`exit ${i} needs the ${i} earlier scores, got ${prev.length}`);
   const score = exitScore(rule.policy, logits, confidence, prev, rule.scheduler);
   const exit = passes(score, rule.thresholds[i], finite(logits));
@@ -155,11 +180,17 @@ export function stepExit(rule: CascadeRule, i: number, logits: ArrayLike<number>
 }
 
 /** The exit a sample leaves at, given every exit's outputs (−1 = the final head): the rule run to the end. */
-export function decideSample(rule: CascadeRule, exits: { logits: ArrayLike<number>; confidence: number }[]): { exit: number; scores: number[] } {
+export function decideSample(
+  rule: CascadeRule,
+  exits: { logits: ArrayLike<number>; confidence: number }[],
+): { exit: number; scores: number[] } {
   const scores: number[] = [];
   for (let i = 0; i < exits.length; i++) {
     // An exit that is not run has no score (only non-eenet rules skip one that a later exit follows).
-    if (!exitRuns(rule, i, exits.length)) { scores.push(NaN); continue; }
+    if (!exitRuns(rule, i, exits.length)) {
+      scores.push(NaN);
+      continue;
+    }
     const r = stepExit(rule, i, exits[i]!.logits, exits[i]!.confidence, scores);
     scores.push(r.score);
     if (r.exit) return { exit: i, scores };

@@ -9,8 +9,9 @@
  * const body = encodeFeatures(x, [1, 16, 28, 28], 'f16', { segment: '2', ... });
  * const { data, shape, metadata } = decodeFeatures(body); // data: Float32Array
  */
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type SafeTensor } from './safetensors.js';
+
 import type { FeatureEncoding } from './regions.js';
+import { decodeSafetensors, encodeSafetensors, type SafeTensor, SafetensorsError } from './safetensors.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -30,7 +31,8 @@ export function toHalf(v: number): number {
     mant |= 0x800000;
     const shift = 14 - e;
     let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1), half = 1 << (shift - 1);
+    const rem = mant & ((1 << shift) - 1),
+      half = 1 << (shift - 1);
     if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
@@ -67,7 +69,8 @@ export function toHalfArray(x: Float32Array, out = new Uint16Array(x.length)): U
 
 export function fromHalf(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f, mant = h & 0x3ff;
+  const exp = (h >>> 10) & 0x1f,
+    mant = h & 0x3ff;
   if (exp === 0) return sign * mant * 2 ** -24;
   if (exp === 0x1f) return mant ? NaN : sign * Infinity;
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
@@ -83,7 +86,12 @@ export function halfTable(): Float32Array {
   return HALF_TABLE;
 }
 
-export function encodeFeatures(x: Float32Array, shape: number[], encoding: FeatureEncoding, metadata: Record<string, string>): Uint8Array {
+export function encodeFeatures(
+  x: Float32Array,
+  shape: number[],
+  encoding: FeatureEncoding,
+  metadata: Record<string, string>,
+): Uint8Array {
   const tensors: Record<string, SafeTensor> = {};
   if (encoding === 'f32') {
     tensors.features = { dtype: 'F32', shape, data: x };
@@ -102,28 +110,41 @@ export function encodeFeatures(x: Float32Array, shape: number[], encoding: Featu
   return encodeSafetensors(tensors, { ...metadata, encoding });
 }
 
-export function decodeFeatures(body: Uint8Array): { data: Float32Array; shape: number[]; encoding: FeatureEncoding; metadata: Record<string, string> } {
+export function decodeFeatures(body: Uint8Array): {
+  data: Float32Array;
+  shape: number[];
+  encoding: FeatureEncoding;
+  metadata: Record<string, string>;
+} {
   const { tensors, metadata } = decodeSafetensors(body);
   const t = tensors.features;
   if (!t) throw new SafetensorsError('body has no "features" tensor');
   const allowed = t.dtype === 'I8' ? ['features', 'scale'] : ['features'];
   const extra = Object.keys(tensors).filter((k) => !allowed.includes(k));
-  if (extra.length) throw new SafetensorsError(`unexpected tensor(s) ${extra.map((k) => `"${k}"`).join(', ')}; a ${t.dtype} body holds only ${allowed.join(' and ')}`);
+  if (extra.length)
+    throw new SafetensorsError(
+      `unexpected tensor(s) ${extra.map((k) => `"${k}"`).join(', ')}; a ${t.dtype} body holds only ${allowed.join(' and ')}`,
+    );
   switch (t.dtype) {
     case 'F32':
       return { data: t.data as Float32Array, shape: t.shape, encoding: 'f32', metadata };
     case 'F16': {
-      const h = t.data as Uint16Array, table = halfTable(), out = new Float32Array(h.length);
+      const h = t.data as Uint16Array,
+        table = halfTable(),
+        out = new Float32Array(h.length);
       for (let i = 0; i < h.length; i++) out[i] = table[h[i]!]!;
       return { data: out, shape: t.shape, encoding: 'f16', metadata };
     }
     case 'I8': {
       const s = tensors.scale;
-      if (!s || s.dtype !== 'F32' || s.data.length !== 1) throw new SafetensorsError('I8 features need a "scale" F32[1] tensor');
+      if (!s || s.dtype !== 'F32' || s.data.length !== 1)
+        throw new SafetensorsError('I8 features need a "scale" F32[1] tensor');
       const scale = (s.data as Float32Array)[0]!;
       // The edge writes max|x| / 127: finite and positive (1 for all-zero features).
-      if (!(Number.isFinite(scale) && scale > 0)) throw new SafetensorsError(`I8 scale ${scale} is not a finite positive number`);
-      const q = t.data as Int8Array, out = new Float32Array(q.length);
+      if (!(Number.isFinite(scale) && scale > 0))
+        throw new SafetensorsError(`I8 scale ${scale} is not a finite positive number`);
+      const q = t.data as Int8Array,
+        out = new Float32Array(q.length);
       for (let i = 0; i < q.length; i++) out[i] = q[i]! * scale;
       return { data: out, shape: t.shape, encoding: 'i8', metadata };
     }

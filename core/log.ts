@@ -71,7 +71,19 @@ export function setLogSink(s: LogSink): void {
 /** An Error as JSON can carry it: name, message, a machine code where it has one, the stack's first lines. */
 function errorShape(e: Error): Record<string, unknown> {
   const code = (e as { code?: unknown }).code;
-  return { name: e.name, message: e.message, ...(typeof code === 'string' ? { code } : {}), ...(e.stack ? { stack: e.stack.split('\n').slice(0, 4).map((l) => l.trim()) } : {}) };
+  return {
+    name: e.name,
+    message: e.message,
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(e.stack
+      ? {
+          stack: e.stack
+            .split('\n')
+            .slice(0, 4)
+            .map((l) => l.trim()),
+        }
+      : {}),
+  };
 }
 
 function write(level: LogLevel, msg: string, fields?: LogFields): void {
@@ -80,7 +92,9 @@ function write(level: LogLevel, msg: string, fields?: LogFields): void {
   const head = { time: new Date().toISOString(), level, msg };
   let line: string;
   try {
-    line = JSON.stringify({ ...head, ...fields, ...head }, (_k, v: unknown) => (v instanceof Error ? errorShape(v) : typeof v === 'bigint' ? String(v) : v));
+    line = JSON.stringify({ ...head, ...fields, ...head }, (_k, v: unknown) =>
+      v instanceof Error ? errorShape(v) : typeof v === 'bigint' ? String(v) : v,
+    );
   } catch (e) {
     // A cyclic field: keep the line, say why its fields are missing.
     line = JSON.stringify({ ...head, logError: `fields not serialisable: ${(e as Error).message}` });

@@ -6,7 +6,11 @@
  * @example
  * const x = normaliseImages(u8, 2, { channels: 1, height: 28, width: 28 }, [0.286], [0.353], 'NCHW');
  */
-export interface ImageShape { channels: number; height: number; width: number }
+export interface ImageShape {
+  channels: number;
+  height: number;
+  width: number;
+}
 
 export function normaliseImages(
   u8: Uint8Array,
@@ -18,7 +22,8 @@ export function normaliseImages(
   out = new Float32Array(count * shape.channels * shape.height * shape.width),
 ): Float32Array {
   const { channels: C, height: H, width: W } = shape;
-  if (mean.length !== C || std.length !== C) throw new Error(`mean/std have ${mean.length}/${std.length} entries, the image has ${C} channels`);
+  if (mean.length !== C || std.length !== C)
+    throw new Error(`mean/std have ${mean.length}/${std.length} entries, the image has ${C} channels`);
   const scale = std.map((s) => 1 / (255 * s));
   const shift = mean.map((m, c) => m / std[c]!);
   const hw = H * W;

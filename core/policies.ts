@@ -9,10 +9,15 @@
  */
 import { passes } from './cascade-rule.js';
 
-export { argmax, exitScore, POLICIES, softmax, type Policy } from './cascade-rule.js';
+export { argmax, exitScore, POLICIES, type Policy, softmax } from './cascade-rule.js';
 
 /** Index of the first exit whose score reaches its threshold, or -1 (go deeper / final head). */
-export function decideExit(scores: ArrayLike<number>, thresholds: ArrayLike<number>, logitsFinite?: ArrayLike<boolean>): number {
-  for (let i = 0; i < scores.length; i++) if (passes(scores[i]!, thresholds[i], logitsFinite ? logitsFinite[i]! : true)) return i;
+export function decideExit(
+  scores: ArrayLike<number>,
+  thresholds: ArrayLike<number>,
+  logitsFinite?: ArrayLike<boolean>,
+): number {
+  for (let i = 0; i < scores.length; i++)
+    if (passes(scores[i]!, thresholds[i], logitsFinite ? logitsFinite[i]! : true)) return i;
   return -1;
 }

@@ -25,7 +25,12 @@ import { REQUEST_ID_HEADER } from './wire.js';
  */
 export class ProblemError extends HTTPException {
   readonly headers: Record<string, string>;
-  constructor(status: ContentfulStatusCode, readonly code: string, detail: string, opts: { cause?: unknown; headers?: Record<string, string> } = {}) {
+  constructor(
+    status: ContentfulStatusCode,
+    readonly code: string,
+    detail: string,
+    opts: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
     super(status, { message: detail, cause: opts.cause });
     this.name = 'ProblemError';
     this.headers = opts.headers ?? {};
@@ -37,16 +42,35 @@ export class ProblemError extends HTTPException {
 }
 
 const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 409: 'Conflict',
-  412: 'Precondition Failed', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
-  428: 'Precondition Required', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway',
-  503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  428: 'Precondition Required',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 /** The reason phrase of a status ('Error' for one not listed). */
 export const statusTitle = (status: number): string => TITLES[status] ?? 'Error';
 
-export interface ProblemBody { type: string; title: string; status: number; code: string; detail: string; requestId?: string }
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail: string;
+  requestId?: string;
+}
 
 /**
  * The problem+json document, for writers without a hono Context (Node's clientError socket, the
@@ -56,13 +80,28 @@ export interface ProblemBody { type: string; title: string; status: number; code
  * problemBody(400, 'BAD_METADATA', 'segment: Required'); // { type: 'https://edge-cascade.dev/problems/bad-metadata', title: 'Bad Request', … }
  */
 export function problemBody(status: number, code: string, detail: string, requestId?: string): ProblemBody {
-  return { type: `https://edge-cascade.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`, title: statusTitle(status), status, code, detail, ...(requestId !== undefined ? { requestId } : {}) };
+  return {
+    type: `https://edge-cascade.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
+    title: statusTitle(status),
+    status,
+    code,
+    detail,
+    ...(requestId !== undefined ? { requestId } : {}),
+  };
 }
 
 /** A problem+json Response without a Context. @example return problemResponse(401, 'SIGNATURE_MISSING', '…', { requestId }); */
-export function problemResponse(status: ContentfulStatusCode, code: string, detail: string, opts: { requestId?: string; headers?: Record<string, string> } = {}): Response {
+export function problemResponse(
+  status: ContentfulStatusCode,
+  code: string,
+  detail: string,
+  opts: { requestId?: string; headers?: Record<string, string> } = {},
+): Response {
   // content-type last: an HTTPException's own response headers (passed on by onError) say text/plain.
-  return new Response(JSON.stringify(problemBody(status, code, detail, opts.requestId)), { status, headers: { ...opts.headers, 'content-type': 'application/problem+json' } });
+  return new Response(JSON.stringify(problemBody(status, code, detail, opts.requestId)), {
+    status,
+    headers: { ...opts.headers, 'content-type': 'application/problem+json' },
+  });
 }
 
 /** The request's id: the edge's requestId() middleware sets it; the backend reads the edge's header. */
@@ -71,7 +110,13 @@ function requestIdOf(c: Context): string | undefined {
 }
 
 /** The problem+json answer to this request. @example return problem(c, 404, 'NOT_FOUND', `no route for ${c.req.path}`); */
-export function problem(c: Context, status: ContentfulStatusCode, code: string, detail: string, headers: Record<string, string> = {}): Response {
+export function problem(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: string,
+  detail: string,
+  headers: Record<string, string> = {},
+): Response {
   return problemResponse(status, code, detail, { requestId: requestIdOf(c), headers });
 }
 
@@ -91,7 +136,13 @@ export interface OnErrorOptions {
  * app.onError(problemOnError({ counted: (code) => metrics.error(code) }));
  */
 export function problemOnError(opts: OnErrorOptions = {}): ErrorHandler {
-  const render = (c: Context, status: ContentfulStatusCode, code: string, detail: string, headers?: Record<string, string>) => {
+  const render = (
+    c: Context,
+    status: ContentfulStatusCode,
+    code: string,
+    detail: string,
+    headers?: Record<string, string>,
+  ) => {
     opts.counted?.(code);
     return problem(c, status, code, detail, headers);
   };
@@ -100,10 +151,19 @@ export function problemOnError(opts: OnErrorOptions = {}): ErrorHandler {
     if (own) return own;
     if (err instanceof ProblemError) return render(c, err.status, err.code, err.message, err.headers);
     if (err instanceof HTTPException) {
-      const code = err.status === 401 ? 'UNAUTHORIZED' : err.status === 413 ? 'PAYLOAD_TOO_LARGE' : err.status === 504 ? 'TIMEOUT' : 'HTTP_ERROR';
+      const code =
+        err.status === 401
+          ? 'UNAUTHORIZED'
+          : err.status === 413
+            ? 'PAYLOAD_TOO_LARGE'
+            : err.status === 504
+              ? 'TIMEOUT'
+              : 'HTTP_ERROR';
       const headers: Record<string, string> = {};
       // Its own response's headers (www-authenticate, …); forEach, as Headers is not iterable under every lib.
-      err.getResponse().headers.forEach((v, k) => { headers[k] = v; });
+      err.getResponse().headers.forEach((v, k) => {
+        headers[k] = v;
+      });
       return render(c, err.status, code, err.message || statusTitle(err.status), headers);
     }
     log.error('unexpected error', { requestId: requestIdOf(c), method: c.req.method, path: c.req.path, error: err });

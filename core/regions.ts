@@ -23,24 +23,33 @@ export const REGION_KEY = /^(default|colo:[A-Z]{3}|country:[A-Z]{2}|continent:(A
  * A region key as a schema: what the edge validates keys with (admin path, `x-cascade-region`) and
  * what its OpenAPI document publishes as the pattern, so neither can drift from REGION_KEY.
  */
-export const regionKeySchema = z.string()
-  .regex(REGION_KEY, { error: (iss) => `${JSON.stringify(iss.input)} is not a region key; expected colo:XXX (IATA), country:XX (ISO 3166), continent:XX (AF, AN, AS, EU, NA, OC, SA) or default` })
-  .describe('Region key, most specific first: colo:XXX (IATA code of the Cloudflare data centre), country:XX (ISO 3166-1 alpha-2), continent:XX (AF, AN, AS, EU, NA, OC, SA), or default');
+export const regionKeySchema = z
+  .string()
+  .regex(REGION_KEY, {
+    error: (iss) =>
+      `${JSON.stringify(iss.input)} is not a region key; expected colo:XXX (IATA), country:XX (ISO 3166), continent:XX (AF, AN, AS, EU, NA, OC, SA) or default`,
+  })
+  .describe(
+    'Region key, most specific first: colo:XXX (IATA code of the Cloudflare data centre), country:XX (ISO 3166-1 alpha-2), continent:XX (AF, AN, AS, EU, NA, OC, SA), or default',
+  );
 
 /** What an operator writes (PUT body). */
-export const regionSettingsSchema = z.object({
-  policy: z.enum(POLICIES),
-  /** Per exit; every score lives in [0, 1], so a threshold above 1 turns that exit off (not run; core/cascade-rule.ts). */
-  thresholds: z.array(z.number().min(0).max(1e9)).optional(),
-  /** Mean cost per request as a fraction of the backbone's MACs (e.g. 0.5). */
-  budget: z.number().positive().optional(),
-  /** Segments run at the edge (1 … number of segments). */
-  split: z.number().int().min(1),
-  encoding: z.enum(FEATURE_ENCODINGS),
-  note: z.string().max(500).optional(),
-}).strict().refine((s) => (s.thresholds === undefined) !== (s.budget === undefined), {
-  message: 'give exactly one of "thresholds" (per exit) or "budget" (mean cost fraction)',
-});
+export const regionSettingsSchema = z
+  .object({
+    policy: z.enum(POLICIES),
+    /** Per exit; every score lives in [0, 1], so a threshold above 1 turns that exit off (not run; core/cascade-rule.ts). */
+    thresholds: z.array(z.number().min(0).max(1e9)).optional(),
+    /** Mean cost per request as a fraction of the backbone's MACs (e.g. 0.5). */
+    budget: z.number().positive().optional(),
+    /** Segments run at the edge (1 … number of segments). */
+    split: z.number().int().min(1),
+    encoding: z.enum(FEATURE_ENCODINGS),
+    note: z.string().max(500).optional(),
+  })
+  .strict()
+  .refine((s) => (s.thresholds === undefined) !== (s.budget === undefined), {
+    message: 'give exactly one of "thresholds" (per exit) or "budget" (mean cost fraction)',
+  });
 export type RegionSettings = z.infer<typeof regionSettingsSchema>;
 
 /** What KV stores: the settings plus version metadata. */
@@ -53,7 +62,11 @@ export const regionEntrySchema = z.object({
 });
 export type RegionEntry = z.infer<typeof regionEntrySchema>;
 
-export interface CfLocation { colo?: string; country?: string; continent?: string }
+export interface CfLocation {
+  colo?: string;
+  country?: string;
+  continent?: string;
+}
 
 export function regionKeys(cf: CfLocation | undefined): string[] {
   const keys: string[] = [];
@@ -67,13 +80,19 @@ export function regionKeys(cf: CfLocation | undefined): string[] {
 /** Checks settings against the bundle; returns human-readable problems (empty = valid). */
 export function checkSettings(s: RegionSettings, m: Manifest): string[] {
   const problems: string[] = [];
-  if (s.split > m.segments.length) problems.push(`split ${s.split} exceeds the bundle's ${m.segments.length} segments (allowed 1-${m.segments.length})`);
-  if (s.thresholds && s.thresholds.length !== m.exits.length) problems.push(`thresholds has ${s.thresholds.length} entries, the bundle has ${m.exits.length} exits`);
-  if (s.policy === 'eenet' && !m.exits.every((e) => e.scheduler)) problems.push(`policy eenet needs an EENet scheduler on every exit; this bundle (${m.name}) has none`);
+  if (s.split > m.segments.length)
+    problems.push(
+      `split ${s.split} exceeds the bundle's ${m.segments.length} segments (allowed 1-${m.segments.length})`,
+    );
+  if (s.thresholds && s.thresholds.length !== m.exits.length)
+    problems.push(`thresholds has ${s.thresholds.length} entries, the bundle has ${m.exits.length} exits`);
+  if (s.policy === 'eenet' && !m.exits.every((e) => e.scheduler))
+    problems.push(`policy eenet needs an EENet scheduler on every exit; this bundle (${m.name}) has none`);
   if (s.budget !== undefined) {
     const points = m.policies.frontier[s.policy] ?? [];
     if (!points.length) problems.push(`the bundle has no calibrated frontier for policy ${s.policy}`);
-    else if (s.budget < points[0]!.cost) problems.push(`budget ${s.budget} is below the cheapest calibrated point (${points[0]!.cost.toFixed(4)})`);
+    else if (s.budget < points[0]!.cost)
+      problems.push(`budget ${s.budget} is below the cheapest calibrated point (${points[0]!.cost.toFixed(4)})`);
   }
   return problems;
 }
@@ -100,7 +119,9 @@ export const DEFAULT_EDGE_SHARE = 0.85;
 /** The default split: the fewest segments whose exits answer DEFAULT_EDGE_SHARE of validation inputs at the default point. */
 export function defaultSplit(m: Manifest): number {
   const d = m.exits.map((e) => e.defaultThreshold);
-  const point = (m.policies.frontier[m.policies.default] ?? []).find((p) => p.thresholds.length === d.length && p.thresholds.every((t, i) => t === d[i]));
+  const point = (m.policies.frontier[m.policies.default] ?? []).find(
+    (p) => p.thresholds.length === d.length && p.thresholds.every((t, i) => t === d[i]),
+  );
   if (!point) return m.exits.length;
   let share = 0;
   for (let k = 0; k < m.exits.length; k++) {

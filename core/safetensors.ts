@@ -35,7 +35,10 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?
   for (const name of names) {
     const t = tensors[name]!;
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new SafetensorsError(`tensor "${name}": shape [${t.shape}] holds ${n} values but data has ${t.data.length}`);
+    if (n !== t.data.length)
+      throw new SafetensorsError(
+        `tensor "${name}": shape [${t.shape}] holds ${n} values but data has ${t.data.length}`,
+      );
     const len = n * BYTES[t.dtype];
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + len] };
     offset += len;
@@ -62,58 +65,101 @@ function view(dtype: SafetensorsDtype, bytes: Uint8Array): SafeTensor['data'] {
   copy.set(bytes);
   const buf = copy.buffer;
   switch (dtype) {
-    case 'F32': return new Float32Array(buf);
-    case 'F16': return new Uint16Array(buf);
-    case 'I8': return new Int8Array(buf);
-    case 'U8': return new Uint8Array(buf);
-    case 'I32': return new Int32Array(buf);
+    case 'F32':
+      return new Float32Array(buf);
+    case 'F16':
+      return new Uint16Array(buf);
+    case 'I8':
+      return new Int8Array(buf);
+    case 'U8':
+      return new Uint8Array(buf);
+    case 'I32':
+      return new Int32Array(buf);
   }
 }
 
-export function decodeSafetensors(bytes: Uint8Array): { tensors: Record<string, SafeTensor>; metadata: Record<string, string> } {
-  if (bytes.length < 8) throw new SafetensorsError(`body is ${bytes.length} bytes, shorter than the 8-byte header length`);
+export function decodeSafetensors(bytes: Uint8Array): {
+  tensors: Record<string, SafeTensor>;
+  metadata: Record<string, string>;
+} {
+  if (bytes.length < 8)
+    throw new SafetensorsError(`body is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const len = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (len > MAX_HEADER_BYTES || 8 + len > bytes.length) throw new SafetensorsError(`header length ${len} exceeds the body (${bytes.length} bytes)`);
+  if (len > MAX_HEADER_BYTES || 8 + len > bytes.length)
+    throw new SafetensorsError(`header length ${len} exceeds the body (${bytes.length} bytes)`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + len)));
   } catch {
     throw new SafetensorsError('header is not valid JSON');
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError('header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw new SafetensorsError('header is not a JSON object');
   const dataStart = 8 + len;
   const tensors: Record<string, SafeTensor> = {};
   let metadata: Record<string, string> = {};
   const spans: { name: string; a: number; b: number }[] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (typeof entry !== 'object' || entry === null || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
+      if (
+        typeof entry !== 'object' ||
+        entry === null ||
+        Array.isArray(entry) ||
+        !Object.values(entry).every((v) => typeof v === 'string')
+      ) {
         throw new SafetensorsError('__metadata__ must be an object of strings');
       }
       metadata = entry as Record<string, string>;
       continue;
     }
     const e = entry as { dtype?: string; shape?: unknown; data_offsets?: unknown };
-    if (!e || typeof e.dtype !== 'string' || !(e.dtype in BYTES)) throw new SafetensorsError(`tensor "${name}": dtype ${String(e?.dtype)} is not one of ${Object.keys(BYTES).join(', ')}`);
+    if (!e || typeof e.dtype !== 'string' || !(e.dtype in BYTES))
+      throw new SafetensorsError(
+        `tensor "${name}": dtype ${String(e?.dtype)} is not one of ${Object.keys(BYTES).join(', ')}`,
+      );
     const dtype = e.dtype as SafetensorsDtype;
-    if (!Array.isArray(e.shape) || e.shape.length > MAX_RANK || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(`tensor "${name}": shape must be an array of at most ${MAX_RANK} non-negative integers`);
+    if (
+      !Array.isArray(e.shape) ||
+      e.shape.length > MAX_RANK ||
+      !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+    )
+      throw new SafetensorsError(
+        `tensor "${name}": shape must be an array of at most ${MAX_RANK} non-negative integers`,
+      );
     const offs = e.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) throw new SafetensorsError(`tensor "${name}": data_offsets must be two non-negative integers`);
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0))
+      throw new SafetensorsError(`tensor "${name}": data_offsets must be two non-negative integers`);
     const [a, b] = offs as [number, number];
     const n = (e.shape as number[]).reduce((x, y) => x * y, 1);
-    if (b < a || b - a !== n * BYTES[dtype]) throw new SafetensorsError(`tensor "${name}": data_offsets [${a}, ${b}] span ${b - a} bytes, shape [${e.shape}] of ${dtype} needs ${n * BYTES[dtype]}`);
-    if (dataStart + b > bytes.length) throw new SafetensorsError(`tensor "${name}": data ends at byte ${dataStart + b}, past the body's ${bytes.length} (truncated?)`);
+    if (b < a || b - a !== n * BYTES[dtype])
+      throw new SafetensorsError(
+        `tensor "${name}": data_offsets [${a}, ${b}] span ${b - a} bytes, shape [${e.shape}] of ${dtype} needs ${n * BYTES[dtype]}`,
+      );
+    if (dataStart + b > bytes.length)
+      throw new SafetensorsError(
+        `tensor "${name}": data ends at byte ${dataStart + b}, past the body's ${bytes.length} (truncated?)`,
+      );
     spans.push({ name, a, b });
-    tensors[name] = { dtype, shape: e.shape as number[], data: view(dtype, bytes.subarray(dataStart + a, dataStart + b)) };
+    tensors[name] = {
+      dtype,
+      shape: e.shape as number[],
+      data: view(dtype, bytes.subarray(dataStart + a, dataStart + b)),
+    };
   }
   // As the format's reference implementation requires: the tensors tile the data region exactly, in
   // order of offset, with no overlap (two tensors aliasing the same bytes), no gap and nothing after.
   spans.sort((x, y) => x.a - y.a || x.b - y.b);
   let end = 0;
   for (const s of spans) {
-    if (s.a !== end) throw new SafetensorsError(`tensor "${s.name}": data_offsets start at ${s.a}, expected ${end} (tensors must not overlap or leave gaps)`);
+    if (s.a !== end)
+      throw new SafetensorsError(
+        `tensor "${s.name}": data_offsets start at ${s.a}, expected ${end} (tensors must not overlap or leave gaps)`,
+      );
     end = s.b;
   }
-  if (dataStart + end !== bytes.length) throw new SafetensorsError(`the tensors end at byte ${dataStart + end}, but the body has ${bytes.length} (trailing bytes)`);
+  if (dataStart + end !== bytes.length)
+    throw new SafetensorsError(
+      `the tensors end at byte ${dataStart + end}, but the body has ${bytes.length} (trailing bytes)`,
+    );
   return { tensors, metadata };
 }

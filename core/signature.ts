@@ -21,7 +21,9 @@ const keys = new Map<string, Promise<CryptoKey>>();
 export const webCryptoMac: Mac = async (secret, t, body) => {
   let key = keys.get(secret);
   if (!key) {
-    key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+    ]);
     keys.set(secret, key);
   }
   const prefix = new TextEncoder().encode(`${t}.`);
@@ -39,14 +41,20 @@ export const hex = (b: Uint8Array): string => {
   return s;
 };
 
-export async function signBody(secret: string, body: Uint8Array, now = Date.now(), mac: Mac = webCryptoMac): Promise<string> {
+export async function signBody(
+  secret: string,
+  body: Uint8Array,
+  now = Date.now(),
+  mac: Mac = webCryptoMac,
+): Promise<string> {
   const t = String(now);
   return `t=${t},v1=${hex(await mac(secret, t, body))}`;
 }
 
 /** Constant-time comparison of two equal-length strings (length itself is not secret). */
 export function timingSafeEqualStr(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a), y = new TextEncoder().encode(b);
+  const x = new TextEncoder().encode(a),
+    y = new TextEncoder().encode(b);
   if (x.length !== y.length) return false;
   let d = 0;
   for (let i = 0; i < x.length; i++) d |= x[i]! ^ y[i]!;
@@ -54,7 +62,10 @@ export function timingSafeEqualStr(a: string, b: string): boolean {
 }
 
 /** A parsed `x-cascade-signature`: the signed timestamp string and the MAC, canonical (lowercase hex). */
-export interface ParsedSignature { t: string; mac: string }
+export interface ParsedSignature {
+  t: string;
+  mac: string;
+}
 
 /** HTTP optional whitespace (RFC 9110 OWS: space and tab only; JS `trim()` would also strip NBSP, VT, FF, …). */
 const OWS = /^[ \t]+|[ \t]+$/g;
@@ -76,10 +87,14 @@ export function parseSignature(header: string): ParsedSignature | null {
 
 export type SignatureCheck =
   /** replayKey: canonical identity of this signed body (its MAC, which covers the timestamp and every body byte). */
-  | { ok: true; replayKey: string }
-  | { ok: false; reason: 'missing' | 'malformed' | 'expired' | 'mismatch' };
+  { ok: true; replayKey: string } | { ok: false; reason: 'missing' | 'malformed' | 'expired' | 'mismatch' };
 
-export async function verifyBody(secret: string, body: Uint8Array, header: string | null | undefined, opts: { windowMs: number; now?: number; mac?: Mac }): Promise<SignatureCheck> {
+export async function verifyBody(
+  secret: string,
+  body: Uint8Array,
+  header: string | null | undefined,
+  opts: { windowMs: number; now?: number; mac?: Mac },
+): Promise<SignatureCheck> {
   if (!header) return { ok: false, reason: 'missing' };
   const sig = parseSignature(header);
   if (!sig) return { ok: false, reason: 'malformed' };

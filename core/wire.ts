@@ -18,9 +18,17 @@ import { z } from 'zod';
 import { POLICIES } from './cascade-rule.js';
 
 export { decodeFeatures, encodeFeatures } from './feature-codec.js';
-export { SafetensorsError } from './safetensors.js';
-export { parseSignature, signBody, SIGNATURE_HEADER, verifyBody, webCryptoMac, type Mac, type SignatureCheck } from './signature.js';
 export type { FeatureEncoding } from './regions.js';
+export { SafetensorsError } from './safetensors.js';
+export {
+  type Mac,
+  parseSignature,
+  SIGNATURE_HEADER,
+  type SignatureCheck,
+  signBody,
+  verifyBody,
+  webCryptoMac,
+} from './signature.js';
 
 /** The backend's resume route. */
 export const RESUME_PATH = '/v1/resume';
@@ -55,13 +63,22 @@ export const resumeMetadataSchema = z.object({
   model: metaString.optional(),
   modelHash: metaString,
   // A plain decimal index, parsed once: "0x1", "1e0" or " 1" are not segment numbers.
-  segment: z.string().regex(/^(0|[1-9]\d{0,5})$/, 'must be a decimal segment index').transform(Number),
+  segment: z
+    .string()
+    .regex(/^(0|[1-9]\d{0,5})$/, 'must be a decimal segment index')
+    .transform(Number),
   policy: z.enum(POLICIES),
   /** Thresholds of the exits from `segment` on (the deeper ones the backend runs). */
   thresholds: jsonArray(z.number(), 'must be a JSON array of finite numbers'),
   /** Scores of the exits the edge ran (policy eenet reads them at the deeper exits). */
   // JSON has no NaN: an edge exit whose score was NaN sends null, read back as NaN (it never passes a threshold).
-  scores: jsonArray(z.number().nullable().transform((v) => v ?? NaN), 'must be a JSON array of numbers (null for a NaN score)').optional(),
+  scores: jsonArray(
+    z
+      .number()
+      .nullable()
+      .transform((v) => v ?? NaN),
+    'must be a JSON array of numbers (null for a NaN score)',
+  ).optional(),
   thresholdVersion: metaString.optional(),
   requestId: metaString.optional(),
   region: metaString.optional(),
@@ -108,9 +125,13 @@ export function resumeMetadata(f: ResumeFields): Record<string, string> {
  * const md = parseResumeMetadata(f.metadata);
  * if (!md.ok) return problem(c, 400, 'BAD_METADATA', md.detail);
  */
-export function parseResumeMetadata(raw: Record<string, string>): { ok: true; data: ResumeMetadata } | { ok: false; detail: string } {
+export function parseResumeMetadata(
+  raw: Record<string, string>,
+): { ok: true; data: ResumeMetadata } | { ok: false; detail: string } {
   const r = resumeMetadataSchema.safeParse(raw);
-  return r.success ? { ok: true, data: r.data } : { ok: false, detail: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  return r.success
+    ? { ok: true, data: r.data }
+    : { ok: false, detail: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
 }
 
 /**

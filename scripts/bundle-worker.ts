@@ -15,22 +15,30 @@ const OUT = '.cache/worker-dist';
 
 rmSync(OUT, { recursive: true, force: true });
 const r = spawnSync(node22(), ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', '--outdir', OUT], {
-  encoding: 'utf8', env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
+  encoding: 'utf8',
+  env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
 });
 if (r.status !== 0) {
   console.error(r.stdout, r.stderr);
   process.exit(r.status ?? 1);
 }
-const files = readdirSync(OUT, { recursive: true }).map(String).filter((f) => statSync(join(OUT, f)).isFile() && !f.endsWith('.map') && !f.endsWith('README.md'));
-let raw = 0, gz = 0;
+const files = readdirSync(OUT, { recursive: true })
+  .map(String)
+  .filter((f) => statSync(join(OUT, f)).isFile() && !f.endsWith('.map') && !f.endsWith('README.md'));
+let raw = 0,
+  gz = 0;
 const rows = files.map((f) => {
   const b = readFileSync(join(OUT, f));
   const g = gzipSync(b, { level: 9 }).length;
-  raw += b.length; gz += g;
+  raw += b.length;
+  gz += g;
   return { file: f, bytes: b.length, gzipBytes: g };
 });
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/worker-bundle.json', JSON.stringify({ date: new Date().toISOString(), rawBytes: raw, gzipBytes: gz, files: rows }, null, 2) + '\n');
+writeFileSync(
+  'bench/results/worker-bundle.json',
+  JSON.stringify({ date: new Date().toISOString(), rawBytes: raw, gzipBytes: gz, files: rows }, null, 2) + '\n',
+);
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(2)} MiB`;
 console.log(`worker bundle (wrangler deploy --dry-run): ${mib(raw)} raw, ${mib(gz)} gzip, ${files.length} files`);
 if (gz > MAX_GZIP_BYTES) {

@@ -61,8 +61,16 @@ export interface CliSpec<O extends Record<string, OptionSpec>> {
   prefix?: string;
 }
 
-type Value<S> = S extends { schema: z.ZodType<infer V> } ? V : S extends { flag: true } ? boolean : S extends { choices: readonly (infer C extends string)[] } ? C : string;
-export type CliValues<O extends Record<string, OptionSpec>> = { [K in keyof O]: O[K] extends { default: string } ? Value<O[K]> : Value<O[K]> | undefined };
+type Value<S> = S extends { schema: z.ZodType<infer V> }
+  ? V
+  : S extends { flag: true }
+    ? boolean
+    : S extends { choices: readonly (infer C extends string)[] }
+      ? C
+      : string;
+export type CliValues<O extends Record<string, OptionSpec>> = {
+  [K in keyof O]: O[K] extends { default: string } ? Value<O[K]> : Value<O[K]> | undefined;
+};
 
 // Text → value. z.coerce.number() would read '' (and ' ') as 0 and 'abc' as NaN, and z.coerce.boolean()
 // any non-empty text as true, so these read the text themselves and name it when it does not parse.
@@ -91,7 +99,11 @@ export function fromText<S extends z.ZodType>(schema: S): z.ZodType<z.output<S>,
   const bare = (s: Any): Any => (s instanceof z.ZodDefault || s instanceof z.ZodOptional ? bare(s.unwrap() as Any) : s);
   const itemText = (s: Any): Any => {
     const t = bare(s);
-    return t instanceof z.ZodNumber ? numberText.pipe(s) : t instanceof z.ZodBoolean ? boolText.pipe(s) : z.string().pipe(s);
+    return t instanceof z.ZodNumber
+      ? numberText.pipe(s)
+      : t instanceof z.ZodBoolean
+        ? boolText.pipe(s)
+        : z.string().pipe(s);
   };
   const t = bare(schema as Any);
   if (t instanceof z.ZodArray) return listText.pipe(z.array(itemText(t.element as Any))).pipe(schema as Any) as never;
@@ -115,40 +127,70 @@ export const text = {
 function helpText(spec: CliSpec<Record<string, OptionSpec>>): string {
   const rows = Object.entries(spec.options).map(([k, o]): [string, string] => {
     const dflt = o.defaultText ?? (o.default === undefined ? undefined : o.default === '' ? '""' : o.default);
-    return [o.flag ? `--${k}` : `--${k}=<${o.arg ?? o.choices?.join('|') ?? 'value'}>`, `${o.description}${dflt === undefined ? '' : ` (default: ${dflt})`}`];
+    return [
+      o.flag ? `--${k}` : `--${k}=<${o.arg ?? o.choices?.join('|') ?? 'value'}>`,
+      `${o.description}${dflt === undefined ? '' : ` (default: ${dflt})`}`,
+    ];
   });
   rows.push(['--help, -h', 'Print this help and exit']);
   const env = Object.entries(spec.env ?? {});
   const width = Math.max(...rows.map((r) => r[0].length), ...env.map(([k]) => k.length));
   const table = (rs: readonly (readonly [string, string])[]) => rs.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`);
   return [
-    spec.usage, '', spec.about, '',
+    spec.usage,
+    '',
+    spec.about,
+    '',
     ...(spec.writes ? [`Writes: ${spec.writes}`, ''] : []),
-    'Options:', ...table(rows),
+    'Options:',
+    ...table(rows),
     ...(env.length ? ['', 'Environment:', ...table(env)] : []),
   ].join('\n');
 }
 
 /** The parsed values, or the help text when `--help`/`-h` is among `argv` (before any `--`); throws ConfigError. */
-export function parseCli<const O extends Record<string, OptionSpec>>(spec: CliSpec<O>, argv: string[]): { values: CliValues<O> } | { help: string } {
+export function parseCli<const O extends Record<string, OptionSpec>>(
+  spec: CliSpec<O>,
+  argv: string[],
+): { values: CliValues<O> } | { help: string } {
   const hint = spec.hint ?? ' (see --help)';
   const entries = Object.entries(spec.options);
   // A lenient pass first: it names every unknown option at once, and sees a bare `--flag` as one
   // (typed boolean here, it cannot take the next argument as its value).
-  const lenient = Object.fromEntries(entries.map(([k, o]) => [k, { type: o.flag ? ('boolean' as const) : ('string' as const) }]));
-  const { tokens, values: given } = parseArgs({ args: argv, options: lenient, strict: false, allowPositionals: true, tokens: true });
+  const lenient = Object.fromEntries(
+    entries.map(([k, o]) => [k, { type: o.flag ? ('boolean' as const) : ('string' as const) }]),
+  );
+  const { tokens, values: given } = parseArgs({
+    args: argv,
+    options: lenient,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const end = argv.indexOf('--');
   const own = end < 0 ? argv : argv.slice(0, end);
   if (own.includes('--help') || own.includes('-h')) return { help: spec.help ? spec.help(given) : helpText(spec) };
-  const unknown = tokens.flatMap((t) => (t.kind === 'option' && !Object.hasOwn(spec.options, t.name) ? [t.rawName] : t.kind === 'positional' ? [t.value] : []));
+  const unknown = tokens.flatMap((t) =>
+    t.kind === 'option' && !Object.hasOwn(spec.options, t.name)
+      ? [t.rawName]
+      : t.kind === 'positional'
+        ? [t.value]
+        : [],
+  );
   const allowed = entries.length ? entries.map(([k]) => `--${k}`).join(', ') : 'none';
   if (unknown.length) throw new ConfigError(`unknown option(s) ${unknown.join(', ')}; allowed: ${allowed}${hint}`);
   // Then the strict parse, every option as text: a bare flag is spelled out as `--flag=true` first.
   const args = [...argv];
-  for (const t of tokens) if (t.kind === 'option' && spec.options[t.name]?.flag && t.value === undefined) args[t.index] = `--${t.name}=true`;
+  for (const t of tokens)
+    if (t.kind === 'option' && spec.options[t.name]?.flag && t.value === undefined) args[t.index] = `--${t.name}=true`;
   let raw: Record<string, string | boolean | undefined>;
   try {
-    raw = parseArgs({ args, options: Object.fromEntries(entries.map(([k]) => [k, { type: 'string' as const }])), strict: true, allowPositionals: false }).values;
+    raw = parseArgs({
+      args,
+      options: Object.fromEntries(entries.map(([k]) => [k, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (e) {
     if (!String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw e;
     throw new ConfigError(`${(e as Error).message}${hint}`);
@@ -157,7 +199,8 @@ export function parseCli<const O extends Record<string, OptionSpec>>(spec: CliSp
   for (const [k, o] of entries) {
     const v = (raw[k] as string | undefined) ?? o.default;
     if (v === undefined) continue;
-    if (o.choices && !o.choices.includes(v)) throw new ConfigError(`--${k}=${v}: expected one of ${o.choices.join(', ')}${hint}`);
+    if (o.choices && !o.choices.includes(v))
+      throw new ConfigError(`--${k}=${v}: expected one of ${o.choices.join(', ')}${hint}`);
     const schema = o.schema ?? (o.flag ? boolText : undefined);
     if (!schema) {
       values[k] = v;
@@ -177,7 +220,10 @@ export function usageExit(message: string, prefix = 'error'): never {
 }
 
 /** parseCli for a script's own command line: prints the help and exits 0, or the error and exits 2. */
-export function cliArgs<const O extends Record<string, OptionSpec>>(spec: CliSpec<O>, argv = process.argv.slice(2)): CliValues<O> {
+export function cliArgs<const O extends Record<string, OptionSpec>>(
+  spec: CliSpec<O>,
+  argv = process.argv.slice(2),
+): CliValues<O> {
   try {
     const r = parseCli(spec, argv);
     if ('help' in r) {

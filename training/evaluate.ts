@@ -8,16 +8,24 @@
  * console.log(await runEvaluate('models/fashion-resnet'));
  */
 import * as ort from 'onnxruntime-node';
-import { ruleOf, type Manifest } from '../core/manifest.js';
-import { loadBundle } from '../core/node/bundle.js';
 import { schedulerScore } from '../core/cascade-rule.js';
+import { type Manifest, ruleOf } from '../core/manifest.js';
+import { loadBundle } from '../core/node/bundle.js';
+import { calibrationPlan } from './attach-plan.js';
+import { cacheFeatures, SegmentRunner } from './branches/features.js';
+import {
+  type Costs,
+  type Evaluation,
+  evaluatePolicy,
+  exitAccuracy,
+  exitAurocs,
+  type SplitOutputs,
+  scores,
+} from './calibrate/frontier.js';
+import { exitOutputs } from './calibrate/outputs.js';
+import { SCORE_INPUTS, SCORE_OUTPUT } from './calibrate/scheduler.js';
 import { ATTACH_DEFAULTS, type AttachConfig } from './config.js';
 import { loadFashionMnist } from './data/fashion-mnist.js';
-import { cacheFeatures, SegmentRunner } from './branches/features.js';
-import { exitOutputs } from './calibrate/outputs.js';
-import { evaluatePolicy, exitAccuracy, exitAurocs, scores, type Costs, type Evaluation, type SplitOutputs } from './calibrate/frontier.js';
-import { SCORE_INPUTS, SCORE_OUTPUT } from './calibrate/scheduler.js';
-import { calibrationPlan } from './attach-plan.js';
 
 /** Accuracies are recomputed on the same images with the same runtime: only float noise may differ. */
 const TOLERANCE = 1e-3;
@@ -36,18 +44,33 @@ export interface Measured {
 /** Runs a bundle's deployed files on its test split (every file's hash checked, the backbone's too). */
 export async function measureBundle(dir: string): Promise<Measured> {
   const { manifest: m, segments, exits, schedulers } = loadBundle(dir, { schedulers: true, backbone: true });
-  if (m.provenance.dataset !== 'fashion-mnist') throw new Error(`evaluate supports fashion-mnist bundles; this one used ${m.provenance.dataset}`);
+  if (m.provenance.dataset !== 'fashion-mnist')
+    throw new Error(`evaluate supports fashion-mnist bundles; this one used ${m.provenance.dataset}`);
   const cfg = { ...ATTACH_DEFAULTS, ...(m.provenance.config.attach as Partial<AttachConfig>) };
-  const lim = cfg.limitPerClass > 0 ? { train: 1, val: 1, test: Math.max(10, Math.round(cfg.limitPerClass / 3)) } : { train: 1, val: 1 };
+  const lim =
+    cfg.limitPerClass > 0
+      ? { train: 1, val: 1, test: Math.max(10, Math.round(cfg.limitPerClass / 3)) }
+      : { train: 1, val: 1 };
   const ds = loadFashionMnist({ valPerClass: cfg.valPerClass, limitPerClass: lim });
   // The images the manifest's "test" figures were measured on: the test split, or its evaluation
   // half when half the test set calibrated (provenance.calibration).
-  const evaluation = calibrationPlan({ calibration: m.provenance.calibration?.mode ?? 'val', valPerClass: cfg.valPerClass }, ds, undefined).evaluate.split;
+  const evaluation = calibrationPlan(
+    { calibration: m.provenance.calibration?.mode ?? 'val', valPerClass: cfg.valPerClass },
+    ds,
+    undefined,
+  ).evaluate.split;
   const runner = await SegmentRunner.create(segments);
-  const cache = await cacheFeatures(runner, evaluation, ds, m.input.normalisation, 'evaluate test', true, [], { mode: 'f32', layout: m.input.layout });
+  const cache = await cacheFeatures(runner, evaluation, ds, m.input.normalisation, 'evaluate test', true, [], {
+    mode: 'f32',
+    layout: m.input.layout,
+  });
   await runner.release();
   const test = await exitOutputs(exits, cache, m.classes.length);
-  const costs: Costs = { exits: m.exits.map((e) => e.costFraction), final: m.final.costFraction, branches: m.exits.map((e) => e.macs / m.backbone.macs) };
+  const costs: Costs = {
+    exits: m.exits.map((e) => e.costFraction),
+    final: m.final.costFraction,
+    branches: m.exits.map((e) => e.macs / m.backbone.macs),
+  };
   // The schedulers as exported ONNX, against the JS function serving runs.
   let schedulerMaxDiff = 0;
   if (m.exits.every((e) => e.scheduler)) {
@@ -59,11 +82,17 @@ export async function measureBundle(dir: string): Promise<Measured> {
         [SCORE_INPUTS.logits]: new ort.Tensor('float32', test.exits[i]!.logits, [test.count, K]),
         [SCORE_INPUTS.confidence]: new ort.Tensor('float32', test.exits[i]!.confidence, [test.count, 1]),
       };
-      if (i > 0) feeds[SCORE_INPUTS.previous] = new ort.Tensor('float32', Float32Array.from(prev.flat()), [test.count, i]);
+      if (i > 0)
+        feeds[SCORE_INPUTS.previous] = new ort.Tensor('float32', Float32Array.from(prev.flat()), [test.count, i]);
       const onnx = (await s.run(feeds))[SCORE_OUTPUT]!.data as Float32Array;
       await s.release();
       for (let n = 0; n < test.count; n++) {
-        const js = schedulerScore(e.scheduler!, test.exits[i]!.logits.subarray(n * K, (n + 1) * K), test.exits[i]!.confidence[n]!, prev[n]!);
+        const js = schedulerScore(
+          e.scheduler!,
+          test.exits[i]!.logits.subarray(n * K, (n + 1) * K),
+          test.exits[i]!.confidence[n]!,
+          prev[n]!,
+        );
         schedulerMaxDiff = Math.max(schedulerMaxDiff, Math.abs(js - onnx[n]!));
         prev[n]!.push(js);
       }
@@ -80,21 +109,62 @@ export function bundleAurocs(m: Manifest, o: SplitOutputs): ReturnType<typeof ex
 /** The default operating point on the measured test split. */
 export function atDefault(x: Measured): Evaluation {
   const { m, test, costs } = x;
-  const rule = ruleOf(m, m.policies.default, m.exits.map((e) => e.defaultThreshold));
-  return evaluatePolicy(test, scores(m.policies.default, test, rule.scheduler), m.exits.map((e) => e.defaultThreshold), costs, m.policies.default);
+  const rule = ruleOf(
+    m,
+    m.policies.default,
+    m.exits.map((e) => e.defaultThreshold),
+  );
+  return evaluatePolicy(
+    test,
+    scores(m.policies.default, test, rule.scheduler),
+    m.exits.map((e) => e.defaultThreshold),
+    costs,
+    m.policies.default,
+  );
 }
 
 export async function runEvaluate(dir: string): Promise<string> {
   const x = await measureBundle(dir);
   const { m, test } = x;
-  if (x.schedulerMaxDiff > 1e-4) throw new Error(`score_<i>.onnx disagrees with the manifest's scheduler weights by ${x.schedulerMaxDiff}`);
+  if (x.schedulerMaxDiff > 1e-4)
+    throw new Error(`score_<i>.onnx disagrees with the manifest's scheduler weights by ${x.schedulerMaxDiff}`);
   const cascade = atDefault(x);
   const au = bundleAurocs(m, test);
-  type Row = { name: string; share: number; branch: number; cost: number; acc: number; want: number; rate: number; au: (typeof au)[number] | undefined };
-  const rows: Row[] = m.exits.map((e, i) => ({ name: `exit ${i} (after ${e.input})`, share: e.backboneFraction, branch: e.macs / m.backbone.macs, cost: e.costFraction, acc: exitAccuracy(test, i), want: e.accuracy.test, rate: cascade.exitRates[i]!, au: au[i] }));
-  rows.push({ name: 'final head (backbone)', share: 1, branch: 0, cost: m.final.costFraction, acc: exitAccuracy(test, -1), want: m.final.accuracy.test, rate: cascade.exitRates[m.exits.length]!, au: undefined });
+  type Row = {
+    name: string;
+    share: number;
+    branch: number;
+    cost: number;
+    acc: number;
+    want: number;
+    rate: number;
+    au: (typeof au)[number] | undefined;
+  };
+  const rows: Row[] = m.exits.map((e, i) => ({
+    name: `exit ${i} (after ${e.input})`,
+    share: e.backboneFraction,
+    branch: e.macs / m.backbone.macs,
+    cost: e.costFraction,
+    acc: exitAccuracy(test, i),
+    want: e.accuracy.test,
+    rate: cascade.exitRates[i]!,
+    au: au[i],
+  }));
+  rows.push({
+    name: 'final head (backbone)',
+    share: 1,
+    branch: 0,
+    cost: m.final.costFraction,
+    acc: exitAccuracy(test, -1),
+    want: m.final.accuracy.test,
+    rate: cascade.exitRates[m.exits.length]!,
+    au: undefined,
+  });
   const bad = rows.filter((r) => Math.abs(r.acc - r.want) > TOLERANCE);
-  if (bad.length) throw new Error(`measured accuracy differs from the manifest: ${bad.map((r) => `${r.name}: ${pct(r.acc)} vs ${pct(r.want)}`).join('; ')}`);
+  if (bad.length)
+    throw new Error(
+      `measured accuracy differs from the manifest: ${bad.map((r) => `${r.name}: ${pct(r.acc)} vs ${pct(r.want)}`).join('; ')}`,
+    );
   const f = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(3));
   const backboneAcc = exitAccuracy(test, -1);
   const lines = [
@@ -102,7 +172,10 @@ export async function runEvaluate(dir: string): Promise<string> {
     '',
     '| exit | backbone MAC share at the cut | branch cost (share of backbone) | cost if it answers | test accuracy | AUROC "exit is right": confidence head / max-softmax / EENet score | share answered at the default |',
     '|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.name} | ${pct(r.share)} | ${r.branch ? pct(r.branch) : '—'} | ${pct(r.cost)} | ${pct(r.acc)} | ${r.au ? `${f(r.au.confidence)} / ${f(r.au.maxSoftmax)} / ${f(r.au.eenet)}` : '—'} | ${pct(r.rate)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${pct(r.share)} | ${r.branch ? pct(r.branch) : '—'} | ${pct(r.cost)} | ${pct(r.acc)} | ${r.au ? `${f(r.au.confidence)} / ${f(r.au.maxSoftmax)} / ${f(r.au.eenet)}` : '—'} | ${pct(r.rate)} |`,
+    ),
     '',
     `Cascade at the default (${m.policies.default} policy, thresholds [${m.exits.map((e) => e.defaultThreshold.toFixed(3)).join(', ')}], chosen on validation${m.policies.defaultRule ? `: ${m.policies.defaultRule.method}` : ''}): test accuracy ${pct(cascade.accuracy)} (backbone ${pct(backboneAcc)}, drop ${((backboneAcc - cascade.accuracy) * 100).toFixed(2)} pp), fidelity to the backbone's answers ${pct(cascade.fidelity)}, mean cost ${pct(cascade.cost)} of the backbone's MACs, ${pct(1 - cascade.exitRates[m.exits.length]!)} answered by an exit.`,
   ];

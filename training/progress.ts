@@ -24,13 +24,20 @@ export class Progress {
   private lastLine = 0;
   private fields: Fields = {};
 
-  constructor(private readonly title: string, private readonly total: number, private readonly opts: { logFile?: string; quiet?: boolean } = {}) {
+  constructor(
+    private readonly title: string,
+    private readonly total: number,
+    private readonly opts: { logFile?: string; quiet?: boolean } = {},
+  ) {
     if (process.stderr.isTTY && !opts.quiet) {
-      this.bar = new cliProgress.SingleBar({
-        format: `${title} [{bar}] {percentage}% | {value}/{total} | {fields} | ETA {eta_formatted}`,
-        stream: process.stderr,
-        hideCursor: true,
-      }, cliProgress.Presets.shades_classic);
+      this.bar = new cliProgress.SingleBar(
+        {
+          format: `${title} [{bar}] {percentage}% | {value}/{total} | {fields} | ETA {eta_formatted}`,
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      );
       this.bar.start(total, 0, { fields: '' });
     }
   }
@@ -47,7 +54,9 @@ export class Progress {
       this.lastLine = tenth;
       const elapsed = (performance.now() - this.start) / 1000;
       const eta = done > 0 ? (elapsed * (this.total - done)) / done : 0;
-      console.error(`${this.title} ${done}/${this.total} | ${fmt(fields)} | elapsed ${elapsed.toFixed(0)}s | ETA ${eta.toFixed(0)}s`);
+      console.error(
+        `${this.title} ${done}/${this.total} | ${fmt(fields)} | elapsed ${elapsed.toFixed(0)}s | ETA ${eta.toFixed(0)}s`,
+      );
     }
   }
 
@@ -56,6 +65,10 @@ export class Progress {
     const seconds = (performance.now() - this.start) / 1000;
     const all = { ...this.fields, ...summary, seconds: Number(seconds.toFixed(1)) };
     if (!this.opts.quiet) console.error(`${this.title} done | ${fmt(all)}`);
-    if (this.opts.logFile) appendFileSync(this.opts.logFile, JSON.stringify({ step: this.title, time: new Date().toISOString(), ...all }) + '\n');
+    if (this.opts.logFile)
+      appendFileSync(
+        this.opts.logFile,
+        JSON.stringify({ step: this.title, time: new Date().toISOString(), ...all }) + '\n',
+      );
   }
 }

@@ -35,15 +35,22 @@ async function tryNative(): Promise<boolean> {
 }
 
 /** Selects and initialises a backend; returns the one that is active. */
-export async function initTf(opts: { backend?: TfBackendChoice; quiet?: boolean } = {}): Promise<{ tf: typeof tf; backend: TfBackendName }> {
+export async function initTf(
+  opts: { backend?: TfBackendChoice; quiet?: boolean } = {},
+): Promise<{ tf: typeof tf; backend: TfBackendName }> {
   const want = opts.backend ?? 'auto';
-  const log = (m: string) => { if (!opts.quiet) console.error(`[tf] ${m}`); };
+  const log = (m: string) => {
+    if (!opts.quiet) console.error(`[tf] ${m}`);
+  };
   if ((want === 'auto' || want === 'tensorflow') && (await tryNative())) {
     await tf.setBackend('tensorflow');
     log('using native tensorflow (tfjs-node)');
     return { tf, backend: 'tensorflow' };
   }
-  if (want === 'tensorflow') throw new Error('backend "tensorflow" requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed');
+  if (want === 'tensorflow')
+    throw new Error(
+      'backend "tensorflow" requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed',
+    );
   if (want === 'auto' || want === 'wasm') {
     if (await tf.setBackend('wasm')) {
       await tf.ready();

@@ -43,20 +43,30 @@
  * npx tsx bench/byom/train-foreign.ts --model=resnet --width=8   # halved widths (8, 16, 32)
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { initTf, type tf as TF } from '../../training/tf.js';
-import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
-import type { Dataset, Split } from '../../training/data/dataset.js';
-import { gaussian, mulberry32 } from '../../training/backbone/resnet.js';
-import { batchNorm, BN_EPSILON, type BatchNormState } from '../../training/backbone/batch-norm.js';
-import { gatherBatch, shuffled } from '../../training/backbone/train.js';
 import { normaliseImages } from '../../core/normalise.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../../core/safetensors.js';
-import { adamTensors, restoreAdam } from '../../training/optimizer-state.js';
-import { floatTensor, makeModel, node, valueInfo, writeOnnx, DEFAULT_OPSET, type Node, type TensorProto, type ValueInfo } from '../../training/onnx/proto.js';
 import { cliArgs, text, usageExit } from '../../scripts/cli-args.js';
+import { type BatchNormState, BN_EPSILON, batchNorm } from '../../training/backbone/batch-norm.js';
+import { gaussian, mulberry32 } from '../../training/backbone/resnet.js';
+import { gatherBatch, shuffled } from '../../training/backbone/train.js';
+import type { Dataset, Split } from '../../training/data/dataset.js';
+import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
+import {
+  DEFAULT_OPSET,
+  floatTensor,
+  makeModel,
+  type Node,
+  node,
+  type TensorProto,
+  type ValueInfo,
+  valueInfo,
+  writeOnnx,
+} from '../../training/onnx/proto.js';
+import { adamTensors, restoreAdam } from '../../training/optimizer-state.js';
+import { initTf, type tf as TF } from '../../training/tf.js';
 
 type Tf = typeof TF;
 type T4 = TF.Tensor4D;
@@ -70,15 +80,43 @@ const ROOT = 'bench/byom';
 // ---------------------------------------------------------------------------------------------
 // Parameters, named as the PyTorch module tree would name them.
 
-interface ConvP { kind: 'conv'; path: string; k: number; stride: number; pad: number; cin: number; cout: number; weight: TF.Variable; bias?: TF.Variable }
-interface BnP { kind: 'bn'; path: string; c: number; state: BatchNormState; /** Elements per channel in the last training batch (for the unbiased variance). */ lastCount?: number }
-interface LinearP { kind: 'linear'; path: string; cin: number; cout: number; weight: TF.Variable; bias: TF.Variable }
+interface ConvP {
+  kind: 'conv';
+  path: string;
+  k: number;
+  stride: number;
+  pad: number;
+  cin: number;
+  cout: number;
+  weight: TF.Variable;
+  bias?: TF.Variable;
+}
+interface BnP {
+  kind: 'bn';
+  path: string;
+  c: number;
+  state: BatchNormState /** Elements per channel in the last training batch (for the unbiased variance). */;
+  lastCount?: number;
+}
+interface LinearP {
+  kind: 'linear';
+  path: string;
+  cin: number;
+  cout: number;
+  weight: TF.Variable;
+  bias: TF.Variable;
+}
 type Param = ConvP | BnP | LinearP;
 
 class Params {
   readonly all: Param[] = [];
   private readonly rand: () => number;
-  constructor(private readonly tf: Tf, seed: number) { this.rand = mulberry32(seed); }
+  constructor(
+    private readonly tf: Tf,
+    seed: number,
+  ) {
+    this.rand = mulberry32(seed);
+  }
 
   private uniform(n: number, bound: number): Float32Array {
     return Float32Array.from({ length: n }, () => (this.rand() * 2 - 1) * bound);
@@ -88,7 +126,10 @@ class Params {
   conv(path: string, cin: number, cout: number, k: number, stride: number, bias: boolean): ConvP {
     const tf = this.tf;
     const fanIn = cin * k * k;
-    const weight = tf.variable(tf.tensor4d(gaussian(this.rand, k * k * cin * cout, Math.sqrt(2 / fanIn)), [k, k, cin, cout]), true);
+    const weight = tf.variable(
+      tf.tensor4d(gaussian(this.rand, k * k * cin * cout, Math.sqrt(2 / fanIn)), [k, k, cin, cout]),
+      true,
+    );
     const p: ConvP = { kind: 'conv', path, k, stride, pad: (k - 1) / 2, cin, cout, weight };
     if (bias) p.bias = tf.variable(tf.tensor1d(this.uniform(cout, 1 / Math.sqrt(fanIn))), true);
     this.all.push(p);
@@ -98,8 +139,16 @@ class Params {
   bn(path: string, c: number): BnP {
     const tf = this.tf;
     const p: BnP = {
-      kind: 'bn', path, c,
-      state: { gamma: tf.variable(tf.ones([c]), true), beta: tf.variable(tf.zeros([c]), true), runningMean: tf.zeros([c]), runningVar: tf.ones([c]), pending: undefined },
+      kind: 'bn',
+      path,
+      c,
+      state: {
+        gamma: tf.variable(tf.ones([c]), true),
+        beta: tf.variable(tf.zeros([c]), true),
+        runningMean: tf.zeros([c]),
+        runningVar: tf.ones([c]),
+        pending: undefined,
+      },
     };
     this.all.push(p);
     return p;
@@ -110,7 +159,10 @@ class Params {
     const tf = this.tf;
     const b = 1 / Math.sqrt(cin);
     const p: LinearP = {
-      kind: 'linear', path, cin, cout,
+      kind: 'linear',
+      path,
+      cin,
+      cout,
       weight: tf.variable(tf.tensor2d(this.uniform(cin * cout, b), [cin, cout]), true),
       bias: tf.variable(tf.tensor1d(this.uniform(cout, b)), true),
     };
@@ -119,7 +171,9 @@ class Params {
   }
 
   trainable(): TF.Variable[] {
-    return this.all.flatMap((p) => (p.kind === 'bn' ? [p.state.gamma, p.state.beta] : [p.weight, ...(p.bias ? [p.bias] : [])]));
+    return this.all.flatMap((p) =>
+      p.kind === 'bn' ? [p.state.gamma, p.state.beta] : [p.weight, ...(p.bias ? [p.bias] : [])],
+    );
   }
 
   decayed(): TF.Variable[] {
@@ -131,12 +185,20 @@ class Params {
     const tf = this.tf;
     for (const p of this.all) {
       if (p.kind !== 'bn' || !p.state.pending) continue;
-      const s = p.state, q = p.state.pending;
+      const s = p.state,
+        q = p.state.pending;
       const n = p.lastCount ?? 1;
       const m = tf.tidy(() => tf.add(tf.mul(s.runningMean, momentum), tf.mul(q.mean, 1 - momentum)));
-      const v = tf.tidy(() => tf.add(tf.mul(s.runningVar, momentum), tf.mul(q.variance, (1 - momentum) * (n > 1 ? n / (n - 1) : 1))));
-      s.runningMean.dispose(); s.runningVar.dispose(); q.mean.dispose(); q.variance.dispose();
-      s.runningMean = m; s.runningVar = v; s.pending = undefined;
+      const v = tf.tidy(() =>
+        tf.add(tf.mul(s.runningVar, momentum), tf.mul(q.variance, (1 - momentum) * (n > 1 ? n / (n - 1) : 1))),
+      );
+      s.runningMean.dispose();
+      s.runningVar.dispose();
+      q.mean.dispose();
+      q.variance.dispose();
+      s.runningMean = m;
+      s.runningVar = v;
+      s.pending = undefined;
     }
   }
 
@@ -144,14 +206,18 @@ class Params {
   stateDict(): Record<string, { shape: number[]; data: Float32Array }> {
     const tf = this.tf;
     const out: Record<string, { shape: number[]; data: Float32Array }> = {};
-    const put = (name: string, t: TF.Tensor) => { out[name] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) }; };
+    const put = (name: string, t: TF.Tensor) => {
+      out[name] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) };
+    };
     for (const p of this.all) {
       if (p.kind === 'conv') {
         tf.tidy(() => put(`${p.path}.weight`, tf.transpose(p.weight, [3, 2, 0, 1])));
         if (p.bias) put(`${p.path}.bias`, p.bias);
       } else if (p.kind === 'bn') {
-        put(`${p.path}.weight`, p.state.gamma); put(`${p.path}.bias`, p.state.beta);
-        put(`${p.path}.running_mean`, p.state.runningMean); put(`${p.path}.running_var`, p.state.runningVar);
+        put(`${p.path}.weight`, p.state.gamma);
+        put(`${p.path}.bias`, p.state.beta);
+        put(`${p.path}.running_mean`, p.state.runningMean);
+        put(`${p.path}.running_var`, p.state.runningVar);
       } else {
         tf.tidy(() => put(`${p.path}.weight`, tf.transpose(p.weight)));
         put(`${p.path}.bias`, p.bias);
@@ -172,9 +238,12 @@ class Params {
         p.weight.assign(tf.tidy(() => tf.transpose(get(`${p.path}.weight`), [2, 3, 1, 0])));
         if (p.bias) p.bias.assign(get(`${p.path}.bias`));
       } else if (p.kind === 'bn') {
-        p.state.gamma.assign(get(`${p.path}.weight`)); p.state.beta.assign(get(`${p.path}.bias`));
-        p.state.runningMean.dispose(); p.state.runningVar.dispose();
-        p.state.runningMean = get(`${p.path}.running_mean`); p.state.runningVar = get(`${p.path}.running_var`);
+        p.state.gamma.assign(get(`${p.path}.weight`));
+        p.state.beta.assign(get(`${p.path}.bias`));
+        p.state.runningMean.dispose();
+        p.state.runningVar.dispose();
+        p.state.runningMean = get(`${p.path}.running_mean`);
+        p.state.runningVar = get(`${p.path}.running_var`);
       } else {
         p.weight.assign(tf.tidy(() => tf.transpose(get(`${p.path}.weight`))));
         p.bias.assign(get(`${p.path}.bias`));
@@ -211,11 +280,20 @@ function buildVgg(tf: Tf, seed: number, w: number): Net {
   const P = new Params(tf, seed);
   type Layer = { conv: ConvP; bn: BnP; relu: string } | { pool: string };
   const layers: Layer[] = [];
-  let i = 0, cin = 1;
+  let i = 0,
+    cin = 1;
   for (const v of [w, w, 'M', 2 * w, 2 * w, 'M', 4 * w, 4 * w, 'M'] as const) {
-    if (v === 'M') { layers.push({ pool: `features.${i++}` }); continue; }
-    layers.push({ conv: P.conv(`features.${i}`, cin, v, 3, 1, true), bn: P.bn(`features.${i + 1}`, v), relu: `features.${i + 2}` });
-    i += 3; cin = v;
+    if (v === 'M') {
+      layers.push({ pool: `features.${i++}` });
+      continue;
+    }
+    layers.push({
+      conv: P.conv(`features.${i}`, cin, v, 3, 1, true),
+      bn: P.bn(`features.${i + 1}`, v),
+      relu: `features.${i + 2}`,
+    });
+    i += 3;
+    cin = v;
   }
   const fc1 = P.linear('classifier.0', cin * 9, 64);
   const fc2 = P.linear('classifier.2', 64, CLASSES);
@@ -224,7 +302,8 @@ function buildVgg(tf: Tf, seed: number, w: number): Net {
     description: `VGG-style: [conv3x3(bias)-BN-ReLU ×2, maxpool2] with ${w}, ${2 * w}, ${4 * w} channels (28→14→7→3), flatten, Linear(${cin * 9}→64)-ReLU-Linear(64→10)`,
     params: P,
     forward<X>(ops: Ops<X>, x: X): X {
-      for (const l of layers) x = 'pool' in l ? ops.maxPool(x, l.pool) : ops.relu(ops.bn(ops.conv(x, l.conv), l.bn), l.relu);
+      for (const l of layers)
+        x = 'pool' in l ? ops.maxPool(x, l.pool) : ops.relu(ops.bn(ops.conv(x, l.conv), l.bn), l.relu);
       x = ops.flatten(x, '');
       x = ops.relu(ops.linear(x, fc1), 'classifier.1');
       return ops.linear(x, fc2);
@@ -236,7 +315,14 @@ function buildResNet(tf: Tf, seed: number, w: number): Net {
   const P = new Params(tf, seed);
   const conv1 = P.conv('conv1', 1, w, 3, 1, false);
   const bn1 = P.bn('bn1', w);
-  interface Block { path: string; conv1: ConvP; bn1: BnP; conv2: ConvP; bn2: BnP; down?: [ConvP, BnP] }
+  interface Block {
+    path: string;
+    conv1: ConvP;
+    bn1: BnP;
+    conv2: ConvP;
+    bn2: BnP;
+    down?: [ConvP, BnP];
+  }
   const blocks: Block[] = [];
   let cin = w;
   [w, 2 * w, 4 * w].forEach((width, s) => {
@@ -245,10 +331,13 @@ function buildResNet(tf: Tf, seed: number, w: number): Net {
       const stride = s > 0 && b === 0 ? 2 : 1;
       const blk: Block = {
         path,
-        conv1: P.conv(`${path}.conv1`, cin, width, 3, stride, false), bn1: P.bn(`${path}.bn1`, width),
-        conv2: P.conv(`${path}.conv2`, width, width, 3, 1, false), bn2: P.bn(`${path}.bn2`, width),
+        conv1: P.conv(`${path}.conv1`, cin, width, 3, stride, false),
+        bn1: P.bn(`${path}.bn1`, width),
+        conv2: P.conv(`${path}.conv2`, width, width, 3, 1, false),
+        bn2: P.bn(`${path}.bn2`, width),
       };
-      if (stride !== 1 || cin !== width) blk.down = [P.conv(`${path}.downsample.0`, cin, width, 1, stride, false), P.bn(`${path}.downsample.1`, width)];
+      if (stride !== 1 || cin !== width)
+        blk.down = [P.conv(`${path}.downsample.0`, cin, width, 1, stride, false), P.bn(`${path}.downsample.1`, width)];
       blocks.push(blk);
       cin = width;
     }
@@ -275,7 +364,10 @@ function buildResNet(tf: Tf, seed: number, w: number): Net {
 
 /** tfjs execution (NHWC). */
 class TfOps implements Ops<TF.Tensor> {
-  constructor(private readonly tf: Tf, private readonly training: boolean) {}
+  constructor(
+    private readonly tf: Tf,
+    private readonly training: boolean,
+  ) {}
   conv(x: TF.Tensor, p: ConvP): TF.Tensor {
     const y = this.tf.conv2d(x as T4, p.weight as unknown as T4, p.stride, p.pad);
     return p.bias ? this.tf.add(y, p.bias) : y;
@@ -284,18 +376,33 @@ class TfOps implements Ops<TF.Tensor> {
     if (this.training) p.lastCount = x.shape[0]! * x.shape[1]! * x.shape[2]!;
     return batchNorm(this.tf, x, p.state, this.training);
   }
-  relu(x: TF.Tensor): TF.Tensor { return this.tf.relu(x); }
-  add(a: TF.Tensor, b: TF.Tensor): TF.Tensor { return this.tf.add(a, b); }
-  maxPool(x: TF.Tensor): TF.Tensor { return this.tf.maxPool(x as T4, 2, 2, 'valid'); }
-  globalAvgPool(x: TF.Tensor): TF.Tensor { return this.tf.mean(x, [1, 2], true); }
-  flatten(x: TF.Tensor): TF.Tensor { return this.tf.reshape(this.tf.transpose(x, [0, 3, 1, 2]), [x.shape[0]!, -1]); }
-  linear(x: TF.Tensor, p: LinearP): TF.Tensor { return this.tf.add(this.tf.matMul(x as TF.Tensor2D, p.weight as unknown as TF.Tensor2D), p.bias); }
+  relu(x: TF.Tensor): TF.Tensor {
+    return this.tf.relu(x);
+  }
+  add(a: TF.Tensor, b: TF.Tensor): TF.Tensor {
+    return this.tf.add(a, b);
+  }
+  maxPool(x: TF.Tensor): TF.Tensor {
+    return this.tf.maxPool(x as T4, 2, 2, 'valid');
+  }
+  globalAvgPool(x: TF.Tensor): TF.Tensor {
+    return this.tf.mean(x, [1, 2], true);
+  }
+  flatten(x: TF.Tensor): TF.Tensor {
+    return this.tf.reshape(this.tf.transpose(x, [0, 3, 1, 2]), [x.shape[0]!, -1]);
+  }
+  linear(x: TF.Tensor, p: LinearP): TF.Tensor {
+    return this.tf.add(this.tf.matMul(x as TF.Tensor2D, p.weight as unknown as TF.Tensor2D), p.bias);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The exporter: traces `forward` into ONNX nodes the way torch.onnx.export names them.
 
-interface Sym { name: string; shape: number[] /* per sample: [C, H, W] or [F] */ }
+interface Sym {
+  name: string;
+  shape: number[] /* per sample: [C, H, W] or [F] */;
+}
 
 /** Module path → torch's scope: `layer1.0.conv1` → `/layer1/layer1.0/conv1`, `features.3` → `/features/features.3`. */
 function scopeOf(path: string): string {
@@ -325,7 +432,13 @@ class OnnxTracer implements Ops<Sym> {
     return name;
   }
 
-  private emit(op: string, inputs: string[], shape: number[], attrs: Record<string, number | number[]>, scope: string): Sym {
+  private emit(
+    op: string,
+    inputs: string[],
+    shape: number[],
+    attrs: Record<string, number | number[]>,
+    scope: string,
+  ): Sym {
     let name = `${scope}/${op}`;
     const seen = this.nodeNames.get(name) ?? 0;
     this.nodeNames.set(name, seen + 1);
@@ -346,33 +459,73 @@ class OnnxTracer implements Ops<Sym> {
 
   conv(x: Sym, p: ConvP): Sym {
     const [, h, w] = x.shape as [number, number, number];
-    const oh = Math.floor((h + 2 * p.pad - p.k) / p.stride) + 1, ow = Math.floor((w + 2 * p.pad - p.k) / p.stride) + 1;
+    const oh = Math.floor((h + 2 * p.pad - p.k) / p.stride) + 1,
+      ow = Math.floor((w + 2 * p.pad - p.k) / p.stride) + 1;
     this.macs += p.cout * oh * ow * p.cin * p.k * p.k;
     const inputs = [x.name, this.init(`${p.path}.weight`), ...(p.bias ? [this.init(`${p.path}.bias`)] : [])];
-    return this.emit('Conv', inputs, [p.cout, oh, ow], {
-      dilations: [1, 1], group: 1, kernel_shape: [p.k, p.k], pads: [p.pad, p.pad, p.pad, p.pad], strides: [p.stride, p.stride],
-    }, this.moduleScope(p.path));
+    return this.emit(
+      'Conv',
+      inputs,
+      [p.cout, oh, ow],
+      {
+        dilations: [1, 1],
+        group: 1,
+        kernel_shape: [p.k, p.k],
+        pads: [p.pad, p.pad, p.pad, p.pad],
+        strides: [p.stride, p.stride],
+      },
+      this.moduleScope(p.path),
+    );
   }
 
   bn(x: Sym, p: BnP): Sym {
-    const inputs = [x.name, ...['weight', 'bias', 'running_mean', 'running_var'].map((k) => this.init(`${p.path}.${k}`))];
-    return this.emit('BatchNormalization', inputs, x.shape, { epsilon: BN_EPSILON, momentum: 0.9 }, this.moduleScope(p.path));
+    const inputs = [
+      x.name,
+      ...['weight', 'bias', 'running_mean', 'running_var'].map((k) => this.init(`${p.path}.${k}`)),
+    ];
+    return this.emit(
+      'BatchNormalization',
+      inputs,
+      x.shape,
+      { epsilon: BN_EPSILON, momentum: 0.9 },
+      this.moduleScope(p.path),
+    );
   }
 
-  relu(x: Sym, module: string): Sym { return this.emit('Relu', [x.name], x.shape, {}, this.moduleScope(module)); }
-  add(a: Sym, b: Sym, scope: string): Sym { return this.emit('Add', [a.name, b.name], a.shape, {}, scopeOf(scope)); }
+  relu(x: Sym, module: string): Sym {
+    return this.emit('Relu', [x.name], x.shape, {}, this.moduleScope(module));
+  }
+  add(a: Sym, b: Sym, scope: string): Sym {
+    return this.emit('Add', [a.name, b.name], a.shape, {}, scopeOf(scope));
+  }
 
   maxPool(x: Sym, module: string): Sym {
     const [c, h, w] = x.shape as [number, number, number];
-    return this.emit('MaxPool', [x.name], [c, Math.floor((h - 2) / 2) + 1, Math.floor((w - 2) / 2) + 1], { ceil_mode: 0, kernel_shape: [2, 2], pads: [0, 0, 0, 0], strides: [2, 2] }, this.moduleScope(module));
+    return this.emit(
+      'MaxPool',
+      [x.name],
+      [c, Math.floor((h - 2) / 2) + 1, Math.floor((w - 2) / 2) + 1],
+      { ceil_mode: 0, kernel_shape: [2, 2], pads: [0, 0, 0, 0], strides: [2, 2] },
+      this.moduleScope(module),
+    );
   }
 
-  globalAvgPool(x: Sym, module: string): Sym { return this.emit('GlobalAveragePool', [x.name], [x.shape[0]!, 1, 1], {}, this.moduleScope(module)); }
-  flatten(x: Sym, module: string): Sym { return this.emit('Flatten', [x.name], [x.shape.reduce((a, b) => a * b, 1)], { axis: 1 }, scopeOf(module)); }
+  globalAvgPool(x: Sym, module: string): Sym {
+    return this.emit('GlobalAveragePool', [x.name], [x.shape[0]!, 1, 1], {}, this.moduleScope(module));
+  }
+  flatten(x: Sym, module: string): Sym {
+    return this.emit('Flatten', [x.name], [x.shape.reduce((a, b) => a * b, 1)], { axis: 1 }, scopeOf(module));
+  }
 
   linear(x: Sym, p: LinearP): Sym {
     this.macs += p.cin * p.cout;
-    return this.emit('Gemm', [x.name, this.init(`${p.path}.weight`), this.init(`${p.path}.bias`)], [p.cout], { alpha: 1.0, beta: 1.0, transB: 1 }, this.moduleScope(p.path));
+    return this.emit(
+      'Gemm',
+      [x.name, this.init(`${p.path}.weight`), this.init(`${p.path}.bias`)],
+      [p.cout],
+      { alpha: 1.0, beta: 1.0, transB: 1 },
+      this.moduleScope(p.path),
+    );
   }
 
   /**
@@ -382,7 +535,10 @@ class OnnxTracer implements Ops<Sym> {
   model(input: string, result: Sym): Uint8Array {
     const consumers = new Map<string, string>();
     for (const n of this.nodes) for (const i of n.input ?? []) if (!consumers.has(i)) consumers.set(i, n.opType!);
-    const rename = new Map<string, string>([['%input', input], [result.name, 'output']]);
+    const rename = new Map<string, string>([
+      ['%input', input],
+      [result.name, 'output'],
+    ]);
     let id = this.inits.length + 1;
     for (const n of this.nodes) {
       const o = n.output![0]!;
@@ -393,15 +549,20 @@ class OnnxTracer implements Ops<Sym> {
       n.output = n.output!.map((o) => rename.get(o) ?? o);
     }
     const valueInfos: ValueInfo[] = [];
-    for (const [tmp, shape] of this.shapes) if (tmp !== result.name) valueInfos.push(valueInfo(rename.get(tmp)!, ['batch_size', ...shape]));
-    const m = makeModel({
-      name: 'main_graph',
-      node: this.nodes,
-      initializer: this.inits,
-      input: [valueInfo(input, ['batch_size', 1, 28, 28])],
-      output: [valueInfo('output', ['batch_size', CLASSES])],
-      valueInfo: valueInfos,
-    }, DEFAULT_OPSET, 'pytorch');
+    for (const [tmp, shape] of this.shapes)
+      if (tmp !== result.name) valueInfos.push(valueInfo(rename.get(tmp)!, ['batch_size', ...shape]));
+    const m = makeModel(
+      {
+        name: 'main_graph',
+        node: this.nodes,
+        initializer: this.inits,
+        input: [valueInfo(input, ['batch_size', 1, 28, 28])],
+        output: [valueInfo('output', ['batch_size', CLASSES])],
+        valueInfo: valueInfos,
+      },
+      DEFAULT_OPSET,
+      'pytorch',
+    );
     return writeOnnx({ ...m, producerVersion: '2.1.0' });
   }
 }
@@ -410,27 +571,50 @@ function exportOnnx(net: Net): { bytes: Uint8Array; macs: number; params: number
   const sd = net.params.stateDict();
   const tracer = new OnnxTracer(sd);
   const out = net.forward(tracer, { name: '%input', shape: [1, 28, 28] });
-  const params = Object.entries(sd).filter(([k]) => !k.endsWith('running_mean') && !k.endsWith('running_var')).reduce((a, [, v]) => a + v.data.length, 0);
+  const params = Object.entries(sd)
+    .filter(([k]) => !k.endsWith('running_mean') && !k.endsWith('running_var'))
+    .reduce((a, [, v]) => a + v.data.length, 0);
   return { bytes: tracer.model('input.1', out), macs: tracer.macs, params };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Training.
 
-interface Config { model: 'vgg' | 'resnet'; width: number; seed: number; batch: number; lr: number; warmupEpochs: number; weightDecay: number; bnMomentum: number; shift: number; flip: boolean }
-interface EpochRecord { epoch: number; loss: number; trainAccAugmented: number; tfjsTestAcc: number; seconds: number; samplesPerSec: number; lr: number }
+interface Config {
+  model: 'vgg' | 'resnet';
+  width: number;
+  seed: number;
+  batch: number;
+  lr: number;
+  warmupEpochs: number;
+  weightDecay: number;
+  bnMomentum: number;
+  shift: number;
+  flip: boolean;
+}
+interface EpochRecord {
+  epoch: number;
+  loss: number;
+  trainAccAugmented: number;
+  tfjsTestAcc: number;
+  seconds: number;
+  samplesPerSec: number;
+  lr: number;
+}
 
 function learningRate(cfg: Config, epochs: number, progress: number): number {
-  if (progress < cfg.warmupEpochs) return cfg.lr * (progress + 1e-3) / cfg.warmupEpochs;
+  if (progress < cfg.warmupEpochs) return (cfg.lr * (progress + 1e-3)) / cfg.warmupEpochs;
   const t = (progress - cfg.warmupEpochs) / Math.max(1e-9, epochs - cfg.warmupEpochs);
   return 0.5 * cfg.lr * (1 + Math.cos(Math.PI * Math.min(1, t)));
 }
 
 function concatSplits(a: Split, b: Split): Split {
   const images = new Uint8Array(a.images.length + b.images.length);
-  images.set(a.images); images.set(b.images, a.images.length);
+  images.set(a.images);
+  images.set(b.images, a.images.length);
   const labels = new Uint8Array(a.count + b.count);
-  labels.set(a.labels); labels.set(b.labels, a.count);
+  labels.set(a.labels);
+  labels.set(b.labels, a.count);
   return { images, labels, count: a.count + b.count };
 }
 
@@ -441,7 +625,10 @@ function tfjsLogits(tf: Tf, net: Net, split: Split, batch = 500): Float32Array {
   for (let s = 0; s < split.count; s += batch) {
     const n = Math.min(batch, split.count - s);
     const x = normaliseImages(split.images.subarray(s * 784, (s + n) * 784), n, SHAPE, MEAN, STD, 'NHWC');
-    out.set(tf.tidy(() => net.forward(ops, tf.tensor4d(x, [n, 28, 28, 1]) as TF.Tensor).dataSync() as Float32Array), s * CLASSES);
+    out.set(
+      tf.tidy(() => net.forward(ops, tf.tensor4d(x, [n, 28, 28, 1]) as TF.Tensor).dataSync() as Float32Array),
+      s * CLASSES,
+    );
   }
   return out;
 }
@@ -470,24 +657,56 @@ async function ortLogits(bytes: Uint8Array, split: Split, batch = 500): Promise<
 }
 
 function parseArgs(argv: string[]): { cfg: Config; epochs?: number; budgetMin: number; probe: boolean } {
-  const o = cliArgs({
-    usage: 'npx tsx bench/byom/train-foreign.ts --model=vgg|resnet [options]',
-    about: 'A VGG- or ResNet-shaped Fashion-MNIST classifier trained the way a user would train one elsewhere (tfjs, all 60,000\n' +
-      'training images) and exported in the form PyTorch\'s torch.onnx.export writes; rerun to continue a stopped run.',
-    writes: 'bench/byom/models/<model>.{onnx,json}; checkpoints and train-log.jsonl in bench/byom/work/<model>/',
-    options: {
-      model: { choices: ['vgg', 'resnet'], description: 'The network to train (required)' },
-      width: { arg: 'n', description: 'Channels of the first stage; each later stage doubles them', default: '16', schema: text.int(1) },
-      seed: { arg: 'n', description: 'Seed of the initialisation and the shuffles', defaultText: '7 for vgg, 13 for resnet', schema: text.int(0) },
-      epochs: { arg: 'n', description: 'Epochs to train', defaultText: 'as many as fit in --budget-min, timed on the first 60 steps', schema: text.int(1) },
-      'budget-min': { arg: 'minutes', description: 'Training time the epoch count is planned for, without --epochs', default: '20', schema: text.positive() },
-      probe: { flag: true, description: 'Stop once the epoch count is planned (times the first 60 steps only)' },
+  const o = cliArgs(
+    {
+      usage: 'npx tsx bench/byom/train-foreign.ts --model=vgg|resnet [options]',
+      about:
+        'A VGG- or ResNet-shaped Fashion-MNIST classifier trained the way a user would train one elsewhere (tfjs, all 60,000\n' +
+        "training images) and exported in the form PyTorch's torch.onnx.export writes; rerun to continue a stopped run.",
+      writes: 'bench/byom/models/<model>.{onnx,json}; checkpoints and train-log.jsonl in bench/byom/work/<model>/',
+      options: {
+        model: { choices: ['vgg', 'resnet'], description: 'The network to train (required)' },
+        width: {
+          arg: 'n',
+          description: 'Channels of the first stage; each later stage doubles them',
+          default: '16',
+          schema: text.int(1),
+        },
+        seed: {
+          arg: 'n',
+          description: 'Seed of the initialisation and the shuffles',
+          defaultText: '7 for vgg, 13 for resnet',
+          schema: text.int(0),
+        },
+        epochs: {
+          arg: 'n',
+          description: 'Epochs to train',
+          defaultText: 'as many as fit in --budget-min, timed on the first 60 steps',
+          schema: text.int(1),
+        },
+        'budget-min': {
+          arg: 'minutes',
+          description: 'Training time the epoch count is planned for, without --epochs',
+          default: '20',
+          schema: text.positive(),
+        },
+        probe: { flag: true, description: 'Stop once the epoch count is planned (times the first 60 steps only)' },
+      },
     },
-  }, argv);
+    argv,
+  );
   if (o.model === undefined) usageExit('--model=vgg|resnet is required (see --help)');
   const cfg: Config = {
-    model: o.model, width: o.width, seed: o.seed ?? (o.model === 'vgg' ? 7 : 13),
-    batch: 128, lr: 0.003, warmupEpochs: 0.25, weightDecay: 1e-4, bnMomentum: 0.9, shift: 1, flip: true,
+    model: o.model,
+    width: o.width,
+    seed: o.seed ?? (o.model === 'vgg' ? 7 : 13),
+    batch: 128,
+    lr: 0.003,
+    warmupEpochs: 0.25,
+    weightDecay: 1e-4,
+    bnMomentum: 0.9,
+    shift: 1,
+    flip: true,
   };
   return { cfg, epochs: o.epochs, budgetMin: o['budget-min'], probe: o.probe ?? false };
 }
@@ -497,7 +716,8 @@ async function main(): Promise<void> {
   const { tf, backend } = await initTf();
   const work = join(ROOT, 'work', cfg.model);
   const outDir = join(ROOT, 'models');
-  mkdirSync(work, { recursive: true }); mkdirSync(outDir, { recursive: true });
+  mkdirSync(work, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
   const ckptPath = join(work, `checkpoint-w${cfg.width}.safetensors`);
   const logPath = join(work, 'train-log.jsonl');
   const log = (m: string) => console.error(`[${cfg.model}] ${m}`);
@@ -505,7 +725,9 @@ async function main(): Promise<void> {
   const ds: Dataset = loadFashionMnist();
   const train = concatSplits(ds.train, ds.val);
   const test = ds.test;
-  log(`data: ${train.count} training images (the repo's train + val splits = the standard training set), ${test.count} test`);
+  log(
+    `data: ${train.count} training images (the repo's train + val splits = the standard training set), ${test.count} test`,
+  );
 
   const net = cfg.model === 'vgg' ? buildVgg(tf, cfg.seed, cfg.width) : buildResNet(tf, cfg.seed, cfg.width);
   const optimizer = tf.train.adam(cfg.lr, 0.9, 0.999, 1e-8);
@@ -517,25 +739,33 @@ async function main(): Promise<void> {
   let start = 1;
   if (existsSync(ckptPath)) {
     const ck = decodeSafetensors(readFileSync(ckptPath));
-    if (ck.metadata.config !== configKey) throw new Error(`${ckptPath} is from a different config (${ck.metadata.config}); delete it to start afresh`);
+    if (ck.metadata.config !== configKey)
+      throw new Error(`${ckptPath} is from a different config (${ck.metadata.config}); delete it to start afresh`);
     const sd: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [k, t] of Object.entries(ck.tensors)) if (!k.startsWith('adam.')) sd[k] = { shape: t.shape, data: t.data as Float32Array };
+    for (const [k, t] of Object.entries(ck.tensors))
+      if (!k.startsWith('adam.')) sd[k] = { shape: t.shape, data: t.data as Float32Array };
     net.params.loadStateDict(sd);
     await restoreAdam(tf, optimizer, ck.tensors);
     history = JSON.parse(ck.metadata.history!) as EpochRecord[];
     start = Number(ck.metadata.epoch) + 1;
-    if (epochsArg !== undefined && epochsArg !== Number(ck.metadata.epochs)) log(`note: --epochs=${epochsArg} ignored, the run was planned for ${ck.metadata.epochs}`);
+    if (epochsArg !== undefined && epochsArg !== Number(ck.metadata.epochs))
+      log(`note: --epochs=${epochsArg} ignored, the run was planned for ${ck.metadata.epochs}`);
     epochs = Number(ck.metadata.epochs);
     log(`resuming after epoch ${start - 1} of ${epochs}`);
   }
 
   const steps = Math.floor(train.count / cfg.batch);
-  const TIME_FROM = 10, TIME_TO = 60;
+  const TIME_FROM = 10,
+    TIME_TO = 60;
   for (let epoch = start; epochs === undefined || epoch <= epochs; epoch++) {
     const rand = mulberry32(cfg.seed * 7919 + epoch);
     const order = shuffled(train.count, rand);
     const t0 = performance.now();
-    let tTimed = 0, lossSum = 0, hits = 0, seen = 0, lr = cfg.lr;
+    let tTimed = 0,
+      lossSum = 0,
+      hits = 0,
+      seen = 0,
+      lr = cfg.lr;
     for (let s = 0; s < steps; s++) {
       if (s === TIME_FROM) tTimed = performance.now();
       if (epochs === undefined && s === TIME_TO) {
@@ -543,7 +773,9 @@ async function main(): Promise<void> {
         // An epoch is `steps` training steps plus a tfjs test pass (inference: ~3x faster per image).
         const epochSec = (steps * cfg.batch) / sps + test.count / (3 * sps);
         epochs = Math.max(1, Math.round((budgetMin * 60) / epochSec));
-        log(`timed ${sps.toFixed(0)} samples/s over steps ${TIME_FROM}-${TIME_TO}: ~${epochSec.toFixed(0)} s an epoch → ${epochs} epochs for a ${budgetMin}-minute budget (provisional: re-planned from epoch 1's time)`);
+        log(
+          `timed ${sps.toFixed(0)} samples/s over steps ${TIME_FROM}-${TIME_TO}: ~${epochSec.toFixed(0)} s an epoch → ${epochs} epochs for a ${budgetMin}-minute budget (provisional: re-planned from epoch 1's time)`,
+        );
         if (probe) return;
       }
       lr = learningRate(cfg, epochs ?? 1e9, epoch - 1 + s / steps);
@@ -557,22 +789,30 @@ async function main(): Promise<void> {
         const xt = tf.tensor4d(x, [idx.length, 28, 28, 1]);
         const yt = tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES);
         let logits: TF.Tensor | undefined;
-        const l = optimizer.minimize(() => {
-          logits = tf.keep(net.forward(ops, xt as TF.Tensor));
-          const ce = tf.losses.softmaxCrossEntropy(yt, logits as TF.Tensor2D);
-          const l2 = tf.addN(decayed.map((v) => tf.sum(tf.square(v))));
-          return tf.add(ce, tf.mul(l2, cfg.weightDecay / 2)) as TF.Scalar;
-        }, true, vars)!;
+        const l = optimizer.minimize(
+          () => {
+            logits = tf.keep(net.forward(ops, xt as TF.Tensor));
+            const ce = tf.losses.softmaxCrossEntropy(yt, logits as TF.Tensor2D);
+            const l2 = tf.addN(decayed.map((v) => tf.sum(tf.square(v))));
+            return tf.add(ce, tf.mul(l2, cfg.weightDecay / 2)) as TF.Scalar;
+          },
+          true,
+          vars,
+        )!;
         const c = tf.sum(tf.cast(tf.equal(tf.argMax(logits!, 1), tf.argMax(yt, 1)), 'float32'));
         const r = [l.dataSync()[0]!, c.dataSync()[0]!];
         logits!.dispose();
         return r;
       });
       net.params.commitBatchNorm(cfg.bnMomentum);
-      lossSum += loss * idx.length; hits += h; seen += idx.length;
+      lossSum += loss * idx.length;
+      hits += h;
+      seen += idx.length;
       if ((s + 1) % 50 === 0 || s === steps - 1) {
         const sps = seen / ((performance.now() - t0) / 1000);
-        log(`epoch ${epoch}/${epochs ?? '?'} step ${s + 1}/${steps} | loss ${(lossSum / seen).toFixed(4)} | acc ${(hits / seen).toFixed(4)} | ${sps.toFixed(0)} samples/s | lr ${lr.toExponential(2)}`);
+        log(
+          `epoch ${epoch}/${epochs ?? '?'} step ${s + 1}/${steps} | loss ${(lossSum / seen).toFixed(4)} | acc ${(hits / seen).toFixed(4)} | ${sps.toFixed(0)} samples/s | lr ${lr.toExponential(2)}`,
+        );
       }
     }
     const seconds = (performance.now() - t0) / 1000;
@@ -581,16 +821,37 @@ async function main(): Promise<void> {
       // The machine is shared, so 50 steps can mislead: epoch 1's own wall time (with its test pass) sets the plan.
       const wall = (performance.now() - t0) / 1000;
       const planned = Math.max(1, Math.round((budgetMin * 60) / wall));
-      if (planned !== epochs) log(`epoch 1 took ${wall.toFixed(0)} s: re-planned from ${epochs} to ${planned} epochs (the cosine schedule stretches to match)`);
+      if (planned !== epochs)
+        log(
+          `epoch 1 took ${wall.toFixed(0)} s: re-planned from ${epochs} to ${planned} epochs (the cosine schedule stretches to match)`,
+        );
       epochs = planned;
     }
-    const rec: EpochRecord = { epoch, loss: lossSum / seen, trainAccAugmented: hits / seen, tfjsTestAcc, seconds, samplesPerSec: seen / seconds, lr };
+    const rec: EpochRecord = {
+      epoch,
+      loss: lossSum / seen,
+      trainAccAugmented: hits / seen,
+      tfjsTestAcc,
+      seconds,
+      samplesPerSec: seen / seconds,
+      lr,
+    };
     history.push(rec);
     appendFileSync(logPath, `${JSON.stringify(rec)}\n`);
-    log(`epoch ${epoch} done in ${seconds.toFixed(0)} s (${rec.samplesPerSec.toFixed(0)} samples/s): train (augmented, batch BN) ${(rec.trainAccAugmented * 100).toFixed(2)} %, test (tfjs) ${(tfjsTestAcc * 100).toFixed(2)} %`);
+    log(
+      `epoch ${epoch} done in ${seconds.toFixed(0)} s (${rec.samplesPerSec.toFixed(0)} samples/s): train (augmented, batch BN) ${(rec.trainAccAugmented * 100).toFixed(2)} %, test (tfjs) ${(tfjsTestAcc * 100).toFixed(2)} %`,
+    );
     const sd = net.params.stateDict();
-    const tensors: Record<string, SafeTensor> = Object.fromEntries(Object.entries(sd).map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }]));
-    writeFileSync(`${ckptPath}.tmp`, encodeSafetensors({ ...tensors, ...(await adamTensors(optimizer)) }, { config: configKey, epoch: String(epoch), epochs: String(epochs), history: JSON.stringify(history) }));
+    const tensors: Record<string, SafeTensor> = Object.fromEntries(
+      Object.entries(sd).map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }]),
+    );
+    writeFileSync(
+      `${ckptPath}.tmp`,
+      encodeSafetensors(
+        { ...tensors, ...(await adamTensors(optimizer)) },
+        { config: configKey, epoch: String(epoch), epochs: String(epochs), history: JSON.stringify(history) },
+      ),
+    );
     renameSync(`${ckptPath}.tmp`, ckptPath);
   }
 
@@ -602,16 +863,26 @@ async function main(): Promise<void> {
   const tfTest = tfjsLogits(tf, net, test);
   const ortTest = await ortLogits(bytes, test);
   const ortTrain = await ortLogits(bytes, train);
-  let maxDiff = 0, agree = 0;
+  let maxDiff = 0,
+    agree = 0;
   for (let i = 0; i < tfTest.length; i++) maxDiff = Math.max(maxDiff, Math.abs(tfTest[i]! - ortTest[i]!));
   for (let i = 0; i < test.count; i++) {
-    const am = (l: Float32Array) => { let b = 0; for (let c = 1; c < CLASSES; c++) if (l[i * CLASSES + c]! > l[i * CLASSES + b]!) b = c; return b; };
+    const am = (l: Float32Array) => {
+      let b = 0;
+      for (let c = 1; c < CLASSES; c++) if (l[i * CLASSES + c]! > l[i * CLASSES + b]!) b = c;
+      return b;
+    };
     if (am(tfTest) === am(ortTest)) agree++;
   }
-  const tfjsTestAcc = accuracy(tfTest, test.labels), testAcc = accuracy(ortTest, test.labels), trainAcc = accuracy(ortTrain, train.labels);
+  const tfjsTestAcc = accuracy(tfTest, test.labels),
+    testAcc = accuracy(ortTest, test.labels),
+    trainAcc = accuracy(ortTrain, train.labels);
   const parityPp = Math.abs(tfjsTestAcc - testAcc) * 100;
-  log(`onnxruntime-node: train ${(trainAcc * 100).toFixed(2)} %, test ${(testAcc * 100).toFixed(2)} %; tfjs test ${(tfjsTestAcc * 100).toFixed(2)} % (Δ ${parityPp.toFixed(2)} pp, argmax agreement ${agree}/${test.count}, max |Δlogit| ${maxDiff.toExponential(2)})`);
-  if (parityPp > 0.1) throw new Error(`exported model disagrees with the tfjs model: ${parityPp.toFixed(2)} pp on test accuracy`);
+  log(
+    `onnxruntime-node: train ${(trainAcc * 100).toFixed(2)} %, test ${(testAcc * 100).toFixed(2)} %; tfjs test ${(tfjsTestAcc * 100).toFixed(2)} % (Δ ${parityPp.toFixed(2)} pp, argmax agreement ${agree}/${test.count}, max |Δlogit| ${maxDiff.toExponential(2)})`,
+  );
+  if (parityPp > 0.1)
+    throw new Error(`exported model disagrees with the tfjs model: ${parityPp.toFixed(2)} pp on test accuracy`);
 
   const trainSeconds = history.reduce((a, h) => a + h.seconds, 0);
   const report = {
@@ -620,10 +891,21 @@ async function main(): Promise<void> {
     bytes: bytes.length,
     sha256: createHash('sha256').update(bytes).digest('hex'),
     architecture: net.description,
-    macs, params,
-    onnx: { opset: DEFAULT_OPSET, producer: 'pytorch', input: 'input.1 [batch_size, 1, 28, 28] NCHW float32', output: 'output [batch_size, 10] logits', form: 'torch.onnx.export style, eval mode, do_constant_folding=False: Conv (+bias only in the VGG), separate BatchNormalization, Relu, MaxPool, Add, GlobalAveragePool, Flatten, Gemm transB=1' },
+    macs,
+    params,
+    onnx: {
+      opset: DEFAULT_OPSET,
+      producer: 'pytorch',
+      input: 'input.1 [batch_size, 1, 28, 28] NCHW float32',
+      output: 'output [batch_size, 10] logits',
+      form: 'torch.onnx.export style, eval mode, do_constant_folding=False: Conv (+bias only in the VGG), separate BatchNormalization, Relu, MaxPool, Add, GlobalAveragePool, Flatten, Gemm transB=1',
+    },
     normalisation: { mean: MEAN, std: STD, formula: 'x = (u8/255 - mean) / std' },
-    data: { name: 'fashion-mnist', train: `${train.count} images: the standard training set (the repo's train split plus its 5,000-image validation split)`, test: `${test.count} images: the standard test set` },
+    data: {
+      name: 'fashion-mnist',
+      train: `${train.count} images: the standard training set (the repo's train split plus its 5,000-image validation split)`,
+      test: `${test.count} images: the standard test set`,
+    },
     training: {
       framework: `tfjs ${tf.version.tfjs} (${backend} backend), standing in for PyTorch (not installable here)`,
       machine: '2-core x86 VM',
@@ -655,4 +937,7 @@ async function main(): Promise<void> {
   log(`wrote ${join(outDir, `${cfg.model}.json`)}`);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

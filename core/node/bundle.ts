@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { parseManifest, type Manifest } from '../manifest.js';
+import { type Manifest, parseManifest } from '../manifest.js';
 
 /** The manifest's file name in a bundle folder. */
 export const MANIFEST_FILE = 'manifest.json';
@@ -40,7 +40,11 @@ export class BundleFileError extends Error {
    * @param file   the file's path (the bundle folder joined with its name)
    * @param reason what is wrong with it, without the path
    */
-  constructor(readonly file: string, readonly reason: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${file}: ${reason}`, options);
     this.name = 'BundleFileError';
   }
@@ -49,7 +53,11 @@ export class BundleFileError extends Error {
 /** Reads and validates `dir`/manifest.json; a BundleFileError names the file (missing, not JSON, or every bad field). */
 export function readManifest(dir: string): Manifest {
   const file = join(dir, MANIFEST_FILE);
-  if (!existsSync(file)) throw new BundleFileError(file, `missing: ${dir} is not a model bundle (write one with npm run train -- attach … --out=${dir})`);
+  if (!existsSync(file))
+    throw new BundleFileError(
+      file,
+      `missing: ${dir} is not a model bundle (write one with npm run train -- attach … --out=${dir})`,
+    );
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
@@ -83,11 +91,19 @@ export function servedFiles(m: Manifest): string[] {
 export function readBundleFile(dir: string, file: string, sha256: string): Uint8Array {
   const path = join(dir, file);
   const r = relative(resolve(dir), resolve(dir, file));
-  if (r === '' || r.startsWith('..') || isAbsolute(r)) throw new BundleFileError(path, `outside the bundle folder ${dir} (the manifest names "${file}"): a bundle's files must lie in its folder`);
+  if (r === '' || r.startsWith('..') || isAbsolute(r))
+    throw new BundleFileError(
+      path,
+      `outside the bundle folder ${dir} (the manifest names "${file}"): a bundle's files must lie in its folder`,
+    );
   if (!existsSync(path)) throw new BundleFileError(path, `missing (the manifest names it, with sha256 ${sha256})`);
   const bytes = new Uint8Array(readFileSync(path));
   const actual = sha256Hex(bytes);
-  if (actual !== sha256) throw new BundleFileError(path, `sha256 differs from the manifest: the manifest says ${sha256}, the file hashes to ${actual} (the file was changed or replaced after attach wrote the manifest; rerun attach)`);
+  if (actual !== sha256)
+    throw new BundleFileError(
+      path,
+      `sha256 differs from the manifest: the manifest says ${sha256}, the file hashes to ${actual} (the file was changed or replaced after attach wrote the manifest; rerun attach)`,
+    );
   return bytes;
 }
 
@@ -108,9 +124,9 @@ export interface LoadOptions {
 }
 
 /** A bundle with what `opts` asked for: `schedulers` (one per exit, where the manifest names one) and `backbone`. */
-export type LoadedBundle<O extends LoadOptions = Record<never, never>> = Bundle
-  & (O extends { schedulers: true } ? { schedulers: (Uint8Array | undefined)[] } : unknown)
-  & (O extends { backbone: true } ? { backbone: Uint8Array } : unknown);
+export type LoadedBundle<O extends LoadOptions = Record<never, never>> = Bundle &
+  (O extends { schedulers: true } ? { schedulers: (Uint8Array | undefined)[] } : unknown) &
+  (O extends { backbone: true } ? { backbone: Uint8Array } : unknown);
 
 /**
  * The bundle in `dir`: its validated manifest and the segment and exit graphs (what the backend
@@ -125,7 +141,10 @@ export function loadBundle<O extends LoadOptions = Record<never, never>>(dir: st
     segments: manifest.segments.map((s) => readBundleFile(dir, s.file, s.sha256)),
     exits: manifest.exits.map((e) => readBundleFile(dir, e.file, e.sha256)),
   };
-  if (opts?.schedulers) b.schedulers = manifest.exits.map((e) => (e.scheduler ? readBundleFile(dir, e.scheduler.file, e.scheduler.sha256) : undefined));
+  if (opts?.schedulers)
+    b.schedulers = manifest.exits.map((e) =>
+      e.scheduler ? readBundleFile(dir, e.scheduler.file, e.scheduler.sha256) : undefined,
+    );
   if (opts?.backbone) b.backbone = readBundleFile(dir, manifest.backbone.file, manifest.backbone.sha256);
   return b as LoadedBundle<O>;
 }

@@ -11,11 +11,12 @@
  * const b = new Batcher(executor, manifest, { maxBatch: 64, maxWaitMs: 2, maxQueue: 1024 });
  * const r = await b.submit({ segment: 2, features, policy: 'confidence', thresholds: [0.9] });
  */
-import { ruleOf, type Manifest } from '../../core/manifest.js';
-import { argmax, exitRuns, softmax, stepExit, type Policy } from '../../core/cascade-rule.js';
+
+import { argmax, exitRuns, type Policy, softmax, stepExit } from '../../core/cascade-rule.js';
+import { log } from '../../core/log.js';
+import { type Manifest, ruleOf } from '../../core/manifest.js';
 import { callBatch, type Executor } from './executors/executor.js';
 import type { Metrics } from './metrics.js';
-import { log } from '../../core/log.js';
 
 export interface ResumeRequest {
   /** Segment to resume at (its input is `features`). */
@@ -40,7 +41,10 @@ export interface ResumeResult {
 }
 
 export class Overloaded extends Error {
-  constructor(readonly segment: number, readonly queued: number) {
+  constructor(
+    readonly segment: number,
+    readonly queued: number,
+  ) {
     super(`segment ${segment} has ${queued} requests waiting; try again shortly`);
   }
 }
@@ -53,7 +57,11 @@ interface Pending extends ResumeRequest {
   reject(e: Error): void;
 }
 
-export interface BatcherOptions { maxBatch: number; maxWaitMs: number; maxQueue: number }
+export interface BatcherOptions {
+  maxBatch: number;
+  maxWaitMs: number;
+  maxQueue: number;
+}
 
 export class Batcher {
   private readonly queues = new Map<number, Pending[]>();
@@ -61,7 +69,12 @@ export class Batcher {
   private readonly running = new Set<Promise<void>>();
   private draining = false;
 
-  constructor(private readonly ex: Executor, private readonly m: Manifest, private readonly opts: BatcherOptions, private readonly metrics?: Metrics) {}
+  constructor(
+    private readonly ex: Executor,
+    private readonly m: Manifest,
+    private readonly opts: BatcherOptions,
+    private readonly metrics?: Metrics,
+  ) {}
 
   queued(): Record<number, number> {
     return Object.fromEntries([...this.queues].map(([k, q]) => [k, q.length]));
@@ -81,7 +94,11 @@ export class Batcher {
       else if (this.running.size === 0) {
         // Idle executor: run now, or wait up to maxWaitMs for company (0 = never wait).
         if (q.length >= this.opts.maxBatch || this.opts.maxWaitMs === 0) this.flush(r.segment);
-        else if (!this.timers.has(r.segment)) this.timers.set(r.segment, setTimeout(() => this.flush(r.segment), this.opts.maxWaitMs));
+        else if (!this.timers.has(r.segment))
+          this.timers.set(
+            r.segment,
+            setTimeout(() => this.flush(r.segment), this.opts.maxWaitMs),
+          );
       }
       // Busy executor: wait for its batch to end, then run together. One batch in flight at a time:
       // the executor runs one at a time anyway (a GPU queue, or every CPU core), and several small
@@ -112,7 +129,8 @@ export class Batcher {
     const queueMs = batch.map((p) => t0 - p.enqueuedAt);
     // Each sample's cascade rule, indexed by exit (the exits the edge ran get no threshold), and its scores so far.
     let live = batch.map((p, i) => ({
-      p, i,
+      p,
+      i,
       rule: ruleOf(this.m, p.policy, [...new Array<number>(p.segment).fill(Infinity), ...p.thresholds]),
       // The route refuses policy eenet without the edge's scores; the other policies never read them.
       scores: p.scores && p.scores.length === p.segment ? [...p.scores] : new Array<number>(p.segment).fill(NaN),
@@ -147,20 +165,30 @@ export class Batcher {
           continue;
         }
         const eo = await this.ex.run('exit', s, out, [live.length, ...e.inputShape]);
-        const logits = eo[e.outputs.logits]!, conf = eo[e.outputs.confidence]!;
+        const logits = eo[e.outputs.logits]!,
+          conf = eo[e.outputs.confidence]!;
         const K = this.m.classes.length;
         const stay: typeof live = [];
         const keep: number[] = [];
         live.forEach((l, k) => {
-          if (!runs[k]) { l.scores.push(NaN); stay.push(l); keep.push(k); return; }
+          if (!runs[k]) {
+            l.scores.push(NaN);
+            stay.push(l);
+            keep.push(k);
+            return;
+          }
           const z = logits.subarray(k * K, (k + 1) * K);
           // The one cascade rule (core/cascade-rule.ts): a NaN score never passes; non-finite logits
           // (features far outside the trained range) never answer either: the sample goes deeper, and
           // a non-finite final answer is refused by the route.
           const r = stepExit(l.rule, s, z, conf[k]!, l.scores);
           l.scores.push(r.score);
-          if (r.exit) this.finish(l.p, { classIndex: r.classIndex, confidence: r.score, exit: s }, queueMs[l.i]!, t0, size);
-          else { stay.push(l); keep.push(k); }
+          if (r.exit)
+            this.finish(l.p, { classIndex: r.classIndex, confidence: r.score, exit: s }, queueMs[l.i]!, t0, size);
+          else {
+            stay.push(l);
+            keep.push(k);
+          }
         });
         x = new Float32Array(keep.length * per);
         keep.forEach((k, j) => x.set(out.subarray(k * per, (k + 1) * per), j * per));
@@ -169,13 +197,27 @@ export class Batcher {
     } catch (e) {
       this.metrics?.error('EXECUTOR_FAILED');
       // Each request's 500 says why; the log says it once per batch, with the shape that failed.
-      log.error('executor failed on a batch', { executor: this.ex.name, segment: start, batch: batch.length, unanswered: live.length, error: e });
-      const err = new BatchFailed(`executor ${this.ex.name} failed on a batch of ${batch.length}: ${(e as Error).message}`);
+      log.error('executor failed on a batch', {
+        executor: this.ex.name,
+        segment: start,
+        batch: batch.length,
+        unanswered: live.length,
+        error: e,
+      });
+      const err = new BatchFailed(
+        `executor ${this.ex.name} failed on a batch of ${batch.length}: ${(e as Error).message}`,
+      );
       for (const { p } of live) p.reject(err);
     }
   }
 
-  private finish(p: Pending, a: { classIndex: number; confidence: number; exit: number }, queueMs: number, t0: number, batchSize: number): void {
+  private finish(
+    p: Pending,
+    a: { classIndex: number; confidence: number; exit: number },
+    queueMs: number,
+    t0: number,
+    batchSize: number,
+  ): void {
     const computeMs = performance.now() - t0;
     this.metrics?.observeAnswer(a.exit, queueMs, computeMs);
     p.resolve({ ...a, label: this.m.classes[a.classIndex]!, timings: { queueMs, computeMs }, batchSize });

@@ -16,10 +16,15 @@ const STATUS: Record<string, [number, string]> = {
 
 export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
   // A reset or already-answered socket cannot take an answer; nothing to say then.
-  if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
   const [status, code] = STATUS[err.code ?? ''] ?? [400, 'BAD_REQUEST'];
   // No route, no Context: the same problem document as every other answer, written on the socket by hand.
   const p = problemBody(status, code, `the HTTP request could not be parsed (${err.code ?? err.message})`);
   const body = JSON.stringify(p);
-  socket.end(`HTTP/1.1 ${status} ${p.title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${p.title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

@@ -13,10 +13,28 @@ import { callBatch, type Executor } from './executors/executor.js';
 import type { MetricsSnapshot, PrimaryMetrics } from './metrics.js';
 
 /** Primary ↔ worker messages of the shared-executor mode. */
-export type ExecutorMsg = { rpc: 'executor'; name: Executor['name']; info?: Executor['info']; fallbacks: ExecutorChoice['fallbacks'] };
-export type RunMsg = { rpc: 'run'; id: number; kind: 'segment' | 'exit'; index: number; input: Float32Array; dims: number[] };
+export type ExecutorMsg = {
+  rpc: 'executor';
+  name: Executor['name'];
+  info?: Executor['info'];
+  fallbacks: ExecutorChoice['fallbacks'];
+};
+export type RunMsg = {
+  rpc: 'run';
+  id: number;
+  kind: 'segment' | 'exit';
+  index: number;
+  input: Float32Array;
+  dims: number[];
+};
 /** `batch`: samples in the executor call that produced `out` (several workers' batches merged). */
-export type ResultMsg = { rpc: 'result'; id: number; out?: Record<string, Float32Array>; batch?: number; error?: string };
+export type ResultMsg = {
+  rpc: 'result';
+  id: number;
+  out?: Record<string, Float32Array>;
+  batch?: number;
+  error?: string;
+};
 /** The replay keys (canonical MACs) one process verified in one event-loop turn, and whether each is new. */
 export type SeenMsg = { rpc: 'seen'; id: number; signatures: string[] };
 export type FreshMsg = { rpc: 'fresh'; id: number; fresh: boolean[] };
@@ -34,7 +52,10 @@ export type CollectedMsg = { rpc: 'collected'; id: number; text: string; error?:
  * One kind of question a server process asks the primary: sends `{rpc, id, ...payload}` and resolves
  * with the primary's message `{rpc: answer, id, …}`; rejects at once when the primary is gone.
  */
-function asker<Q extends { rpc: string; id: number }, A extends { id: number }>(rpc: Q['rpc'], answer: string): (payload: Omit<Q, 'rpc' | 'id'>) => Promise<A> {
+function asker<Q extends { rpc: string; id: number }, A extends { id: number }>(
+  rpc: Q['rpc'],
+  answer: string,
+): (payload: Omit<Q, 'rpc' | 'id'>) => Promise<A> {
   const pending = new Map<number, (a: A) => void>();
   let next = 0;
   process.on('message', (m: A & { rpc?: string }) => {
@@ -42,12 +63,16 @@ function asker<Q extends { rpc: string; id: number }, A extends { id: number }>(
     pending.get(m.id)?.(m);
     pending.delete(m.id);
   });
-  return (payload) => new Promise((resolve, reject) => {
-    if (!process.connected) { reject(new Error(`the cluster primary is gone (${rpc})`)); return; }
-    const id = next++;
-    pending.set(id, resolve);
-    process.send!({ rpc, id, ...payload });
-  });
+  return (payload) =>
+    new Promise((resolve, reject) => {
+      if (!process.connected) {
+        reject(new Error(`the cluster primary is gone (${rpc})`));
+        return;
+      }
+      const id = next++;
+      pending.set(id, resolve);
+      process.send!({ rpc, id, ...payload });
+    });
 }
 
 /** A process's /metrics in a cluster: the primary's sum over every process. */
@@ -65,7 +90,10 @@ export function remoteMetrics(): () => Promise<string> {
  * most `timeoutMs`: a process that does not answer is left out, and `cascade_processes` says how many
  * did), and adds them up with the primary's own metrics (`own`, prom-client's AggregatorRegistry).
  */
-export function metricsCollector(own: Pick<PrimaryMetrics, 'render'>, timeoutMs = 1000): { collect(): Promise<string>; onSnapshot(m: SnapshotMsg): void } {
+export function metricsCollector(
+  own: Pick<PrimaryMetrics, 'render'>,
+  timeoutMs = 1000,
+): { collect(): Promise<string>; onSnapshot(m: SnapshotMsg): void } {
   const gathering = new Map<number, { snaps: MetricsSnapshot[]; left: number; finish(): void }>();
   let next = 0;
   return {
@@ -74,7 +102,8 @@ export function metricsCollector(own: Pick<PrimaryMetrics, 'render'>, timeoutMs 
       const id = next++;
       return new Promise((resolve, reject) => {
         const g = {
-          snaps: [] as MetricsSnapshot[], left: workers.length,
+          snaps: [] as MetricsSnapshot[],
+          left: workers.length,
           finish: () => {
             clearTimeout(timer);
             if (!gathering.delete(id)) return;
@@ -100,9 +129,12 @@ export function metricsCollector(own: Pick<PrimaryMetrics, 'render'>, timeoutMs 
 export function answerSnapshots(snapshot: () => Promise<MetricsSnapshot>): void {
   process.on('message', (m: SnapshotRequestMsg) => {
     if (m?.rpc !== 'snapshot') return;
-    snapshot().then((s) => {
-      if (process.connected) process.send!({ rpc: 'snapshot-reply', id: m.id, snapshot: s } satisfies SnapshotMsg);
-    }, () => undefined); // unanswered: the primary leaves this process out after its timeout (cascade_processes says so)
+    snapshot().then(
+      (s) => {
+        if (process.connected) process.send!({ rpc: 'snapshot-reply', id: m.id, snapshot: s } satisfies SnapshotMsg);
+      },
+      () => undefined,
+    ); // unanswered: the primary leaves this process out after its timeout (cascade_processes says so)
   });
 }
 
@@ -121,18 +153,27 @@ export function remoteReplayGuard(): (signature: string) => Promise<boolean> {
       (e: Error) => t.reject.forEach((reject) => reject(e)),
     );
   };
-  return (signature) => new Promise((resolve, reject) => {
-    if (!turn) { turn = { signatures: [], resolve: [], reject: [] }; setImmediate(flush); }
-    turn.signatures.push(signature);
-    turn.resolve.push(resolve);
-    turn.reject.push(reject);
-  });
+  return (signature) =>
+    new Promise((resolve, reject) => {
+      if (!turn) {
+        turn = { signatures: [], resolve: [], reject: [] };
+        setImmediate(flush);
+      }
+      turn.signatures.push(signature);
+      turn.resolve.push(resolve);
+      turn.reject.push(reject);
+    });
 }
 
 /** A worker's view of the primary's executor: each run is a message there and its answer back. */
 export async function remoteExecutor(): Promise<ExecutorChoice> {
   const hello = await new Promise<ExecutorMsg>((resolve) => {
-    const on = (m: ExecutorMsg) => { if (m?.rpc === 'executor') { process.off('message', on); resolve(m); } };
+    const on = (m: ExecutorMsg) => {
+      if (m?.rpc === 'executor') {
+        process.off('message', on);
+        resolve(m);
+      }
+    };
     process.on('message', on);
   });
   const ask = asker<RunMsg, ResultMsg>('run', 'result');

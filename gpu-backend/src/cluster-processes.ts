@@ -23,21 +23,32 @@
  * // stderr: {"time":"…","level":"info","msg":"8 backend processes ready on http://127.0.0.1:8788, sharing the primary's cuda executor",…}
  */
 import cluster from 'node:cluster';
-import { backendProcesses, ConfigError, loadConfig, sharedExecutor } from './config.js';
+import { log } from '../../core/log.js';
+import type { Manifest } from '../../core/manifest.js';
+import { gauges } from './app.js';
 import { loadBundle } from './bundle.js';
+import {
+  answerSnapshots,
+  type CollectedMsg,
+  type CollectMsg,
+  type ExecutorMsg,
+  type FreshMsg,
+  metricsCollector,
+  type ResultMsg,
+  type RunMsg,
+  remoteExecutor,
+  remoteMetrics,
+  remoteReplayGuard,
+  type SeenMsg,
+  type SnapshotMsg,
+} from './cluster-ipc.js';
+import { coalesce } from './coalesce.js';
+import { backendProcesses, ConfigError, loadConfig, sharedExecutor } from './config.js';
 import { createConfiguredExecutor, type ExecutorChoice } from './executors/create.js';
 import { callBatch, type Executor } from './executors/executor.js';
-import { coalesce } from './coalesce.js';
-import { startBackend } from './start-backend.js';
-import { gauges } from './app.js';
-import { ReplayGuard } from './replay-guard.js';
 import { PrimaryMetrics } from './metrics.js';
-import {
-  answerSnapshots, metricsCollector, remoteExecutor, remoteMetrics, remoteReplayGuard,
-  type CollectedMsg, type CollectMsg, type ExecutorMsg, type FreshMsg, type ResultMsg, type RunMsg, type SeenMsg, type SnapshotMsg,
-} from './cluster-ipc.js';
-import type { Manifest } from '../../core/manifest.js';
-import { log } from '../../core/log.js';
+import { ReplayGuard } from './replay-guard.js';
+import { startBackend } from './start-backend.js';
 
 /** An executor made here instead of by the configured chain (bench/backend-free-server.ts). */
 export type ExecutorFactory = (m: Manifest) => Executor;
@@ -58,19 +69,30 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
   // The primary's own metrics (cascade_processes, the shared executor's counters), added to the processes' (prom-client's AggregatorRegistry).
   const coalesced = merged;
   const metrics = metricsCollector(new PrimaryMetrics(coalesced && (() => coalesced.stats())));
-  let ready = 0, url = '';
+  let ready = 0,
+    url = '';
   let stopping = false;
   for (let i = 0; i < n; i++) {
     const w = cluster.fork();
     if (choice) {
-      const hello: ExecutorMsg = { rpc: 'executor', name: choice.executor.name, fallbacks: choice.fallbacks, ...(choice.executor.info ? { info: choice.executor.info } : {}) };
+      const hello: ExecutorMsg = {
+        rpc: 'executor',
+        name: choice.executor.name,
+        fallbacks: choice.fallbacks,
+        ...(choice.executor.info ? { info: choice.executor.info } : {}),
+      };
       w.once('online', () => w.send(hello));
     }
   }
   cluster.on('message', (w, msg: { ready?: string } | RunMsg | SeenMsg | CollectMsg | SnapshotMsg) => {
     if ('rpc' in msg && msg.rpc === 'collect') {
-      const reply = (m: CollectedMsg) => { if (w.isConnected()) w.send(m); };
-      metrics.collect().then((text) => reply({ rpc: 'collected', id: msg.id, text }), (e: unknown) => reply({ rpc: 'collected', id: msg.id, text: '', error: (e as Error).message }));
+      const reply = (m: CollectedMsg) => {
+        if (w.isConnected()) w.send(m);
+      };
+      metrics.collect().then(
+        (text) => reply({ rpc: 'collected', id: msg.id, text }),
+        (e: unknown) => reply({ rpc: 'collected', id: msg.id, text: '', error: (e as Error).message }),
+      );
       return;
     }
     if ('rpc' in msg && msg.rpc === 'snapshot-reply') {
@@ -83,7 +105,9 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
       return;
     }
     if ('rpc' in msg && msg.rpc === 'run' && merged) {
-      const reply = (r: ResultMsg) => { if (w.isConnected()) w.send(r); };
+      const reply = (r: ResultMsg) => {
+        if (w.isConnected()) w.send(r);
+      };
       merged.run(msg.kind, msg.index, msg.input, msg.dims).then(
         (out) => reply({ rpc: 'result', id: msg.id, out, batch: callBatch.get(out) ?? msg.dims[0] ?? 1 }),
         (e: unknown) => reply({ rpc: 'result', id: msg.id, error: (e as Error).message }),
@@ -93,19 +117,30 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
     if (!('ready' in msg) || !msg.ready) return;
     url = msg.ready;
     // The URL is followed by ", " in the message: readers find it with /ready on (http:\/\/[^\s,]+)/.
-    if (++ready === n) log.info(`${n} backend processes ready on ${url}, ${choice ? `sharing the primary's ${choice.executor.name} executor` : 'each with its own executor'}`, { component: 'cluster', processes: n, url, sharedExecutor: choice?.executor.name ?? null });
+    if (++ready === n)
+      log.info(
+        `${n} backend processes ready on ${url}, ${choice ? `sharing the primary's ${choice.executor.name} executor` : 'each with its own executor'}`,
+        { component: 'cluster', processes: n, url, sharedExecutor: choice?.executor.name ?? null },
+      );
   });
   let alive = n;
   cluster.on('exit', (w, code) => {
     if (--alive === 0) {
       if (merged) {
         const st = merged.stats();
-        log.info(`shared executor: ${st.runs} runs in ${st.calls} calls, ${st.samples} samples (${(st.samples / Math.max(1, st.calls)).toFixed(1)} per call)`, { component: 'cluster', ...st });
+        log.info(
+          `shared executor: ${st.runs} runs in ${st.calls} calls, ${st.samples} samples (${(st.samples / Math.max(1, st.calls)).toFixed(1)} per call)`,
+          { component: 'cluster', ...st },
+        );
       }
       void choice?.executor.release();
     }
     if (!stopping) {
-      log.error(`backend process ${w.process.pid} exited (${code}); stopping all`, { component: 'cluster', pid: w.process.pid, code });
+      log.error(`backend process ${w.process.pid} exited (${code}); stopping all`, {
+        component: 'cluster',
+        pid: w.process.pid,
+        code,
+      });
       stopping = true;
       for (const o of Object.values(cluster.workers ?? {})) o?.kill('SIGTERM');
       process.exitCode = 1;
@@ -130,20 +165,26 @@ export async function runCluster(factory?: ExecutorFactory): Promise<void> {
     } else {
       const executor = sharedExecutor(process.env)
         ? await remoteExecutor()
-        : factory ? { executor: factory(loadBundle(loadConfig(process.env).MODEL_DIR).manifest), fallbacks: [] } : undefined;
+        : factory
+          ? { executor: factory(loadBundle(loadConfig(process.env).MODEL_DIR).manifest), fallbacks: [] }
+          : undefined;
       // One process keeps its own replay guard; several share the primary's. With several, or with the
       // primary's executor, /metrics is the primary's view: the sum over all (a scrape reaches any one),
       // and the shared executor's counters.
       const many = backendProcesses(process.env) > 1;
       const b = await startBackend(process.env, (m) => log.info(m, { component: 'backend', pid: process.pid }), {
-        ...(executor ? { executor } : {}), ...(many ? { fresh: remoteReplayGuard() } : {}), ...(many || sharedExecutor(process.env) ? { metricsText: remoteMetrics() } : {}),
+        ...(executor ? { executor } : {}),
+        ...(many ? { fresh: remoteReplayGuard() } : {}),
+        ...(many || sharedExecutor(process.env) ? { metricsText: remoteMetrics() } : {}),
       });
       answerSnapshots(() => b.state.metrics.snapshot(gauges(b.state)));
       process.send?.({ ready: b.url });
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
+      for (const sig of ['SIGINT', 'SIGTERM'] as const)
+        process.once(sig, () => void b.stop().then(() => process.exit(0)));
     }
   } catch (e) {
-    if (e instanceof ConfigError) log.error(`configuration error: ${e.message}`, { component: 'backend', pid: process.pid });
+    if (e instanceof ConfigError)
+      log.error(`configuration error: ${e.message}`, { component: 'backend', pid: process.pid });
     else log.error('backend failed to start', { component: 'backend', pid: process.pid, error: e });
     process.exit(1);
   }

@@ -36,7 +36,12 @@ interface Waiting {
   reject(e: Error): void;
 }
 
-interface Group { kind: 'segment' | 'exit'; index: number; sampleDims: number[]; runs: Waiting[] }
+interface Group {
+  kind: 'segment' | 'exit';
+  index: number;
+  sampleDims: number[];
+  runs: Waiting[];
+}
 
 export function coalesce(ex: Executor, maxBatch: number): Executor & { stats(): CoalesceStats } {
   /** Waiting runs per graph; a Map keeps insertion order, so the oldest group comes first. */
@@ -46,7 +51,10 @@ export function coalesce(ex: Executor, maxBatch: number): Executor & { stats(): 
 
   function next(): void {
     const first = groups.entries().next();
-    if (first.done) { busy = false; return; }
+    if (first.done) {
+      busy = false;
+      return;
+    }
     const [key, g] = first.value;
     const take: Waiting[] = [];
     let n = 0;
@@ -69,7 +77,10 @@ export function coalesce(ex: Executor, maxBatch: number): Executor & { stats(): 
       if (take.length > 1) {
         input = new Float32Array(take.reduce((a, w) => a + w.input.length, 0));
         let o = 0;
-        for (const w of take) { input.set(w.input, o); o += w.input.length; }
+        for (const w of take) {
+          input.set(w.input, o);
+          o += w.input.length;
+        }
       }
       const out = await ex.run(g.kind, g.index, input, [n, ...g.sampleDims]);
       let start = 0;
@@ -101,7 +112,10 @@ export function coalesce(ex: Executor, maxBatch: number): Executor & { stats(): 
         const g = groups.get(key) ?? { kind, index, sampleDims, runs: [] };
         groups.set(key, g);
         g.runs.push({ input, n, resolve, reject });
-        if (!busy) { busy = true; setImmediate(next); }
+        if (!busy) {
+          busy = true;
+          setImmediate(next);
+        }
       });
     },
     stats: () => ({ ...stats }),

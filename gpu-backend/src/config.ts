@@ -22,12 +22,22 @@ export const configSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   MODEL_DIR: z.string().default('models/fashion-resnet'),
   /** Preference order; the first that loads wins and the fallbacks are logged. */
-  EXECUTORS: z.string().default('webgpu,cuda,cpu').transform((s, ctx) => {
-    const list = s.split(',').map((x) => x.trim()).filter(Boolean);
-    const bad = list.filter((x) => !(EXECUTORS as readonly string[]).includes(x));
-    if (bad.length || !list.length) ctx.addIssue({ code: 'custom', message: `unknown executor(s) ${bad.join(', ') || '(none)'}; allowed: ${EXECUTORS.join(', ')}` });
-    return list as (typeof EXECUTORS)[number][];
-  }),
+  EXECUTORS: z
+    .string()
+    .default('webgpu,cuda,cpu')
+    .transform((s, ctx) => {
+      const list = s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      const bad = list.filter((x) => !(EXECUTORS as readonly string[]).includes(x));
+      if (bad.length || !list.length)
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown executor(s) ${bad.join(', ') || '(none)'}; allowed: ${EXECUTORS.join(', ')}`,
+        });
+      return list as (typeof EXECUTORS)[number][];
+    }),
   /** Largest batch the batcher forms per segment. */
   MAX_BATCH: int(1, 4096).default(64),
   /** How long a request that finds the executor idle may wait for company (ms; 0 = run at once).
@@ -47,7 +57,10 @@ export const configSchema = z.object({
   /** Whether onnxruntime's CPU threads busy-wait for work after each run (its default). Off here: the
    *  spinning threads take the cores the server's JS thread needs (measured: 64 clients on 2 cores,
    *  ~3,300 req/s spinning, ~5,300 without; bench/results/backend.md). */
-  CPU_SPINNING: z.enum(['0', '1']).default('0').transform((v) => v === '1'),
+  CPU_SPINNING: z
+    .enum(['0', '1'])
+    .default('0')
+    .transform((v) => v === '1'),
   /** The onnxruntime-web build of the webgpu executor: `native` (its ./webgpu export) or `jsep`
    *  (the JSEP bundle, ~19 % faster on the H100 in docs/gpu-webgpu.md's probe; not yet measured here). */
   WEBGPU_BUILD: z.enum(['native', 'jsep']).default('native'),
@@ -57,11 +70,17 @@ export type Config = z.infer<typeof configSchema>;
 
 /** A failed parse of the environment as one line: `NAME="value": what is allowed`, per variable. */
 function envError(error: z.ZodError, env: Record<string, string | undefined>): ConfigError {
-  return new ConfigError(error.issues.map((i) => {
-    const name = String(i.path[0]);
-    const value = env[name];
-    return value === undefined ? `${name} is not set, and it is required` : `${name}=${JSON.stringify(value)}: ${issueText(i)}`;
-  }).join('; '));
+  return new ConfigError(
+    error.issues
+      .map((i) => {
+        const name = String(i.path[0]);
+        const value = env[name];
+        return value === undefined
+          ? `${name} is not set, and it is required`
+          : `${name}=${JSON.stringify(value)}: ${issueText(i)}`;
+      })
+      .join('; '),
+  );
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -76,7 +95,10 @@ const clusterSchema = z.object({
   /** Up to 256 processes: beyond the core count it only adds contention. */
   BACKEND_PROCESSES: int(1, 256).optional(),
   /** One executor in the primary for every server process. */
-  BACKEND_SHARED_EXECUTOR: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+  BACKEND_SHARED_EXECUTOR: z
+    .enum(['0', '1', 'true', 'false'])
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
 });
 
 function clusterConfig(env: Record<string, string | undefined>): z.output<typeof clusterSchema> {

@@ -10,7 +10,16 @@
  * metrics.observeBatch(17); await metrics.render(); // "# HELP cascade_batch_size …\n# TYPE cascade_batch_size histogram\n…"
  * await new PrimaryMetrics().render([await a.snapshot(), await b.snapshot()]);
  */
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from 'prom-client';
 
 /**
  * Queue and compute time, in seconds: a segment batch runs in well under a millisecond on a GPU and
@@ -39,25 +48,73 @@ function processMetrics(registry: Registry): void {
 export class Metrics {
   readonly registry = new Registry();
   // Counters and histograms: summed across a cluster's processes (prom-client's default, spelled out).
-  private readonly requests = new Counter({ name: 'cascade_requests_total', help: 'resume requests by HTTP status', labelNames: ['status'], aggregator: 'sum', registers: [this.registry] });
-  private readonly errors = new Counter({ name: 'cascade_errors_total', help: 'errors by code', labelNames: ['code'], aggregator: 'sum', registers: [this.registry] });
-  private readonly exits = new Counter({ name: 'cascade_exits_total', help: 'answers by exit taken (the last is the final head)', labelNames: ['exit'], aggregator: 'sum', registers: [this.registry] });
-  private readonly batch = new Histogram({ name: 'cascade_batch_size', help: 'samples per executed batch', buckets: BATCH_BUCKETS, aggregator: 'sum', registers: [this.registry] });
-  private readonly queue = new Histogram({ name: 'cascade_queue_seconds', help: 'time waiting for a batch', buckets: SECONDS_BUCKETS, aggregator: 'sum', registers: [this.registry] });
-  private readonly compute = new Histogram({ name: 'cascade_compute_seconds', help: 'time from batch start to answer', buckets: SECONDS_BUCKETS, aggregator: 'sum', registers: [this.registry] });
-  private readonly gauges = Object.fromEntries(Object.entries(GAUGES).map(([name, help]) =>
-    [name, new Gauge({ name, help, aggregator: 'sum', registers: [this.registry] })])) as Record<keyof typeof GAUGES, Gauge>;
+  private readonly requests = new Counter({
+    name: 'cascade_requests_total',
+    help: 'resume requests by HTTP status',
+    labelNames: ['status'],
+    aggregator: 'sum',
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'cascade_errors_total',
+    help: 'errors by code',
+    labelNames: ['code'],
+    aggregator: 'sum',
+    registers: [this.registry],
+  });
+  private readonly exits = new Counter({
+    name: 'cascade_exits_total',
+    help: 'answers by exit taken (the last is the final head)',
+    labelNames: ['exit'],
+    aggregator: 'sum',
+    registers: [this.registry],
+  });
+  private readonly batch = new Histogram({
+    name: 'cascade_batch_size',
+    help: 'samples per executed batch',
+    buckets: BATCH_BUCKETS,
+    aggregator: 'sum',
+    registers: [this.registry],
+  });
+  private readonly queue = new Histogram({
+    name: 'cascade_queue_seconds',
+    help: 'time waiting for a batch',
+    buckets: SECONDS_BUCKETS,
+    aggregator: 'sum',
+    registers: [this.registry],
+  });
+  private readonly compute = new Histogram({
+    name: 'cascade_compute_seconds',
+    help: 'time from batch start to answer',
+    buckets: SECONDS_BUCKETS,
+    aggregator: 'sum',
+    registers: [this.registry],
+  });
+  private readonly gauges = Object.fromEntries(
+    Object.entries(GAUGES).map(([name, help]) => [
+      name,
+      new Gauge({ name, help, aggregator: 'sum', registers: [this.registry] }),
+    ]),
+  ) as Record<keyof typeof GAUGES, Gauge>;
 
   constructor() {
     processMetrics(this.registry);
   }
 
   /** The content type of `render`'s text (Prometheus text format 0.0.4). */
-  get contentType(): string { return this.registry.contentType; }
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 
-  request(status: number): void { this.requests.inc({ status: String(status) }); }
-  error(code: string): void { this.errors.inc({ code }); }
-  observeBatch(size: number): void { this.batch.observe(size); }
+  request(status: number): void {
+    this.requests.inc({ status: String(status) });
+  }
+  error(code: string): void {
+    this.errors.inc({ code });
+  }
+  observeBatch(size: number): void {
+    this.batch.observe(size);
+  }
   /** Times in milliseconds (performance.now()), recorded in seconds. */
   observeAnswer(exit: number, queueMs: number, computeMs: number): void {
     this.exits.inc({ exit: String(exit) });
@@ -83,7 +140,11 @@ export class Metrics {
 }
 
 /** The shared executor's counters (coalesce.ts `stats()`). */
-export interface SharedExecutorStats { runs: number; calls: number; samples: number }
+export interface SharedExecutorStats {
+  runs: number;
+  calls: number;
+  samples: number;
+}
 
 /**
  * The cluster primary's metrics: how many server processes answered a scrape, the shared executor's
@@ -92,7 +153,12 @@ export interface SharedExecutorStats { runs: number; calls: number; samples: num
  */
 export class PrimaryMetrics {
   readonly registry = new Registry();
-  private readonly processes = new Gauge({ name: 'cascade_processes', help: 'server processes whose metrics this scrape adds up', aggregator: 'sum', registers: [this.registry] });
+  private readonly processes = new Gauge({
+    name: 'cascade_processes',
+    help: 'server processes whose metrics this scrape adds up',
+    aggregator: 'sum',
+    registers: [this.registry],
+  });
 
   constructor(shared?: () => SharedExecutorStats) {
     processMetrics(this.registry);
@@ -104,11 +170,22 @@ export class PrimaryMetrics {
     ];
     for (const [k, help] of counters) {
       // Read from coalesce.ts's running totals at scrape time.
-      new Counter({ name: `cascade_shared_executor_${k}_total`, help, aggregator: 'sum', registers: [this.registry], collect() { this.reset(); this.inc(shared()[k]); } });
+      new Counter({
+        name: `cascade_shared_executor_${k}_total`,
+        help,
+        aggregator: 'sum',
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(shared()[k]);
+        },
+      });
     }
   }
 
-  get contentType(): string { return this.registry.contentType; }
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 
   /**
    * The cluster's /metrics text: the server processes' snapshots and the primary's own metrics, added up

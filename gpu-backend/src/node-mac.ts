@@ -8,4 +8,5 @@
 import { createHmac } from 'node:crypto';
 import type { Mac } from '../../core/signature.js';
 
-export const nodeMac: Mac = (secret, t, body) => new Uint8Array(createHmac('sha256', secret).update(`${t}.`).update(body).digest());
+export const nodeMac: Mac = (secret, t, body) =>
+  new Uint8Array(createHmac('sha256', secret).update(`${t}.`).update(body).digest());

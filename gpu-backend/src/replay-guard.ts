@@ -13,7 +13,10 @@ export class ReplayGuard {
   constructor(private readonly windowMs: number) {}
   /** True the first time a replay key is presented within the window. */
   fresh(sig: string, now = Date.now()): boolean {
-    for (const [k, exp] of this.seen) { if (exp > now) break; this.seen.delete(k); }
+    for (const [k, exp] of this.seen) {
+      if (exp > now) break;
+      this.seen.delete(k);
+    }
     if (this.seen.has(sig)) return false;
     this.seen.set(sig, now + 2 * this.windowMs);
     return true;

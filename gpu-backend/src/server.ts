@@ -6,14 +6,18 @@
  * @example
  * CASCADE_SECRET=… MODEL_DIR=models/fashion-resnet npm run backend
  */
+
+import { log } from '../../core/log.js';
 import { ConfigError } from './config.js';
 import { startBackend } from './start-backend.js';
-import { log } from '../../core/log.js';
 
-startBackend(process.env).then((b) => {
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void b.stop().then(() => process.exit(0)));
-}).catch((e: unknown) => {
-  if (e instanceof ConfigError) log.error(`configuration error: ${e.message}`, { component: 'backend' });
-  else log.error('backend failed to start', { component: 'backend', error: e });
-  process.exit(1);
-});
+startBackend(process.env)
+  .then((b) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const)
+      process.once(sig, () => void b.stop().then(() => process.exit(0)));
+  })
+  .catch((e: unknown) => {
+    if (e instanceof ConfigError) log.error(`configuration error: ${e.message}`, { component: 'backend' });
+    else log.error('backend failed to start', { component: 'backend', error: e });
+    process.exit(1);
+  });

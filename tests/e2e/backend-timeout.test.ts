@@ -5,9 +5,16 @@
  * stops the backend from answering the next request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, type RunningBackend } from '../../gpu-backend/src/start-backend.js';
-import { encodeFeatures, REQUEST_ID_HEADER, RESUME_PATH, resumeMetadata, SIGNATURE_HEADER, signBody } from '../../core/wire.js';
 import { readManifest } from '../../core/node/bundle.js';
+import {
+  encodeFeatures,
+  REQUEST_ID_HEADER,
+  RESUME_PATH,
+  resumeMetadata,
+  SIGNATURE_HEADER,
+  signBody,
+} from '../../core/wire.js';
+import { type RunningBackend, startBackend } from '../../gpu-backend/src/start-backend.js';
 import { fixedInput } from '../helpers/runtimes.js';
 
 const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
@@ -23,19 +30,23 @@ const onUnhandled = (e: unknown) => unhandled.push(e);
 let b: RunningBackend;
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
-  b = await startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) }, () => undefined, {
-    wrapExecutor: (ex) => ({
-      ...ex,
-      name: ex.name,
-      run: async (kind, i, x, dims) => {
-        if (kind === 'segment' && i === 1) {
-          const fail = await new Promise<boolean>((release) => (hold = { release }));
-          if (fail) throw new Error('device lost (test)');
-        }
-        return ex.run(kind, i, x, dims);
-      },
-    }),
-  });
+  b = await startBackend(
+    { CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) },
+    () => undefined,
+    {
+      wrapExecutor: (ex) => ({
+        ...ex,
+        name: ex.name,
+        run: async (kind, i, x, dims) => {
+          if (kind === 'segment' && i === 1) {
+            const fail = await new Promise<boolean>((release) => (hold = { release }));
+            if (fail) throw new Error('device lost (test)');
+          }
+          return ex.run(kind, i, x, dims);
+        },
+      }),
+    },
+  );
 });
 afterAll(async () => {
   hold?.release(false);
@@ -46,23 +57,46 @@ afterAll(async () => {
 let n = 0;
 async function resume(): Promise<Response> {
   const requestId = `timeout-${++n}`;
-  const body = encodeFeatures(fixedInput(m.segments[1]!.inputShape.reduce((a, c) => a * c, 1)), [1, ...m.segments[1]!.inputShape], 'f32', resumeMetadata({
-    model: m.name, modelHash: m.backbone.sha256, segment: 1, policy: 'max-softmax', thresholds: m.exits.slice(1).map(() => 2), scores: [0.5],
-    thresholdVersion: 'default@v1', requestId, region: 'default',
-  }));
-  return fetch(`${b.url}${RESUME_PATH}`, { method: 'POST', body: body as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: await signBody(SECRET, body), [REQUEST_ID_HEADER]: requestId } });
+  const body = encodeFeatures(
+    fixedInput(m.segments[1]!.inputShape.reduce((a, c) => a * c, 1)),
+    [1, ...m.segments[1]!.inputShape],
+    'f32',
+    resumeMetadata({
+      model: m.name,
+      modelHash: m.backbone.sha256,
+      segment: 1,
+      policy: 'max-softmax',
+      thresholds: m.exits.slice(1).map(() => 2),
+      scores: [0.5],
+      thresholdVersion: 'default@v1',
+      requestId,
+      region: 'default',
+    }),
+  );
+  return fetch(`${b.url}${RESUME_PATH}`, {
+    method: 'POST',
+    body: body as unknown as BodyInit,
+    headers: {
+      'content-type': 'application/octet-stream',
+      [SIGNATURE_HEADER]: await signBody(SECRET, body),
+      [REQUEST_ID_HEADER]: requestId,
+    },
+  });
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 100));
 
 describe('REQUEST_TIMEOUT_MS', () => {
-  it.each([['answers', false], ['fails', true]] as const)('answers 504 TIMEOUT; the batch left behind %s later without harm', async (_what, fail) => {
+  it.each([
+    ['answers', false],
+    ['fails', true],
+  ] as const)('answers 504 TIMEOUT; the batch left behind %s later without harm', async (_what, fail) => {
     const t0 = performance.now();
     const res = await resume();
     const ms = performance.now() - t0;
     expect(res.status).toBe(504);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
-    const j = await res.json() as { code: string; status: number; requestId: string; detail: string };
+    const j = (await res.json()) as { code: string; status: number; requestId: string; detail: string };
     expect([j.code, j.status, j.requestId]).toEqual(['TIMEOUT', 504, `timeout-${n}`]);
     expect(j.detail).toContain(`${TIMEOUT_MS} ms`);
     expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);

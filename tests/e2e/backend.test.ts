@@ -1,27 +1,29 @@
 /**
  * The GPU backend over real HTTP with real onnxruntime (CPU executor here), on the shipped bundle.
  */
+
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, type RunningBackend } from '../../gpu-backend/src/start-backend.js';
-import { loadConfig } from '../../gpu-backend/src/config.js';
 import { encodeFeatures } from '../../core/feature-codec.js';
-import { signBody, SIGNATURE_HEADER } from '../../core/signature.js';
+import { readManifest } from '../../core/node/bundle.js';
 import { normaliseImages } from '../../core/normalise.js';
 import { argmax, softmax } from '../../core/policies.js';
+import { SIGNATURE_HEADER, signBody } from '../../core/signature.js';
+import { loadConfig } from '../../gpu-backend/src/config.js';
+import { type RunningBackend, startBackend } from '../../gpu-backend/src/start-backend.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
-import { readManifest } from '../../core/node/bundle.js';
-import { runNode } from '../helpers/runtimes.js';
 import { rawExchange } from '../helpers/raw-http.js';
+import { runNode } from '../helpers/runtimes.js';
 
 const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
 const SECRET = 'backend-test-secret-0123456789';
 const m = readManifest(DIR);
 const quiet = () => undefined;
-const start = (env: Record<string, string> = {}) => startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', ...env }, quiet);
+const start = (env: Record<string, string> = {}) =>
+  startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', ...env }, quiet);
 /** One threshold per exit past segment `seg` (what the edge sends when it forwards at `seg`), all `t`. */
 const deeper = (seg: number, t: number) => m.exits.slice(seg).map(() => t);
 
@@ -31,11 +33,27 @@ const N = ds.test.count;
 let cuts: Float32Array[][] = [];
 let logits: Float32Array;
 
-async function resume(b: RunningBackend, seg: number, x: Float32Array, opts: { thresholds?: number[]; policy?: string; hash?: string; shape?: number[]; mutate?: (body: Uint8Array) => Uint8Array; sign?: (body: Uint8Array) => Promise<string | undefined>; type?: string } = {}) {
+async function resume(
+  b: RunningBackend,
+  seg: number,
+  x: Float32Array,
+  opts: {
+    thresholds?: number[];
+    policy?: string;
+    hash?: string;
+    shape?: number[];
+    mutate?: (body: Uint8Array) => Uint8Array;
+    sign?: (body: Uint8Array) => Promise<string | undefined>;
+    type?: string;
+  } = {},
+) {
   const shape = opts.shape ?? [1, ...m.segments[seg]!.inputShape];
   let body = encodeFeatures(x, shape, 'f32', {
-    modelHash: opts.hash ?? m.backbone.sha256, segment: String(seg), policy: opts.policy ?? 'max-softmax',
-    thresholds: JSON.stringify(opts.thresholds ?? deeper(seg, 2)), requestId: 't',
+    modelHash: opts.hash ?? m.backbone.sha256,
+    segment: String(seg),
+    policy: opts.policy ?? 'max-softmax',
+    thresholds: JSON.stringify(opts.thresholds ?? deeper(seg, 2)),
+    requestId: 't',
   });
   const sig = opts.sign ? await opts.sign(body) : await signBody(SECRET, body);
   if (opts.mutate) body = opts.mutate(body);
@@ -45,22 +63,31 @@ async function resume(b: RunningBackend, seg: number, x: Float32Array, opts: { t
 }
 
 /** One request on a connection of its own (so, in a cluster, to either process): status, headers, body. */
-function onNewConnection(url: string, opts: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {}) {
-  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', agent: false, headers: opts.headers ?? {} }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
+function onNewConnection(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {},
+) {
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>(
+    (resolve, reject) => {
+      const req = request(url, { method: opts.method ?? 'GET', agent: false, headers: opts.headers ?? {} }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+      });
+      req.on('error', reject);
+      req.end(opts.body);
+    },
+  );
 }
 
 /** A signed segment-1 body for one test image, as the edge sends it. */
 async function signedBody(x: Float32Array, requestId: string): Promise<{ body: Uint8Array; sig: string }> {
   const body = encodeFeatures(x, [1, ...m.segments[1]!.inputShape], 'f32', {
-    modelHash: m.backbone.sha256, segment: '1', policy: 'max-softmax', thresholds: JSON.stringify(deeper(1, 2)), requestId,
+    modelHash: m.backbone.sha256,
+    segment: '1',
+    policy: 'max-softmax',
+    thresholds: JSON.stringify(deeper(1, 2)),
+    requestId,
   });
   return { body, sig: await signBody(SECRET, body) };
 }
@@ -81,13 +108,30 @@ async function startCluster(env: Record<string, string>) {
     });
     void exited.then((code) => reject(new Error(`cluster exited (${code}): ${err}`)));
   });
-  return { url, stderr: () => err, exited, stop: async () => { p.kill('SIGTERM'); return exited; } };
+  return {
+    url,
+    stderr: () => err,
+    exited,
+    stop: async () => {
+      p.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 let b: RunningBackend;
 beforeAll(async () => {
-  const x = normaliseImages(ds.test.images, N, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, m.input.layout);
-  logits = (await runNode(new Uint8Array(readFileSync(join(DIR, m.backbone.file))), x, [N, ...m.input.shape]))[m.backbone.output]!;
+  const x = normaliseImages(
+    ds.test.images,
+    N,
+    ds.shape,
+    m.input.normalisation.mean,
+    m.input.normalisation.std,
+    m.input.layout,
+  );
+  logits = (await runNode(new Uint8Array(readFileSync(join(DIR, m.backbone.file))), x, [N, ...m.input.shape]))[
+    m.backbone.output
+  ]!;
   let cur = x;
   cuts = [];
   for (const s of m.segments.slice(0, -1)) {
@@ -107,7 +151,7 @@ describe('POST /v1/resume', () => {
       for (let i = 0; i < N; i += 7) {
         const res = await resume(b, seg, cuts[seg - 1]![i]!);
         expect(res.status).toBe(200);
-        const j = await res.json() as { classIndex: number; confidence: number; exit: number };
+        const j = (await res.json()) as { classIndex: number; confidence: number; exit: number };
         const p = softmax(logits.subarray(i * 10, (i + 1) * 10));
         expect(j.exit).toBe(m.exits.length);
         expect(j.classIndex).toBe(argmax(p));
@@ -117,7 +161,7 @@ describe('POST /v1/resume', () => {
   });
 
   it('applies the thresholds the edge sends for the deeper exits', async () => {
-    const j = await (await resume(b, 1, cuts[0]![0]!, { thresholds: deeper(1, 0) })).json() as { exit: number };
+    const j = (await (await resume(b, 1, cuts[0]![0]!, { thresholds: deeper(1, 0) })).json()) as { exit: number };
     expect(j.exit).toBe(1);
   });
 
@@ -127,7 +171,14 @@ describe('POST /v1/resume', () => {
     try {
       // Resume before the last exit (segment 2 where the bundle has 3 or more exits) so some samples exit there and the rest reach the final head.
       const seg = Math.min(2, m.exits.length - 1);
-      const ask = (be: RunningBackend) => Promise.all(cuts[seg - 1]!.map((x) => resume(be, seg, x, { thresholds: deeper(seg, 0.9) }).then((r) => r.json() as Promise<{ classIndex: number; confidence: number; exit: number; batchSize: number }>)));
+      const ask = (be: RunningBackend) =>
+        Promise.all(
+          cuts[seg - 1]!.map((x) =>
+            resume(be, seg, x, { thresholds: deeper(seg, 0.9) }).then(
+              (r) => r.json() as Promise<{ classIndex: number; confidence: number; exit: number; batchSize: number }>,
+            ),
+          ),
+        );
       const [a, s] = [await ask(batched), await ask(single)];
       expect(Math.max(...a.map((r) => r.batchSize))).toBeGreaterThan(1);
       expect(Math.max(...s.map((r) => r.batchSize))).toBe(1);
@@ -144,11 +195,30 @@ describe('POST /v1/resume', () => {
 
   it('rejects unsigned, tampered, expired and replayed bodies', async () => {
     const x = cuts[0]![0]!;
-    const code = async (r: Promise<Response>) => { const res = await r; return [res.status, ((await res.json()) as { code: string }).code]; };
+    const code = async (r: Promise<Response>) => {
+      const res = await r;
+      return [res.status, ((await res.json()) as { code: string }).code];
+    };
     expect(await code(resume(b, 1, x, { sign: async () => undefined }))).toEqual([401, 'SIGNATURE_MISSING']);
-    expect(await code(resume(b, 1, x, { mutate: (body) => { const c = body.slice(); c[c.length - 1] ^= 1; return c; } }))).toEqual([401, 'SIGNATURE_MISMATCH']);
-    expect(await code(resume(b, 1, x, { sign: (body) => signBody(SECRET, body, Date.now() - 120_000) }))).toEqual([401, 'SIGNATURE_EXPIRED']);
-    expect(await code(resume(b, 1, x, { sign: (body) => signBody('wrong-secret-wrong-secret', body) }))).toEqual([401, 'SIGNATURE_MISMATCH']);
+    expect(
+      await code(
+        resume(b, 1, x, {
+          mutate: (body) => {
+            const c = body.slice();
+            c[c.length - 1] ^= 1;
+            return c;
+          },
+        }),
+      ),
+    ).toEqual([401, 'SIGNATURE_MISMATCH']);
+    expect(await code(resume(b, 1, x, { sign: (body) => signBody(SECRET, body, Date.now() - 120_000) }))).toEqual([
+      401,
+      'SIGNATURE_EXPIRED',
+    ]);
+    expect(await code(resume(b, 1, x, { sign: (body) => signBody('wrong-secret-wrong-secret', body) }))).toEqual([
+      401,
+      'SIGNATURE_MISMATCH',
+    ]);
     let sig = '';
     const first = await resume(b, 1, x, { sign: async (body) => (sig = await signBody(SECRET, body)) });
     expect(first.status).toBe(200);
@@ -160,52 +230,100 @@ describe('POST /v1/resume', () => {
     // Raw bytes on a socket: Node's own client refuses some of these header bytes, an attacker's does not.
     const send = async (header: string) => {
       const u = new URL(b.url);
-      const text = await rawExchange(u.hostname, Number(u.port), `POST /v1/resume HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/octet-stream\r\ncontent-length: ${body.length}\r\n${SIGNATURE_HEADER}: ${header}\r\n\r\n`, (s) => s.write(body));
+      const text = await rawExchange(
+        u.hostname,
+        Number(u.port),
+        `POST /v1/resume HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/octet-stream\r\ncontent-length: ${body.length}\r\n${SIGNATURE_HEADER}: ${header}\r\n\r\n`,
+        (s) => s.write(body),
+      );
       return `${/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]} ${/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? ''}`.trim();
     };
     const hex = sig.slice(sig.indexOf('v1=') + 3);
     expect(await send(sig)).toBe('200');
     // Equivalent spellings (HTTP whitespace, hex case) parse to the same MAC: the same body, refused.
-    for (const h of [` ${sig}`, `${sig}\t`, `\t ${sig}  `, sig.replace(hex, hex.toUpperCase()), sig.replace(hex, hex.slice(0, 32) + hex.slice(32).toUpperCase())]) {
+    for (const h of [
+      ` ${sig}`,
+      `${sig}\t`,
+      `\t ${sig}  `,
+      sig.replace(hex, hex.toUpperCase()),
+      sig.replace(hex, hex.slice(0, 32) + hex.slice(32).toUpperCase()),
+    ]) {
       expect(await send(h), JSON.stringify(h)).toBe('401 SIGNATURE_REPLAYED');
     }
     // Bytes HTTP does not allow in a header (JS trim() used to strip VT and FF): Node's parser refuses the request.
     expect(await send(`\u000b${sig}`)).toBe('400 BAD_REQUEST');
     expect(await send(`${sig}\u000c`)).toBe('400 BAD_REQUEST');
     // Not the grammar at all (trim() also stripped NBSP; a second header; other field order): malformed.
-    for (const h of [`${sig}\u00a0`, `\u00a0${sig}`, `${sig}, ${sig}`, `v1=${hex},t=${sig.slice(2, sig.indexOf(','))}`, `${sig},v2=00`, sig.replace('t=', 'T=')]) {
+    for (const h of [
+      `${sig}\u00a0`,
+      `\u00a0${sig}`,
+      `${sig}, ${sig}`,
+      `v1=${hex},t=${sig.slice(2, sig.indexOf(','))}`,
+      `${sig},v2=00`,
+      sig.replace('t=', 'T='),
+    ]) {
       expect(await send(h), JSON.stringify(h)).toBe('401 SIGNATURE_MALFORMED');
     }
   });
 
   it('refuses metadata out of bounds and features that drive the model to non-finite scores', async () => {
     const x = cuts[0]![2]!;
-    const code = async (r: Promise<Response>) => { const res = await r; return [res.status, ((await res.json()) as { code: string }).code]; };
+    const code = async (r: Promise<Response>) => {
+      const res = await r;
+      return [res.status, ((await res.json()) as { code: string }).code];
+    };
     // Resuming at segment 1 needs one threshold per exit past it: one too few, one too many.
     expect(await code(resume(b, 1, x, { thresholds: deeper(2, 2) }))).toEqual([400, 'BAD_METADATA']);
     expect(await code(resume(b, 1, x, { thresholds: deeper(0, 2) }))).toEqual([400, 'BAD_METADATA']);
-    expect(await code(resume(b, 1, x, { thresholds: Array.from({ length: 5000 }, () => 0.5) }))).toEqual([400, 'BAD_METADATA']);
+    expect(await code(resume(b, 1, x, { thresholds: Array.from({ length: 5000 }, () => 0.5) }))).toEqual([
+      400,
+      'BAD_METADATA',
+    ]);
     const huge = Float32Array.from(x, (_, i) => (i % 2 ? 3e38 : -3e38));
     const r = await resume(b, 1, huge);
     expect(r.status).toBe(422);
     expect(r.headers.get('content-type')).toBe('application/problem+json');
     expect(((await r.json()) as { code: string }).code).toBe('NON_FINITE_RESULT');
     // The exit thresholds of 0 would take any finite exit at once: non-finite logits must not answer.
-    expect(await code(resume(b, 1, Float32Array.from(x, () => 3e38), { thresholds: deeper(1, 0) }))).toEqual([422, 'NON_FINITE_RESULT']);
+    expect(
+      await code(
+        resume(
+          b,
+          1,
+          Float32Array.from(x, () => 3e38),
+          { thresholds: deeper(1, 0) },
+        ),
+      ),
+    ).toEqual([422, 'NON_FINITE_RESULT']);
   });
 
   it('rejects a wrong model hash, shape, segment, truncated body, content type and oversize body', async () => {
     const x = cuts[0]![0]!;
-    const code = async (r: Promise<Response>) => { const res = await r; return [res.status, ((await res.json()) as { code: string }).code]; };
+    const code = async (r: Promise<Response>) => {
+      const res = await r;
+      return [res.status, ((await res.json()) as { code: string }).code];
+    };
     expect(await code(resume(b, 1, x, { hash: 'f'.repeat(64) }))).toEqual([409, 'MODEL_MISMATCH']);
     const [C, H, W] = m.segments[1]!.inputShape as [number, number, number];
-    expect(await code(resume(b, 1, new Float32Array(C * H * (W + 1)), { shape: [1, C, H, W + 1] }))).toEqual([400, 'BAD_SHAPE']);
-    expect(await code(resume(b, 0, new Float32Array(784), { shape: [1, ...m.input.shape] }))).toEqual([400, 'BAD_SEGMENT']);
+    expect(await code(resume(b, 1, new Float32Array(C * H * (W + 1)), { shape: [1, C, H, W + 1] }))).toEqual([
+      400,
+      'BAD_SHAPE',
+    ]);
+    expect(await code(resume(b, 0, new Float32Array(784), { shape: [1, ...m.input.shape] }))).toEqual([
+      400,
+      'BAD_SEGMENT',
+    ]);
     const trunc = async (body: Uint8Array) => signBody(SECRET, body.subarray(0, body.length - 100));
-    expect(await code(resume(b, 1, x, { sign: trunc, mutate: (body) => body.subarray(0, body.length - 100) }))).toEqual([400, 'BAD_BODY']);
+    expect(await code(resume(b, 1, x, { sign: trunc, mutate: (body) => body.subarray(0, body.length - 100) }))).toEqual(
+      [400, 'BAD_BODY'],
+    );
     expect(await code(resume(b, 1, x, { type: 'application/json' }))).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
     // The server answers 413 before the upload ends and drops that socket: send it on its own connection.
-    const big = await onNewConnection(`${b.url}/v1/resume`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(2 * 1024 * 1024) });
+    const big = await onNewConnection(`${b.url}/v1/resume`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(2 * 1024 * 1024),
+    });
     expect(big.status).toBe(413);
   });
 
@@ -215,9 +333,21 @@ describe('POST /v1/resume', () => {
     const gate = new Promise<void>((r) => (open = r));
     /** Batch sizes run at segment 1, where these tests resume. */
     const batchSizes: number[] = [];
-    const be = await startBackend({ CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', ...env }, quiet, {
-      wrapExecutor: (ex) => ({ ...ex, name: ex.name, run: async (kind, i, x, dims) => { if (kind === 'segment' && i === 1) batchSizes.push(dims[0]!); await gate; return ex.run(kind, i, x, dims); } }),
-    });
+    const be = await startBackend(
+      { CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu', ...env },
+      quiet,
+      {
+        wrapExecutor: (ex) => ({
+          ...ex,
+          name: ex.name,
+          run: async (kind, i, x, dims) => {
+            if (kind === 'segment' && i === 1) batchSizes.push(dims[0]!);
+            await gate;
+            return ex.run(kind, i, x, dims);
+          },
+        }),
+      },
+    );
     return { be, open, batchSizes };
   }
 
@@ -226,7 +356,12 @@ describe('POST /v1/resume', () => {
     try {
       // Over several connections the requests may arrive in any order: collect answers as they come.
       const answered: Response[] = [];
-      const pending = cuts[0]!.slice(0, 8).map((x) => resume(be, 1, x).then((r) => { answered.push(r); return r; }));
+      const pending = cuts[0]!.slice(0, 8).map((x) =>
+        resume(be, 1, x).then((r) => {
+          answered.push(r);
+          return r;
+        }),
+      );
       // One runs (held at the gate), two wait behind it, five are refused at once instead of queued.
       while (answered.length < 5) await new Promise((r) => setTimeout(r, 5));
       expect(answered.map((r) => r.status)).toEqual([503, 503, 503, 503, 503]);
@@ -252,8 +387,16 @@ describe('POST /v1/resume', () => {
     const t0 = performance.now();
     // A request on a new connection during the drain is refused visibly, and its connection closed.
     const { body, sig } = await signedBody(cuts[0]![0]!, 'late');
-    const late = await onNewConnection(`${be.url}/v1/resume`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig }, body });
-    expect([late.status, late.headers.connection, (JSON.parse(late.text) as { code: string }).code]).toEqual([503, 'close', 'SHUTTING_DOWN']);
+    const late = await onNewConnection(`${be.url}/v1/resume`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig },
+      body,
+    });
+    expect([late.status, late.headers.connection, (JSON.parse(late.text) as { code: string }).code]).toEqual([
+      503,
+      'close',
+      'SHUTTING_DOWN',
+    ]);
     const rs = await pending;
     await stopped;
     expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
@@ -264,15 +407,21 @@ describe('POST /v1/resume', () => {
 });
 
 describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
-  it('two HTTP processes send their batches to the primary\'s executor, answer as the full model does, share one replay guard, and report metrics summed over both', async () => {
+  it("two HTTP processes send their batches to the primary's executor, answer as the full model does, share one replay guard, and report metrics summed over both", async () => {
     const cl = await startCluster({ BACKEND_PROCESSES: '2', BACKEND_SHARED_EXECUTOR: '1' });
     const { url } = cl;
     try {
       expect(cl.stderr()).toMatch(/sharing the primary's cpu executor/);
-      const ready = await (await fetch(`${url}/readyz`)).json() as { executor: string };
+      const ready = (await (await fetch(`${url}/readyz`)).json()) as { executor: string };
       expect(ready.executor).toBe('cpu');
       // Concurrent requests over several connections, so both processes (and batching) take part.
-      const rs = await Promise.all(cuts[0]!.map((x) => resume({ url } as RunningBackend, 1, x).then((r) => r.json() as Promise<{ classIndex: number; exit: number; batchSize: number }>)));
+      const rs = await Promise.all(
+        cuts[0]!.map((x) =>
+          resume({ url } as RunningBackend, 1, x).then(
+            (r) => r.json() as Promise<{ classIndex: number; exit: number; batchSize: number }>,
+          ),
+        ),
+      );
       for (const r of rs) expect(r.batchSize).toBeGreaterThanOrEqual(1);
       rs.forEach((r, i) => {
         expect(r.exit).toBe(m.exits.length);
@@ -283,7 +432,11 @@ describe('cluster with one shared executor (BACKEND_SHARED_EXECUTOR=1)', () => {
       const { body, sig } = await signedBody(cuts[0]![0]!, 'replayed');
       const codes: string[] = [];
       for (let i = 0; i < 4; i++) {
-        const r = await onNewConnection(`${url}/v1/resume`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig }, body });
+        const r = await onNewConnection(`${url}/v1/resume`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig },
+          body,
+        });
         codes.push(r.status === 200 ? '200' : `${r.status} ${(JSON.parse(r.text) as { code: string }).code}`);
       }
       expect(codes).toEqual(['200', '401 SIGNATURE_REPLAYED', '401 SIGNATURE_REPLAYED', '401 SIGNATURE_REPLAYED']);
@@ -321,9 +474,14 @@ describe('cluster shutdown', () => {
     const { url } = cl;
     // Resuming at segment 1 runs every deeper segment and exit (five graphs on a 3-exit bundle): with batches of at most 4, 40 requests keep the executor busy.
     const xs = Array.from({ length: 40 }, (_, i) => cuts[0]![i % cuts[0]!.length]!);
-    const answers = xs.map((x) => resume({ url } as RunningBackend, 1, x).then(async (r) => {
-      return r.status === 200 ? '200' : `${r.status} ${((await r.json()) as { code: string }).code}`;
-    }, (e: Error) => `network error: ${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`));
+    const answers = xs.map((x) =>
+      resume({ url } as RunningBackend, 1, x).then(
+        async (r) => {
+          return r.status === 200 ? '200' : `${r.status} ${((await r.json()) as { code: string }).code}`;
+        },
+        (e: Error) => `network error: ${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`,
+      ),
+    );
     // Signal once every request has reached a server process (accepted, or already answered): one
     // still connecting when the listeners close would be refused at the socket, before any process saw it.
     let answered = 0;
@@ -348,7 +506,7 @@ describe('cluster shutdown', () => {
 describe('observability and config', () => {
   it('/healthz, /readyz (active executor and fallbacks) and Prometheus /metrics', async () => {
     expect((await fetch(`${b.url}/healthz`)).status).toBe(200);
-    const r = await (await fetch(`${b.url}/readyz`)).json() as { executor: string; modelHash: string };
+    const r = (await (await fetch(`${b.url}/readyz`)).json()) as { executor: string; modelHash: string };
     expect(r.executor).toBe('cpu');
     expect(r.modelHash).toBe(m.backbone.sha256);
     const res = await fetch(`${b.url}/metrics`);
@@ -371,7 +529,9 @@ describe('observability and config', () => {
   it('a bad configuration value stops start-up with a message naming it', () => {
     expect(() => loadConfig({})).toThrow(/CASCADE_SECRET/);
     expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), MAX_BATCH: '0' })).toThrow(/MAX_BATCH="0"/);
-    expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), EXECUTORS: 'tpu' })).toThrow(/unknown executor\(s\) tpu; allowed: webgpu, cuda, cpu/);
+    expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), EXECUTORS: 'tpu' })).toThrow(
+      /unknown executor\(s\) tpu; allowed: webgpu, cuda, cpu/,
+    );
     expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), CPU_SPINNING: 'yes' })).toThrow(/CPU_SPINNING="yes"/);
     expect(loadConfig({ CASCADE_SECRET: 'x'.repeat(20) }).CPU_SPINNING).toBe(false);
     expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), WEBGPU_BUILD: 'webgl' })).toThrow(/WEBGPU_BUILD="webgl"/);

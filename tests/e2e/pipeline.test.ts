@@ -6,16 +6,22 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS, resolveConfig } from '../../training/config.js';
-import { runBackbone } from '../../training/backbone/command.js';
-import { runAttach } from '../../training/attach.js';
-import { runEvaluate } from '../../training/evaluate.js';
-import { readManifest, sha256Hex } from '../../core/node/bundle.js';
-import { initTf } from '../../training/tf.js';
 import { imageShape, type Manifest } from '../../core/manifest.js';
-import { foreignMobileNet, foreignResNet, foreignVgg } from '../helpers/foreign-backbones.js';
+import { readManifest, sha256Hex } from '../../core/node/bundle.js';
+import { runAttach } from '../../training/attach.js';
+import { runBackbone } from '../../training/backbone/command.js';
+import {
+  ATTACH_CONFIGS,
+  ATTACH_DEFAULTS,
+  BACKBONE_CONFIGS,
+  BACKBONE_DEFAULTS,
+  resolveConfig,
+} from '../../training/config.js';
 import { runCuts } from '../../training/cuts.js';
+import { runEvaluate } from '../../training/evaluate.js';
 import { node, OnnxError, readOnnx, valueInfo, writeOnnx } from '../../training/onnx/proto.js';
+import { initTf } from '../../training/tf.js';
+import { foreignMobileNet, foreignResNet, foreignVgg } from '../helpers/foreign-backbones.js';
 import { fixedInput, maxAbsDiff, parity, runNode } from '../helpers/runtimes.js';
 
 let dir: string;
@@ -26,7 +32,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edge-cascade-smoke-'));
   await runBackbone(resolveConfig(BACKBONE_DEFAULTS, BACKBONE_CONFIGS, 'smoke', [`--out=${dir}`]), { quiet: true });
   backboneBefore = new Uint8Array(readFileSync(join(dir, 'backbone.onnx')));
-  manifest = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(dir, 'backbone.onnx')}`]), { quiet: true });
+  manifest = await runAttach(
+    resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(dir, 'backbone.onnx')}`]),
+    { quiet: true },
+  );
   await initTf({ backend: 'cpu', quiet: true });
 });
 
@@ -93,7 +102,13 @@ describe('smoke pipeline', () => {
 
   it('evaluate refuses a bundle whose files no longer match the manifest', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'edge-cascade-tamper-'));
-    for (const f of ['manifest.json', 'backbone.onnx', ...manifest.segments.map((s) => s.file), ...manifest.exits.map((e) => e.file), ...manifest.exits.map((e) => e.scheduler!.file)]) {
+    for (const f of [
+      'manifest.json',
+      'backbone.onnx',
+      ...manifest.segments.map((s) => s.file),
+      ...manifest.exits.map((e) => e.file),
+      ...manifest.exits.map((e) => e.scheduler!.file),
+    ]) {
       writeFileSync(join(copy, f), readFileSync(join(dir, f)));
     }
     const exit = readFileSync(join(copy, 'exit_0.onnx'));
@@ -109,10 +124,20 @@ describe('attach on a backbone made by another tool', () => {
     const bytes = foreignVgg({ batchNorm: true, opset: 13 });
     writeFileSync(join(d, 'vgg.onnx'), bytes);
     // Random weights: the sanity check (off in the smoke config) would rightly stop at chance; see the next test.
-    const m = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'vgg.onnx')}`, `--out=${join(d, 'bundle')}`]), { quiet: true });
+    const m = await runAttach(
+      resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [
+        `--backbone=${join(d, 'vgg.onnx')}`,
+        `--out=${join(d, 'bundle')}`,
+      ]),
+      { quiet: true },
+    );
     expect(m.provenance.candidates!.length).toBeGreaterThanOrEqual(3);
     // No training record beside it: half the test set calibrates, the other half evaluates.
-    expect(m.provenance.calibration).toMatchObject({ mode: 'test-half', calibrate: { images: m.provenance.counts.val }, evaluate: { images: m.provenance.counts.test } });
+    expect(m.provenance.calibration).toMatchObject({
+      mode: 'test-half',
+      calibrate: { images: m.provenance.counts.val },
+      evaluate: { images: m.provenance.counts.test },
+    });
     expect(m.provenance.calibration!.reason).toMatch(/^auto: no training record/);
     // "Backbone only" (every exit off, cost exactly 1) is on every frontier unless a cheaper point is
     // at least as accurate; no default costs more than it.
@@ -134,7 +159,14 @@ describe('attach on a backbone made by another tool', () => {
   it('attaches to a MobileNet-shaped export (ReLU6 as Clip, depthwise convs, HardSwish, squeeze-excite, the view pattern) with its features cached on disk', async () => {
     const d = mkdtempSync(join(tmpdir(), 'edge-cascade-mobilenet-'));
     writeFileSync(join(d, 'mobilenet.onnx'), foreignMobileNet({ opset: 17 }));
-    const m = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'mobilenet.onnx')}`, `--out=${join(d, 'bundle')}`, '--cache=disk']), { quiet: true });
+    const m = await runAttach(
+      resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [
+        `--backbone=${join(d, 'mobilenet.onnx')}`,
+        `--out=${join(d, 'bundle')}`,
+        '--cache=disk',
+      ]),
+      { quiet: true },
+    );
     expect(m.provenance.featureCache!.mode).toBe('disk');
     expect(m.exits.length).toBeGreaterThanOrEqual(1);
     // The disk cache is gone; the bundle re-measures from its files.
@@ -149,12 +181,26 @@ describe('attach on a backbone made by another tool', () => {
     g.node = [node('Transpose', ['input_nhwc'], ['input'], { perm: [0, 3, 1, 2] }, '/Transpose'), ...(g.node ?? [])];
     g.input = [valueInfo('input_nhwc', ['batch_size', 28, 28, 1])];
     writeFileSync(join(d, 'nhwc.onnx'), writeOnnx(model));
-    const m = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'nhwc.onnx')}`, `--out=${join(d, 'bundle')}`]), { quiet: true });
+    const m = await runAttach(
+      resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [
+        `--backbone=${join(d, 'nhwc.onnx')}`,
+        `--out=${join(d, 'bundle')}`,
+      ]),
+      { quiet: true },
+    );
     expect(m.input).toMatchObject({ name: 'input_nhwc', shape: [28, 28, 1], layout: 'NHWC' });
     expect(imageShape(m)).toEqual({ channels: 1, height: 28, width: 28 });
     // The same backbone read as NCHW is refused with the way out.
-    await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'nhwc.onnx')}`, `--out=${join(d, 'b2')}`, '--inputLayout=NCHW']), { quiet: true }))
-      .rejects.toThrow(/--inputLayout=NCHW, but the backbone's input is \[28,28,1\].*try --inputLayout=NHWC/);
+    await expect(
+      runAttach(
+        resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [
+          `--backbone=${join(d, 'nhwc.onnx')}`,
+          `--out=${join(d, 'b2')}`,
+          '--inputLayout=NCHW',
+        ]),
+        { quiet: true },
+      ),
+    ).rejects.toThrow(/--inputLayout=NCHW, but the backbone's input is \[28,28,1\].*try --inputLayout=NHWC/);
     await runEvaluate(join(d, 'bundle'));
   });
 
@@ -165,7 +211,13 @@ describe('attach on a backbone made by another tool', () => {
     relus[0]!.opType = 'Selu';
     relus[2]!.opType = 'Elu';
     writeFileSync(join(d, 'vgg.onnx'), writeOnnx(model));
-    const err = await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'vgg.onnx')}`, `--out=${join(d, 'bundle')}`]), { quiet: true }).catch((e: unknown) => e as Error);
+    const err = await runAttach(
+      resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [
+        `--backbone=${join(d, 'vgg.onnx')}`,
+        `--out=${join(d, 'bundle')}`,
+      ]),
+      { quiet: true },
+    ).catch((e: unknown) => e as Error);
     expect(err).toBeInstanceOf(OnnxError);
     expect((err as Error).message).toContain(relus[0]!.name!);
     expect((err as Error).message).toContain(relus[2]!.name!);
@@ -175,16 +227,35 @@ describe('attach on a backbone made by another tool', () => {
   it('stops before writing anything when the backbone is at chance on the calibration data', async () => {
     const d = mkdtempSync(join(tmpdir(), 'edge-cascade-chance-'));
     writeFileSync(join(d, 'vgg.onnx'), foreignVgg({ batchNorm: true, opset: 13 }));
-    await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(d, 'vgg.onnx')}`, `--out=${join(d, 'bundle')}`, '--sanity=true']), { quiet: true }))
-      .rejects.toThrow(/near chance \(10\.0 %\).*--sanity=false/);
+    await expect(
+      runAttach(
+        resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [
+          `--backbone=${join(d, 'vgg.onnx')}`,
+          `--out=${join(d, 'bundle')}`,
+          '--sanity=true',
+        ]),
+        { quiet: true },
+      ),
+    ).rejects.toThrow(/near chance \(10\.0 %\).*--sanity=false/);
     expect(existsSync(join(d, 'bundle'))).toBe(false);
   });
 
   it('stops on a trained backbone given the wrong normalisation, naming the one that works', async () => {
     // bench/byom/models/vgg.onnx: trained elsewhere (bench/byom/train-foreign.ts), ~92 % on test.
     const d = mkdtempSync(join(tmpdir(), 'edge-cascade-norm-'));
-    await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'default', ['--backbone=bench/byom/models/vgg.onnx', `--out=${join(d, 'bundle')}`, '--mean=0.5', '--std=0.1']), { quiet: true }))
-      .rejects.toThrow(/scores \d+\.\d % on 1000 calibration images with --mean=0\.5 --std=0\.1, but 9\d\.\d % with .*--mean=0\.28\d+ --std=0\.35\d+/);
+    await expect(
+      runAttach(
+        resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'default', [
+          '--backbone=bench/byom/models/vgg.onnx',
+          `--out=${join(d, 'bundle')}`,
+          '--mean=0.5',
+          '--std=0.1',
+        ]),
+        { quiet: true },
+      ),
+    ).rejects.toThrow(
+      /scores \d+\.\d % on 1000 calibration images with --mean=0\.5 --std=0\.1, but 9\d\.\d % with .*--mean=0\.28\d+ --std=0\.35\d+/,
+    );
     expect(existsSync(join(d, 'bundle'))).toBe(false);
   });
 
@@ -192,8 +263,13 @@ describe('attach on a backbone made by another tool', () => {
     const d = mkdtempSync(join(tmpdir(), 'edge-cascade-cuts-'));
     writeFileSync(join(d, 'vgg.onnx'), foreignVgg({ batchNorm: false, opset: 11 }));
     const base = [`--backbone=${join(d, 'vgg.onnx')}`, '--limitPerClass=10'];
-    await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [...base, '--cuts=not-a-tensor']), { quiet: true }))
-      .rejects.toThrow(/--cuts: "not-a-tensor" is not a valid 4-D cut point \(cut tensor "not-a-tensor" is not produced by any node.*npm run train -- cuts.*; valid: /);
+    await expect(
+      runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [...base, '--cuts=not-a-tensor']), {
+        quiet: true,
+      }),
+    ).rejects.toThrow(
+      /--cuts: "not-a-tensor" is not a valid 4-D cut point \(cut tensor "not-a-tensor" is not produced by any node.*npm run train -- cuts.*; valid: /,
+    );
   });
 
   it('names the node that reads across a cut inside a residual block, and lists the valid cuts', async () => {
@@ -201,16 +277,25 @@ describe('attach on a backbone made by another tool', () => {
     const file = join(d, 'resnet.onnx');
     writeFileSync(file, foreignResNet({ batchNorm: true, opset: 13 }));
     const table = await runCuts(file);
-    expect(table).toMatch(/\| cut tensor \| MACs before it \| features per sample \| bytes per sample f32 \/ f16 \| default candidate \|/);
+    expect(table).toMatch(
+      /\| cut tensor \| MACs before it \| features per sample \| bytes per sample f32 \/ f16 \| default candidate \|/,
+    );
     const rows = table.split('\n').filter((l) => /^\| (?!cut tensor|---)/.test(l));
     expect(rows.length).toBeGreaterThanOrEqual(3);
     expect(rows.some((r) => r.endsWith('| yes |'))).toBe(true);
     // A tensor inside a residual block (produced by a node, but the skip reads around it).
     const m = readOnnx(new Uint8Array(readFileSync(file)));
     const valid = new Set(rows.map((r) => r.split(' | ')[0]!.slice(2)));
-    const inside = (m.graph!.node ?? []).map((n) => n.output![0]!).find((t) => !valid.has(t) && !(m.graph!.output ?? []).some((o) => o.name === t));
+    const inside = (m.graph!.node ?? [])
+      .map((n) => n.output![0]!)
+      .find((t) => !valid.has(t) && !(m.graph!.output ?? []).some((o) => o.name === t));
     expect(inside).toBeDefined();
-    await expect(runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${file}`, `--cuts=${inside}`]), { quiet: true }))
-      .rejects.toThrow(/is not a valid 4-D cut point \(cannot cut at ".*": node ".*\/Add" \(Add\) after the cut reads ".*", computed before it/);
+    await expect(
+      runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${file}`, `--cuts=${inside}`]), {
+        quiet: true,
+      }),
+    ).rejects.toThrow(
+      /is not a valid 4-D cut point \(cannot cut at ".*": node ".*\/Add" \(Add\) after the cut reads ".*", computed before it/,
+    );
   });
 });

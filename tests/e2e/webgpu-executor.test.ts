@@ -10,14 +10,20 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ATTACH_CONFIGS, ATTACH_DEFAULTS, BACKBONE_CONFIGS, BACKBONE_DEFAULTS, resolveConfig } from '../../training/config.js';
-import { runBackbone } from '../../training/backbone/command.js';
-import { runAttach } from '../../training/attach.js';
 import { loadBundle } from '../../gpu-backend/src/bundle.js';
-import { graphList, type BundleFiles, type Executor } from '../../gpu-backend/src/executors/executor.js';
+import { type BundleFiles, type Executor, graphList } from '../../gpu-backend/src/executors/executor.js';
 import { createOrtNodeExecutor } from '../../gpu-backend/src/executors/ort-node.js';
 import { createWebGpuExecutor } from '../../gpu-backend/src/executors/webgpu.js';
 import { startBackend } from '../../gpu-backend/src/start-backend.js';
+import { runAttach } from '../../training/attach.js';
+import { runBackbone } from '../../training/backbone/command.js';
+import {
+  ATTACH_CONFIGS,
+  ATTACH_DEFAULTS,
+  BACKBONE_CONFIGS,
+  BACKBONE_DEFAULTS,
+  resolveConfig,
+} from '../../training/config.js';
 import { fixedInput, maxAbsDiff } from '../helpers/runtimes.js';
 
 const SKIP = process.env.EDGE_CASCADE_SKIP_WEBGPU === '1';
@@ -33,14 +39,20 @@ describe.skipIf(SKIP)('webgpu executor (Dawn; lavapipe without a GPU)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'edge-cascade-webgpu-'));
     await runBackbone(resolveConfig(BACKBONE_DEFAULTS, BACKBONE_CONFIGS, 'smoke', [`--out=${dir}`]), { quiet: true });
-    await runAttach(resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(dir, 'backbone.onnx')}`]), { quiet: true });
+    await runAttach(
+      resolveConfig(ATTACH_DEFAULTS, ATTACH_CONFIGS, 'smoke', [`--backbone=${join(dir, 'backbone.onnx')}`]),
+      { quiet: true },
+    );
     bundle = loadBundle(dir);
     try {
       gpu = await createWebGpuExecutor(bundle);
     } catch (e) {
-      throw new Error(`the webgpu executor could not start: ${(e as Error).message}\n` +
-        'It needs a Vulkan driver: on Debian bookworm run .ci/run (installs libvulkan1 + mesa-vulkan-drivers from bookworm-backports), ' +
-        'or set EDGE_CASCADE_SKIP_WEBGPU=1 to skip this file on a machine that cannot have one.', { cause: e });
+      throw new Error(
+        `the webgpu executor could not start: ${(e as Error).message}\n` +
+          'It needs a Vulkan driver: on Debian bookworm run .ci/run (installs libvulkan1 + mesa-vulkan-drivers from bookworm-backports), ' +
+          'or set EDGE_CASCADE_SKIP_WEBGPU=1 to skip this file on a machine that cannot have one.',
+        { cause: e },
+      );
     }
     cpu = await createOrtNodeExecutor('cpu', bundle, 1);
   });
@@ -84,10 +96,20 @@ describe.skipIf(SKIP)('webgpu executor (Dawn; lavapipe without a GPU)', () => {
   });
 
   it('the backend reports the adapter in /readyz, and prefers cpu over a software adapter', async () => {
-    for (const [executors, want] of [['webgpu', 'webgpu'], ['webgpu,cpu', gpu.info!.isFallbackAdapter ? 'cpu' : 'webgpu']] as const) {
-      const b = await startBackend({ CASCADE_SECRET: 'webgpu-test-secret-0123456789', PORT: '0', MODEL_DIR: dir, EXECUTORS: executors }, () => undefined);
+    for (const [executors, want] of [
+      ['webgpu', 'webgpu'],
+      ['webgpu,cpu', gpu.info!.isFallbackAdapter ? 'cpu' : 'webgpu'],
+    ] as const) {
+      const b = await startBackend(
+        { CASCADE_SECRET: 'webgpu-test-secret-0123456789', PORT: '0', MODEL_DIR: dir, EXECUTORS: executors },
+        () => undefined,
+      );
       try {
-        const r = (await (await fetch(`${b.url}/readyz`)).json()) as { executor: string; adapter?: { vendor: string }; fallbacks: { name: string; reason: string }[] };
+        const r = (await (await fetch(`${b.url}/readyz`)).json()) as {
+          executor: string;
+          adapter?: { vendor: string };
+          fallbacks: { name: string; reason: string }[];
+        };
         expect(r.executor, executors).toBe(want);
         if (want === 'webgpu') expect(r.adapter?.vendor).toBe(gpu.info!.vendor);
         else expect(r.fallbacks[0]?.reason).toMatch(/software fallback adapter/);

@@ -7,14 +7,23 @@
  * the edge's builder writes and the schema the backends read must name the same keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, type RunningBackend } from '../../gpu-backend/src/start-backend.js';
-import {
-  encodeFeatures, REQUEST_ID_HEADER, RESUME_METADATA_KEYS, RESUME_PATH, resumeAnswerSchema, resumeMetadata, resumeMetadataSchema,
-  SIGNATURE_HEADER, signBody, type FeatureEncoding, type ResumeFields,
-} from '../../core/wire.js';
-import { forward } from '../../workers/edge/src/cascade/forward.js';
 import { readManifest } from '../../core/node/bundle.js';
-import { fakeBackend, FAKE_SECRET } from '../helpers/fake-backend.js';
+import {
+  encodeFeatures,
+  type FeatureEncoding,
+  REQUEST_ID_HEADER,
+  RESUME_METADATA_KEYS,
+  RESUME_PATH,
+  type ResumeFields,
+  resumeAnswerSchema,
+  resumeMetadata,
+  resumeMetadataSchema,
+  SIGNATURE_HEADER,
+  signBody,
+} from '../../core/wire.js';
+import { type RunningBackend, startBackend } from '../../gpu-backend/src/start-backend.js';
+import { forward } from '../../workers/edge/src/cascade/forward.js';
+import { FAKE_SECRET, fakeBackend } from '../helpers/fake-backend.js';
 import { fixedInput } from '../helpers/runtimes.js';
 
 const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
@@ -25,7 +34,10 @@ const NEVER = 2;
 let real: RunningBackend;
 beforeAll(async () => {
   // The fake's secret, so one signed body is valid for both.
-  real = await startBackend({ CASCADE_SECRET: FAKE_SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu' }, () => undefined);
+  real = await startBackend(
+    { CASCADE_SECRET: FAKE_SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu' },
+    () => undefined,
+  );
 });
 afterAll(async () => {
   await real?.stop();
@@ -35,47 +47,82 @@ let n = 0;
 /** What the edge writes when it forwards at `segment` (classify.ts), with a fresh request id. */
 function fields(segment: number, over: Partial<ResumeFields> = {}): ResumeFields {
   return {
-    model: m.name, modelHash: m.backbone.sha256, segment, policy: 'max-softmax',
+    model: m.name,
+    modelHash: m.backbone.sha256,
+    segment,
+    policy: 'max-softmax',
     thresholds: m.exits.slice(segment).map(() => NEVER),
     // One score per exit the edge ran; NaN (an exit turned off) travels as null.
     scores: Array.from({ length: segment }, (_, i) => (i === 0 ? NaN : 0.25)),
-    thresholdVersion: 'default@v1', requestId: `contract-${++n}`, region: 'default', ...over,
+    thresholdVersion: 'default@v1',
+    requestId: `contract-${++n}`,
+    region: 'default',
+    ...over,
   };
 }
 
-const featuresOf = (segment: number) => fixedInput(m.segments[segment]!.inputShape.reduce((a, b) => a * b, 1), segment);
+const featuresOf = (segment: number) =>
+  fixedInput(
+    m.segments[segment]!.inputShape.reduce((a, b) => a * b, 1),
+    segment,
+  );
 const shapeOf = (segment: number) => [1, ...m.segments[segment]!.inputShape];
 
-interface Sent { body: Uint8Array; headers: Record<string, string> }
+interface Sent {
+  body: Uint8Array;
+  headers: Record<string, string>;
+}
 
 /** A signed request; `edit` changes the string metadata after the builder (to make it malformed). */
-async function request(f: ResumeFields, opts: { encoding?: FeatureEncoding; edit?: (md: Record<string, string>) => void; sign?: boolean; body?: (b: Uint8Array) => Uint8Array } = {}): Promise<Sent> {
+async function request(
+  f: ResumeFields,
+  opts: {
+    encoding?: FeatureEncoding;
+    edit?: (md: Record<string, string>) => void;
+    sign?: boolean;
+    body?: (b: Uint8Array) => Uint8Array;
+  } = {},
+): Promise<Sent> {
   const md = resumeMetadata(f);
   opts.edit?.(md);
   let body = encodeFeatures(featuresOf(f.segment), shapeOf(f.segment), opts.encoding ?? 'f32', md);
   if (opts.body) body = opts.body(body);
-  const headers: Record<string, string> = { 'content-type': 'application/octet-stream', [REQUEST_ID_HEADER]: f.requestId };
+  const headers: Record<string, string> = {
+    'content-type': 'application/octet-stream',
+    [REQUEST_ID_HEADER]: f.requestId,
+  };
   if (opts.sign !== false) headers[SIGNATURE_HEADER] = await signBody(FAKE_SECRET, body);
   return { body, headers };
 }
 
-interface Answer { status: number; type: string | null; json: Record<string, unknown> }
+interface Answer {
+  status: number;
+  type: string | null;
+  json: Record<string, unknown>;
+}
 
 async function answer(res: Response): Promise<Answer> {
-  return { status: res.status, type: res.headers.get('content-type'), json: await res.json() as Record<string, unknown> };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    json: (await res.json()) as Record<string, unknown>,
+  };
 }
 
 /** The same request to both backends (the real one's replay guard sees it once). */
 async function both(s: Sent): Promise<{ real: Answer; fake: Answer }> {
   const init = () => ({ method: 'POST', body: s.body as unknown as BodyInit, headers: s.headers });
-  const [r, f] = await Promise.all([fetch(`${real.url}${RESUME_PATH}`, init()), fakeBackend(new Request(`http://backend${RESUME_PATH}`, init()))]);
+  const [r, f] = await Promise.all([
+    fetch(`${real.url}${RESUME_PATH}`, init()),
+    fakeBackend(new Request(`http://backend${RESUME_PATH}`, init())),
+  ]);
   return { real: await answer(r), fake: await answer(f) };
 }
 
 const keys = (o: unknown) => Object.keys(o as object).sort();
 
 describe('the wire contract (core/wire.ts)', () => {
-  it('the edge\'s metadata builder writes exactly the schema\'s keys, and the schema reads back what it wrote', () => {
+  it("the edge's metadata builder writes exactly the schema's keys, and the schema reads back what it wrote", () => {
     const f = fields(1);
     const written = resumeMetadata(f);
     expect(keys(written)).toEqual(keys(resumeMetadataSchema.shape));
@@ -105,30 +152,122 @@ describe('the wire contract (core/wire.ts)', () => {
     }
   });
 
-  it('the edge\'s forward() takes either backend\'s answer', async () => {
-    for (const [name, url, fetcher] of [['real', real.url, (req: Request) => fetch(req)], ['fake', 'http://backend', fakeBackend]] as const) {
+  it("the edge's forward() takes either backend's answer", async () => {
+    for (const [name, url, fetcher] of [
+      ['real', real.url, (req: Request) => fetch(req)],
+      ['fake', 'http://backend', fakeBackend],
+    ] as const) {
       const f = fields(1);
-      const r = await forward({ fetcher, url, secret: FAKE_SECRET, timeoutMs: 10_000 }, (await request(f)).body, f.requestId);
+      const r = await forward(
+        { fetcher, url, secret: FAKE_SECRET, timeoutMs: 10_000 },
+        (await request(f)).body,
+        f.requestId,
+      );
       expect(r.ok ? 'ok' : `${r.reason}: ${r.detail}`, name).toBe('ok');
     }
   });
 
   // Malformed requests, each signed correctly: the same status and code from both, as problem+json.
   const cases: [string, () => Promise<Sent>, number, string][] = [
-    ['missing segment', () => request(fields(1), { edit: (md) => { delete md.segment; } }), 400, 'BAD_METADATA'],
-    ['segment "0x1"', () => request(fields(1), { edit: (md) => { md.segment = '0x1'; } }), 400, 'BAD_METADATA'],
-    ['missing modelHash', () => request(fields(1), { edit: (md) => { delete md.modelHash; } }), 400, 'BAD_METADATA'],
-    ['unknown policy', () => request(fields(1), { edit: (md) => { md.policy = 'fastest'; } }), 400, 'BAD_METADATA'],
-    ['thresholds not JSON', () => request(fields(1), { edit: (md) => { md.thresholds = '[0.5,'; } }), 400, 'BAD_METADATA'],
-    ['scores of the wrong length', () => request(fields(2), { edit: (md) => { md.scores = '[0.5]'; } }), 400, 'BAD_METADATA'],
-    ['a region over the length limit', () => request(fields(1), { edit: (md) => { md.region = 'x'.repeat(1025); } }), 400, 'BAD_METADATA'],
-    ['segment 0', () => request(fields(1), { edit: (md) => { md.segment = '0'; } }), 400, 'BAD_SEGMENT'],
+    [
+      'missing segment',
+      () =>
+        request(fields(1), {
+          edit: (md) => {
+            delete md.segment;
+          },
+        }),
+      400,
+      'BAD_METADATA',
+    ],
+    [
+      'segment "0x1"',
+      () =>
+        request(fields(1), {
+          edit: (md) => {
+            md.segment = '0x1';
+          },
+        }),
+      400,
+      'BAD_METADATA',
+    ],
+    [
+      'missing modelHash',
+      () =>
+        request(fields(1), {
+          edit: (md) => {
+            delete md.modelHash;
+          },
+        }),
+      400,
+      'BAD_METADATA',
+    ],
+    [
+      'unknown policy',
+      () =>
+        request(fields(1), {
+          edit: (md) => {
+            md.policy = 'fastest';
+          },
+        }),
+      400,
+      'BAD_METADATA',
+    ],
+    [
+      'thresholds not JSON',
+      () =>
+        request(fields(1), {
+          edit: (md) => {
+            md.thresholds = '[0.5,';
+          },
+        }),
+      400,
+      'BAD_METADATA',
+    ],
+    [
+      'scores of the wrong length',
+      () =>
+        request(fields(2), {
+          edit: (md) => {
+            md.scores = '[0.5]';
+          },
+        }),
+      400,
+      'BAD_METADATA',
+    ],
+    [
+      'a region over the length limit',
+      () =>
+        request(fields(1), {
+          edit: (md) => {
+            md.region = 'x'.repeat(1025);
+          },
+        }),
+      400,
+      'BAD_METADATA',
+    ],
+    [
+      'segment 0',
+      () =>
+        request(fields(1), {
+          edit: (md) => {
+            md.segment = '0';
+          },
+        }),
+      400,
+      'BAD_SEGMENT',
+    ],
     ['a truncated body', () => request(fields(1), { body: (b) => b.subarray(0, b.length - 100) }), 400, 'BAD_BODY'],
     ['no signature', () => request(fields(1), { sign: false }), 401, 'SIGNATURE_MISSING'],
   ];
   it.each(cases)('both refuse %s alike', async (_name, make, status, code) => {
     const got = await both(await make());
-    expect([got.real.status, got.real.json.code, got.fake.status, got.fake.json.code]).toEqual([status, code, status, code]);
+    expect([got.real.status, got.real.json.code, got.fake.status, got.fake.json.code]).toEqual([
+      status,
+      code,
+      status,
+      code,
+    ]);
     for (const a of [got.real, got.fake]) {
       expect(a.type).toBe('application/problem+json');
       expect(keys(a.json)).toEqual(['code', 'detail', 'requestId', 'status', 'title', 'type']);

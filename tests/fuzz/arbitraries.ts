@@ -12,7 +12,7 @@ import { edgeClasses } from './edge-arbitraries.js';
 import { pngClasses } from './png-arbitraries.js';
 import type { FuzzClass, FuzzModel } from './types.js';
 
-export type { FuzzCase, FuzzClass, FuzzModel, FuzzRequest, Expect, Step } from './types.js';
+export type { Expect, FuzzCase, FuzzClass, FuzzModel, FuzzRequest, Step } from './types.js';
 
 /** The edge worker's classes: classify (JSON, raw, PNG, content types, sizes), headers, paths, admin. */
 export function edgeSurface(m: FuzzModel, adminToken: string): FuzzClass[] {

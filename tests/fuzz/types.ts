@@ -23,9 +23,24 @@ export interface FuzzRequest {
 
 /** Spellings of `x-cascade-signature` for the same (t, MAC); only some are syntactically valid. */
 export type Spelling =
-  | 'canonical' | 'upper-hex' | 'mixed-hex' | 'ows-space' | 'ows-tab' | 'reordered' | 'duplicate' | 'duplicate-variant'
-  | 'space-after-comma' | 'semicolon' | 'extra-field' | 'leading-zero-t' | 'upper-keys' | 'trailing-comma' | 'spaces-around-equals'
-  | 'plus-t' | 'quoted' | 'v1-twice';
+  | 'canonical'
+  | 'upper-hex'
+  | 'mixed-hex'
+  | 'ows-space'
+  | 'ows-tab'
+  | 'reordered'
+  | 'duplicate'
+  | 'duplicate-variant'
+  | 'space-after-comma'
+  | 'semicolon'
+  | 'extra-field'
+  | 'leading-zero-t'
+  | 'upper-keys'
+  | 'trailing-comma'
+  | 'spaces-around-equals'
+  | 'plus-t'
+  | 'quoted'
+  | 'v1-twice';
 
 /** How the runner signs a backend step just before sending it (the clock is the runner's). */
 export interface SignSpec {

@@ -1,6 +1,7 @@
 /** Small helpers shared by the generators and runners (no Node APIs: they run in workerd too). */
-import { mulberry32 } from '../../core/random.js';
+
 import { POLICIES, type Policy } from '../../core/policies.js';
+import { mulberry32 } from '../../core/random.js';
 import type { FuzzModel } from './types.js';
 
 /** The policies the bundle can serve: `eenet` only where every exit has a scheduler (the backend refuses it otherwise). */
@@ -19,7 +20,10 @@ export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -27,13 +31,15 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 export const prng = mulberry32;
 
 export function randomBytes(seed: number, n: number): Uint8Array {
-  const r = prng(seed), out = new Uint8Array(n);
+  const r = prng(seed),
+    out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = Math.floor(r() * 256);
   return out;
 }
 
 export function randomInts(seed: number, n: number, below: number): number[] {
-  const r = prng(seed), out = new Array<number>(n);
+  const r = prng(seed),
+    out = new Array<number>(n);
   for (let i = 0; i < n; i++) out[i] = Math.floor(r() * below);
   return out;
 }

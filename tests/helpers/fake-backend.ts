@@ -12,8 +12,18 @@
  * @example
  * serviceBindings: { BACKEND: fakeBackend } // vitest.config.ts; sign with FAKE_SECRET
  */
-import { decodeFeatures, parseResumeMetadata, REQUEST_ID_HEADER, RESUME_PATH, SafetensorsError, SIGNATURE_HEADER, verifyBody, type ResumeAnswer } from '../../core/wire.js';
+
 import { problemResponse } from '../../core/problem.js';
+import {
+  decodeFeatures,
+  parseResumeMetadata,
+  REQUEST_ID_HEADER,
+  RESUME_PATH,
+  type ResumeAnswer,
+  SafetensorsError,
+  SIGNATURE_HEADER,
+  verifyBody,
+} from '../../core/wire.js';
 
 export const FAKE_SECRET = 'test-cascade-secret';
 export const SLOW_MS = 5_000;
@@ -22,12 +32,14 @@ export async function fakeBackend(req: Request): Promise<Response> {
   const url = new URL(req.url);
   if (url.pathname === '/healthz') return Response.json({ ok: true });
   const id = req.headers.get(REQUEST_ID_HEADER) ?? '';
-  const refuse = (status: 400 | 401 | 404 | 500, code: string, detail: string) => problemResponse(status, code, detail, { requestId: id });
+  const refuse = (status: 400 | 401 | 404 | 500, code: string, detail: string) =>
+    problemResponse(status, code, detail, { requestId: id });
   if (id.startsWith('down-')) return new Response('Bad Gateway', { status: 502 });
   if (id.startsWith('slow-')) await new Promise((r) => setTimeout(r, SLOW_MS));
   if (id.startsWith('garbage-')) return new Response('<html>oops</html>', { status: 200 });
   if (id.startsWith('error-')) return refuse(500, 'INTERNAL', 'unexpected error (fake backend, error- request id)');
-  if (req.method !== 'POST' || url.pathname !== RESUME_PATH) return refuse(404, 'NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
+  if (req.method !== 'POST' || url.pathname !== RESUME_PATH)
+    return refuse(404, 'NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
   const body = new Uint8Array(await req.arrayBuffer());
   const sig = await verifyBody(FAKE_SECRET, body, req.headers.get(SIGNATURE_HEADER), { windowMs: 30_000 });
   if (!sig.ok) return refuse(401, `SIGNATURE_${sig.reason.toUpperCase()}`, `${SIGNATURE_HEADER} is ${sig.reason}`);
@@ -43,11 +55,21 @@ export async function fakeBackend(req: Request): Promise<Response> {
   const md = meta.data;
   // Stricter than the real backend on purpose: the edge must send one sample, and its own request id
   // in the metadata as in the header.
-  if (f.shape[0] !== 1 || md.requestId !== id) return refuse(400, 'BAD_METADATA', `shape [${f.shape}], metadata requestId ${JSON.stringify(md.requestId)}, header ${JSON.stringify(id)}`);
+  if (f.shape[0] !== 1 || md.requestId !== id)
+    return refuse(
+      400,
+      'BAD_METADATA',
+      `shape [${f.shape}], metadata requestId ${JSON.stringify(md.requestId)}, header ${JSON.stringify(id)}`,
+    );
   // What the real backend checks without needing the bundle: a resumable segment, and (when sent)
   // one score per exit the edge ran. The final head is then exit segment + deeper thresholds.
   if (md.segment < 1) return refuse(400, 'BAD_SEGMENT', `segment ${md.segment} is not resumable`);
-  if (md.scores && md.scores.length !== md.segment) return refuse(400, 'BAD_METADATA', `scores has ${md.scores.length} entries; resuming at segment ${md.segment} needs one per exit the edge ran (${md.segment})`);
+  if (md.scores && md.scores.length !== md.segment)
+    return refuse(
+      400,
+      'BAD_METADATA',
+      `scores has ${md.scores.length} entries; resuming at segment ${md.segment} needs one per exit the edge ran (${md.segment})`,
+    );
   return Response.json({
     classIndex: 4,
     label: 'Coat',

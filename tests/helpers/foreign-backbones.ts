@@ -8,30 +8,63 @@
  * @example
  * const bytes = foreignMobileNet({ opset: 18 }); // Clip, depthwise convs, HardSwish, squeeze-excite
  */
-import { constantNode, floatTensor, int64Tensor, makeModel, node, valueInfo, writeOnnx, type Node, type TensorProto } from '../../training/onnx/proto.js';
+
 import { gaussian, mulberry32 } from '../../training/backbone/resnet.js';
+import {
+  constantNode,
+  floatTensor,
+  int64Tensor,
+  makeModel,
+  type Node,
+  node,
+  type TensorProto,
+  valueInfo,
+  writeOnnx,
+} from '../../training/onnx/proto.js';
 
 class Builder {
   nodes: Node[] = [];
   inits: TensorProto[] = [];
   private k = 0;
   private readonly rand: () => number;
-  constructor(seed: number) { this.rand = mulberry32(seed); }
+  constructor(seed: number) {
+    this.rand = mulberry32(seed);
+  }
 
-  private t(): string { return `onnx::${100 + this.k++}`; }
+  private t(): string {
+    return `onnx::${100 + this.k++}`;
+  }
 
   weight(name: string, dims: number[], std: number): string {
-    this.inits.push(floatTensor(name, dims, gaussian(this.rand, dims.reduce((a, b) => a * b, 1), std)));
+    this.inits.push(
+      floatTensor(
+        name,
+        dims,
+        gaussian(
+          this.rand,
+          dims.reduce((a, b) => a * b, 1),
+          std,
+        ),
+      ),
+    );
     return name;
   }
 
   conv(path: string, x: string, cin: number, cout: number, k: number, stride = 1, bias = true, group = 1): string {
     const out = this.t();
-    const w = this.weight(`${path}.weight`, [cout, cin / group, k, k], Math.sqrt(2 * group / (cin * k * k)));
+    const w = this.weight(`${path}.weight`, [cout, cin / group, k, k], Math.sqrt((2 * group) / (cin * k * k)));
     const ins = [x, w];
     if (bias) ins.push(this.weight(`${path}.bias`, [cout], 0.05));
     const p = Math.floor(k / 2);
-    this.nodes.push(node('Conv', ins, [out], { kernel_shape: [k, k], strides: [stride, stride], pads: [p, p, p, p], dilations: [1, 1], group }, `/${path.replaceAll('.', '/')}/Conv`));
+    this.nodes.push(
+      node(
+        'Conv',
+        ins,
+        [out],
+        { kernel_shape: [k, k], strides: [stride, stride], pads: [p, p, p, p], dilations: [1, 1], group },
+        `/${path.replaceAll('.', '/')}/Conv`,
+      ),
+    );
     return out;
   }
 
@@ -44,10 +77,16 @@ class Builder {
 
   /** `x.view(x.size(0), -1)`: Shape → Gather(0) → Unsqueeze → Concat with [-1] → Reshape (Unsqueeze axes an input from opset 13). */
   view(x: string, opset: number): string {
-    const dim0 = this.op('Gather', [this.op('Shape', [x], {}, '/Shape'), this.constant(int64Tensor('', [0], []))], { axis: 0 }, '/Gather');
-    const batch = opset >= 13
-      ? this.op('Unsqueeze', [dim0, this.constant(int64Tensor('', [0]))], {}, '/Unsqueeze')
-      : this.op('Unsqueeze', [dim0], { axes: [0] }, '/Unsqueeze');
+    const dim0 = this.op(
+      'Gather',
+      [this.op('Shape', [x], {}, '/Shape'), this.constant(int64Tensor('', [0], []))],
+      { axis: 0 },
+      '/Gather',
+    );
+    const batch =
+      opset >= 13
+        ? this.op('Unsqueeze', [dim0, this.constant(int64Tensor('', [0]))], {}, '/Unsqueeze')
+        : this.op('Unsqueeze', [dim0], { axes: [0] }, '/Unsqueeze');
     const shape = this.op('Concat', [batch, this.constant(int64Tensor('', [-1]))], { axis: 0 }, '/Concat');
     return this.op('Reshape', [x, shape], {}, '/Reshape');
   }
@@ -55,10 +94,30 @@ class Builder {
   bn(path: string, x: string, c: number): string {
     const out = this.t();
     const pos = (name: string, base: number, spread: number) => {
-      this.inits.push(floatTensor(`${path}.${name}`, [c], Float32Array.from({ length: c }, () => base + spread * this.rand())));
+      this.inits.push(
+        floatTensor(
+          `${path}.${name}`,
+          [c],
+          Float32Array.from({ length: c }, () => base + spread * this.rand()),
+        ),
+      );
       return `${path}.${name}`;
     };
-    this.nodes.push(node('BatchNormalization', [x, pos('weight', 0.8, 0.4), pos('bias', -0.1, 0.2), pos('running_mean', -0.1, 0.2), pos('running_var', 0.5, 1)], [out], { epsilon: 1e-5, momentum: 0.9 }, `/${path.replaceAll('.', '/')}/BatchNormalization`));
+    this.nodes.push(
+      node(
+        'BatchNormalization',
+        [
+          x,
+          pos('weight', 0.8, 0.4),
+          pos('bias', -0.1, 0.2),
+          pos('running_mean', -0.1, 0.2),
+          pos('running_var', 0.5, 1),
+        ],
+        [out],
+        { epsilon: 1e-5, momentum: 0.9 },
+        `/${path.replaceAll('.', '/')}/BatchNormalization`,
+      ),
+    );
     return out;
   }
 
@@ -77,13 +136,19 @@ class Builder {
   }
 
   model(opset: number, input: string, output: string, classes: number): Uint8Array {
-    return writeOnnx(makeModel({
-      name: 'main_graph',
-      node: this.nodes,
-      initializer: this.inits,
-      input: [valueInfo(input, ['batch_size', 1, 28, 28])],
-      output: [valueInfo(output, ['batch_size', classes])],
-    }, opset, 'pytorch'));
+    return writeOnnx(
+      makeModel(
+        {
+          name: 'main_graph',
+          node: this.nodes,
+          initializer: this.inits,
+          input: [valueInfo(input, ['batch_size', 1, 28, 28])],
+          output: [valueInfo(output, ['batch_size', classes])],
+        },
+        opset,
+        'pytorch',
+      ),
+    );
   }
 }
 
@@ -149,9 +214,17 @@ export function foreignVgg(opts: { batchNorm: boolean; opset: number; view?: boo
  * Small by default; `init`, `growth` and `layers` (per block) make the wide maps whose features
  * strain memory (bench/byom/densenet-memory.ts).
  */
-export function foreignDenseNet(opts: { batchNorm: boolean; opset: number; init?: number; growth?: number; layers?: number[] }): Uint8Array {
+export function foreignDenseNet(opts: {
+  batchNorm: boolean;
+  opset: number;
+  init?: number;
+  growth?: number;
+  layers?: number[];
+}): Uint8Array {
   const b = new Builder(13);
-  const growth = opts.growth ?? 6, init = opts.init ?? 8, layers = opts.layers ?? [2, 2];
+  const growth = opts.growth ?? 6,
+    init = opts.init ?? 8,
+    layers = opts.layers ?? [2, 2];
   let x = b.conv('features.conv0', 'input', 1, init, 3, 1, true);
   let c = init;
   for (let blk = 1; blk <= layers.length; blk++) {
@@ -167,7 +240,12 @@ export function foreignDenseNet(opts: { batchNorm: boolean; opset: number; init?
     let y = opts.batchNorm ? b.bn(`${tp}.norm`, x, c) : x;
     y = b.op('Relu', [y], {}, `/${tp.replaceAll('.', '/')}/relu/Relu`);
     y = b.conv(`${tp}.conv`, y, c, Math.floor(c / 2), 1, 1, !opts.batchNorm);
-    x = b.op('AveragePool', [y], { kernel_shape: [2, 2], strides: [2, 2] }, `/${tp.replaceAll('.', '/')}/pool/AveragePool`);
+    x = b.op(
+      'AveragePool',
+      [y],
+      { kernel_shape: [2, 2], strides: [2, 2] },
+      `/${tp.replaceAll('.', '/')}/pool/AveragePool`,
+    );
     c = Math.floor(c / 2);
   }
   x = b.op('Relu', [x], {}, '/features/relu_final/Relu');
@@ -194,12 +272,24 @@ export function foreignMobileNet(opts: { opset: number }): Uint8Array {
       b.inits.push(floatTensor(name, [], Float32Array.of(v)));
       return name;
     };
-    return b.op('Clip', [x, bound(0, `onnx::Clip_${path}_min`), bound(6, `onnx::Clip_${path}_max`)], {}, `/${path}/Clip`);
+    return b.op(
+      'Clip',
+      [x, bound(0, `onnx::Clip_${path}_min`), bound(6, `onnx::Clip_${path}_max`)],
+      {},
+      `/${path}/Clip`,
+    );
   };
-  const hardswish = (path: string, x: string) => (opset >= 14
-    ? b.op('HardSwish', [x], {}, `/${path}/HardSwish`)
-    : b.op('Mul', [x, b.op('HardSigmoid', [x], { alpha: 1 / 6, beta: 0.5 }, `/${path}/HardSigmoid`)], {}, `/${path}/Mul`));
-  const cbn = (path: string, x: string, cin: number, cout: number, k: number, s: number, group = 1) => b.bn(`${path}.1`, b.conv(`${path}.0`, x, cin, cout, k, s, false, group), cout);
+  const hardswish = (path: string, x: string) =>
+    opset >= 14
+      ? b.op('HardSwish', [x], {}, `/${path}/HardSwish`)
+      : b.op(
+          'Mul',
+          [x, b.op('HardSigmoid', [x], { alpha: 1 / 6, beta: 0.5 }, `/${path}/HardSigmoid`)],
+          {},
+          `/${path}/Mul`,
+        );
+  const cbn = (path: string, x: string, cin: number, cout: number, k: number, s: number, group = 1) =>
+    b.bn(`${path}.1`, b.conv(`${path}.0`, x, cin, cout, k, s, false, group), cout);
   const pool = (path: string, x: string, reduceMean: boolean) => {
     if (!reduceMean) return b.op('GlobalAveragePool', [x], {}, `/${path}/GlobalAveragePool`);
     return opset >= 18
@@ -209,10 +299,23 @@ export function foreignMobileNet(opts: { opset: number }): Uint8Array {
   const se = (path: string, x: string, c: number, squeeze: number, reduceMean: boolean) => {
     let s = b.conv(`${path}.fc1`, pool(path, x, reduceMean), c, squeeze, 1);
     s = b.conv(`${path}.fc2`, b.op('Relu', [s], {}, `/${path}/relu/Relu`), squeeze, c, 1);
-    return b.op('Mul', [x, b.op('HardSigmoid', [s], { alpha: 1 / 6, beta: 0.5 }, `/${path}/scale_activation/HardSigmoid`)], {}, `/${path}/Mul`);
+    return b.op(
+      'Mul',
+      [x, b.op('HardSigmoid', [s], { alpha: 1 / 6, beta: 0.5 }, `/${path}/scale_activation/HardSigmoid`)],
+      {},
+      `/${path}/Mul`,
+    );
   };
   /** expand 1×1 → depthwise 3×3 → squeeze-excite → project 1×1, residual when shapes allow. */
-  const block = (i: number, x: string, cin: number, hidden: number, cout: number, stride: number, reduceMean: boolean) => {
+  const block = (
+    i: number,
+    x: string,
+    cin: number,
+    hidden: number,
+    cout: number,
+    stride: number,
+    reduceMean: boolean,
+  ) => {
     const p = `features.${i}.block`;
     let y = hardswish(`${p}.0`, cbn(`${p}.0`, x, cin, hidden, 1, 1));
     y = hardswish(`${p}.1`, cbn(`${p}.1`, y, hidden, hidden, 3, stride, hidden));
@@ -221,7 +324,7 @@ export function foreignMobileNet(opts: { opset: number }): Uint8Array {
   };
   let x = relu6('features/0/2', cbn('features.0', 'input', 1, 8, 3, 2), true); // 28 → 14
   // features.1: MobileNetV2's first block, depthwise → project, ReLU6, identity shortcut.
-  let y = relu6('features/1/conv/0/2', cbn('features.1.conv.0', x, 8, 8, 3, 1, 8), false);
+  const y = relu6('features/1/conv/0/2', cbn('features.1.conv.0', x, 8, 8, 3, 1, 8), false);
   x = b.op('Add', [cbn('features.1.conv.1', y, 8, 8, 1, 1), x], {}, '/features/1/Add');
   x = block(2, x, 8, 24, 16, 2, false); // 14 → 7
   x = block(3, x, 16, 32, 16, 1, true);

@@ -24,13 +24,25 @@ export interface PngImage {
   /** tRNS payload as the spec lays it out */
   trns?: Uint8Array;
 }
-export interface Chunk { type: string; data: Uint8Array; /** override the CRC (to write a bad one) */ crc?: number }
+export interface Chunk {
+  type: string;
+  data: Uint8Array /** override the CRC (to write a bad one) */;
+  crc?: number;
+}
 
 /** Samples per pixel by colour type (PNG spec, table 11.1). */
 const CHANNELS: Record<ColorType, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 /** Adam7 passes: [x0, y0, dx, dy] (PNG spec, 8.2). */
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -53,24 +65,31 @@ const u32 = (v: number) => Uint8Array.of(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) 
 
 function checkImage(img: PngImage): void {
   const n = img.width * img.height * CHANNELS[img.colorType];
-  if (img.samples.length !== n) throw new Error(`samples has ${img.samples.length} values; ${img.width}×${img.height} colour type ${img.colorType} needs ${n}`);
+  if (img.samples.length !== n)
+    throw new Error(
+      `samples has ${img.samples.length} values; ${img.width}×${img.height} colour type ${img.colorType} needs ${n}`,
+    );
   const max = 2 ** img.bitDepth;
   for (let i = 0; i < n; i++) {
     const v = img.samples[i]!;
-    if (!Number.isInteger(v) || v < 0 || v >= max) throw new Error(`sample ${i} is ${v}; bit depth ${img.bitDepth} needs 0..${max - 1}`);
+    if (!Number.isInteger(v) || v < 0 || v >= max)
+      throw new Error(`sample ${i} is ${v}; bit depth ${img.bitDepth} needs 0..${max - 1}`);
   }
 }
 
 /** Packs one row of samples (MSB first below 8 bits, big-endian at 16) into bytes. */
 function packRow(img: PngImage, xs: number[], y: number): Uint8Array {
-  const ch = CHANNELS[img.colorType], bd = img.bitDepth;
+  const ch = CHANNELS[img.colorType],
+    bd = img.bitDepth;
   const out = new Uint8Array(Math.ceil((xs.length * ch * bd) / 8));
   let bit = 0;
   for (const x of xs) {
     for (let c = 0; c < ch; c++) {
       const v = img.samples[(y * img.width + x) * ch + c]!;
-      if (bd === 16) { out[bit >> 3] = v >> 8; out[(bit >> 3) + 1] = v & 0xff; }
-      else if (bd === 8) out[bit >> 3] = v;
+      if (bd === 16) {
+        out[bit >> 3] = v >> 8;
+        out[(bit >> 3) + 1] = v & 0xff;
+      } else if (bd === 8) out[bit >> 3] = v;
       else out[bit >> 3]! |= v << (8 - bd - (bit & 7));
       bit += bd;
     }
@@ -79,7 +98,10 @@ function packRow(img: PngImage, xs: number[], y: number): Uint8Array {
 }
 
 function paeth(a: number, b: number, c: number): number {
-  const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+  const p = a + b - c,
+    pa = Math.abs(p - a),
+    pb = Math.abs(p - b),
+    pc = Math.abs(p - c);
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
@@ -88,7 +110,9 @@ function filterRow(type: number, row: Uint8Array, prev: Uint8Array, bpp: number)
   const out = new Uint8Array(row.length + 1);
   out[0] = type;
   for (let i = 0; i < row.length; i++) {
-    const a = i >= bpp ? row[i - bpp]! : 0, b = prev[i]!, c = i >= bpp ? prev[i - bpp]! : 0;
+    const a = i >= bpp ? row[i - bpp]! : 0,
+      b = prev[i]!,
+      c = i >= bpp ? prev[i - bpp]! : 0;
     const pred = type === 0 ? 0 : type === 1 ? a : type === 2 ? b : type === 3 ? (a + b) >> 1 : paeth(a, b, c);
     out[i + 1] = (row[i]! - pred) & 0xff;
   }
@@ -114,12 +138,18 @@ function rawData(img: PngImage, filter: 0 | 1 | 2 | 3 | 4 | 'mixed'): Uint8Array
   }
   const out = new Uint8Array(rows.reduce((s, r) => s + r.length, 0));
   let o = 0;
-  for (const r of rows) { out.set(r, o); o += r.length; }
+  for (const r of rows) {
+    out.set(r, o);
+    o += r.length;
+  }
   return out;
 }
 
 /** The chunk list of a valid PNG for img (IHDR, PLTE?, tRNS?, IDAT×n, IEND). filter: one filter type for every row, or 'mixed' (row i uses i % 5). idatSplit: max bytes per IDAT chunk. */
-export function pngChunks(img: PngImage, opts: { filter?: 0 | 1 | 2 | 3 | 4 | 'mixed'; idatSplit?: number; zlibLevel?: number } = {}): Chunk[] {
+export function pngChunks(
+  img: PngImage,
+  opts: { filter?: 0 | 1 | 2 | 3 | 4 | 'mixed'; idatSplit?: number; zlibLevel?: number } = {},
+): Chunk[] {
   checkImage(img);
   const ihdr = new Uint8Array(13);
   ihdr.set(u32(img.width), 0);
@@ -162,14 +192,19 @@ export function encodePng(img: PngImage, opts?: Parameters<typeof pngChunks>[1])
 /** What a correct reader must produce for img: u8, channels = want (1 or 3), same conversion rules as core/image.ts, no resize. */
 export function expectedPixels(img: PngImage, want: 1 | 3): Uint8Array {
   checkImage(img);
-  const ch = CHANNELS[img.colorType], bd = img.bitDepth, max = 2 ** bd - 1;
+  const ch = CHANNELS[img.colorType],
+    bd = img.bitDepth,
+    max = 2 ** bd - 1;
   const t = img.trns;
   const out = new Uint8Array(img.width * img.height * want);
   // Sample → u8, as core/image.ts's rules say: 16-bit keeps the high byte, low-bit grey is stretched.
   const to8 = (v: number) => (bd === 16 ? v >> 8 : Math.round((v * 255) / max));
   for (let i = 0; i < img.width * img.height; i++) {
     const s = Array.from({ length: ch }, (_, c) => img.samples[i * ch + c]!);
-    let r: number, g: number, b: number, a = 255;
+    let r: number,
+      g: number,
+      b: number,
+      a = 255;
     if (img.colorType === 3) {
       const p = img.palette?.[s[0]!];
       if (!p) throw new Error(`palette index ${s[0]} has no palette entry`);
@@ -182,12 +217,22 @@ export function expectedPixels(img: PngImage, want: 1 | 3): Uint8Array {
     } else {
       [r, g, b] = [to8(s[0]!), to8(s[1]!), to8(s[2]!)];
       if (img.colorType === 6) a = to8(s[3]!);
-      else if (t && s[0] === ((t[0]! << 8) | t[1]!) && s[1] === ((t[2]! << 8) | t[3]!) && s[2] === ((t[4]! << 8) | t[5]!)) a = 0;
+      else if (
+        t &&
+        s[0] === ((t[0]! << 8) | t[1]!) &&
+        s[1] === ((t[2]! << 8) | t[3]!) &&
+        s[2] === ((t[4]! << 8) | t[5]!)
+      )
+        a = 0;
     }
     // Composite on black, then BT.601 luma for grey; the same arithmetic as convertChannels.
     const alpha = a / 255;
     if (want === 1) out[i] = Math.round((0.299 * r + 0.587 * g + 0.114 * b) * alpha);
-    else { out[i * 3] = Math.round(r * alpha); out[i * 3 + 1] = Math.round(g * alpha); out[i * 3 + 2] = Math.round(b * alpha); }
+    else {
+      out[i * 3] = Math.round(r * alpha);
+      out[i * 3 + 1] = Math.round(g * alpha);
+      out[i * 3 + 2] = Math.round(b * alpha);
+    }
   }
   return out;
 }

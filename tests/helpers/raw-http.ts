@@ -9,7 +9,13 @@
  */
 import { connect, type Socket } from 'node:net';
 
-export function rawExchange(host: string, port: number, head: string, act: (s: Socket) => void, timeoutMs = 15_000): Promise<string> {
+export function rawExchange(
+  host: string,
+  port: number,
+  head: string,
+  act: (s: Socket) => void,
+  timeoutMs = 15_000,
+): Promise<string> {
   return new Promise((resolve) => {
     const s = connect(port, host);
     let text = '';
@@ -18,6 +24,9 @@ export function rawExchange(host: string, port: number, head: string, act: (s: S
     s.on('close', () => resolve(text));
     s.write(head, 'latin1');
     act(s);
-    setTimeout(() => { s.destroy(); resolve(text); }, timeoutMs).unref();
+    setTimeout(() => {
+      s.destroy();
+      resolve(text);
+    }, timeoutMs).unref();
   });
 }

@@ -45,7 +45,8 @@ describe('binomialCdf', () => {
     for (const p of [0.01, 0.1, 0.3, 0.5, 0.55, 0.7, 0.93, 0.999]) {
       for (let n = 1; n <= 30; n++) {
         for (let k = 0; k <= n; k++) {
-          const got = binomialCdf(k, n, p), want = bruteCdf(k, n, p);
+          const got = binomialCdf(k, n, p),
+            want = bruteCdf(k, n, p);
           worst = Math.max(worst, Math.abs(got - want));
           expect(got).toBeGreaterThanOrEqual(0);
           expect(got).toBeLessThanOrEqual(1);
@@ -84,8 +85,10 @@ describe('dropPValue', () => {
   });
 
   it('is the binomial tail P(Bin(m, π₀) ≤ n10), π₀ = (1 + εN/m)/2', () => {
-    const d = { n10: 40, n01: 20, total: 5000 }, eps = 0.005;
-    const m = 60, pi0 = (1 + (eps * 5000) / m) / 2;
+    const d = { n10: 40, n01: 20, total: 5000 },
+      eps = 0.005;
+    const m = 60,
+      pi0 = (1 + (eps * 5000) / m) / 2;
     expect(dropPValue(d, eps)).toBeCloseTo(bruteCdf(40, m, pi0), 10);
   });
 
@@ -123,7 +126,7 @@ describe('dropPValue', () => {
 
 describe('fixedSequence', () => {
   const pts = [
-    { name: 'c', accuracy: 0.90, cost: 0.3, p: 0.001 },
+    { name: 'c', accuracy: 0.9, cost: 0.3, p: 0.001 },
     { name: 'a', accuracy: 0.95, cost: 0.9, p: 0.01 },
     { name: 'b2', accuracy: 0.93, cost: 0.5, p: 0.02 },
     { name: 'b1', accuracy: 0.93, cost: 0.6, p: 0.03 },
@@ -132,14 +135,28 @@ describe('fixedSequence', () => {
 
   it('tests from the most accurate down (ties: dearest first) and certifies while p ≤ δ', () => {
     const seen: string[] = [];
-    const ok = fixedSequence(pts, (q) => { seen.push(q.name); return q.p; }, 0.05);
+    const ok = fixedSequence(
+      pts,
+      (q) => {
+        seen.push(q.name);
+        return q.p;
+      },
+      0.05,
+    );
     expect(seen).toEqual(['a', 'b1', 'b2', 'c', 'd']);
     expect(ok.map((i) => pts[i]!.name)).toEqual(['a', 'b1', 'b2', 'c', 'd']);
   });
 
   it('stops at the first failure: a later passing point is not certified (nor tested)', () => {
     const seen: string[] = [];
-    const ok = fixedSequence(pts, (q) => { seen.push(q.name); return q.p; }, 0.025);
+    const ok = fixedSequence(
+      pts,
+      (q) => {
+        seen.push(q.name);
+        return q.p;
+      },
+      0.025,
+    );
     // a (0.01) passes, b1 (0.03) fails; b2, c and d would pass on their own but are never reached.
     expect(seen).toEqual(['a', 'b1']);
     expect(ok).toEqual([1]);
@@ -155,7 +172,7 @@ describe('fixedSequence', () => {
     const frontier = [
       { accuracy: 0.92, cost: 1.0, d: { n10: 0, n01: 0, total: 5000 } },
       { accuracy: 0.918, cost: 0.7, d: { n10: 30, n01: 20, total: 5000 } },
-      { accuracy: 0.90, cost: 0.4, d: { n10: 120, n01: 20, total: 5000 } },
+      { accuracy: 0.9, cost: 0.4, d: { n10: 120, n01: 20, total: 5000 } },
       { accuracy: 0.91, cost: 0.5, d: { n10: 60, n01: 10, total: 5000 } },
     ];
     const ok = fixedSequence(frontier, (q) => dropPValue(q.d, 0.005), 0.05);

@@ -11,11 +11,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../core/manifest.js';
-import { BundleFileError, bundleFiles, loadBundle, readManifest, servedFiles, sha256Hex, writeBundleFile, writeManifest } from '../../core/node/bundle.js';
+import {
+  BundleFileError,
+  bundleFiles,
+  loadBundle,
+  readManifest,
+  servedFiles,
+  sha256Hex,
+  writeBundleFile,
+  writeManifest,
+} from '../../core/node/bundle.js';
 
 const DIR = 'models/fashion-resnet';
 const temps: string[] = [];
-afterEach(() => { for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterEach(() => {
+  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 /** A copy of the shipped bundle's files (those its manifest names) in a fresh temporary folder. */
 function copyShipped(): string {
@@ -25,7 +36,12 @@ function copyShipped(): string {
   return d;
 }
 const thrown = (f: () => unknown): BundleFileError => {
-  try { f(); } catch (e) { expect(e).toBeInstanceOf(BundleFileError); return e as BundleFileError; }
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(BundleFileError);
+    return e as BundleFileError;
+  }
   throw new Error('did not throw');
 };
 

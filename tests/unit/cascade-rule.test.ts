@@ -7,16 +7,32 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  argmax, decideSample, exitRuns, exitScore, finite, passes, POLICIES, schedulerFeatureNames, schedulerFeatures, schedulerScore,
-  scoreChain, sigmoid, softmax, softmaxStats, stepExit, type CascadeRule, type Policy, type SchedulerExit,
+  argmax,
+  type CascadeRule,
+  decideSample,
+  exitRuns,
+  exitScore,
+  finite,
+  POLICIES,
+  type Policy,
+  passes,
+  type SchedulerExit,
+  schedulerFeatureNames,
+  schedulerFeatures,
+  schedulerScore,
+  scoreChain,
+  sigmoid,
+  softmax,
+  softmaxStats,
+  stepExit,
 } from '../../core/cascade-rule.js';
+import { type Manifest, ManifestError, parseManifest, ruleOf } from '../../core/manifest.js';
 import { decideExit } from '../../core/policies.js';
-import { ManifestError, parseManifest, ruleOf, type Manifest } from '../../core/manifest.js';
 import { mulberry32 } from '../../core/random.js';
-import { evaluatePolicy, scores, type SplitOutputs } from '../../training/calibrate/frontier.js';
-import { runEdge, type EdgeRunner } from '../../workers/edge/src/cascade/run-edge.js';
 import { Batcher, type ResumeRequest, type ResumeResult } from '../../gpu-backend/src/batcher.js';
 import type { Executor } from '../../gpu-backend/src/executors/executor.js';
+import { evaluatePolicy, type SplitOutputs, scores } from '../../training/calibrate/frontier.js';
+import { type EdgeRunner, runEdge } from '../../workers/edge/src/cascade/run-edge.js';
 
 const SHA = 'a'.repeat(64);
 
@@ -25,7 +41,7 @@ const SHA = 'a'.repeat(64);
 // ---------------------------------------------------------------------------------------------
 
 describe('cascade rule: scores', () => {
-  it('confidence: the head\'s output as is', () => {
+  it("confidence: the head's output as is", () => {
     expect(exitScore('confidence', [0, 0, 9], 0.7)).toBe(0.7);
     expect(exitScore('confidence', [5, 0], 0)).toBe(0);
   });
@@ -42,26 +58,49 @@ describe('cascade rule: scores', () => {
     const h = -(0.75 * Math.log(0.75) + 0.25 * Math.log(0.25));
     expect(exitScore('entropy', [Math.log(3), 0], 0)).toBeCloseTo(1 - h / Math.log(2), 12);
     expect(exitScore('entropy', [60, 0, 0, 0], 0)).toBeCloseTo(1, 12);
-    expect(softmaxStats([Math.log(3), 0])).toEqual({ maxProb: expect.closeTo(0.75, 12), certainty: expect.closeTo(1 - h / Math.log(2), 12) });
+    expect(softmaxStats([Math.log(3), 0])).toEqual({
+      maxProb: expect.closeTo(0.75, 12),
+      certainty: expect.closeTo(1 - h / Math.log(2), 12),
+    });
   });
 
   it('eenet: σ(w · [maxProb, certainty, confidence, earlier scores] + b), per exit', () => {
-    const sched: SchedulerExit[] = [{ weights: [1, 2, 3], bias: -1 }, { weights: [1, 0, 0, 2], bias: 0 }];
+    const sched: SchedulerExit[] = [
+      { weights: [1, 2, 3], bias: -1 },
+      { weights: [1, 0, 0, 2], bias: 0 },
+    ];
     // Exit 0, logits [0, 0]: maxProb 0.5, certainty 0, confidence 0.4 → z = 0.5 + 1.2 − 1.
     expect(exitScore('eenet', [0, 0], 0.4, [], sched)).toBeCloseTo(1 / (1 + Math.exp(-0.7)), 12);
     // Exit 1 (prev has one score): z = 0.75 + 2 · 0.25.
     expect(exitScore('eenet', [Math.log(3), 0], 0.9, [0.25], sched)).toBeCloseTo(1 / (1 + Math.exp(-1.25)), 12);
-    expect(schedulerFeatures([Math.log(3), 0], 0.9, [0.25, 0.5])).toEqual([expect.closeTo(0.75, 12), expect.any(Number), 0.9, 0.25, 0.5]);
-    expect(schedulerFeatureNames(2)).toEqual(['maxProb', 'certainty', 'confidence', 'score_0', 'score_1']);
-    expect(scoreChain('eenet', [{ logits: [0, 0], confidence: 0.4 }, { logits: [Math.log(3), 0], confidence: 0.9 }], sched)).toEqual([
-      expect.closeTo(1 / (1 + Math.exp(-0.7)), 12), expect.closeTo(sigmoid(0.75 + 2 * sigmoid(0.7)), 12),
+    expect(schedulerFeatures([Math.log(3), 0], 0.9, [0.25, 0.5])).toEqual([
+      expect.closeTo(0.75, 12),
+      expect.any(Number),
+      0.9,
+      0.25,
+      0.5,
     ]);
+    expect(schedulerFeatureNames(2)).toEqual(['maxProb', 'certainty', 'confidence', 'score_0', 'score_1']);
+    expect(
+      scoreChain(
+        'eenet',
+        [
+          { logits: [0, 0], confidence: 0.4 },
+          { logits: [Math.log(3), 0], confidence: 0.9 },
+        ],
+        sched,
+      ),
+    ).toEqual([expect.closeTo(1 / (1 + Math.exp(-0.7)), 12), expect.closeTo(sigmoid(0.75 + 2 * sigmoid(0.7)), 12)]);
   });
 
   it('eenet without a scheduler (or with the wrong number of weights) throws', () => {
     expect(() => exitScore('eenet', [0, 1], 0.5)).toThrow(/scheduler/);
-    expect(() => exitScore('eenet', [0, 1], 0.5, [0.3], [{ weights: [1, 1, 1], bias: 0 }])).toThrow(/scheduler for exit 1/);
-    expect(() => schedulerScore({ weights: [1, 1, 1], bias: 0 }, [0, 1], 0.5, [0.3])).toThrow(/expects 3 inputs, got 4/);
+    expect(() => exitScore('eenet', [0, 1], 0.5, [0.3], [{ weights: [1, 1, 1], bias: 0 }])).toThrow(
+      /scheduler for exit 1/,
+    );
+    expect(() => schedulerScore({ weights: [1, 1, 1], bias: 0 }, [0, 1], 0.5, [0.3])).toThrow(
+      /expects 3 inputs, got 4/,
+    );
     expect(() => stepExit({ policy: 'eenet', thresholds: [0.5] }, 0, [0, 1], 0.5, [])).toThrow(/scheduler/);
     // Other policies ignore a missing scheduler and earlier scores.
     expect(exitScore('confidence', [0, 1], 0.5, [0.1, 0.2])).toBe(0.5);
@@ -93,7 +132,10 @@ describe('cascade rule: decision', () => {
     expect(passes(NaN, -Infinity, true)).toBe(false);
     expect(stepExit({ policy: 'confidence', thresholds: [-Infinity] }, 0, [0, 1], NaN, []).exit).toBe(false);
     // A NaN earlier score makes the eenet score NaN.
-    const sched = [{ weights: [1, 1, 1], bias: 0 }, { weights: [1, 1, 1, 1], bias: 0 }];
+    const sched = [
+      { weights: [1, 1, 1], bias: 0 },
+      { weights: [1, 1, 1, 1], bias: 0 },
+    ];
     const r = stepExit({ policy: 'eenet', thresholds: [0, 0], scheduler: sched }, 1, [0, 1], 0.5, [NaN]);
     expect(r.score).toBeNaN();
     expect(r.exit).toBe(false);
@@ -112,16 +154,26 @@ describe('cascade rule: decision', () => {
     expect(passes(1, 0.5, false)).toBe(false);
   });
 
-  it('prev must hold exactly the earlier exits\' scores', () => {
+  it("prev must hold exactly the earlier exits' scores", () => {
     expect(() => stepExit(rule, 1, [0, 1], 0.5, [])).toThrow(/exit 1 needs the 1 earlier scores, got 0/);
     expect(() => stepExit(rule, 0, [0, 1], 0.5, [0.2])).toThrow(/earlier scores/);
     expect(() => stepExit(rule, 1, [0, 1], 0.5, [0.2, 0.3])).toThrow(/earlier scores/);
   });
 
   it('decideSample: the first exit that passes, with the scores computed so far; −1 = final head', () => {
-    const exits = [{ logits: [0, 1], confidence: 0.3 }, { logits: [1, 0], confidence: 0.95 }, { logits: [1, 0], confidence: 0.99 }];
-    expect(decideSample({ policy: 'confidence', thresholds: [0.9, 0.9, 0.9] }, exits)).toEqual({ exit: 1, scores: [0.3, 0.95] });
-    expect(decideSample({ policy: 'confidence', thresholds: [0.99, 0.99, 1] }, exits)).toEqual({ exit: -1, scores: [0.3, 0.95, 0.99] });
+    const exits = [
+      { logits: [0, 1], confidence: 0.3 },
+      { logits: [1, 0], confidence: 0.95 },
+      { logits: [1, 0], confidence: 0.99 },
+    ];
+    expect(decideSample({ policy: 'confidence', thresholds: [0.9, 0.9, 0.9] }, exits)).toEqual({
+      exit: 1,
+      scores: [0.3, 0.95],
+    });
+    expect(decideSample({ policy: 'confidence', thresholds: [0.99, 0.99, 1] }, exits)).toEqual({
+      exit: -1,
+      scores: [0.3, 0.95, 0.99],
+    });
     expect(decideExit([0.3, 0.95, 0.99], [0.9, 0.9, 0.9])).toBe(1);
     expect(decideExit([0.3, 0.95, 0.99], [0.9, 0.9, 0.9], [true, false, true])).toBe(2);
     expect(decideExit([NaN, NaN], [0, 0])).toBe(-1);
@@ -166,29 +218,71 @@ function manifestJson(): Record<string, unknown> {
     schemaVersion: 1,
     name: 'synthetic',
     createdAt: '2025-01-01T00:00:00Z',
-    input: { name: 'input', shape: SHAPES[0], layout: 'NCHW', dtype: 'float32', normalisation: { mean: [0], std: [1] } },
+    input: {
+      name: 'input',
+      shape: SHAPES[0],
+      layout: 'NCHW',
+      dtype: 'float32',
+      normalisation: { mean: [0], std: [1] },
+    },
     classes: ['a', 'b', 'c', 'd'],
     backbone: { file: 'backbone.onnx', sha256: SHA, macs: 1000, params: 10, output: 'logits', accuracy: acc },
     segments: [0, 1, 2, 3].map((i) => ({
-      index: i, file: `segment_${i}.onnx`, sha256: SHA, input: names[i], output: names[i + 1],
-      inputShape: SHAPES[i], outputShape: SHAPES[i + 1], macs: 250, params: 1, outputBytes: 4 * prod(SHAPES[i + 1]!),
+      index: i,
+      file: `segment_${i}.onnx`,
+      sha256: SHA,
+      input: names[i],
+      output: names[i + 1],
+      inputShape: SHAPES[i],
+      outputShape: SHAPES[i + 1],
+      macs: 250,
+      params: 1,
+      outputBytes: 4 * prod(SHAPES[i + 1]!),
     })),
     exits: [0, 1, 2].map((i) => ({
-      index: i, segment: i, file: `exit_${i}.onnx`, sha256: SHA, input: names[i + 1], inputName: 'features', inputShape: SHAPES[i + 1],
-      outputs: { logits: 'logits', confidence: 'confidence' }, macs: 10, params: 1, costFraction: 0.25 * (i + 1) + 0.01 * (i + 1),
-      backboneFraction: 0.25 * (i + 1), accuracy: acc, defaultThreshold: 0.9,
-      scheduler: { file: `score_${i}.onnx`, sha256: SHA, inputs: schedulerFeatureNames(i), weights: [...SCHEDULER[i]!.weights], bias: SCHEDULER[i]!.bias },
+      index: i,
+      segment: i,
+      file: `exit_${i}.onnx`,
+      sha256: SHA,
+      input: names[i + 1],
+      inputName: 'features',
+      inputShape: SHAPES[i + 1],
+      outputs: { logits: 'logits', confidence: 'confidence' },
+      macs: 10,
+      params: 1,
+      costFraction: 0.25 * (i + 1) + 0.01 * (i + 1),
+      backboneFraction: 0.25 * (i + 1),
+      accuracy: acc,
+      defaultThreshold: 0.9,
+      scheduler: {
+        file: `score_${i}.onnx`,
+        sha256: SHA,
+        inputs: schedulerFeatureNames(i),
+        weights: [...SCHEDULER[i]!.weights],
+        bias: SCHEDULER[i]!.bias,
+      },
     })),
     final: { costFraction: 1.03, accuracy: acc },
     policies: {
       default: 'eenet',
-      frontier: { eenet: [{ thresholds: [0.9, 0.9, 0.9], accuracy: 0.8, cost: 0.5, exitRates: [0.25, 0.25, 0.25, 0.25] }] },
-      oracle: { val: { accuracy: 0.9, cost: 0.4, exitRates: [0.25, 0.25, 0.25, 0.25] }, test: { accuracy: 0.9, cost: 0.4, exitRates: [0.25, 0.25, 0.25, 0.25] } },
+      frontier: {
+        eenet: [{ thresholds: [0.9, 0.9, 0.9], accuracy: 0.8, cost: 0.5, exitRates: [0.25, 0.25, 0.25, 0.25] }],
+      },
+      oracle: {
+        val: { accuracy: 0.9, cost: 0.4, exitRates: [0.25, 0.25, 0.25, 0.25] },
+        test: { accuracy: 0.9, cost: 0.4, exitRates: [0.25, 0.25, 0.25, 0.25] },
+      },
       atDefault: { accuracy: 0.8, cost: 0.5, exitRates: [0.25, 0.25, 0.25, 0.25] },
     },
     provenance: {
-      dataset: 'synthetic', split: 'none', counts: { train: 0, val: 0, test: 0 }, seed: 1, config: {}, backboneSha256: SHA,
-      exitTraining: { seconds: 0, samplesPerSec: 0, tfBackend: 'none' }, tools: {},
+      dataset: 'synthetic',
+      split: 'none',
+      counts: { train: 0, val: 0, test: 0 },
+      seed: 1,
+      config: {},
+      backboneSha256: SHA,
+      exitTraining: { seconds: 0, samplesPerSec: 0, tfBackend: 'none' },
+      tools: {},
     },
   };
 }
@@ -197,7 +291,11 @@ function syntheticManifest(): Manifest {
   return parseManifest(manifestJson());
 }
 
-interface Sample { label: number; exits: { logits: Float32Array; confidence: number }[]; final: Float32Array }
+interface Sample {
+  label: number;
+  exits: { logits: Float32Array; confidence: number }[];
+  final: Float32Array;
+}
 
 /** Seeded per-exit outputs; later exits are better. A few samples carry non-finite logits or a NaN confidence. */
 function samples(count: number, seed: number): Sample[] {
@@ -207,7 +305,10 @@ function samples(count: number, seed: number): Sample[] {
   for (let n = 0; n < count; n++) {
     const label = Math.floor(rand() * K);
     const exits = [0.6, 1.2, 2.0].map((strength) => {
-      const logits = Float32Array.from({ length: K }, (_, c) => 1.2 * g() + (c === label ? strength * (0.5 + rand()) : 0));
+      const logits = Float32Array.from(
+        { length: K },
+        (_, c) => 1.2 * g() + (c === label ? strength * (0.5 + rand()) : 0),
+      );
       const others = Math.max(...Array.from(logits).filter((_, c) => c !== label));
       return { logits, confidence: Math.fround(sigmoid(1.5 * (logits[label]! - others) + 0.7 * g())) };
     });
@@ -224,7 +325,9 @@ function samples(count: number, seed: number): Sample[] {
 
 function splitOutputs(data: Sample[]): SplitOutputs {
   return {
-    count: data.length, classes: K, labels: data.map((d) => d.label),
+    count: data.length,
+    classes: K,
+    labels: data.map((d) => d.label),
     exits: [0, 1, 2].map((i) => ({
       logits: Float32Array.from(data.flatMap((d) => Array.from(d.exits[i]!.logits))),
       confidence: Float32Array.from(data.map((d) => d.exits[i]!.confidence)),
@@ -247,14 +350,20 @@ class FakeGraphs {
 
   segment(i: number, x: Float32Array, n: number): Float32Array {
     this.segmentCalls++;
-    const pin = prod(SHAPES[i]!), pout = prod(SHAPES[i + 1]!);
+    const pin = prod(SHAPES[i]!),
+      pout = prod(SHAPES[i + 1]!);
     if (x.length !== n * pin) throw new Error(`segment ${i}: ${x.length} values for ${n} samples`);
     const out = new Float32Array(n * pout);
     for (let k = 0; k < n; k++) {
-      const id = x[k * pin]!, tag = x[k * pin + 1]!;
+      const id = x[k * pin]!,
+        tag = x[k * pin + 1]!;
       if (tag !== i) throw new Error(`segment ${i} got features of stage ${tag}`);
       if (i === SHAPES.length - 2) out.set(this.data[id]!.final, k * pout);
-      else { out[k * pout] = id; out[k * pout + 1] = i + 1; for (let j = 2; j < pout; j++) out[k * pout + j] = id * 0.5 + j; }
+      else {
+        out[k * pout] = id;
+        out[k * pout + 1] = i + 1;
+        for (let j = 2; j < pout; j++) out[k * pout + j] = id * 0.5 + j;
+      }
     }
     return out;
   }
@@ -264,9 +373,11 @@ class FakeGraphs {
     this.called.push(i);
     const per = prod(SHAPES[i + 1]!);
     if (x.length !== n * per) throw new Error(`exit ${i}: ${x.length} values for ${n} samples`);
-    const logits = new Float32Array(n * K), confidence = new Float32Array(n);
+    const logits = new Float32Array(n * K),
+      confidence = new Float32Array(n);
     for (let k = 0; k < n; k++) {
-      const id = x[k * per]!, tag = x[k * per + 1]!;
+      const id = x[k * per]!,
+        tag = x[k * per + 1]!;
       if (tag !== i + 1) throw new Error(`exit ${i} got features of stage ${tag}`);
       logits.set(this.data[id]!.exits[i]!.logits, k * K);
       confidence[k] = this.data[id]!.exits[i]!.confidence;
@@ -291,7 +402,8 @@ class FakeGraphs {
         await new Promise((r) => setImmediate(r)); // asynchronous, like a real executor: lets requests gather
         const n = dims[0]!;
         if (kind === 'segment') {
-          if (prod(dims.slice(1)) !== prod(m.segments[index]!.inputShape)) throw new Error(`segment ${index}: dims ${dims}`);
+          if (prod(dims.slice(1)) !== prod(m.segments[index]!.inputShape))
+            throw new Error(`segment ${index}: dims ${dims}`);
           return { [m.segments[index]!.output]: this.segment(index, input, n) };
         }
         const e = m.exits[index]!;
@@ -308,7 +420,9 @@ const inputOf = (id: number) => Float32Array.of(id, 0, 0.25, -0.25);
 
 /** The q-quantile of the finite values (an actual score, so some samples sit exactly on the threshold). */
 function quantile(v: ArrayLike<number>, q: number): number {
-  const s = Array.from(v).filter(Number.isFinite).sort((a, b) => a - b);
+  const s = Array.from(v)
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
@@ -325,7 +439,11 @@ function thresholdVectors(s: Float64Array[]): number[][] {
   ];
 }
 
-interface Decision { exit: number; classIndex: number; confidence?: number }
+interface Decision {
+  exit: number;
+  classIndex: number;
+  confidence?: number;
+}
 
 describe('cascade rule: calibration, edge and backend agree', () => {
   const N = 200;
@@ -334,7 +452,11 @@ describe('cascade rule: calibration, edge and backend agree', () => {
   const m = syntheticManifest();
   // Each exit's own branch cost: an exit that is off costs nothing (the edge test below checks the
   // calibrated cost against the exits the edge actually runs).
-  const costs = { exits: m.exits.map((e) => e.costFraction), final: m.final.costFraction, branches: m.exits.map((e) => e.macs / m.backbone.macs) };
+  const costs = {
+    exits: m.exits.map((e) => e.costFraction),
+    final: m.final.costFraction,
+    branches: m.exits.map((e) => e.macs / m.backbone.macs),
+  };
   const schedulerOf = (p: Policy) => (p === 'eenet' ? ruleOf(m, p, []).scheduler : undefined);
 
   /** Calibration's decision per sample, from the very scores evaluatePolicy reads; checked against its aggregates. */
@@ -346,7 +468,11 @@ describe('cascade rule: calibration, edge and backend agree', () => {
     let ok = 0;
     const d = data.map((smp, n) => {
       let e = E;
-      for (let i = 0; i < E; i++) if (passes(s[i]![n]!, thresholds[i], finite(smp.exits[i]!.logits))) { e = i; break; }
+      for (let i = 0; i < E; i++)
+        if (passes(s[i]![n]!, thresholds[i], finite(smp.exits[i]!.logits))) {
+          e = i;
+          break;
+        }
       // The same decision by the rule run to the end, with the same chained scores.
       const ds = decideSample(rule, smp.exits);
       expect(ds.exit < 0 ? E : ds.exit).toBe(e);
@@ -361,7 +487,12 @@ describe('cascade rule: calibration, edge and backend agree', () => {
     return { decisions: d, cost: ev.cost };
   }
 
-  interface Combo { policy: Policy; thresholds: number[]; calib: Decision[]; cost: number }
+  interface Combo {
+    policy: Policy;
+    thresholds: number[];
+    calib: Decision[];
+    cost: number;
+  }
   // Built (and checked against evaluatePolicy's aggregates) before the tests run.
   let combos: Combo[] = [];
   beforeAll(() => {
@@ -369,12 +500,19 @@ describe('cascade rule: calibration, edge and backend agree', () => {
       thresholdVectors(scores(policy, out, schedulerOf(policy))).map((thresholds) => {
         const c = calibration(policy, thresholds);
         return { policy, thresholds, calib: c.decisions, cost: c.cost };
-      }));
+      }),
+    );
   });
 
   const name = (c: Combo) => `${c.policy} [${c.thresholds.map((t) => t.toFixed(4)).join(', ')}]`;
-  const diff = (c: Combo, got: Decision[], where: string) => c.calib.flatMap((want, n) =>
-    want.exit !== got[n]!.exit || want.classIndex !== got[n]!.classIndex ? [`${name(c)} sample ${n}: calibration exit ${want.exit}/class ${want.classIndex}, ${where} ${got[n]!.exit}/${got[n]!.classIndex}`] : []);
+  const diff = (c: Combo, got: Decision[], where: string) =>
+    c.calib.flatMap((want, n) =>
+      want.exit !== got[n]!.exit || want.classIndex !== got[n]!.classIndex
+        ? [
+            `${name(c)} sample ${n}: calibration exit ${want.exit}/class ${want.classIndex}, ${where} ${got[n]!.exit}/${got[n]!.classIndex}`,
+          ]
+        : [],
+    );
 
   /** Edge with split = E: forward after the last exit means the final head answers (exit E). */
   async function edgeAll(c: Combo, g: FakeGraphs): Promise<Decision[]> {
@@ -384,11 +522,14 @@ describe('cascade rule: calibration, edge and backend agree', () => {
     // What the edge really ran, in backbone-MAC fractions: segments up to the exit taken (all of them
     // for the final head) and the branch of every exit it called.
     let served = 0;
-    const segFraction = (upTo: number) => m.segments.slice(0, upTo + 1).reduce((a, sg) => a + sg.macs, 0) / m.backbone.macs;
+    const segFraction = (upTo: number) =>
+      m.segments.slice(0, upTo + 1).reduce((a, sg) => a + sg.macs, 0) / m.backbone.macs;
     for (let n = 0; n < N; n++) {
       g.called = [];
       const r = await runEdge(g.edgeRunner(), m, inputOf(n), { policy: c.policy, thresholds: c.thresholds, split: E });
-      served += (r.kind === 'answer' ? segFraction(r.answer.exit) : 1) + g.called.reduce((a, i) => a + m.exits[i]!.macs, 0) / m.backbone.macs;
+      served +=
+        (r.kind === 'answer' ? segFraction(r.answer.exit) : 1) +
+        g.called.reduce((a, i) => a + m.exits[i]!.macs, 0) / m.backbone.macs;
       if (r.kind === 'answer') {
         expect(r.segmentsRun).toBe(r.answer.exit + 1); // no wasted segments
         res.push(r.answer);
@@ -406,22 +547,43 @@ describe('cascade rule: calibration, edge and backend agree', () => {
   }
 
   /** Edge with split = 1, then the backend resumes at segment 1 with the forwarded scores. */
-  async function edgeThenBackend(cs: Combo[], g: FakeGraphs, tamper?: (r: ResumeRequest, c: Combo) => ResumeRequest): Promise<{ decisions: Decision[][]; forwarded: number }> {
+  async function edgeThenBackend(
+    cs: Combo[],
+    g: FakeGraphs,
+    tamper?: (r: ResumeRequest, c: Combo) => ResumeRequest,
+  ): Promise<{ decisions: Decision[][]; forwarded: number }> {
     const b = new Batcher(g.executor(m), m, { maxBatch: 48, maxWaitMs: 1, maxQueue: 100_000 });
     const pending: Promise<unknown>[] = [];
     const decisions: Decision[][] = cs.map(() => new Array<Decision>(N));
     let forwarded = 0;
     for (const [ci, c] of cs.entries()) {
       for (let n = 0; n < N; n++) {
-        const r = await runEdge(g.edgeRunner(), m, inputOf(n), { policy: c.policy, thresholds: c.thresholds, split: 1 });
-        if (r.kind === 'answer') { decisions[ci]![n] = r.answer; continue; }
+        const r = await runEdge(g.edgeRunner(), m, inputOf(n), {
+          policy: c.policy,
+          thresholds: c.thresholds,
+          split: 1,
+        });
+        if (r.kind === 'answer') {
+          decisions[ci]![n] = r.answer;
+          continue;
+        }
         expect(r.resumeAt).toBe(1);
         expect(r.scores).toHaveLength(1);
         forwarded++;
-        let req: ResumeRequest = { segment: r.resumeAt, features: r.features, policy: c.policy, thresholds: c.thresholds.slice(r.resumeAt), scores: r.scores };
+        let req: ResumeRequest = {
+          segment: r.resumeAt,
+          features: r.features,
+          policy: c.policy,
+          thresholds: c.thresholds.slice(r.resumeAt),
+          scores: r.scores,
+        };
         if (tamper) req = tamper(req, c);
         // Every combo's requests go to one batcher at once: batches mix policies and thresholds.
-        pending.push(b.submit(req).then((res: ResumeResult) => { decisions[ci]![n] = res; }));
+        pending.push(
+          b.submit(req).then((res: ResumeResult) => {
+            decisions[ci]![n] = res;
+          }),
+        );
       }
     }
     await Promise.all(pending);
@@ -448,11 +610,18 @@ describe('cascade rule: calibration, edge and backend agree', () => {
       bad.push(...diff(c, await edgeAll(c, g), 'edge'));
       // Whole backbone at the edge: the final head answers there too, with the same class and confidence.
       for (let n = 0; n < N; n++) {
-        const r = await runEdge(g.edgeRunner(), m, inputOf(n), { policy: c.policy, thresholds: c.thresholds, split: m.segments.length });
+        const r = await runEdge(g.edgeRunner(), m, inputOf(n), {
+          policy: c.policy,
+          thresholds: c.thresholds,
+          split: m.segments.length,
+        });
         expect(r.kind).toBe('answer');
         if (r.kind !== 'answer') continue;
         const want = c.calib[n]!;
-        if (r.answer.exit !== want.exit || r.answer.classIndex !== want.classIndex) bad.push(`${name(c)} sample ${n}: full edge ${r.answer.exit}/${r.answer.classIndex} vs calibration ${want.exit}/${want.classIndex}`);
+        if (r.answer.exit !== want.exit || r.answer.classIndex !== want.classIndex)
+          bad.push(
+            `${name(c)} sample ${n}: full edge ${r.answer.exit}/${r.answer.classIndex} vs calibration ${want.exit}/${want.classIndex}`,
+          );
       }
     }
     expect(bad.slice(0, 10)).toEqual([]);
@@ -469,7 +638,11 @@ describe('cascade rule: calibration, edge and backend agree', () => {
     for (const c of sample) {
       const ci = combos.indexOf(c);
       for (let n = 0; n < N; n++) {
-        const r = await runEdge(g.edgeRunner(), m, inputOf(n), { policy: c.policy, thresholds: c.thresholds, split: m.segments.length });
+        const r = await runEdge(g.edgeRunner(), m, inputOf(n), {
+          policy: c.policy,
+          thresholds: c.thresholds,
+          split: m.segments.length,
+        });
         if (r.kind === 'answer') expect(decisions[ci]![n]!.confidence).toBe(r.answer.confidence);
       }
     }
@@ -486,7 +659,11 @@ describe('cascade rule: calibration, edge and backend agree', () => {
       else expect(bad, name(c)).toEqual([]);
     }
     // Wrong earlier scores (zeros instead of the edge's): eenet diverges too.
-    const zeroed = await edgeThenBackend(combos.filter((c) => c.policy === 'eenet'), g, (r) => ({ ...r, scores: [0] }));
+    const zeroed = await edgeThenBackend(
+      combos.filter((c) => c.policy === 'eenet'),
+      g,
+      (r) => ({ ...r, scores: [0] }),
+    );
     const eenet = combos.filter((c) => c.policy === 'eenet');
     expect(eenet.flatMap((c, ci) => diff(c, zeroed.decisions[ci]!, 'backend')).length).toBeGreaterThan(0);
     // Thresholds sent unsliced (exit 0's threshold applied at exit 1): some combo diverges.

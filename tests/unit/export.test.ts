@@ -3,13 +3,13 @@
  * onnxruntime-node and onnxruntime-web.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initTf, tf } from '../../training/tf.js';
-import { ResNet, mulberry32 } from '../../training/backbone/resnet.js';
 import { exportResNetOnnx } from '../../training/backbone/export.js';
+import type { ConvBn } from '../../training/backbone/resnet.js';
+import { mulberry32, ResNet } from '../../training/backbone/resnet.js';
 import { Branch } from '../../training/branches/branch.js';
 import { exportBranchOnnx } from '../../training/branches/export.js';
 import { avgPoolNchw } from '../../training/branches/features.js';
-import type { ConvBn } from '../../training/backbone/resnet.js';
+import { initTf, tf } from '../../training/tf.js';
 import { fixedInput, maxAbsDiff, runNode, runWeb } from '../helpers/runtimes.js';
 
 beforeAll(async () => {
@@ -21,7 +21,8 @@ function perturbBn(convs: ConvBn[], seed: number): void {
   const r = mulberry32(seed);
   for (const c of convs) {
     const n = c.bn.gamma.shape[0]!;
-    const v = (base: number, spread: number) => tf.tensor1d(Float32Array.from({ length: n }, () => base + spread * r()));
+    const v = (base: number, spread: number) =>
+      tf.tensor1d(Float32Array.from({ length: n }, () => base + spread * r()));
     c.bn.gamma.assign(v(0.7, 0.6));
     c.bn.beta.assign(v(-0.2, 0.4));
     c.bn.runningMean = v(-0.3, 0.6);
@@ -29,11 +30,16 @@ function perturbBn(convs: ConvBn[], seed: number): void {
   }
 }
 
-const nchwToNhwc = (x: Float32Array, dims: number[]) => tf.transpose(tf.tensor4d(x, dims as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D;
+const nchwToNhwc = (x: Float32Array, dims: number[]) =>
+  tf.transpose(tf.tensor4d(x, dims as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D;
 
 describe('ONNX export matches the tfjs models', () => {
   it('ResNet backbone (three stages, strided shortcuts)', async () => {
-    const net = new ResNet(tf, { inputChannels: 1, numClasses: 10, stemWidth: 8, widths: [8, 16, 16], blocksPerStage: 1 }, 5);
+    const net = new ResNet(
+      tf,
+      { inputChannels: 1, numClasses: 10, stemWidth: 8, widths: [8, 16, 16], blocksPerStage: 1 },
+      5,
+    );
     perturbBn(net.convs(), 9);
     const x = fixedInput(3 * 784);
     const want = net.forward(nchwToNhwc(x, [3, 1, 28, 28]), false).dataSync() as Float32Array;
@@ -42,7 +48,11 @@ describe('ONNX export matches the tfjs models', () => {
     expect(maxAbsDiff((await runWeb(bytes, x, [3, 1, 28, 28])).logits!, want)).toBeLessThan(1e-4);
   });
 
-  it.each([[16, 28, 28, 2], [32, 14, 14, 1], [64, 7, 7, 1]])('exit branch on [%i, %i, %i] features (pool %i)', async (c, h, w, pool) => {
+  it.each([
+    [16, 28, 28, 2],
+    [32, 14, 14, 1],
+    [64, 7, 7, 1],
+  ])('exit branch on [%i, %i, %i] features (pool %i)', async (c, h, w, pool) => {
     const b = new Branch(tf, 'exit_t', { channels: c, height: h, width: w }, { width: 24, classes: 10 }, mulberry32(4));
     perturbBn(b.convs, 2);
     expect(b.pool).toBe(pool);
@@ -65,7 +75,12 @@ describe('ONNX export matches the tfjs models', () => {
     expect(b.pooledInput).toEqual({ channels: c, height: 14, width: 14 });
     const x = fixedInput(3 * c * h * w, 3);
     const full = await runNode(exportBranchOnnx(b), x, [3, c, h, w]);
-    const pre = await runNode(exportBranchOnnx(b, { pooledInput: true }), avgPoolNchw(x, 3, c, h, w, b.pool), [3, c, h / 2, w / 2]);
+    const pre = await runNode(exportBranchOnnx(b, { pooledInput: true }), avgPoolNchw(x, 3, c, h, w, b.pool), [
+      3,
+      c,
+      h / 2,
+      w / 2,
+    ]);
     expect(full.logits!.length).toBe(3 * 10);
     expect(full.confidence!.length).toBe(3);
     expect(maxAbsDiff(full.logits!, pre.logits!)).toBeLessThan(1e-5);

@@ -12,7 +12,9 @@ describe('manifest schema', () => {
     bad.segments[1].input = 'elsewhere';
     bad.exits[0].accuracy.test = 1.5;
     bad.backbone.sha256 = 'xyz';
-    expect(() => parseManifest(bad)).toThrow(/segments\.1\.input: segment 1 reads "elsewhere".*|exits\.0\.accuracy\.test/);
+    expect(() => parseManifest(bad)).toThrow(
+      /segments\.1\.input: segment 1 reads "elsewhere".*|exits\.0\.accuracy\.test/,
+    );
     try {
       parseManifest(bad);
     } catch (e) {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { decideExit, exitScore } from '../../core/policies.js';
-import { evaluatePolicy, exitAccuracy, frontier, oracle, scores, type SplitOutputs } from '../../training/calibrate/frontier.js';
+import {
+  evaluatePolicy,
+  exitAccuracy,
+  frontier,
+  oracle,
+  type SplitOutputs,
+  scores,
+} from '../../training/calibrate/frontier.js';
 
 /** Two classes, two exits; exit 0 is right on samples 0-1 only, exit 1 on 0-2, the final head on all. */
 function outputs(): SplitOutputs {
@@ -10,12 +17,14 @@ function outputs(): SplitOutputs {
   const e0 = [L(0), L(1), L(wrong(0)), L(wrong(1))].flat();
   const e1 = [L(0), L(1), L(0), L(wrong(1))].flat();
   return {
-    count: 4, classes: 2, labels,
+    count: 4,
+    classes: 2,
+    labels,
     exits: [
       { logits: Float32Array.from(e0), confidence: Float32Array.from([0.95, 0.9, 0.2, 0.1]) },
       { logits: Float32Array.from(e1), confidence: Float32Array.from([0.9, 0.9, 0.8, 0.3]) },
     ],
-    finalLogits: Float32Array.from(labels.map(L).flat()),
+    finalLogits: Float32Array.from(labels.flatMap(L)),
   };
 }
 const costs = { exits: [0.2, 0.6], final: 1.1 };

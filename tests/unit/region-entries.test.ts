@@ -3,15 +3,30 @@
  * workers project cannot fail on demand): stale-but-known values keep serving, visibly.
  */
 import { describe, expect, it } from 'vitest';
-import { CACHE_TTL_MS, resolveRegion } from '../../workers/edge/src/thresholds/region-entries.js';
 import type { Manifest } from '../../core/manifest.js';
 import { DEFAULT_EDGE_SHARE, defaultSplit, manifestDefaults } from '../../core/regions.js';
+import { CACHE_TTL_MS, resolveRegion } from '../../workers/edge/src/thresholds/region-entries.js';
 
-const manifest = { exits: [{ defaultThreshold: 0.9 }, { defaultThreshold: 0.8 }], segments: [{}, {}, {}], policies: { default: 'confidence', frontier: {} } } as unknown as Manifest;
-const entry = (v: number) => JSON.stringify({ version: v, updatedAt: 'now', settings: { policy: 'confidence', thresholds: [0.5, 0.5], split: 1, encoding: 'f16' } });
+const manifest = {
+  exits: [{ defaultThreshold: 0.9 }, { defaultThreshold: 0.8 }],
+  segments: [{}, {}, {}],
+  policies: { default: 'confidence', frontier: {} },
+} as unknown as Manifest;
+const entry = (v: number) =>
+  JSON.stringify({
+    version: v,
+    updatedAt: 'now',
+    settings: { policy: 'confidence', thresholds: [0.5, 0.5], split: 1, encoding: 'f16' },
+  });
 
 function flakyKv(data: Record<string, string>) {
-  const kv = { down: false, get: async (k: string) => { if (kv.down) throw new Error('KV unavailable'); return data[k] ? JSON.parse(data[k]!) : null; } };
+  const kv = {
+    down: false,
+    get: async (k: string) => {
+      if (kv.down) throw new Error('KV unavailable');
+      return data[k] ? JSON.parse(data[k]!) : null;
+    },
+  };
   return kv;
 }
 const ok = () => [];
@@ -40,7 +55,13 @@ describe('threshold store fallbacks', () => {
 
   it('skips an entry that no longer fits the bundle', async () => {
     const kv = flakyKv({ 'region:colo:MAD': entry(2), 'region:default': entry(9) });
-    const r = await resolveRegion(kv as never, ['colo:MAD', 'default'], manifest, (s) => (s.split === 1 ? ['split too small'] : []), 9_000_000);
+    const r = await resolveRegion(
+      kv as never,
+      ['colo:MAD', 'default'],
+      manifest,
+      (s) => (s.split === 1 ? ['split too small'] : []),
+      9_000_000,
+    );
     expect(r.source).toBe('manifest-default');
     expect(r.problems).toHaveLength(2);
   });
@@ -48,16 +69,31 @@ describe('threshold store fallbacks', () => {
 
 describe('default split', () => {
   it('is the fewest segments whose exits answer DEFAULT_EDGE_SHARE of validation inputs at the default point', () => {
-    const m = (rates: number[]) => ({
-      exits: [{ defaultThreshold: 0.9 }, { defaultThreshold: 0.8 }, { defaultThreshold: 0.7 }], segments: [{}, {}, {}, {}],
-      policies: { default: 'eenet', frontier: { eenet: [{ thresholds: [0.5, 0.5, 0.5], exitRates: [1, 0, 0, 0] }, { thresholds: [0.9, 0.8, 0.7], exitRates: rates }] } },
-    }) as unknown as Manifest;
+    const m = (rates: number[]) =>
+      ({
+        exits: [{ defaultThreshold: 0.9 }, { defaultThreshold: 0.8 }, { defaultThreshold: 0.7 }],
+        segments: [{}, {}, {}, {}],
+        policies: {
+          default: 'eenet',
+          frontier: {
+            eenet: [
+              { thresholds: [0.5, 0.5, 0.5], exitRates: [1, 0, 0, 0] },
+              { thresholds: [0.9, 0.8, 0.7], exitRates: rates },
+            ],
+          },
+        },
+      }) as unknown as Manifest;
     expect(defaultSplit(m([0.86, 0.1, 0.02, 0.02]))).toBe(1);
     expect(defaultSplit(m([0.6, 0.26, 0.1, 0.04]))).toBe(2);
     expect(defaultSplit(m([0.5, 0.2, 0.1, 0.2]))).toBe(3); // never reached: every exit at the edge
     expect(manifestDefaults(m([0.6, 0.3, 0.05, 0.05])).split).toBe(2);
     // No frontier point at the default thresholds: every exit at the edge.
-    expect(defaultSplit({ ...m([1, 0, 0, 0]), exits: [{ defaultThreshold: 0.1 }, { defaultThreshold: 0.1 }, { defaultThreshold: 0.1 }] } as unknown as Manifest)).toBe(3);
+    expect(
+      defaultSplit({
+        ...m([1, 0, 0, 0]),
+        exits: [{ defaultThreshold: 0.1 }, { defaultThreshold: 0.1 }, { defaultThreshold: 0.1 }],
+      } as unknown as Manifest),
+    ).toBe(3);
     expect(DEFAULT_EDGE_SHARE).toBe(0.85);
   });
 });

@@ -53,13 +53,17 @@ describe('safetensors codec', () => {
     expect(() => decodeSafetensors(body({ a: t(0, 4), b: t(8, 12) }, 12))).toThrow(/gaps/);
     expect(() => decodeSafetensors(body({ a: t(4, 8) }, 8))).toThrow(/expected 0/);
     expect(() => decodeSafetensors(body({ a: t(0, 4) }, 8))).toThrow(/trailing bytes/);
-    expect(() => decodeSafetensors(body({ a: { dtype: 'F32', shape: [-1], data_offsets: [4, 0] } }, 4))).toThrow(/non-negative/);
+    expect(() => decodeSafetensors(body({ a: { dtype: 'F32', shape: [-1], data_offsets: [4, 0] } }, 4))).toThrow(
+      /non-negative/,
+    );
     expect(() => decodeSafetensors(body({ __metadata__: { n: 1 }, a: t(0, 4) }, 4))).toThrow(/object of strings/);
     expect(() => decodeSafetensors(body({ __metadata__: ['x'], a: t(0, 4) }, 4))).toThrow(/object of strings/);
     expect(decodeSafetensors(body({ b: t(4, 8), a: t(0, 4) }, 8)).tensors.b!.shape).toEqual([1]);
   });
 
   it('refuses to encode a shape that does not match the data', () => {
-    expect(() => encodeSafetensors({ x: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } })).toThrow(/holds 4 values but data has 3/);
+    expect(() => encodeSafetensors({ x: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } })).toThrow(
+      /holds 4 values but data has 3/,
+    );
   });
 });

@@ -4,10 +4,16 @@
  */
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { schedulerScore, sigmoid, type SchedulerExit } from '../../core/cascade-rule.js';
+import { type SchedulerExit, schedulerScore, sigmoid } from '../../core/cascade-rule.js';
 import { mulberry32 } from '../../core/random.js';
-import { exportSchedulerOnnx, fitLogistic, fitScheduler, SCORE_INPUTS, SCORE_OUTPUT } from '../../training/calibrate/scheduler.js';
 import type { SplitOutputs } from '../../training/calibrate/frontier.js';
+import {
+  exportSchedulerOnnx,
+  fitLogistic,
+  fitScheduler,
+  SCORE_INPUTS,
+  SCORE_OUTPUT,
+} from '../../training/calibrate/scheduler.js';
 
 function gaussian(rand: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
@@ -15,8 +21,10 @@ function gaussian(rand: () => number): () => number {
 
 /** Samples from a logistic model with known weights. */
 function logisticData(w: number[], b: number, n: number, seed: number): { X: number[][]; y: number[] } {
-  const rand = mulberry32(seed), g = gaussian(rand);
-  const X: number[][] = [], y: number[] = [];
+  const rand = mulberry32(seed),
+    g = gaussian(rand);
+  const X: number[][] = [],
+    y: number[] = [];
   for (let k = 0; k < n; k++) {
     const x = w.map(() => g());
     X.push(x);
@@ -27,23 +35,29 @@ function logisticData(w: number[], b: number, n: number, seed: number): { X: num
 
 /** Three exits, K classes; later exits are right more often, and their confidence is informative. */
 function splitOutputs(count: number, K: number, seed: number): SplitOutputs {
-  const rand = mulberry32(seed), g = gaussian(rand);
+  const rand = mulberry32(seed),
+    g = gaussian(rand);
   const labels = Uint8Array.from({ length: count }, () => Math.floor(rand() * K));
   const exits = [0.5, 1.0, 1.6].map((strength) => {
-    const logits = new Float32Array(count * K), confidence = new Float32Array(count);
+    const logits = new Float32Array(count * K),
+      confidence = new Float32Array(count);
     for (let n = 0; n < count; n++) {
       for (let c = 0; c < K; c++) logits[n * K + c] = g() + (c === labels[n] ? strength * (1 + rand()) : 0);
       confidence[n] = sigmoid(logits[n * K + labels[n]!]! - 1 + 0.5 * g());
     }
     return { logits, confidence };
   });
-  const finalLogits = Float32Array.from({ length: count * K }, (_, i) => g() + (i % K === labels[Math.floor(i / K)] ? 4 : 0));
+  const finalLogits = Float32Array.from(
+    { length: count * K },
+    (_, i) => g() + (i % K === labels[Math.floor(i / K)] ? 4 : 0),
+  );
   return { count, classes: K, labels, exits, finalLogits };
 }
 
 describe('fitLogistic', () => {
   it('recovers known weights (signs and rough magnitude)', () => {
-    const w = [2, -1, 0.5], b = 0.5;
+    const w = [2, -1, 0.5],
+      b = 0.5;
     const { X, y } = logisticData(w, b, 4000, 11);
     const fit = fitLogistic(X, y, 1e-3);
     expect(fit.weights).toHaveLength(3);
@@ -59,7 +73,8 @@ describe('fitLogistic', () => {
     const rand = mulberry32(3);
     const X = Array.from({ length: 500 }, () => [rand() * 2 - 1, rand() * 2 - 1]);
     const y = X.map((x) => (x[0]! > 0.3 ? 1 : 0));
-    const weak = fitLogistic(X, y, 0.1), strong = fitLogistic(X, y, 100);
+    const weak = fitLogistic(X, y, 0.1),
+      strong = fitLogistic(X, y, 100);
     for (const f of [weak, strong]) {
       expect(f.weights.every(Number.isFinite) && Number.isFinite(f.bias)).toBe(true);
       expect(f.weights[0]!).toBeGreaterThan(0);
@@ -86,7 +101,10 @@ describe('fitScheduler', () => {
     const prev: number[][] = Array.from({ length: val.count }, () => []);
     sched.forEach((s, i) => {
       const e = val.exits[i]!;
-      let sr = 0, nr = 0, sw = 0, nw = 0;
+      let sr = 0,
+        nr = 0,
+        sw = 0,
+        nw = 0;
       for (let n = 0; n < val.count; n++) {
         const z = e.logits.subarray(n * K, (n + 1) * K);
         const v = schedulerScore(s, z, e.confidence[n]!, prev[n]!);
@@ -95,7 +113,13 @@ describe('fitScheduler', () => {
         prev[n]!.push(v);
         let am = 0;
         for (let c = 1; c < K; c++) if (z[c]! > z[am]!) am = c;
-        if (am === val.labels[n]) { sr += v; nr++; } else { sw += v; nw++; }
+        if (am === val.labels[n]) {
+          sr += v;
+          nr++;
+        } else {
+          sw += v;
+          nw++;
+        }
       }
       expect(nr).toBeGreaterThan(50);
       expect(nw).toBeGreaterThan(50);
@@ -105,10 +129,20 @@ describe('fitScheduler', () => {
 });
 
 describe('exportSchedulerOnnx', () => {
-  async function runScore(bytes: Uint8Array, logits: Float32Array, confidence: Float32Array, previous: Float32Array | null, N: number, K: number, i: number): Promise<Float32Array> {
+  async function runScore(
+    bytes: Uint8Array,
+    logits: Float32Array,
+    confidence: Float32Array,
+    previous: Float32Array | null,
+    N: number,
+    K: number,
+    i: number,
+  ): Promise<Float32Array> {
     const s = await ort.InferenceSession.create(bytes);
     try {
-      expect([...s.inputNames].sort()).toEqual([SCORE_INPUTS.confidence, SCORE_INPUTS.logits, ...(i > 0 ? [SCORE_INPUTS.previous] : [])].sort());
+      expect([...s.inputNames].sort()).toEqual(
+        [SCORE_INPUTS.confidence, SCORE_INPUTS.logits, ...(i > 0 ? [SCORE_INPUTS.previous] : [])].sort(),
+      );
       expect(s.outputNames).toEqual([SCORE_OUTPUT]);
       const feeds: Record<string, ort.Tensor> = {
         [SCORE_INPUTS.logits]: new ort.Tensor('float32', logits, [N, K]),
@@ -124,9 +158,14 @@ describe('exportSchedulerOnnx', () => {
   }
 
   it.each([0, 1, 2])('score_%i.onnx equals schedulerScore (random and extreme logits)', async (i) => {
-    const K = 10, rand = mulberry32(100 + i), g = gaussian(rand);
+    const K = 10,
+      rand = mulberry32(100 + i),
+      g = gaussian(rand);
     // Weights large enough that every input matters, as f32 (the graph stores f32).
-    const s: SchedulerExit = { weights: Array.from({ length: 3 + i }, () => Math.fround(g() * 3)), bias: Math.fround(g()) };
+    const s: SchedulerExit = {
+      weights: Array.from({ length: 3 + i }, () => Math.fround(g() * 3)),
+      bias: Math.fround(g()),
+    };
     const rows: number[][] = [];
     for (let n = 0; n < 64; n++) rows.push(Array.from({ length: K }, () => g() * (n % 4 === 0 ? 8 : 2)));
     // Extreme and degenerate rows: ±30, one-hot at 30, all equal, a single huge gap.
@@ -143,7 +182,12 @@ describe('exportSchedulerOnnx', () => {
     const got = await runScore(exportSchedulerOnnx(s, i, K), logits, confidence, previous, N, K, i);
     let worst = 0;
     for (let n = 0; n < N; n++) {
-      const want = schedulerScore(s, logits.subarray(n * K, (n + 1) * K), confidence[n]!, previous ? previous.subarray(n * i, (n + 1) * i) : []);
+      const want = schedulerScore(
+        s,
+        logits.subarray(n * K, (n + 1) * K),
+        confidence[n]!,
+        previous ? previous.subarray(n * i, (n + 1) * i) : [],
+      );
       expect(Number.isFinite(got[n]!)).toBe(true);
       worst = Math.max(worst, Math.abs(got[n]! - want));
     }
@@ -153,7 +197,8 @@ describe('exportSchedulerOnnx', () => {
   it('scores a fitted scheduler identically, and refuses a weight count that does not match the exit', async () => {
     const val = splitOutputs(600, 4, 5);
     const sched = fitScheduler(val);
-    const K = 4, N = val.count;
+    const K = 4,
+      N = val.count;
     const prev: number[][] = Array.from({ length: N }, () => []);
     for (let i = 0; i < sched.length; i++) {
       const e = val.exits[i]!;
@@ -162,7 +207,12 @@ describe('exportSchedulerOnnx', () => {
       let worst = 0;
       for (let n = 0; n < N; n++) {
         // The graph sees f32 previous scores; compare on the same inputs.
-        const want = schedulerScore(sched[i]!, e.logits.subarray(n * K, (n + 1) * K), e.confidence[n]!, prev[n]!.map(Math.fround));
+        const want = schedulerScore(
+          sched[i]!,
+          e.logits.subarray(n * K, (n + 1) * K),
+          e.confidence[n]!,
+          prev[n]!.map(Math.fround),
+        );
         worst = Math.max(worst, Math.abs(got[n]! - want));
         prev[n]!.push(schedulerScore(sched[i]!, e.logits.subarray(n * K, (n + 1) * K), e.confidence[n]!, prev[n]!));
       }

@@ -4,12 +4,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runEvaluate } from '../../training/evaluate.js';
 import { readManifest, sha256Hex } from '../../core/node/bundle.js';
-import { defaultSplit } from '../../core/regions.js';
-import { initTf } from '../../training/tf.js';
-import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import { normaliseImages } from '../../core/normalise.js';
+import { defaultSplit } from '../../core/regions.js';
+import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
+import { runEvaluate } from '../../training/evaluate.js';
+import { initTf } from '../../training/tf.js';
 import { fixedInput, maxAbsDiff, parity, runNode } from '../helpers/runtimes.js';
 
 const DIR = 'models/fashion-resnet';
@@ -43,7 +43,9 @@ describe('shipped bundle models/fashion-resnet', () => {
 
   it('the default point was certified on validation and holds on test: drop within 0.5 pp', () => {
     expect(m.policies.defaultRule).toBeDefined();
-    const point = m.policies.frontier[m.policies.default]!.find((p) => p.thresholds.every((t, i) => t === m.exits[i]!.defaultThreshold));
+    const point = m.policies.frontier[m.policies.default]!.find((p) =>
+      p.thresholds.every((t, i) => t === m.exits[i]!.defaultThreshold),
+    );
     expect(point?.certified).toBe(true);
     expect(m.backbone.accuracy.test - m.policies.atDefault.accuracy).toBeLessThanOrEqual(0.005);
   });
@@ -62,7 +64,13 @@ describe('shipped bundle models/fashion-resnet', () => {
   });
 
   it('is small (well under 10 MB) and every file matches its sha256', () => {
-    const files = ['manifest.json', m.backbone.file, ...m.segments.map((s) => s.file), ...m.exits.map((e) => e.file), ...m.exits.map((e) => e.scheduler!.file)];
+    const files = [
+      'manifest.json',
+      m.backbone.file,
+      ...m.segments.map((s) => s.file),
+      ...m.exits.map((e) => e.file),
+      ...m.exits.map((e) => e.scheduler!.file),
+    ];
     const total = files.reduce((a, f) => a + statSync(join(DIR, f)).size, 0);
     expect(total).toBeLessThan(10 * 1024 * 1024);
     expect(sha256Hex(file(m.backbone.file))).toBe(m.backbone.sha256);
@@ -72,7 +80,14 @@ describe('shipped bundle models/fashion-resnet', () => {
 
   it('chained segments reproduce the backbone logits on real test images', async () => {
     const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: 2 } });
-    const x = normaliseImages(ds.test.images, ds.test.count, ds.shape, m.input.normalisation.mean, m.input.normalisation.std, m.input.layout);
+    const x = normaliseImages(
+      ds.test.images,
+      ds.test.count,
+      ds.shape,
+      m.input.normalisation.mean,
+      m.input.normalisation.std,
+      m.input.layout,
+    );
     const ref = (await runNode(file(m.backbone.file), x, [ds.test.count, ...m.input.shape]))[m.backbone.output]!;
     let cur = x;
     for (const s of m.segments) cur = (await runNode(file(s.file), cur, [ds.test.count, ...s.inputShape]))[s.output]!;

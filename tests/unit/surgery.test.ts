@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initTf } from '../../training/tf.js';
 import { analyseBackbone, chooseCuts } from '../../training/onnx/analyse.js';
-import { checkCut, splitAt } from '../../training/onnx/surgery.js';
 import { checkOps, GraphIndex } from '../../training/onnx/graph.js';
 import { node, readOnnx, writeOnnx } from '../../training/onnx/proto.js';
+import { checkCut, splitAt } from '../../training/onnx/surgery.js';
+import { initTf } from '../../training/tf.js';
 import { foreignDenseNet, foreignResNet, foreignVgg } from '../helpers/foreign-backbones.js';
 import { fixedInput, maxAbsDiff, parity, runNode } from '../helpers/runtimes.js';
 
@@ -29,12 +29,18 @@ describe.each(BACKBONES)('surgery on a foreign $name', ({ make }) => {
     expect(a.cuts.length).toBeGreaterThanOrEqual(3);
     expect(a.totalMacs).toBeGreaterThan(0);
     // MAC fractions rise monotonically along the graph.
-    for (let i = 1; i < a.cuts.length; i++) expect(a.cuts[i]!.macFraction).toBeGreaterThanOrEqual(a.cuts[i - 1]!.macFraction);
+    for (let i = 1; i < a.cuts.length; i++)
+      expect(a.cuts[i]!.macFraction).toBeGreaterThanOrEqual(a.cuts[i - 1]!.macFraction);
     const cuts = chooseCuts(a.cuts, [0.15, 0.4, 0.7]);
     expect(cuts.length).toBe(3);
-    const segments = splitAt(a.model, cuts.map((c) => c.tensor), a.shapes).map(writeOnnx);
+    const segments = splitAt(
+      a.model,
+      cuts.map((c) => c.tensor),
+      a.shapes,
+    ).map(writeOnnx);
     const ref = await runNode(bytes, x, [2, 1, 28, 28]);
-    let cur = x, dims = [2, 1, 28, 28];
+    let cur = x,
+      dims = [2, 1, 28, 28];
     for (const [i, s] of segments.entries()) {
       const out = await runNode(s, cur, dims);
       cur = Object.values(out)[0]!;
@@ -46,8 +52,13 @@ describe.each(BACKBONES)('surgery on a foreign $name', ({ make }) => {
   it('every segment agrees across onnxruntime-node, onnxruntime-web and tfjs within 1e-4', async () => {
     const a = await analyseBackbone(bytes);
     const cuts = chooseCuts(a.cuts, [0.15, 0.4, 0.7]);
-    const segments = splitAt(a.model, cuts.map((c) => c.tensor), a.shapes).map(writeOnnx);
-    let cur = x, dims = [2, 1, 28, 28];
+    const segments = splitAt(
+      a.model,
+      cuts.map((c) => c.tensor),
+      a.shapes,
+    ).map(writeOnnx);
+    let cur = x,
+      dims = [2, 1, 28, 28];
     for (const [i, s] of segments.entries()) {
       const p = await parity(s, cur, dims);
       expect(p.tfjs).toBeLessThan(1e-4);
@@ -88,6 +99,8 @@ describe('invalid cuts and unsupported graphs are errors that name the node', ()
   it('rejects opsets outside 11-21', async () => {
     const a = await analyseBackbone(foreignVgg({ batchNorm: false, opset: 11 }));
     a.model.opsetImport = [{ domain: '', version: 9 }];
-    expect(() => splitAt(a.model, [a.cuts[1]!.tensor], a.shapes)).toThrow(/opset 9 is outside the supported range 11-21/);
+    expect(() => splitAt(a.model, [a.cuts[1]!.tensor], a.shapes)).toThrow(
+      /opset 9 is outside the supported range 11-21/,
+    );
   });
 });

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { tf } from '../../training/tf.js';
 import { registerWasmGradKernels } from '../../training/backbone/wasm-grad-kernels.js';
+import { tf } from '../../training/tf.js';
 
-type Case = { x: [number, number, number, number]; w: [number, number, number, number]; stride: number; pad: 'same' | 'valid' };
+type Case = {
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride: number;
+  pad: 'same' | 'valid';
+};
 
 const CASES: Case[] = [
   { x: [3, 28, 28, 2], w: [3, 3, 2, 4], stride: 1, pad: 'same' },
@@ -18,9 +23,17 @@ async function grads(backend: string, c: Case): Promise<[Float32Array, Float32Ar
   await tf.setBackend(backend);
   if (backend === 'wasm') registerWasmGradKernels();
   const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
-  const x = tf.tensor4d(Float32Array.from({ length: n(c.x) }, (_, i) => Math.sin(i * 0.37)), c.x);
-  const w = tf.tensor4d(Float32Array.from({ length: n(c.w) }, (_, i) => Math.cos(i * 0.11)), c.w);
-  const [gx, gw] = tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad))))([x, w]);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: n(c.x) }, (_, i) => Math.sin(i * 0.37)),
+    c.x,
+  );
+  const w = tf.tensor4d(
+    Float32Array.from({ length: n(c.w) }, (_, i) => Math.cos(i * 0.11)),
+    c.w,
+  );
+  const [gx, gw] = tf.grads((a, b) =>
+    tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad))),
+  )([x, w]);
   return [gx!.dataSync() as Float32Array, gw!.dataSync() as Float32Array];
 }
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle } from '../../gpu-backend/src/bundle.js';
-import { graphList, type BundleFiles, type Executor } from '../../gpu-backend/src/executors/executor.js';
+import { type BundleFiles, type Executor, graphList } from '../../gpu-backend/src/executors/executor.js';
 import { createOrtNodeExecutor } from '../../gpu-backend/src/executors/ort-node.js';
 import { createWebGpuExecutor } from '../../gpu-backend/src/executors/webgpu.js';
 import { fixedInput, maxAbsDiff } from '../helpers/runtimes.js';
@@ -34,7 +34,10 @@ describe.skipIf(SKIP)('webgpu executor, JSEP build', () => {
     expect(jsep.info?.build).toBe('jsep');
     for (const g of graphList(bundle.manifest)) {
       const dims = [3, ...g.inputShape];
-      const x = fixedInput(dims.reduce((a, c) => a * c, 1), g.index + 7);
+      const x = fixedInput(
+        dims.reduce((a, c) => a * c, 1),
+        g.index + 7,
+      );
       const [a, b] = [await jsep.run(g.kind, g.index, x, dims), await cpu.run(g.kind, g.index, x, dims)];
       expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
       for (const k of Object.keys(b)) expect(maxAbsDiff(a[k]!, b[k]!), `${g.kind} ${g.index} ${k}`).toBeLessThan(TOL);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFeatures, encodeFeatures, fromHalf, toHalf, toHalfArray } from '../../core/feature-codec.js';
-import { signBody, verifyBody, timingSafeEqualStr } from '../../core/signature.js';
 import { convertChannels, resize } from '../../core/image.js';
 import { checkSettings, regionKeys, resolveThresholds } from '../../core/regions.js';
+import { signBody, timingSafeEqualStr, verifyBody } from '../../core/signature.js';
 import { fixedInput } from '../helpers/runtimes.js';
 
 describe('feature encodings', () => {
@@ -16,7 +16,9 @@ describe('feature encodings', () => {
     expect(f32.metadata).toMatchObject({ segment: '2', encoding: 'f32' });
     const max = x.reduce((m, v) => Math.max(m, v), 0);
     expect(maxErr(decodeFeatures(encodeFeatures(x, [1, 16, 28, 28], 'f16', meta)).data)).toBeLessThan(max * 2 ** -11);
-    expect(maxErr(decodeFeatures(encodeFeatures(x, [1, 16, 28, 28], 'i8', meta)).data)).toBeLessThanOrEqual(max / 127 / 2 + 1e-6);
+    expect(maxErr(decodeFeatures(encodeFeatures(x, [1, 16, 28, 28], 'i8', meta)).data)).toBeLessThanOrEqual(
+      max / 127 / 2 + 1e-6,
+    );
   });
 
   it('f16 conversion handles rounding, subnormals, overflow and specials', () => {
@@ -31,8 +33,28 @@ describe('feature encodings', () => {
     for (let i = 0; i < bits.length; i++) bits[i] = (Math.random() * 2 ** 32) >>> 0;
     const x = new Float32Array(bits.buffer);
     // Halfway and carry cases, the largest half, just past it, zeros, infinities, NaN, subnormals.
-    x.set([0, -0, 65504, 65519, 65520, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -14, 2 ** -24, 2 ** -25, 3 * 2 ** -26, Infinity, -Infinity, NaN, 2047.9999], 0);
-    const fast = toHalfArray(x.subarray(3)), slow = Uint16Array.from(x.subarray(3), (v) => toHalf(v));
+    x.set(
+      [
+        0,
+        -0,
+        65504,
+        65519,
+        65520,
+        1 + 2 ** -11,
+        1 + 3 * 2 ** -11,
+        2 ** -14,
+        2 ** -24,
+        2 ** -25,
+        3 * 2 ** -26,
+        Infinity,
+        -Infinity,
+        NaN,
+        2047.9999,
+      ],
+      0,
+    );
+    const fast = toHalfArray(x.subarray(3)),
+      slow = Uint16Array.from(x.subarray(3), (v) => toHalf(v));
     expect(Buffer.from(fast.buffer).equals(Buffer.from(slow.buffer))).toBe(true);
     expect(Array.from(toHalfArray(x.subarray(0, 15)))).toEqual(Array.from(x.subarray(0, 15), (v) => toHalf(v)));
   });
@@ -49,13 +71,25 @@ describe('HMAC signatures', () => {
   it('verifies, and rejects tampering, a wrong secret, expiry and malformed headers', async () => {
     const now = 1_700_000_000_000;
     const h = await signBody('s3cret', body, now);
-    expect(await verifyBody('s3cret', body, h, { windowMs: 30_000, now: now + 1000 })).toEqual({ ok: true, replayKey: h.slice(h.indexOf('v1=') + 3) });
+    expect(await verifyBody('s3cret', body, h, { windowMs: 30_000, now: now + 1000 })).toEqual({
+      ok: true,
+      replayKey: h.slice(h.indexOf('v1=') + 3),
+    });
     const tampered = body.slice();
     tampered[0] ^= 1;
-    expect(await verifyBody('s3cret', tampered, h, { windowMs: 30_000, now })).toEqual({ ok: false, reason: 'mismatch' });
+    expect(await verifyBody('s3cret', tampered, h, { windowMs: 30_000, now })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
     expect(await verifyBody('other', body, h, { windowMs: 30_000, now })).toEqual({ ok: false, reason: 'mismatch' });
-    expect(await verifyBody('s3cret', body, h, { windowMs: 30_000, now: now + 31_000 })).toEqual({ ok: false, reason: 'expired' });
-    expect(await verifyBody('s3cret', body, 'v1=abc', { windowMs: 30_000, now })).toEqual({ ok: false, reason: 'malformed' });
+    expect(await verifyBody('s3cret', body, h, { windowMs: 30_000, now: now + 31_000 })).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
+    expect(await verifyBody('s3cret', body, 'v1=abc', { windowMs: 30_000, now })).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
     expect(await verifyBody('s3cret', body, null, { windowMs: 30_000, now })).toEqual({ ok: false, reason: 'missing' });
     expect(timingSafeEqualStr('abc', 'abd')).toBe(false);
   });
@@ -69,23 +103,41 @@ describe('image conversion', () => {
   it('area-averages when shrinking and interpolates when enlarging', () => {
     const img = { width: 4, height: 1, channels: 1, data: Uint8Array.of(0, 100, 200, 100) };
     expect(Array.from(resize(img, 2, 1).data)).toEqual([50, 150]);
-    expect(Array.from(resize({ width: 2, height: 1, channels: 1, data: Uint8Array.of(0, 200) }, 4, 1).data)).toEqual([0, 50, 150, 200]);
+    expect(Array.from(resize({ width: 2, height: 1, channels: 1, data: Uint8Array.of(0, 200) }, 4, 1).data)).toEqual([
+      0, 50, 150, 200,
+    ]);
   });
 });
 
 describe('region keys', () => {
   it('orders colo → country → continent → default and drops malformed parts', () => {
-    expect(regionKeys({ colo: 'lhr', country: 'GB', continent: 'EU' })).toEqual(['colo:LHR', 'country:GB', 'continent:EU', 'default']);
+    expect(regionKeys({ colo: 'lhr', country: 'GB', continent: 'EU' })).toEqual([
+      'colo:LHR',
+      'country:GB',
+      'continent:EU',
+      'default',
+    ]);
     expect(regionKeys({ colo: 'TOOLONG', country: 'G' })).toEqual(['default']);
     expect(regionKeys(undefined)).toEqual(['default']);
   });
 
   it('resolves a budget to the most accurate frontier point that fits', () => {
     const m = {
-      segments: [{}, {}, {}], exits: [{}, {}],
-      policies: { frontier: { confidence: [{ thresholds: [0.1, 0.1], accuracy: 0.8, cost: 0.2 }, { thresholds: [0.5, 0.5], accuracy: 0.9, cost: 0.5 }, { thresholds: [0.9, 0.9], accuracy: 0.93, cost: 0.9 }] } },
+      segments: [{}, {}, {}],
+      exits: [{}, {}],
+      policies: {
+        frontier: {
+          confidence: [
+            { thresholds: [0.1, 0.1], accuracy: 0.8, cost: 0.2 },
+            { thresholds: [0.5, 0.5], accuracy: 0.9, cost: 0.5 },
+            { thresholds: [0.9, 0.9], accuracy: 0.93, cost: 0.9 },
+          ],
+        },
+      },
     } as never;
     expect(resolveThresholds({ policy: 'confidence', budget: 0.6, split: 1, encoding: 'f16' }, m)).toEqual([0.5, 0.5]);
-    expect(checkSettings({ policy: 'confidence', budget: 0.1, split: 1, encoding: 'f16' }, m)).toEqual([expect.stringMatching(/below the cheapest calibrated point/)]);
+    expect(checkSettings({ policy: 'confidence', budget: 0.1, split: 1, encoding: 'f16' }, m)).toEqual([
+      expect.stringMatching(/below the cheapest calibrated point/),
+    ]);
   });
 });

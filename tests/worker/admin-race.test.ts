@@ -5,8 +5,8 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { RegionObject } from '../../workers/edge/src/thresholds/region-object.js';
 import type { KvLike } from '../../workers/edge/src/thresholds/region-entries.js';
+import type { RegionObject } from '../../workers/edge/src/thresholds/region-object.js';
 import { every, SPLIT } from './bundle.js';
 
 const TOKEN = 'test-admin-token';
@@ -16,9 +16,14 @@ const call = (path: string, init: RequestInit = {}) => {
   if (init.body) headers.set('content-type', 'application/json');
   return SELF.fetch(`https://edge.test/admin${path}`, { ...init, headers });
 };
-const settings = (note: string, t = 0.8) => JSON.stringify({ policy: 'confidence', thresholds: every(t), split: SPLIT, encoding: 'f16', note });
-interface Entry { version: number; settings: { note?: string; thresholds: number[] } }
-const versions = async (key: string) => (await (await call(`/regions/${key}/history`)).json<{ versions: Entry[] }>()).versions;
+const settings = (note: string, t = 0.8) =>
+  JSON.stringify({ policy: 'confidence', thresholds: every(t), split: SPLIT, encoding: 'f16', note });
+interface Entry {
+  version: number;
+  settings: { note?: string; thresholds: number[] };
+}
+const versions = async (key: string) =>
+  (await (await call(`/regions/${key}/history`)).json<{ versions: Entry[] }>()).versions;
 const kvEntry = (key: string) => env.THRESHOLDS.get<Entry>(`region:${key}`, 'json');
 const N = 20;
 
@@ -26,12 +31,26 @@ describe('racing admin writes', () => {
   // Twice: on an object in use, and on one whose first requests queue behind its one-time import
   // of pre-Durable-Object KV data, so all N reach the version check back to back.
   for (const [key, setup] of [
-    ['colo:LHR', async () => expect((await call('/regions/colo:LHR', { method: 'PUT', body: settings('base') })).status).toBe(201)],
-    ['colo:SYD', () => env.THRESHOLDS.put('region:colo:SYD', JSON.stringify({ version: 1, updatedAt: '2025-01-01T00:00:00.000Z', settings: JSON.parse(settings('base')) }))],
+    [
+      'colo:LHR',
+      async () => expect((await call('/regions/colo:LHR', { method: 'PUT', body: settings('base') })).status).toBe(201),
+    ],
+    [
+      'colo:SYD',
+      () =>
+        env.THRESHOLDS.put(
+          'region:colo:SYD',
+          JSON.stringify({ version: 1, updatedAt: '2025-01-01T00:00:00.000Z', settings: JSON.parse(settings('base')) }),
+        ),
+    ],
   ] as const) {
     it(`lets exactly one of N concurrent PUTs with the same If-Match win; the rest get 412 (${key})`, async () => {
       await setup();
-      const res = await Promise.all(Array.from({ length: N }, (_, i) => call(`/regions/${key}`, { method: 'PUT', body: settings(`racer-${i}`), headers: { 'if-match': '"1"' } })));
+      const res = await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          call(`/regions/${key}`, { method: 'PUT', body: settings(`racer-${i}`), headers: { 'if-match': '"1"' } }),
+        ),
+      );
       const statuses = res.map((r) => r.status);
       expect(statuses.filter((s) => s === 200)).toHaveLength(1);
       expect(statuses.filter((s) => s === 412)).toHaveLength(N - 1);
@@ -50,18 +69,25 @@ describe('racing admin writes', () => {
   }
 
   it('lets exactly one of N concurrent creates of a new key win; the rest get 428', async () => {
-    const res = await Promise.all(Array.from({ length: N }, (_, i) => call('/regions/country:FR', { method: 'PUT', body: settings(`creator-${i}`) })));
+    const res = await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        call('/regions/country:FR', { method: 'PUT', body: settings(`creator-${i}`) }),
+      ),
+    );
     const statuses = res.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 428 || s === 412)).toHaveLength(N - 1);
-    for (const r of res.filter((r) => r.status !== 201)) expect((await r.json<{ code: string }>()).code).toBe('IF_MATCH_REQUIRED');
+    for (const r of res.filter((r) => r.status !== 201))
+      expect((await r.json<{ code: string }>()).code).toBe('IF_MATCH_REQUIRED');
     const h = await versions('country:FR');
     expect(h.map((e) => e.version)).toEqual([1]);
     expect((await kvEntry('country:FR'))?.version).toBe(1);
   });
 
   it('loses no write when many writers retry on 412 until theirs lands', async () => {
-    const key = 'continent:EU', writers = 10, each = 2;
+    const key = 'continent:EU',
+      writers = 10,
+      each = 2;
     expect((await call(`/regions/${key}`, { method: 'PUT', body: settings('base') })).status).toBe(201);
     const acknowledged: string[] = [];
     /** [the version a write replaced (its If-Match), the version it became]: no lost update means always +1. */
@@ -73,8 +99,16 @@ describe('racing admin writes', () => {
           expect(attempt).toBeLessThan(200);
           const cur = await call(`/regions/${key}`);
           const base = cur.headers.get('etag')!;
-          const res = await call(`/regions/${key}`, { method: 'PUT', body: settings(note), headers: { 'if-match': base } });
-          if (res.status === 200) { acknowledged.push(note); steps.push([Number(JSON.parse(base)), (await res.json<Entry>()).version]); break; }
+          const res = await call(`/regions/${key}`, {
+            method: 'PUT',
+            body: settings(note),
+            headers: { 'if-match': base },
+          });
+          if (res.status === 200) {
+            acknowledged.push(note);
+            steps.push([Number(JSON.parse(base)), (await res.json<Entry>()).version]);
+            break;
+          }
           expect(res.status).toBe(412);
         }
       }
@@ -96,10 +130,22 @@ describe('racing admin writes', () => {
 describe('KV publish failures', () => {
   /** Real KV that can be made to fail, as in production when KV answers 429 (one write per second per key). */
   const flaky = (kv: KvLike) => {
-    const f = { down: true, calls: 0,
-      get: kv.get.bind(kv), list: kv.list.bind(kv),
-      put: async (k: string, v: string) => { f.calls++; if (f.down) throw new Error('KV PUT failed: 429 Too Many Requests'); await kv.put(k, v); },
-      delete: async (k: string) => { f.calls++; if (f.down) throw new Error('KV DELETE failed: 429 Too Many Requests'); await kv.delete(k); } };
+    const f = {
+      down: true,
+      calls: 0,
+      get: kv.get.bind(kv),
+      list: kv.list.bind(kv),
+      put: async (k: string, v: string) => {
+        f.calls++;
+        if (f.down) throw new Error('KV PUT failed: 429 Too Many Requests');
+        await kv.put(k, v);
+      },
+      delete: async (k: string) => {
+        f.calls++;
+        if (f.down) throw new Error('KV DELETE failed: 429 Too Many Requests');
+        await kv.delete(k);
+      },
+    };
     return f;
   };
 
@@ -109,16 +155,26 @@ describe('KV publish failures', () => {
     expect((await call(`/regions/${key}`, { method: 'PUT', body: settings('first', 0.5) })).status).toBe(201);
     expect((await kvEntry(key))?.version).toBe(1);
     const kv = flaky(env.THRESHOLDS);
-    await runInDurableObject(stub, (obj: RegionObject) => { obj.kv = kv; });
+    await runInDurableObject(stub, (obj: RegionObject) => {
+      obj.kv = kv;
+    });
 
-    const put = await call(`/regions/${key}`, { method: 'PUT', body: settings('second', 0.6), headers: { 'if-match': '1' } });
+    const put = await call(`/regions/${key}`, {
+      method: 'PUT',
+      body: settings('second', 0.6),
+      headers: { 'if-match': '1' },
+    });
     expect(put.status).toBe(200);
     expect(put.headers.get('x-kv-publish')).toBe('pending');
     expect(kv.calls).toBe(1);
     // The object has it (strongly consistent admin read); KV, the edge's path, does not yet.
     expect((await call(`/regions/${key}`)).headers.get('etag')).toBe('"2"');
     expect((await kvEntry(key))?.version).toBe(1);
-    const state = () => runInDurableObject(stub, async (obj: RegionObject, s) => ({ alarm: await s.storage.getAlarm(), ...(await obj.publishState())! }));
+    const state = () =>
+      runInDurableObject(stub, async (obj: RegionObject, s) => ({
+        alarm: await s.storage.getAlarm(),
+        ...(await obj.publishState())!,
+      }));
     expect(await state()).toMatchObject({ current: 2, failures: 1, alarm: expect.any(Number) });
 
     // Still failing: the alarm runs, fails, and schedules itself again.
@@ -128,7 +184,11 @@ describe('KV publish failures', () => {
     expect(await state()).toMatchObject({ failures: 2, alarm: expect.any(Number) });
 
     // Another write while KV is down: also durable, also pending.
-    const third = await call(`/regions/${key}`, { method: 'PUT', body: settings('third', 0.7), headers: { 'if-match': '2' } });
+    const third = await call(`/regions/${key}`, {
+      method: 'PUT',
+      body: settings('third', 0.7),
+      headers: { 'if-match': '2' },
+    });
     expect(third.status).toBe(200);
     expect(third.headers.get('x-kv-publish')).toBe('pending');
 
@@ -152,6 +212,8 @@ describe('KV publish failures', () => {
     kv.down = false;
     await runDurableObjectAlarm(stub);
     expect(await kvEntry(key)).toBeNull();
-    await runInDurableObject(stub, (obj: RegionObject) => { obj.kv = env.THRESHOLDS; });
+    await runInDurableObject(stub, (obj: RegionObject) => {
+      obj.kv = env.THRESHOLDS;
+    });
   });
 });

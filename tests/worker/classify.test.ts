@@ -1,10 +1,15 @@
-import { SELF, env } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { DEEPEST_FORWARDING_SPLIT, every, SPLIT } from './bundle.js';
 
 const N = 784;
 const post = (body: BodyInit, type: string, headers: Record<string, string> = {}, cf?: Record<string, string>) =>
-  SELF.fetch('https://edge.test/v1/classify', { method: 'POST', body, headers: { 'content-type': type, ...headers }, ...(cf ? { cf } : {}) } as RequestInit);
+  SELF.fetch('https://edge.test/v1/classify', {
+    method: 'POST',
+    body,
+    headers: { 'content-type': type, ...headers },
+    ...(cf ? { cf } : {}),
+  } as RequestInit);
 
 const pixels = (v = 0) => JSON.stringify({ pixels: new Array(N).fill(v) });
 
@@ -13,11 +18,25 @@ describe('POST /v1/classify', () => {
     const res = await post(pixels(), 'application/json');
     expect(res.status).toBe(200);
     const j = await res.json<Record<string, unknown>>();
-    expect(Object.keys(j)).toEqual(expect.arrayContaining(['label', 'classIndex', 'confidence', 'exit', 'where', 'degraded', 'region', 'thresholdVersion', 'requestId', 'timings']));
+    expect(Object.keys(j)).toEqual(
+      expect.arrayContaining([
+        'label',
+        'classIndex',
+        'confidence',
+        'exit',
+        'where',
+        'degraded',
+        'region',
+        'thresholdVersion',
+        'requestId',
+        'timings',
+      ]),
+    );
     // Local workerd timers are wall-clock with 1 ms steps: one inference may read 0 ms (it did in CI),
     // but ten take time in sum, and inference is always part of the edge time.
     const timings = [j.timings as { edgeMs: number; computeMs: number; totalMs: number }];
-    for (let i = 0; i < 9; i++) timings.push((await (await post(pixels(), 'application/json')).json<{ timings: (typeof timings)[0] }>()).timings);
+    for (let i = 0; i < 9; i++)
+      timings.push((await (await post(pixels(), 'application/json')).json<{ timings: (typeof timings)[0] }>()).timings);
     for (const t of timings) {
       expect(t.computeMs).toBeGreaterThanOrEqual(0);
       expect(t.computeMs).toBeLessThanOrEqual(t.edgeMs);
@@ -51,7 +70,12 @@ describe('POST /v1/classify', () => {
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     // No content-length (a chunked upload): cut off once it passes the cap, while the client still sends.
     let sent = 0;
-    const endless = new ReadableStream<Uint8Array>({ pull(c) { sent += 1 << 20; c.enqueue(new Uint8Array(1 << 20)); } });
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        sent += 1 << 20;
+        c.enqueue(new Uint8Array(1 << 20));
+      },
+    });
     const chunked = await post(endless, 'image/png');
     expect(chunked.status).toBe(413);
     expect((await chunked.json<{ code: string }>()).code).toBe('PAYLOAD_TOO_LARGE');
@@ -61,13 +85,23 @@ describe('POST /v1/classify', () => {
   });
 
   it('handles two concurrent requests on one isolate', async () => {
-    const [a, b] = await Promise.all([post(pixels(0), 'application/json'), post(new Uint8Array(N).fill(200), 'application/octet-stream')]);
+    const [a, b] = await Promise.all([
+      post(pixels(0), 'application/json'),
+      post(new Uint8Array(N).fill(200), 'application/octet-stream'),
+    ]);
     expect(a.status).toBe(200);
     expect(b.status).toBe(200);
   });
 
   it('forwards to the backend when no edge exit is confident (thresholds above any score)', async () => {
-    await env.THRESHOLDS.put('region:colo:ZZZ', JSON.stringify({ version: 1, updatedAt: 'now', settings: { policy: 'max-softmax', thresholds: every(1), split: SPLIT, encoding: 'f16' } }));
+    await env.THRESHOLDS.put(
+      'region:colo:ZZZ',
+      JSON.stringify({
+        version: 1,
+        updatedAt: 'now',
+        settings: { policy: 'max-softmax', thresholds: every(1), split: SPLIT, encoding: 'f16' },
+      }),
+    );
     const res = await post(pixels(), 'application/json', { 'x-cascade-region': 'colo:ZZZ' });
     const j = await res.json<Record<string, unknown> & { timings: Record<string, number> }>();
     expect(j.where).toBe('backend');
@@ -79,33 +113,71 @@ describe('POST /v1/classify', () => {
   });
 
   it('answers at the edge when an exit is confident (threshold 0)', async () => {
-    await env.THRESHOLDS.put('region:colo:YYY', JSON.stringify({ version: 3, updatedAt: 'now', settings: { policy: 'max-softmax', thresholds: every(0), split: SPLIT, encoding: 'f32' } }));
-    const j = await (await post(pixels(), 'application/json', { 'x-cascade-region': 'colo:YYY' })).json<Record<string, unknown>>();
+    await env.THRESHOLDS.put(
+      'region:colo:YYY',
+      JSON.stringify({
+        version: 3,
+        updatedAt: 'now',
+        settings: { policy: 'max-softmax', thresholds: every(0), split: SPLIT, encoding: 'f32' },
+      }),
+    );
+    const j = await (await post(pixels(), 'application/json', { 'x-cascade-region': 'colo:YYY' })).json<
+      Record<string, unknown>
+    >();
     expect(j.where).toBe('edge');
     expect(j.exit).toBe(0);
     expect(j.degraded).toBe(false);
     expect(j.thresholdVersion).toBe('colo:YYY@v3');
   });
 
-  it.each([['down-', 'backend_unreachable'], ['slow-', 'backend_timeout'], ['garbage-', 'backend_invalid_response'], ['error-', 'backend_error']])(
-    'degrades visibly when the backend is %s', async (prefix, reason) => {
-      // Every exit at the edge and none confident: the request must be forwarded (a split past the exits would let the final head answer at the edge).
-      await env.THRESHOLDS.put('region:colo:XXX', JSON.stringify({ version: 1, updatedAt: 'now', settings: { policy: 'max-softmax', thresholds: every(1), split: DEEPEST_FORWARDING_SPLIT, encoding: 'i8' } }));
-      const res = await post(pixels(), 'application/json', { 'x-cascade-region': 'colo:XXX', 'x-request-id': `${prefix}1` });
-      expect(res.status).toBe(200);
-      const j = await res.json<Record<string, unknown>>();
-      expect(j.where).toBe('edge');
-      expect(j.degraded).toBe(true);
-      expect(j.reason).toBe(reason);
-      expect(j.requestId).toBe(`${prefix}1`);
+  it.each([
+    ['down-', 'backend_unreachable'],
+    ['slow-', 'backend_timeout'],
+    ['garbage-', 'backend_invalid_response'],
+    ['error-', 'backend_error'],
+  ])('degrades visibly when the backend is %s', async (prefix, reason) => {
+    // Every exit at the edge and none confident: the request must be forwarded (a split past the exits would let the final head answer at the edge).
+    await env.THRESHOLDS.put(
+      'region:colo:XXX',
+      JSON.stringify({
+        version: 1,
+        updatedAt: 'now',
+        settings: { policy: 'max-softmax', thresholds: every(1), split: DEEPEST_FORWARDING_SPLIT, encoding: 'i8' },
+      }),
+    );
+    const res = await post(pixels(), 'application/json', {
+      'x-cascade-region': 'colo:XXX',
+      'x-request-id': `${prefix}1`,
     });
+    expect(res.status).toBe(200);
+    const j = await res.json<Record<string, unknown>>();
+    expect(j.where).toBe('edge');
+    expect(j.degraded).toBe(true);
+    expect(j.reason).toBe(reason);
+    expect(j.requestId).toBe(`${prefix}1`);
+  });
 });
 
 describe('regions', () => {
   it('resolves colo → country → continent → default from request.cf', async () => {
-    await env.THRESHOLDS.put('region:country:DE', JSON.stringify({ version: 7, updatedAt: 'now', settings: { policy: 'confidence', thresholds: every(0.5), split: 1, encoding: 'f16' } }));
-    await env.THRESHOLDS.put('region:continent:EU', JSON.stringify({ version: 2, updatedAt: 'now', settings: { policy: 'confidence', thresholds: every(0.5), split: 1, encoding: 'f16' } }));
-    const ask = async (cf: Record<string, string>) => (await (await post(pixels(), 'application/json', {}, cf)).json<{ region: string; thresholdVersion: string }>());
+    await env.THRESHOLDS.put(
+      'region:country:DE',
+      JSON.stringify({
+        version: 7,
+        updatedAt: 'now',
+        settings: { policy: 'confidence', thresholds: every(0.5), split: 1, encoding: 'f16' },
+      }),
+    );
+    await env.THRESHOLDS.put(
+      'region:continent:EU',
+      JSON.stringify({
+        version: 2,
+        updatedAt: 'now',
+        settings: { policy: 'confidence', thresholds: every(0.5), split: 1, encoding: 'f16' },
+      }),
+    );
+    const ask = async (cf: Record<string, string>) =>
+      await (await post(pixels(), 'application/json', {}, cf)).json<{ region: string; thresholdVersion: string }>();
     expect((await ask({ colo: 'FRA', country: 'DE', continent: 'EU' })).thresholdVersion).toBe('country:DE@v7');
     expect((await ask({ colo: 'CDG', country: 'FR', continent: 'EU' })).thresholdVersion).toBe('continent:EU@v2');
     const none = await ask({ colo: 'NRT', country: 'JP', continent: 'AS' });
@@ -114,9 +186,13 @@ describe('regions', () => {
 
   it('skips an invalid entry, falls back, and reports it in /readyz', async () => {
     await env.THRESHOLDS.put('region:colo:BAD', JSON.stringify({ version: 1, settings: { policy: 'nope' } }));
-    const j = await (await post(pixels(), 'application/json', { 'x-cascade-region': 'colo:BAD' })).json<{ thresholdVersion: string }>();
+    const j = await (await post(pixels(), 'application/json', { 'x-cascade-region': 'colo:BAD' })).json<{
+      thresholdVersion: string;
+    }>();
     expect(j.thresholdVersion).toBe('manifest');
-    const r = await (await SELF.fetch('https://edge.test/readyz')).json<{ checks: { thresholdProblems: Record<string, { problem: string }> } }>();
+    const r = await (await SELF.fetch('https://edge.test/readyz')).json<{
+      checks: { thresholdProblems: Record<string, { problem: string }> };
+    }>();
     expect(r.checks.thresholdProblems['colo:BAD']!.problem).toMatch(/stored entry is invalid/);
   });
 

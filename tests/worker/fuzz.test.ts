@@ -19,8 +19,17 @@ const CASES = 1500;
 describe('fuzz: the edge worker (seeded slice)', () => {
   it(`${CASES} labelled cases, seed ${SEED}: zero violations`, async () => {
     const send = fetchSender((url, init) => SELF.fetch(url, init), 'https://edge.test');
-    const r = await runFuzz({ seed: SEED, classes: edgeSurface(m, 'test-admin-token'), total: CASES, send, oracle: { classes: m.classes, exits: m.exits.length }, concurrency: 4 });
-    console.log(`fuzz edge slice: ${r.cases} cases, ${r.requests} requests, ${r.violationCount} violations, ${Math.round(r.ms)} ms`);
+    const r = await runFuzz({
+      seed: SEED,
+      classes: edgeSurface(m, 'test-admin-token'),
+      total: CASES,
+      send,
+      oracle: { classes: m.classes, exits: m.exits.length },
+      concurrency: 4,
+    });
+    console.log(
+      `fuzz edge slice: ${r.cases} cases, ${r.requests} requests, ${r.violationCount} violations, ${Math.round(r.ms)} ms`,
+    );
     expect(r.cases).toBeGreaterThanOrEqual(CASES * 0.95);
     for (const [name, s] of Object.entries(r.byClass)) expect(s.requests, name).toBeGreaterThan(0);
     expect(r.violations.map(formatViolation)).toEqual([]);

@@ -3,7 +3,11 @@ import { encode } from 'fast-png';
 import { describe, expect, it } from 'vitest';
 
 const classify = (png: Uint8Array, headers: Record<string, string> = {}) =>
-  SELF.fetch('https://edge.test/v1/classify', { method: 'POST', body: png, headers: { 'content-type': 'image/png', ...headers } });
+  SELF.fetch('https://edge.test/v1/classify', {
+    method: 'POST',
+    body: png,
+    headers: { 'content-type': 'image/png', ...headers },
+  });
 
 describe('PNG input', () => {
   it('decodes grey, RGB and RGBA PNGs of any size and gives the same answer as the raw pixels', async () => {
@@ -12,13 +16,20 @@ describe('PNG input', () => {
     for (let y = 8; y < 20; y++) for (let x = 8; x < 20; x++) grey[y * 28 + x] = 220;
     const big = (channels: number) => {
       const d = new Uint8Array(56 * 56 * channels);
-      for (let y = 0; y < 56; y++) for (let x = 0; x < 56; x++) {
-        const v = grey[Math.floor(y / 2) * 28 + Math.floor(x / 2)]!;
-        for (let c = 0; c < channels; c++) d[(y * 56 + x) * channels + c] = c === 3 ? 255 : v;
-      }
+      for (let y = 0; y < 56; y++)
+        for (let x = 0; x < 56; x++) {
+          const v = grey[Math.floor(y / 2) * 28 + Math.floor(x / 2)]!;
+          for (let c = 0; c < channels; c++) d[(y * 56 + x) * channels + c] = c === 3 ? 255 : v;
+        }
       return d;
     };
-    const raw = await (await SELF.fetch('https://edge.test/v1/classify', { method: 'POST', body: grey, headers: { 'content-type': 'application/octet-stream' } })).json<{ classIndex: number; confidence: number }>();
+    const raw = await (
+      await SELF.fetch('https://edge.test/v1/classify', {
+        method: 'POST',
+        body: grey,
+        headers: { 'content-type': 'application/octet-stream' },
+      })
+    ).json<{ classIndex: number; confidence: number }>();
     for (const png of [
       encode({ width: 28, height: 28, data: grey, channels: 1 }),
       encode({ width: 56, height: 56, data: big(3), channels: 3 }),

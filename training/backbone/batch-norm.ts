@@ -49,10 +49,7 @@ export function batchNorm<T extends TF.Tensor>(tf: Tf, x: T, s: BatchNormState, 
         const dbeta = tf.sum(dy, axes);
         const dgamma = tf.sum(tf.mul(dy, xh), axes);
         // dx = γ·rstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
-        const dx = tf.mul(
-          tf.sub(tf.sub(tf.mul(dy, m), dbeta), tf.mul(xh, dgamma)),
-          tf.div(tf.mul(g, rs), m),
-        );
+        const dx = tf.mul(tf.sub(tf.sub(tf.mul(dy, m), dbeta), tf.mul(xh, dgamma)), tf.div(tf.mul(g, rs), m));
         return [dx, dgamma, dbeta];
       },
     };

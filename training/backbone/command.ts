@@ -5,9 +5,9 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initTf, type TfBackendChoice } from '../tf.js';
 import type { BackboneConfig } from '../config.js';
 import { loadFashionMnist } from '../data/fashion-mnist.js';
+import { initTf, type TfBackendChoice } from '../tf.js';
 import { evaluate, FASHION_MEAN, FASHION_STD, saveCheckpoint, trainBackbone } from './train.js';
 
 export interface BackboneRecord {
@@ -28,9 +28,14 @@ export interface BackboneRecord {
 export async function runBackbone(cfg: BackboneConfig, opts: { quiet?: boolean } = {}): Promise<BackboneRecord> {
   const { tf, backend } = await initTf({ backend: cfg.tfBackend as TfBackendChoice, quiet: opts.quiet });
   mkdirSync(cfg.out, { recursive: true });
-  const lim = cfg.limitPerClass > 0
-    ? { train: cfg.limitPerClass, val: Math.max(10, Math.round(cfg.limitPerClass / 5)), test: Math.max(10, Math.round(cfg.limitPerClass / 3)) }
-    : undefined;
+  const lim =
+    cfg.limitPerClass > 0
+      ? {
+          train: cfg.limitPerClass,
+          val: Math.max(10, Math.round(cfg.limitPerClass / 5)),
+          test: Math.max(10, Math.round(cfg.limitPerClass / 3)),
+        }
+      : undefined;
   const ds = loadFashionMnist({ valPerClass: cfg.valPerClass, limitPerClass: lim });
   const logFile = join(cfg.out, 'train-log.jsonl');
   const checkpoint = join(cfg.out, 'checkpoint-last.safetensors');
@@ -39,8 +44,14 @@ export async function runBackbone(cfg: BackboneConfig, opts: { quiet?: boolean }
   // Summed over epochs, so a resumed run reports its whole training time.
   const trainSeconds = r.history.reduce((s, h) => s + h.seconds, 0);
   const testAcc = evaluate(tf, r.net, ds.test, ds, FASHION_MEAN, FASHION_STD);
-  if (!opts.quiet) console.error(`[backbone] best epoch ${r.bestEpoch}: val ${(r.bestValAcc * 100).toFixed(2)} %, test (tfjs) ${(testAcc * 100).toFixed(2)} %, ${trainSeconds.toFixed(0)} s`);
-  saveCheckpoint(join(cfg.out, 'backbone.ckpt.safetensors'), r.net, { epoch: String(r.bestEpoch), config: JSON.stringify(cfg) });
+  if (!opts.quiet)
+    console.error(
+      `[backbone] best epoch ${r.bestEpoch}: val ${(r.bestValAcc * 100).toFixed(2)} %, test (tfjs) ${(testAcc * 100).toFixed(2)} %, ${trainSeconds.toFixed(0)} s`,
+    );
+  saveCheckpoint(join(cfg.out, 'backbone.ckpt.safetensors'), r.net, {
+    epoch: String(r.bestEpoch),
+    config: JSON.stringify(cfg),
+  });
   const record: BackboneRecord = {
     config: cfg,
     tfBackend: backend,
@@ -49,12 +60,30 @@ export async function runBackbone(cfg: BackboneConfig, opts: { quiet?: boolean }
     tfjsTestAccuracy: testAcc,
     trainSeconds,
     history: r.history,
-    dataset: { name: ds.name, split: ds.split, train: ds.train.count, val: ds.val.count, test: ds.test.count, skipped: ds.skipped },
+    dataset: {
+      name: ds.name,
+      split: ds.split,
+      train: ds.train.count,
+      val: ds.val.count,
+      test: ds.test.count,
+      skipped: ds.skipped,
+    },
     normalisation: { mean: FASHION_MEAN, std: FASHION_STD },
-    ...(cfg.warmStart ? { warmStart: { from: cfg.warmStart, identityBlocks: r.identityBlocks, valAccuracyBefore: r.history.length ? r.warmStartValAcc : r.bestValAcc } } : {}),
+    ...(cfg.warmStart
+      ? {
+          warmStart: {
+            from: cfg.warmStart,
+            identityBlocks: r.identityBlocks,
+            valAccuracyBefore: r.history.length ? r.warmStartValAcc : r.bestValAcc,
+          },
+        }
+      : {}),
   };
   writeFileSync(join(cfg.out, 'backbone.json'), JSON.stringify(record, null, 2) + '\n');
   const { exportResNetOnnx } = await import('./export.js');
-  writeFileSync(join(cfg.out, 'backbone.onnx'), exportResNetOnnx(r.net, { height: ds.shape.height, width: ds.shape.width }));
+  writeFileSync(
+    join(cfg.out, 'backbone.onnx'),
+    exportResNetOnnx(r.net, { height: ds.shape.height, width: ds.shape.width }),
+  );
   return record;
 }

@@ -6,7 +6,7 @@
  * writeFileSync('backbone.onnx', exportResNetOnnx(net, { height: 28, width: 28 }));
  */
 import { convBnToOnnx } from '../onnx/conv-bn.js';
-import { floatTensor, makeModel, node, valueInfo, writeOnnx, type Node, type TensorProto } from '../onnx/proto.js';
+import { floatTensor, makeModel, type Node, node, type TensorProto, valueInfo, writeOnnx } from '../onnx/proto.js';
 import type { ResNet } from './resnet.js';
 
 export const BACKBONE_INPUT = 'input';
@@ -15,7 +15,8 @@ export const BACKBONE_OUTPUT = 'logits';
 export function exportResNetOnnx(net: ResNet, size: { height: number; width: number }): Uint8Array {
   const nodes: Node[] = [];
   const inits: TensorProto[] = [];
-  let h = size.height, w = size.width;
+  let h = size.height,
+    w = size.width;
   const conv = (c: ResNet['stem'], input: string, output: string, inH: number, inW: number) => {
     const r = convBnToOnnx({ name: c.name, input, output, weight: c.weight, bn: c.bn, stride: c.stride, inH, inW });
     nodes.push(...r.nodes);
@@ -37,7 +38,8 @@ export function exportResNetOnnx(net: ResNet, size: { height: number; width: num
     nodes.push(node('Add', [`${b.name}.conv2`, skip], [`${b.name}.sum`]));
     nodes.push(node('Relu', [`${b.name}.sum`], [`${b.name}.out`]));
     cur = `${b.name}.out`;
-    h = c1.outH; w = c1.outW;
+    h = c1.outH;
+    w = c1.outW;
   }
   nodes.push(node('GlobalAveragePool', [cur], ['pool']));
   nodes.push(node('Flatten', ['pool'], ['pool.flat'], { axis: 1 }));
@@ -45,11 +47,13 @@ export function exportResNetOnnx(net: ResNet, size: { height: number; width: num
   inits.push(floatTensor('fc.W', [cin, classes], Float32Array.from(net.fcWeight.dataSync())));
   inits.push(floatTensor('fc.B', [classes], Float32Array.from(net.fcBias.dataSync())));
   nodes.push(node('Gemm', ['pool.flat', 'fc.W', 'fc.B'], [BACKBONE_OUTPUT], {}, 'fc'));
-  return writeOnnx(makeModel({
-    name: 'backbone',
-    node: nodes,
-    initializer: inits,
-    input: [valueInfo(BACKBONE_INPUT, ['N', net.config.inputChannels, size.height, size.width])],
-    output: [valueInfo(BACKBONE_OUTPUT, ['N', classes])],
-  }));
+  return writeOnnx(
+    makeModel({
+      name: 'backbone',
+      node: nodes,
+      initializer: inits,
+      input: [valueInfo(BACKBONE_INPUT, ['N', net.config.inputChannels, size.height, size.width])],
+      output: [valueInfo(BACKBONE_OUTPUT, ['N', classes])],
+    }),
+  );
 }

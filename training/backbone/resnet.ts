@@ -9,9 +9,10 @@
  * const net = new ResNet(tf, { inputChannels: 1, numClasses: 10, stemWidth: 16, widths: [16, 32, 64], blocksPerStage: 1 }, 42);
  * const logits = net.forward(x, true); // x: [N, H, W, C] normalised
  */
-import type { tf as TF } from '../tf.js';
-import { batchNorm, type BatchNormState } from './batch-norm.js';
+
 import { mulberry32 } from '../../core/random.js';
+import type { tf as TF } from '../tf.js';
+import { type BatchNormState, batchNorm } from './batch-norm.js';
 
 type Tf = typeof TF;
 type Tensor = TF.Tensor;
@@ -50,7 +51,8 @@ export { mulberry32 };
 export function gaussian(rand: () => number, n: number, std: number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
-    const u = Math.max(rand(), 1e-12), v = rand();
+    const u = Math.max(rand(), 1e-12),
+      v = rand();
     const r = Math.sqrt(-2 * Math.log(u)) * std;
     out[i] = r * Math.cos(2 * Math.PI * v);
     if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
@@ -62,7 +64,15 @@ export function gaussian(rand: () => number, n: number, std: number): Float32Arr
  * A conv (He-normal init, the usual choice for ReLU nets) and its BatchNorm. Variables stay unnamed:
  * tfjs registers names globally and one process may build several models (tests, attach after backbone).
  */
-export function createConvBn(tf: Tf, rand: () => number, name: string, k: number, cin: number, cout: number, stride: number): ConvBn {
+export function createConvBn(
+  tf: Tf,
+  rand: () => number,
+  name: string,
+  k: number,
+  cin: number,
+  cout: number,
+  stride: number,
+): ConvBn {
   const std = Math.sqrt(2 / (k * k * cin));
   const weight = tf.variable(tf.tensor4d(gaussian(rand, k * k * cin * cout, std), [k, k, cin, cout]), true);
   const bn: BatchNormState = {
@@ -86,8 +96,13 @@ export function commitBatchNorm(tf: Tf, convs: ConvBn[], momentum: number): void
     if (!p) continue;
     const m = tf.tidy(() => tf.add(tf.mul(c.bn.runningMean, momentum), tf.mul(p.mean, 1 - momentum)));
     const v = tf.tidy(() => tf.add(tf.mul(c.bn.runningVar, momentum), tf.mul(p.variance, 1 - momentum)));
-    c.bn.runningMean.dispose(); c.bn.runningVar.dispose(); p.mean.dispose(); p.variance.dispose();
-    c.bn.runningMean = m; c.bn.runningVar = v; c.bn.pending = undefined;
+    c.bn.runningMean.dispose();
+    c.bn.runningVar.dispose();
+    p.mean.dispose();
+    p.variance.dispose();
+    c.bn.runningMean = m;
+    c.bn.runningVar = v;
+    c.bn.pending = undefined;
   }
 }
 
@@ -98,7 +113,11 @@ export class ResNet {
   readonly fcBias: Variable;
   private readonly rand: () => number;
 
-  constructor(private readonly tf: Tf, readonly config: ResNetConfig, seed: number) {
+  constructor(
+    private readonly tf: Tf,
+    readonly config: ResNetConfig,
+    seed: number,
+  ) {
     this.rand = mulberry32(seed);
     this.stem = this.convBn('stem', 3, config.inputChannels, config.stemWidth, 1);
     let cin = config.stemWidth;
@@ -156,7 +175,9 @@ export class ResNet {
   /** All weights (trainable and BN running stats) by name, as plain arrays for checkpoints/export. */
   weights(): Record<string, { shape: number[]; data: Float32Array }> {
     const out: Record<string, { shape: number[]; data: Float32Array }> = {};
-    const put = (name: string, t: Tensor) => { out[name] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) }; };
+    const put = (name: string, t: Tensor) => {
+      out[name] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) };
+    };
     for (const c of this.convs()) {
       put(`${c.name}.weight`, c.weight);
       put(`${c.name}.bn.gamma`, c.bn.gamma);
@@ -181,7 +202,8 @@ export class ResNet {
       c.weight.assign(get(`${c.name}.weight`));
       c.bn.gamma.assign(get(`${c.name}.bn.gamma`));
       c.bn.beta.assign(get(`${c.name}.bn.beta`));
-      c.bn.runningMean.dispose(); c.bn.runningVar.dispose();
+      c.bn.runningMean.dispose();
+      c.bn.runningVar.dispose();
       c.bn.runningMean = get(`${c.name}.bn.mean`);
       c.bn.runningVar = get(`${c.name}.bn.var`);
     }
@@ -204,24 +226,35 @@ export class ResNet {
     for (const [k, v] of Object.entries(w)) {
       const mine = own[k];
       if (!mine) throw new Error(`warm start: checkpoint weight "${k}" has no place in this net`);
-      if (mine.shape.join('x') !== v.shape.join('x')) throw new Error(`warm start: "${k}" is ${v.shape.join('x')} in the checkpoint, ${mine.shape.join('x')} here`);
+      if (mine.shape.join('x') !== v.shape.join('x'))
+        throw new Error(`warm start: "${k}" is ${v.shape.join('x')} in the checkpoint, ${mine.shape.join('x')} here`);
     }
-    const set = (t: Variable, name: string) => { const e = w[name]!; t.assign(tf.tensor(e.data, e.shape)); };
+    const set = (t: Variable, name: string) => {
+      const e = w[name]!;
+      t.assign(tf.tensor(e.data, e.shape));
+    };
     const identities: string[] = [];
     for (const c of this.convs()) {
       if (!w[`${c.name}.weight`]) continue;
-      set(c.weight, `${c.name}.weight`); set(c.bn.gamma, `${c.name}.bn.gamma`); set(c.bn.beta, `${c.name}.bn.beta`);
-      c.bn.runningMean.dispose(); c.bn.runningVar.dispose();
+      set(c.weight, `${c.name}.weight`);
+      set(c.bn.gamma, `${c.name}.bn.gamma`);
+      set(c.bn.beta, `${c.name}.bn.beta`);
+      c.bn.runningMean.dispose();
+      c.bn.runningVar.dispose();
       c.bn.runningMean = tf.tensor(w[`${c.name}.bn.mean`]!.data, w[`${c.name}.bn.mean`]!.shape);
       c.bn.runningVar = tf.tensor(w[`${c.name}.bn.var`]!.data, w[`${c.name}.bn.var`]!.shape);
     }
     for (const b of this.blocks) {
       if (w[`${b.conv1.name}.weight`]) continue;
-      if (b.shortcut) throw new Error(`warm start: new block ${b.name} changes shape (it has a shortcut conv), so it cannot start as an identity`);
+      if (b.shortcut)
+        throw new Error(
+          `warm start: new block ${b.name} changes shape (it has a shortcut conv), so it cannot start as an identity`,
+        );
       b.conv2.bn.gamma.assign(tf.zerosLike(b.conv2.bn.gamma));
       identities.push(b.name);
     }
-    set(this.fcWeight, 'fc.weight'); set(this.fcBias, 'fc.bias');
+    set(this.fcWeight, 'fc.weight');
+    set(this.fcBias, 'fc.bias');
     return identities;
   }
 

@@ -39,27 +39,56 @@ class KernelCalls {
 }
 
 function conv(k: KernelCalls, x: TensorInfo, filter: TensorInfo, dilation: number): TensorInfo {
-  return k.run('Conv2D', { x, filter }, {
-    strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [dilation, dilation], dimRoundingMode: undefined,
-  });
+  return k.run(
+    'Conv2D',
+    { x, filter },
+    {
+      strides: [1, 1],
+      pad: 'valid',
+      dataFormat: 'NHWC',
+      dilations: [dilation, dilation],
+      dimRoundingMode: undefined,
+    },
+  );
 }
 
 /** Pads (positive) or crops (negative) the H and W axes of an NHWC tensor. */
-function padOrCrop(k: KernelCalls, x: TensorInfo, top: number, bottom: number, left: number, right: number): TensorInfo {
+function padOrCrop(
+  k: KernelCalls,
+  x: TensorInfo,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): TensorInfo {
   let t = x;
   if (bottom < 0 || right < 0 || top < 0 || left < 0) {
     const [n, h, w, c] = t.shape;
-    const bT = Math.max(0, -top), bL = Math.max(0, -left);
-    t = k.run('Slice', { x: t }, {
-      begin: [0, bT, bL, 0],
-      size: [n, h - bT - Math.max(0, -bottom), w - bL - Math.max(0, -right), c],
-    });
+    const bT = Math.max(0, -top),
+      bL = Math.max(0, -left);
+    t = k.run(
+      'Slice',
+      { x: t },
+      {
+        begin: [0, bT, bL, 0],
+        size: [n, h - bT - Math.max(0, -bottom), w - bL - Math.max(0, -right), c],
+      },
+    );
   }
   if (top > 0 || bottom > 0 || left > 0 || right > 0) {
-    t = k.run('PadV2', { x: t }, {
-      paddings: [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]],
-      constantValue: 0,
-    });
+    t = k.run(
+      'PadV2',
+      { x: t },
+      {
+        paddings: [
+          [0, 0],
+          [Math.max(0, top), Math.max(0, bottom)],
+          [Math.max(0, left), Math.max(0, right)],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
   }
   return t;
 }
@@ -67,12 +96,27 @@ function padOrCrop(k: KernelCalls, x: TensorInfo, top: number, bottom: number, l
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Attrs };
 
 /** The forward conv's geometry (NHWC, no dilation) that both gradients invert; equal strides only. */
-function gradConvInfo(kernel: string, attrs: Attrs, xShape: number[], filterShape: number[]): { info: backend_util.Conv2DInfo; s: number } {
+function gradConvInfo(
+  kernel: string,
+  attrs: Attrs,
+  xShape: number[],
+  filterShape: number[],
+): { info: backend_util.Conv2DInfo; s: number } {
   const { strides, pad, dimRoundingMode } = attrs as {
-    strides: [number, number] | number; pad: 'same' | 'valid' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    strides: [number, number] | number;
+    pad: 'same' | 'valid' | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
   };
   const info = backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number], filterShape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   if (info.strideHeight !== info.strideWidth) throw new Error(`${kernel}: unequal strides are not supported`);
   return { info, s: info.strideHeight };
 }
@@ -111,13 +155,27 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   if (s > 1) {
     // Insert s-1 zeros after every row and column: [N,OH,1,OW,1,C] padded to [N,OH,s,OW,s,C].
     const r = k.run('Reshape', { x: dy }, { shape: [n, oh, 1, ow, 1, co] });
-    const p = k.run('PadV2', { x: r }, {
-      paddings: [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]], constantValue: 0,
-    });
+    const p = k.run(
+      'PadV2',
+      { x: r },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, s - 1],
+          [0, 0],
+          [0, s - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     up = k.run('Reshape', { x: p }, { shape: [n, oh * s, ow * s, co] });
   }
-  const kh = info.filterHeight, kw = info.filterWidth;
-  const top = kh - 1 - info.padInfo.top, left = kw - 1 - info.padInfo.left;
+  const kh = info.filterHeight,
+    kw = info.filterWidth;
+  const top = kh - 1 - info.padInfo.top,
+    left = kw - 1 - info.padInfo.left;
   const bottom = info.inHeight + kh - 1 - top - oh * s;
   const right = info.inWidth + kw - 1 - left - ow * s;
   const dyPad = padOrCrop(k, up, top, bottom, left, right);

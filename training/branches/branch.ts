@@ -21,8 +21,9 @@
  * const { pooled, logits } = b.body(featuresAfterPool, true);
  * const confidence = tf.sigmoid(b.confidenceLogit(b.confidenceInput(pooled, logits)));
  */
+
+import { applyConvBn, type ConvBn, commitBatchNorm, createConvBn } from '../backbone/resnet.js';
 import type { tf as TF } from '../tf.js';
-import { applyConvBn, commitBatchNorm, createConvBn, type ConvBn } from '../backbone/resnet.js';
 
 type Tf = typeof TF;
 
@@ -35,7 +36,11 @@ export const CONF_HIDDEN = 32;
 /** Widths tried per position, widest first. */
 export const WIDTHS = [64, 48, 40, 32, 24, 16, 8];
 
-export interface FeatureShape { channels: number; height: number; width: number }
+export interface FeatureShape {
+  channels: number;
+  height: number;
+  width: number;
+}
 
 /** The pooling factor a cut of this shape gets before its branch. */
 export function poolFactor(s: FeatureShape): number {
@@ -47,11 +52,14 @@ export function poolFactor(s: FeatureShape): number {
 /** Per-sample MACs of a branch of width `w` on a cut of shape `s` with `classes` classes. */
 export function branchMacs(s: FeatureShape, w: number, classes: number): number {
   const p = poolFactor(s);
-  let h = s.height / p, wd = s.width / p, c = s.channels;
+  let h = s.height / p,
+    wd = s.width / p,
+    c = s.channels;
   let macs = p > 1 ? s.channels * s.height * s.width : 0; // the pooling's adds
   for (let i = 0; i < 2; i++) {
     const stride = Math.min(h, wd) > MIN_SIDE ? 2 : 1;
-    h = Math.ceil(h / stride); wd = Math.ceil(wd / stride);
+    h = Math.ceil(h / stride);
+    wd = Math.ceil(wd / stride);
     macs += h * wd * w * c * 9;
     c = w;
   }
@@ -82,7 +90,13 @@ export class Branch {
   /** Per-sample MACs of the branch (pooling, convs and both heads). */
   readonly macs: number;
 
-  constructor(private readonly tf: Tf, readonly name: string, readonly input: FeatureShape, opts: { width: number; classes: number }, rand: () => number) {
+  constructor(
+    private readonly tf: Tf,
+    readonly name: string,
+    readonly input: FeatureShape,
+    opts: { width: number; classes: number },
+    rand: () => number,
+  ) {
     this.pool = poolFactor(input);
     this.width = opts.width;
     this.classes = opts.classes;
@@ -91,10 +105,12 @@ export class Branch {
     for (let i = 0; i < 2; i++) {
       const stride = Math.min(h, w) > MIN_SIDE ? 2 : 1;
       this.convs.push(createConvBn(tf, rand, `${name}.conv${i + 1}`, 3, c, opts.width, stride));
-      h = Math.ceil(h / stride); w = Math.ceil(w / stride);
+      h = Math.ceil(h / stride);
+      w = Math.ceil(w / stride);
       c = opts.width;
     }
-    const glorot = (fanIn: number, fanOut: number) => Float32Array.from({ length: fanIn * fanOut }, () => (rand() * 2 - 1) * Math.sqrt(6 / (fanIn + fanOut)));
+    const glorot = (fanIn: number, fanOut: number) =>
+      Float32Array.from({ length: fanIn * fanOut }, () => (rand() * 2 - 1) * Math.sqrt(6 / (fanIn + fanOut)));
     this.clsW = tf.variable(tf.tensor2d(glorot(c, opts.classes), [c, opts.classes]), true);
     this.clsB = tf.variable(tf.zeros([opts.classes]), true);
     const confIn = c + opts.classes + 2;
@@ -128,13 +144,19 @@ export class Branch {
   confidenceLogit(input: TF.Tensor2D): TF.Tensor1D {
     const tf = this.tf;
     const hidden = tf.relu(tf.add(tf.matMul(input, this.conf1W as unknown as TF.Tensor2D), this.conf1B));
-    return tf.reshape(tf.add(tf.matMul(hidden, this.conf2W as unknown as TF.Tensor2D), this.conf2B), [-1]) as TF.Tensor1D;
+    return tf.reshape(
+      tf.add(tf.matMul(hidden, this.conf2W as unknown as TF.Tensor2D), this.conf2B),
+      [-1],
+    ) as TF.Tensor1D;
   }
 
   /** logits [N, classes] and confidence [N] in (0, 1) from pooled-input features (NHWC). */
   forward(x: TF.Tensor4D, training: boolean): { logits: TF.Tensor2D; confidence: TF.Tensor1D } {
     const { pooled, logits } = this.body(x, training);
-    return { logits, confidence: this.tf.sigmoid(this.confidenceLogit(this.confidenceInput(pooled, logits))) as TF.Tensor1D };
+    return {
+      logits,
+      confidence: this.tf.sigmoid(this.confidenceLogit(this.confidenceInput(pooled, logits))) as TF.Tensor1D,
+    };
   }
 
   commitBatchNorm(momentum: number): void {
@@ -158,9 +180,22 @@ export class Branch {
   /** Every weight and BatchNorm statistic by name (checkpoints of attach's phase 1). */
   state(): Record<string, { shape: number[]; data: Float32Array }> {
     const out: Record<string, { shape: number[]; data: Float32Array }> = {};
-    const put = (k: string, t: TF.Tensor) => { out[`${this.name}.${k}`] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) }; };
-    this.convs.forEach((c, i) => { put(`conv${i}.w`, c.weight); put(`conv${i}.gamma`, c.bn.gamma); put(`conv${i}.beta`, c.bn.beta); put(`conv${i}.mean`, c.bn.runningMean); put(`conv${i}.var`, c.bn.runningVar); });
-    put('clsW', this.clsW); put('clsB', this.clsB); put('conf1W', this.conf1W); put('conf1B', this.conf1B); put('conf2W', this.conf2W); put('conf2B', this.conf2B);
+    const put = (k: string, t: TF.Tensor) => {
+      out[`${this.name}.${k}`] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) };
+    };
+    this.convs.forEach((c, i) => {
+      put(`conv${i}.w`, c.weight);
+      put(`conv${i}.gamma`, c.bn.gamma);
+      put(`conv${i}.beta`, c.bn.beta);
+      put(`conv${i}.mean`, c.bn.runningMean);
+      put(`conv${i}.var`, c.bn.runningVar);
+    });
+    put('clsW', this.clsW);
+    put('clsB', this.clsB);
+    put('conf1W', this.conf1W);
+    put('conf1B', this.conf1B);
+    put('conf2W', this.conf2W);
+    put('conf2B', this.conf2B);
     return out;
   }
 
@@ -173,12 +208,20 @@ export class Branch {
       return tf.tensor(e.data, e.shape);
     };
     this.convs.forEach((c, i) => {
-      c.weight.assign(get(`conv${i}.w`)); c.bn.gamma.assign(get(`conv${i}.gamma`)); c.bn.beta.assign(get(`conv${i}.beta`));
-      c.bn.runningMean.dispose(); c.bn.runningVar.dispose();
-      c.bn.runningMean = get(`conv${i}.mean`); c.bn.runningVar = get(`conv${i}.var`);
+      c.weight.assign(get(`conv${i}.w`));
+      c.bn.gamma.assign(get(`conv${i}.gamma`));
+      c.bn.beta.assign(get(`conv${i}.beta`));
+      c.bn.runningMean.dispose();
+      c.bn.runningVar.dispose();
+      c.bn.runningMean = get(`conv${i}.mean`);
+      c.bn.runningVar = get(`conv${i}.var`);
     });
-    this.clsW.assign(get('clsW')); this.clsB.assign(get('clsB'));
-    this.conf1W.assign(get('conf1W')); this.conf1B.assign(get('conf1B')); this.conf2W.assign(get('conf2W')); this.conf2B.assign(get('conf2B'));
+    this.clsW.assign(get('clsW'));
+    this.clsB.assign(get('clsB'));
+    this.conf1W.assign(get('conf1W'));
+    this.conf1B.assign(get('conf1B'));
+    this.conf2W.assign(get('conf2W'));
+    this.conf2B.assign(get('conf2B'));
   }
 
   params(): number {

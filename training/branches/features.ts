@@ -12,9 +12,9 @@ import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'nod
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { halfTable, toHalfArray } from '../../core/feature-codec.js';
+import { normaliseImages } from '../../core/normalise.js';
 import type { Dataset, Split } from '../data/dataset.js';
 import { pixelsPerImage } from '../data/dataset.js';
-import { normaliseImages } from '../../core/normalise.js';
 import { Progress } from '../progress.js';
 
 /** Images per onnxruntime call while caching: large enough to amortise call overhead. */
@@ -35,7 +35,8 @@ export function bytesPerValue(mode: CacheMode): number {
 }
 
 function decodeHalf(h: Uint16Array): Float32Array {
-  const table = halfTable(), out = new Float32Array(h.length);
+  const table = halfTable(),
+    out = new Float32Array(h.length);
   for (let i = 0; i < h.length; i++) out[i] = table[h[i]!]!;
   return out;
 }
@@ -51,7 +52,13 @@ export class FeatureStore {
   private readonly decoded = new Map<number, Float32Array>();
   readonly per: number;
 
-  constructor(readonly shape: number[], readonly chunkSize = CACHE_BATCH, readonly mode: CacheMode = 'f32', private readonly file?: string, private readonly keepDecoded = 16) {
+  constructor(
+    readonly shape: number[],
+    readonly chunkSize = CACHE_BATCH,
+    readonly mode: CacheMode = 'f32',
+    private readonly file?: string,
+    private readonly keepDecoded = 16,
+  ) {
     this.per = shape.reduce((a, b) => a * b, 1);
     if (mode === 'disk') {
       if (!file) throw new Error('a disk feature cache needs a file');
@@ -61,10 +68,22 @@ export class FeatureStore {
   }
 
   push(batch: Float32Array): void {
-    if (this.mode === 'f32') { this.f32.push(batch); return; }
+    if (this.mode === 'f32') {
+      this.f32.push(batch);
+      return;
+    }
     const h = toHalfArray(batch);
-    if (this.mode === 'f16') { this.f16.push(h); return; }
-    writeSync(this.fd!, new Uint8Array(h.buffer, h.byteOffset, h.byteLength), 0, h.byteLength, this.lengths.length * this.chunkSize * this.per * 2);
+    if (this.mode === 'f16') {
+      this.f16.push(h);
+      return;
+    }
+    writeSync(
+      this.fd!,
+      new Uint8Array(h.buffer, h.byteOffset, h.byteLength),
+      0,
+      h.byteLength,
+      this.lengths.length * this.chunkSize * this.per * 2,
+    );
     this.lengths.push(h.length);
   }
 
@@ -77,7 +96,11 @@ export class FeatureStore {
     if (this.mode === 'f32') return this.f32[c]!;
     if (this.mode === 'f16') return decodeHalf(this.f16[c]!);
     let x = this.decoded.get(c);
-    if (x) { this.decoded.delete(c); this.decoded.set(c, x); return x; }
+    if (x) {
+      this.decoded.delete(c);
+      this.decoded.set(c, x);
+      return x;
+    }
     const h = new Uint16Array(this.lengths[c]!);
     readSync(this.fd!, new Uint8Array(h.buffer), 0, h.byteLength, c * this.chunkSize * this.per * 2);
     x = decodeHalf(h);
@@ -91,9 +114,12 @@ export class FeatureStore {
     const out = new Float32Array(idx.length * this.per);
     for (let b = 0; b < idx.length; b++) {
       const i = idx[b]!;
-      const c = Math.floor(i / this.chunkSize), off = (i % this.chunkSize) * this.per;
+      const c = Math.floor(i / this.chunkSize),
+        off = (i % this.chunkSize) * this.per;
       if (this.mode === 'f16') {
-        const h = this.f16[c]!, table = halfTable(), o = b * this.per;
+        const h = this.f16[c]!,
+          table = halfTable(),
+          o = b * this.per;
         for (let k = 0; k < this.per; k++) out[o + k] = table[h[off + k]!]!;
       } else {
         out.set(this.chunk(c).subarray(off, off + this.per), b * this.per);
@@ -104,8 +130,14 @@ export class FeatureStore {
 
   /** Frees the memory and removes the disk file. */
   close(): void {
-    this.f32.length = 0; this.f16.length = 0; this.decoded.clear();
-    if (this.fd !== undefined) { closeSync(this.fd); this.fd = undefined; rmSync(this.file!, { force: true }); }
+    this.f32.length = 0;
+    this.f16.length = 0;
+    this.decoded.clear();
+    if (this.fd !== undefined) {
+      closeSync(this.fd);
+      this.fd = undefined;
+      rmSync(this.file!, { force: true });
+    }
   }
 }
 
@@ -115,13 +147,21 @@ export class FeatureStore {
  */
 export function blockShuffle(n: number, block: number, rand: () => number): Int32Array {
   const blocks = Array.from({ length: Math.ceil(n / block) }, (_, b) => b);
-  for (let i = blocks.length - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [blocks[i], blocks[j]] = [blocks[j]!, blocks[i]!]; }
+  for (let i = blocks.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [blocks[i], blocks[j]] = [blocks[j]!, blocks[i]!];
+  }
   const out = new Int32Array(n);
   let k = 0;
   for (const b of blocks) {
     const start = k;
     for (let i = b * block; i < Math.min(n, (b + 1) * block); i++) out[k++] = i;
-    for (let i = k - 1; i > start; i--) { const j = start + Math.floor(rand() * (i - start + 1)); const t = out[i]!; out[i] = out[j]!; out[j] = t; }
+    for (let i = k - 1; i > start; i--) {
+      const j = start + Math.floor(rand() * (i - start + 1));
+      const t = out[i]!;
+      out[i] = out[j]!;
+      out[j] = t;
+    }
   }
   return out;
 }
@@ -161,13 +201,16 @@ export interface FeatureCache {
 /** k×k average pooling, stride k, of an NCHW batch (k divides H and W). */
 export function avgPoolNchw(x: Float32Array, n: number, c: number, h: number, w: number, k: number): Float32Array {
   if (k === 1) return x;
-  const oh = h / k, ow = w / k;
+  const oh = h / k,
+    ow = w / k;
   const out = new Float32Array(n * c * oh * ow);
   const inv = 1 / (k * k);
   for (let p = 0; p < n * c; p++) {
-    const src = p * h * w, dst = p * oh * ow;
+    const src = p * h * w,
+      dst = p * oh * ow;
     for (let y = 0; y < h; y++) {
-      const row = src + y * w, orow = dst + Math.floor(y / k) * ow;
+      const row = src + y * w,
+        orow = dst + Math.floor(y / k) * ow;
       for (let xx = 0; xx < w; xx++) out[orow + Math.floor(xx / k)]! += x[row + xx]!;
     }
     for (let i = 0; i < oh * ow; i++) out[dst + i]! *= inv;
@@ -181,7 +224,13 @@ export function avgPoolNchw(x: Float32Array, n: number, c: number, h: number, w:
  * of the memory).
  */
 export async function cacheFeatures(
-  runner: SegmentRunner, split: Split, ds: Pick<Dataset, 'shape'>, norm: { mean: number[]; std: number[] }, title: string, quiet = false, pools: number[] = [],
+  runner: SegmentRunner,
+  split: Split,
+  ds: Pick<Dataset, 'shape'>,
+  norm: { mean: number[]; std: number[] },
+  title: string,
+  quiet = false,
+  pools: number[] = [],
   store: { mode: CacheMode; dir?: string; layout?: 'NCHW' | 'NHWC' } = { mode: 'f32' },
 ): Promise<FeatureCache> {
   const { channels: C, height: H, width: W } = ds.shape;
@@ -197,7 +246,12 @@ export async function cacheFeatures(
     cuts.forEach((t, i) => {
       const [c, h, w] = t.dims.slice(1).map(Number) as [number, number, number];
       const k = pools[i] ?? 1;
-      stores[i] ??= new FeatureStore([c, h / k, w / k], CACHE_BATCH, store.mode, store.dir ? join(store.dir, `${title.replace(/\W+/g, '-')}-${i}.f16`) : undefined);
+      stores[i] ??= new FeatureStore(
+        [c, h / k, w / k],
+        CACHE_BATCH,
+        store.mode,
+        store.dir ? join(store.dir, `${title.replace(/\W+/g, '-')}-${i}.f16`) : undefined,
+      );
       stores[i]!.push(avgPoolNchw(t.data as Float32Array, n, c, h, w, k));
     });
     logitChunks.push(logits.data as Float32Array);
@@ -207,6 +261,9 @@ export async function cacheFeatures(
   const classes = logitChunks[0] ? logitChunks[0].length / Math.min(CACHE_BATCH, split.count) : 0;
   const logits = new Float32Array(split.count * classes);
   let off = 0;
-  for (const c of logitChunks) { logits.set(c, off); off += c.length; }
+  for (const c of logitChunks) {
+    logits.set(c, off);
+    off += c.length;
+  }
   return { features: stores, logits, labels: split.labels, count: split.count };
 }

@@ -28,15 +28,15 @@
  * const fit = await trainConfidenceHeads(tf, cfg, branches, holdoutCache, classes);
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { tf as TF } from '../tf.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../../core/safetensors.js';
-import type { AttachConfig } from '../config.js';
 import { mulberry32 } from '../backbone/resnet.js';
-import { Progress } from '../progress.js';
+import { auroc } from '../calibrate/frontier.js';
+import type { AttachConfig } from '../config.js';
 import { adamTensors, restoreAdam } from '../optimizer-state.js';
+import { Progress } from '../progress.js';
+import type { tf as TF } from '../tf.js';
 import { Branch } from './branch.js';
 import { blockShuffle, type FeatureCache } from './features.js';
-import { auroc } from '../calibrate/frontier.js';
 
 type Tf = typeof TF;
 
@@ -45,7 +45,10 @@ const BN_MOMENTUM = 0.9;
 /** Keeps log() finite when the cascade puts ~0 mass on the true class. */
 const LOG_EPS = 1e-7;
 
-export interface ExitCosts { exits: number[]; final: number }
+export interface ExitCosts {
+  exits: number[];
+  final: number;
+}
 
 export function nchwToNhwc(tf: Tf, data: Float32Array, n: number, shape: number[]): TF.Tensor4D {
   const [c, h, w] = shape as [number, number, number];
@@ -53,7 +56,14 @@ export function nchwToNhwc(tf: Tf, data: Float32Array, n: number, shape: number[
 }
 
 /** EENets' cascade loss (see the module comment for why the shipped exits do not train with it). */
-export function cascadeLoss(tf: Tf, outs: { logits: TF.Tensor2D; confidence: TF.Tensor1D }[], finalLogits: TF.Tensor2D, y: TF.Tensor2D, costs: ExitCosts, lambda: number): TF.Scalar {
+export function cascadeLoss(
+  tf: Tf,
+  outs: { logits: TF.Tensor2D; confidence: TF.Tensor1D }[],
+  finalLogits: TF.Tensor2D,
+  y: TF.Tensor2D,
+  costs: ExitCosts,
+  lambda: number,
+): TF.Scalar {
   let remain: TF.Tensor1D = tf.onesLike(outs[0]!.confidence);
   let yhat: TF.Tensor = tf.zerosLike(y);
   let cost: TF.Tensor = tf.zerosLike(remain);
@@ -73,7 +83,16 @@ export function cascadeLoss(tf: Tf, outs: { logits: TF.Tensor2D; confidence: TF.
 /** One branch per cut, from the raw cut shapes [C, H, W] (the caches hold them after each branch's pooling). */
 export function makeBranches(tf: Tf, seed: number, cutShapes: number[][], classes: number, widths: number[]): Branch[] {
   const rand = mulberry32(seed);
-  return cutShapes.map((s, i) => new Branch(tf, `exit_${i}`, { channels: s[0]!, height: s[1]!, width: s[2]! }, { width: widths[i]!, classes }, rand));
+  return cutShapes.map(
+    (s, i) =>
+      new Branch(
+        tf,
+        `exit_${i}`,
+        { channels: s[0]!, height: s[1]!, width: s[2]! },
+        { width: widths[i]!, classes },
+        rand,
+      ),
+  );
 }
 
 function shuffle(n: number, rand: () => number): Int32Array {
@@ -92,8 +111,18 @@ function shuffle(n: number, rand: () => number): Int32Array {
  * all branches in one pass over the data.
  */
 export async function trainClassifiers(
-  tf: Tf, cfg: Pick<AttachConfig, 'seed' | 'lr' | 'epochs' | 'batchSize' | 'distill' | 'distillTemperature'>, branches: Branch[], train: FeatureCache, classes: number,
-  io: { logFile?: string; quiet?: boolean; /** Resumable: the last finished epoch is kept here (same config ⇒ training continues after it; kept when done, so a rerun with the same config goes straight to calibration). */ checkpoint?: string; configKey?: string; stopAfterEpoch?: number } = {},
+  tf: Tf,
+  cfg: Pick<AttachConfig, 'seed' | 'lr' | 'epochs' | 'batchSize' | 'distill' | 'distillTemperature'>,
+  branches: Branch[],
+  train: FeatureCache,
+  classes: number,
+  io: {
+    logFile?: string;
+    quiet?: boolean /** Resumable: the last finished epoch is kept here (same config ⇒ training continues after it; kept when done, so a rerun with the same config goes straight to calibration). */;
+    checkpoint?: string;
+    configKey?: string;
+    stopAfterEpoch?: number;
+  } = {},
 ): Promise<{ samplesPerSec: number; seconds: number; trainAccuracy: number[]; resumedFrom: number }> {
   const vars = branches.flatMap((b) => b.classifierVariables());
   const optimizer = tf.train.adam(cfg.lr);
@@ -107,7 +136,11 @@ export async function trainClassifiers(
   if (io.checkpoint && existsSync(io.checkpoint)) {
     const ck = decodeSafetensors(readFileSync(io.checkpoint));
     if (ck.metadata.config === key) {
-      const w = Object.fromEntries(Object.entries(ck.tensors).filter(([k]) => !k.startsWith('adam.')).map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]));
+      const w = Object.fromEntries(
+        Object.entries(ck.tensors)
+          .filter(([k]) => !k.startsWith('adam.'))
+          .map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]),
+      );
       for (const b of branches) b.load(w);
       await restoreAdam(tf, optimizer, ck.tensors);
       start = Number(ck.metadata.epoch) + 1;
@@ -119,73 +152,117 @@ export async function trainClassifiers(
     // Each epoch seeds its own shuffle, so a resumed run sees the batches an uninterrupted one would.
     // A disk cache is read a chunk at a time: batches then come from a few neighbouring chunks.
     const onDisk = train.features.find((f) => f.mode === 'disk');
-    const order = onDisk ? blockShuffle(train.count, onDisk.chunkSize * 4, mulberry32(cfg.seed * 7919 + epoch)) : shuffle(train.count, mulberry32(cfg.seed * 7919 + epoch));
+    const order = onDisk
+      ? blockShuffle(train.count, onDisk.chunkSize * 4, mulberry32(cfg.seed * 7919 + epoch))
+      : shuffle(train.count, mulberry32(cfg.seed * 7919 + epoch));
     const p = new Progress(`exits epoch ${epoch}/${cfg.epochs}`, steps * cfg.batchSize, io);
     const te = performance.now();
-    let lossSum = 0, n = 0;
+    let lossSum = 0,
+      n = 0;
     hits.fill(0);
     for (let s = 0; s < steps; s++) {
       // Cosine decay over all steps: stable heads without a tuned schedule.
-      (optimizer as unknown as { learningRate: number }).learningRate = 0.5 * cfg.lr * (1 + Math.cos(Math.PI * ((epoch - 1) * steps + s) / (cfg.epochs * steps)));
+      (optimizer as unknown as { learningRate: number }).learningRate =
+        0.5 * cfg.lr * (1 + Math.cos((Math.PI * ((epoch - 1) * steps + s)) / (cfg.epochs * steps)));
       const idx = order.subarray(s * cfg.batchSize, Math.min(train.count, (s + 1) * cfg.batchSize));
       const feats = train.features.map((f) => f.gather(idx));
       const labels = Int32Array.from(idx, (i) => train.labels[i]!);
       const fin = new Float32Array(idx.length * classes);
       idx.forEach((i, b) => fin.set(train.logits.subarray(i * classes, (i + 1) * classes), b * classes));
-      const T = cfg.distillTemperature, alpha = cfg.distill;
+      const T = cfg.distillTemperature,
+        alpha = cfg.distill;
       const [loss, ...h] = tf.tidy(() => {
         const xs = feats.map((f, i) => nchwToNhwc(tf, f, idx.length, train.features[i]!.shape));
         const y = tf.oneHot(tf.tensor1d(labels, 'int32'), classes) as TF.Tensor2D;
         const teacher = tf.softmax(tf.div(tf.tensor2d(fin, [idx.length, classes]), T));
         const logits: TF.Tensor2D[] = [];
-        const l = optimizer.minimize(() => {
-          const ces = branches.map((b, i) => {
-            const z = b.body(xs[i]!, true).logits;
-            logits.push(tf.keep(z));
-            const ce = tf.losses.softmaxCrossEntropy(y, z);
-            if (alpha <= 0) return ce;
-            // KL(teacher ‖ student) = Σ t·(log t − log s); the teacher's entropy is constant, so the
-            // cross-entropy against the soft targets has the same gradient.
-            const kd = tf.mul(tf.neg(tf.mean(tf.sum(tf.mul(teacher, tf.logSoftmax(tf.div(z, T))), 1))), T * T);
-            return tf.add(tf.mul(ce, 1 - alpha), tf.mul(kd, alpha));
-          });
-          return tf.addN(ces) as TF.Scalar;
-        }, true, vars)!;
+        const l = optimizer.minimize(
+          () => {
+            const ces = branches.map((b, i) => {
+              const z = b.body(xs[i]!, true).logits;
+              logits.push(tf.keep(z));
+              const ce = tf.losses.softmaxCrossEntropy(y, z);
+              if (alpha <= 0) return ce;
+              // KL(teacher ‖ student) = Σ t·(log t − log s); the teacher's entropy is constant, so the
+              // cross-entropy against the soft targets has the same gradient.
+              const kd = tf.mul(tf.neg(tf.mean(tf.sum(tf.mul(teacher, tf.logSoftmax(tf.div(z, T))), 1))), T * T);
+              return tf.add(tf.mul(ce, 1 - alpha), tf.mul(kd, alpha));
+            });
+            return tf.addN(ces) as TF.Scalar;
+          },
+          true,
+          vars,
+        )!;
         const yi = tf.tensor1d(labels, 'int32');
-        const out = [l.dataSync()[0]! / branches.length, ...logits.map((z) => tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yi), 'float32')).dataSync()[0]!)];
+        const out = [
+          l.dataSync()[0]! / branches.length,
+          ...logits.map((z) => tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yi), 'float32')).dataSync()[0]!),
+        ];
         logits.forEach((z) => z.dispose());
         return out;
       });
       for (const b of branches) b.commitBatchNorm(BN_MOMENTUM);
-      h.forEach((v, i) => { hits[i]! += v; });
-      lossSum += loss * idx.length; n += idx.length; seen += idx.length;
+      h.forEach((v, i) => {
+        hits[i]! += v;
+      });
+      lossSum += loss * idx.length;
+      n += idx.length;
+      seen += idx.length;
       p.update(n, { loss: lossSum / n, 'samples/s': n / ((performance.now() - te) / 1000) });
     }
     lastEpochSeen = n;
     p.stop({ trainAcc: hits.map((v) => (v / n).toFixed(3)).join('/') });
     if (io.checkpoint) {
       const tensors: Record<string, SafeTensor> = {};
-      for (const b of branches) for (const [k, v] of Object.entries(b.state())) tensors[k] = { dtype: 'F32', shape: v.shape, data: v.data };
+      for (const b of branches)
+        for (const [k, v] of Object.entries(b.state())) tensors[k] = { dtype: 'F32', shape: v.shape, data: v.data };
       Object.assign(tensors, await adamTensors(optimizer));
-      writeFileSync(`${io.checkpoint}.tmp`, encodeSafetensors(tensors, { config: key, epoch: String(epoch), trainAccuracy: JSON.stringify(hits.map((v) => v / n)) }));
+      writeFileSync(
+        `${io.checkpoint}.tmp`,
+        encodeSafetensors(tensors, {
+          config: key,
+          epoch: String(epoch),
+          trainAccuracy: JSON.stringify(hits.map((v) => v / n)),
+        }),
+      );
       renameSync(`${io.checkpoint}.tmp`, io.checkpoint);
     }
     if (io.stopAfterEpoch !== undefined && epoch >= io.stopAfterEpoch && epoch < cfg.epochs) {
       const seconds = (performance.now() - t0) / 1000;
-      return { samplesPerSec: seen / seconds, seconds, trainAccuracy: hits.map((v) => v / Math.max(1, n)), resumedFrom };
+      return {
+        samplesPerSec: seen / seconds,
+        seconds,
+        trainAccuracy: hits.map((v) => v / Math.max(1, n)),
+        resumedFrom,
+      };
     }
   }
   if (io.checkpoint && resumedFrom === cfg.epochs) {
     // Everything was already trained: the accuracies are the checkpoint's.
-    hits.splice(0, hits.length, ...(JSON.parse(decodeSafetensors(readFileSync(io.checkpoint)).metadata.trainAccuracy ?? '[]') as number[]));
+    hits.splice(
+      0,
+      hits.length,
+      ...(JSON.parse(decodeSafetensors(readFileSync(io.checkpoint)).metadata.trainAccuracy ?? '[]') as number[]),
+    );
     lastEpochSeen = 1;
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { samplesPerSec: seen / Math.max(seconds, 1e-9), seconds, trainAccuracy: hits.map((v) => v / Math.max(1, lastEpochSeen)), resumedFrom };
+  return {
+    samplesPerSec: seen / Math.max(seconds, 1e-9),
+    seconds,
+    trainAccuracy: hits.map((v) => v / Math.max(1, lastEpochSeen)),
+    resumedFrom,
+  };
 }
 
 /** The body's outputs on a cached split, in inference mode: the confidence head's input and correctness. */
-function headData(tf: Tf, b: Branch, cache: FeatureCache, cut: number, batch = 500): { x: Float32Array; dim: number; correct: Float32Array } {
+function headData(
+  tf: Tf,
+  b: Branch,
+  cache: FeatureCache,
+  cut: number,
+  batch = 500,
+): { x: Float32Array; dim: number; correct: Float32Array } {
   const f = cache.features[cut]!;
   let dim = 0;
   const parts: Float32Array[] = [];
@@ -204,7 +281,10 @@ function headData(tf: Tf, b: Branch, cache: FeatureCache, cut: number, batch = 5
   }
   const x = new Float32Array(cache.count * dim);
   let off = 0;
-  for (const p of parts) { x.set(p, off); off += p.length; }
+  for (const p of parts) {
+    x.set(p, off);
+    off += p.length;
+  }
   return { x, dim, correct };
 }
 
@@ -222,7 +302,11 @@ export interface ConfidenceFit {
  * L2 penalty; the heads are tiny (~1k weights) next to the 5,000-image holdout.
  */
 export async function trainConfidenceHeads(
-  tf: Tf, cfg: Pick<AttachConfig, 'seed' | 'confEpochs' | 'confLr'>, branches: Branch[], holdout: FeatureCache, io: { quiet?: boolean } = {},
+  tf: Tf,
+  cfg: Pick<AttachConfig, 'seed' | 'confEpochs' | 'confLr'>,
+  branches: Branch[],
+  holdout: FeatureCache,
+  io: { quiet?: boolean } = {},
 ): Promise<ConfidenceFit> {
   const t0 = performance.now();
   const rand = mulberry32(cfg.seed + 2);
@@ -237,24 +321,42 @@ export async function trainConfidenceHeads(
     for (let epoch = 0; epoch < cfg.confEpochs; epoch++) {
       const order = shuffle(n, rand);
       for (let s = 0; s < steps; s++) {
-        (optimizer as unknown as { learningRate: number }).learningRate = 0.5 * cfg.confLr * (1 + Math.cos(Math.PI * (epoch * steps + s) / (cfg.confEpochs * steps)));
+        (optimizer as unknown as { learningRate: number }).learningRate =
+          0.5 * cfg.confLr * (1 + Math.cos((Math.PI * (epoch * steps + s)) / (cfg.confEpochs * steps)));
         const idx = order.subarray(s * batch, Math.min(n, (s + 1) * batch));
-        const xb = new Float32Array(idx.length * dim), yb = new Float32Array(idx.length);
-        idx.forEach((r, k) => { xb.set(x.subarray(r * dim, (r + 1) * dim), k * dim); yb[k] = correct[r]!; });
+        const xb = new Float32Array(idx.length * dim),
+          yb = new Float32Array(idx.length);
+        idx.forEach((r, k) => {
+          xb.set(x.subarray(r * dim, (r + 1) * dim), k * dim);
+          yb[k] = correct[r]!;
+        });
         tf.tidy(() => {
-          const xt = tf.tensor2d(xb, [idx.length, dim]), yt = tf.tensor1d(yb);
-          optimizer.minimize(() => {
-            const bce = tf.losses.sigmoidCrossEntropy(yt, b.confidenceLogit(xt));
-            const l2 = tf.add(tf.sum(tf.square(b.conf1W)), tf.sum(tf.square(b.conf2W)));
-            return tf.add(bce, tf.mul(l2, 1e-4)) as TF.Scalar;
-          }, false, vars);
+          const xt = tf.tensor2d(xb, [idx.length, dim]),
+            yt = tf.tensor1d(yb);
+          optimizer.minimize(
+            () => {
+              const bce = tf.losses.sigmoidCrossEntropy(yt, b.confidenceLogit(xt));
+              const l2 = tf.add(tf.sum(tf.square(b.conf1W)), tf.sum(tf.square(b.conf2W)));
+              return tf.add(bce, tf.mul(l2, 1e-4)) as TF.Scalar;
+            },
+            false,
+            vars,
+          );
         });
       }
     }
     const conf = tf.tidy(() => tf.sigmoid(b.confidenceLogit(tf.tensor2d(x, [n, dim]))).dataSync() as Float32Array);
     fit.holdoutAccuracy.push(correct.reduce((a, v) => a + v, 0) / n);
-    fit.holdoutAuroc.push(auroc(conf, Array.from(correct, (v) => v === 1)));
-    if (!io.quiet) console.error(`[attach] confidence head ${i}: holdout accuracy ${(fit.holdoutAccuracy[i]! * 100).toFixed(1)} %, AUROC ${fit.holdoutAuroc[i]!.toFixed(3)} (in-sample)`);
+    fit.holdoutAuroc.push(
+      auroc(
+        conf,
+        Array.from(correct, (v) => v === 1),
+      ),
+    );
+    if (!io.quiet)
+      console.error(
+        `[attach] confidence head ${i}: holdout accuracy ${(fit.holdoutAccuracy[i]! * 100).toFixed(1)} %, AUROC ${fit.holdoutAuroc[i]!.toFixed(3)} (in-sample)`,
+      );
   }
   fit.seconds = (performance.now() - t0) / 1000;
   return fit;

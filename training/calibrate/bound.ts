@@ -20,7 +20,10 @@
 
 /** log Γ by Lanczos (g = 7, 9 terms): enough for binomial tails. */
 function logGamma(z: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (z < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * z)) - logGamma(1 - z);
   z -= 1;
   let x = c[0]!;
@@ -37,7 +40,8 @@ export function binomialCdf(k: number, n: number, p: number): number {
   if (p >= 1) return 0;
   const lc = logGamma(n + 1);
   let s = 0;
-  for (let i = 0; i <= k; i++) s += Math.exp(lc - logGamma(i + 1) - logGamma(n - i + 1) + i * Math.log(p) + (n - i) * Math.log1p(-p));
+  for (let i = 0; i <= k; i++)
+    s += Math.exp(lc - logGamma(i + 1) - logGamma(n - i + 1) + i * Math.log(p) + (n - i) * Math.log1p(-p));
   return Math.min(1, s);
 }
 
@@ -62,8 +66,14 @@ export function dropPValue(d: Discordance, epsilon: number): number {
  * Indexes of `points` certified by fixed-sequence testing, tested from the most accurate point down
  * (ties by cost, dearest first); stops at the first that fails.
  */
-export function fixedSequence<T extends { accuracy: number; cost: number }>(points: T[], pValue: (p: T) => number, delta: number): number[] {
-  const order = points.map((_, i) => i).sort((a, b) => points[b]!.accuracy - points[a]!.accuracy || points[b]!.cost - points[a]!.cost);
+export function fixedSequence<T extends { accuracy: number; cost: number }>(
+  points: T[],
+  pValue: (p: T) => number,
+  delta: number,
+): number[] {
+  const order = points
+    .map((_, i) => i)
+    .sort((a, b) => points[b]!.accuracy - points[a]!.accuracy || points[b]!.cost - points[a]!.cost);
   const ok: number[] = [];
   for (const i of order) {
     if (pValue(points[i]!) > delta) break;

@@ -8,7 +8,16 @@
  * const f = frontier('confidence', valOutputs, costs);
  * f[0]; // { thresholds: [0.95, 0.9, 0.8], accuracy: 0.93, cost: 0.61, exitRates: [0.4, 0.1, 0.1, 0.4] }
  */
-import { argmax, exitRuns, finite, OFF, passes, scoreChain, type Policy, type SchedulerExit } from '../../core/cascade-rule.js';
+import {
+  argmax,
+  exitRuns,
+  finite,
+  OFF,
+  type Policy,
+  passes,
+  type SchedulerExit,
+  scoreChain,
+} from '../../core/cascade-rule.js';
 import type { Discordance } from './bound.js';
 
 export interface SplitOutputs {
@@ -48,7 +57,11 @@ export interface FrontierPoint {
  * Cost of leaving at each exit and at the final head, in backbone-MAC fractions, with every exit
  * run; `branches` (each exit's own cost) lets an operating point's off exits cost nothing.
  */
-export interface Costs { exits: number[]; final: number; branches?: number[] }
+export interface Costs {
+  exits: number[];
+  final: number;
+  branches?: number[];
+}
 
 /** The costs of leaving at each exit and at the final head when only the exits the rule runs are run. */
 export function costsFor(costs: Costs, policy: Policy, thresholds: number[]): { exits: number[]; final: number } {
@@ -67,11 +80,18 @@ export function costsFor(costs: Costs, policy: Policy, thresholds: number[]): { 
  * scheduler sees earlier scores exactly as serving computes them.
  */
 export function scores(policy: Policy, out: SplitOutputs, scheduler?: readonly SchedulerExit[]): Float64Array[] {
-  const E = out.exits.length, K = out.classes;
+  const E = out.exits.length,
+    K = out.classes;
   const s = Array.from({ length: E }, () => new Float64Array(out.count));
   for (let n = 0; n < out.count; n++) {
-    const chain = scoreChain(policy, out.exits.map((e) => ({ logits: e.logits.subarray(n * K, (n + 1) * K), confidence: e.confidence[n]! })), scheduler);
-    chain.forEach((v, i) => { s[i]![n] = v; });
+    const chain = scoreChain(
+      policy,
+      out.exits.map((e) => ({ logits: e.logits.subarray(n * K, (n + 1) * K), confidence: e.confidence[n]! })),
+      scheduler,
+    );
+    chain.forEach((v, i) => {
+      s[i]![n] = v;
+    });
   }
   return s;
 }
@@ -79,21 +99,25 @@ export function scores(policy: Policy, out: SplitOutputs, scheduler?: readonly S
 export function exitAccuracy(out: SplitOutputs, exit: number): number {
   const logits = exit < 0 ? out.finalLogits : out.exits[exit]!.logits;
   let ok = 0;
-  for (let n = 0; n < out.count; n++) if (argmax(logits.subarray(n * out.classes, (n + 1) * out.classes)) === out.labels[n]) ok++;
+  for (let n = 0; n < out.count; n++)
+    if (argmax(logits.subarray(n * out.classes, (n + 1) * out.classes)) === out.labels[n]) ok++;
   return ok / out.count;
 }
 
 /** Per exit and sample: are the exit's logits finite (the rule's second condition). */
 function finiteFlags(out: SplitOutputs): Uint8Array[] {
   const K = out.classes;
-  return out.exits.map((e) => Uint8Array.from({ length: out.count }, (_, n) => (finite(e.logits.subarray(n * K, (n + 1) * K)) ? 1 : 0)));
+  return out.exits.map((e) =>
+    Uint8Array.from({ length: out.count }, (_, n) => (finite(e.logits.subarray(n * K, (n + 1) * K)) ? 1 : 0)),
+  );
 }
 const flagCache = new WeakMap<SplitOutputs, { flags: Uint8Array[]; pred: Int32Array[]; finalPred: Int32Array }>();
 function prepared(out: SplitOutputs) {
   let p = flagCache.get(out);
   if (!p) {
     const K = out.classes;
-    const am = (l: Float32Array) => Int32Array.from({ length: out.count }, (_, n) => argmax(l.subarray(n * K, (n + 1) * K)));
+    const am = (l: Float32Array) =>
+      Int32Array.from({ length: out.count }, (_, n) => argmax(l.subarray(n * K, (n + 1) * K)));
     p = { flags: finiteFlags(out), pred: out.exits.map((e) => am(e.logits)), finalPred: am(out.finalLogits) };
     flagCache.set(out, p);
   }
@@ -101,17 +125,32 @@ function prepared(out: SplitOutputs) {
 }
 
 /** Accuracy, cost, exit distribution and fidelity of one threshold vector (decisions by the cascade rule). */
-export function evaluatePolicy(out: SplitOutputs, s: Float64Array[], thresholds: number[], all: Costs, policy: Policy): Evaluation {
+export function evaluatePolicy(
+  out: SplitOutputs,
+  s: Float64Array[],
+  thresholds: number[],
+  all: Costs,
+  policy: Policy,
+): Evaluation {
   const E = out.exits.length;
   const costs = costsFor(all, policy, thresholds);
   const { flags, pred, finalPred } = prepared(out);
   const counts = new Array<number>(E + 1).fill(0);
-  let ok = 0, cost = 0, same = 0, n10 = 0, n01 = 0;
+  let ok = 0,
+    cost = 0,
+    same = 0,
+    n10 = 0,
+    n01 = 0;
   for (let n = 0; n < out.count; n++) {
     let e = -1;
-    for (let i = 0; i < E; i++) if (passes(s[i]![n]!, thresholds[i], flags[i]![n] === 1)) { e = i; break; }
+    for (let i = 0; i < E; i++)
+      if (passes(s[i]![n]!, thresholds[i], flags[i]![n] === 1)) {
+        e = i;
+        break;
+      }
     const c = e < 0 ? finalPred[n]! : pred[e]![n]!;
-    const right = c === out.labels[n], backboneRight = finalPred[n] === out.labels[n];
+    const right = c === out.labels[n],
+      backboneRight = finalPred[n] === out.labels[n];
     if (right) ok++;
     if (c === finalPred[n]) same++;
     if (backboneRight && !right) n10++;
@@ -119,14 +158,21 @@ export function evaluatePolicy(out: SplitOutputs, s: Float64Array[], thresholds:
     cost += e < 0 ? costs.final : costs.exits[e]!;
     counts[e < 0 ? E : e]!++;
   }
-  return { accuracy: ok / out.count, cost: cost / out.count, exitRates: counts.map((c) => c / out.count), fidelity: same / out.count, discordance: { n10, n01, total: out.count } };
+  return {
+    accuracy: ok / out.count,
+    cost: cost / out.count,
+    exitRates: counts.map((c) => c / out.count),
+    fidelity: same / out.count,
+    discordance: { n10, n01, total: out.count },
+  };
 }
 
 /** Candidate thresholds of one score vector: its quantiles, highest first, after "never exit". */
 function candidates(s: ArrayLike<number>, steps: number): number[] {
   const sorted = Float64Array.from(s).sort();
   const out = new Set<number>();
-  for (let k = 0; k < steps; k++) out.add(sorted[Math.min(sorted.length - 1, Math.floor((k / steps) * sorted.length))]!);
+  for (let k = 0; k < steps; k++)
+    out.add(sorted[Math.min(sorted.length - 1, Math.floor((k / steps) * sorted.length))]!);
   return [Infinity, ...[...out].sort((a, b) => b - a)];
 }
 
@@ -137,7 +183,14 @@ function candidates(s: ArrayLike<number>, steps: number): number[] {
  * accuracy lost (free or accuracy-raising moves first); the shared-threshold sweep is added too, and
  * only Pareto-optimal points are kept (cost and accuracy both rise along the list).
  */
-export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?: SplitOutputs, steps = 100, scheduler?: readonly SchedulerExit[]): FrontierPoint[] {
+export function frontier(
+  policy: Policy,
+  val: SplitOutputs,
+  costs: Costs,
+  test?: SplitOutputs,
+  steps = 100,
+  scheduler?: readonly SchedulerExit[],
+): FrontierPoint[] {
   const sv = scores(policy, val, scheduler);
   const E = val.exits.length;
   const cands = sv.map((s) => candidates(s, steps));
@@ -162,7 +215,8 @@ export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?:
       next[i]!++;
       const thresholds = at(next);
       const r = { thresholds, ...evaluatePolicy(val, sv, thresholds, allRun, policy) };
-      const saved = cur.cost - r.cost, lost = cur.accuracy - r.accuracy;
+      const saved = cur.cost - r.cost,
+        lost = cur.accuracy - r.accuracy;
       // Lower is better: accuracy gained or nothing lost first, then accuracy lost per cost saved.
       const key = lost <= 0 ? -1e9 - saved - (lost < 0 ? 1e9 : 0) : saved <= 0 ? Infinity : lost / saved;
       if (!best || key < best.key) best = { i, r, key };
@@ -178,24 +232,36 @@ export function frontier(policy: Policy, val: SplitOutputs, costs: Costs, test?:
   // Every point costed as served, with its off exits skipped ("backbone only", every exit off,
   // is the path's first point); then Pareto: sort by cost, keep points that improve accuracy on
   // every cheaper point.
-  if (costs.branches) points.forEach((p, i) => { points[i] = { thresholds: p.thresholds, ...evaluatePolicy(val, sv, p.thresholds, costs, policy) }; });
+  if (costs.branches)
+    points.forEach((p, i) => {
+      points[i] = { thresholds: p.thresholds, ...evaluatePolicy(val, sv, p.thresholds, costs, policy) };
+    });
   points.sort((a, b) => a.cost - b.cost || b.accuracy - a.accuracy);
   const kept: FrontierPoint[] = [];
   for (const p of points) if (!kept.length || p.accuracy > kept[kept.length - 1]!.accuracy) kept.push(p);
   const st = test ? scores(policy, test, scheduler) : undefined;
-  if (test && st) for (const p of kept) { const r = evaluatePolicy(test, st, p.thresholds, costs, policy); p.test = { accuracy: r.accuracy, cost: r.cost, exitRates: r.exitRates, fidelity: r.fidelity }; }
+  if (test && st)
+    for (const p of kept) {
+      const r = evaluatePolicy(test, st, p.thresholds, costs, policy);
+      p.test = { accuracy: r.accuracy, cost: r.cost, exitRates: r.exitRates, fidelity: r.fidelity };
+    }
   return kept.map((p) => ({ ...p, thresholds: p.thresholds.map((t) => (Number.isFinite(t) ? t : OFF)) }));
 }
 
 /** Rank AUROC of `score` for separating `positive` from the rest (ties count one half). */
 export function auroc(score: ArrayLike<number>, positive: ArrayLike<boolean>): number {
   const idx = Array.from({ length: score.length }, (_, i) => i).sort((a, b) => score[a]! - score[b]!);
-  let rankSum = 0, pos = 0;
-  for (let i = 0; i < idx.length;) {
+  let rankSum = 0,
+    pos = 0;
+  for (let i = 0; i < idx.length; ) {
     let j = i;
     while (j + 1 < idx.length && score[idx[j + 1]!] === score[idx[i]!]) j++;
     const rank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (positive[idx[k]!]) { rankSum += rank; pos++; }
+    for (let k = i; k <= j; k++)
+      if (positive[idx[k]!]) {
+        rankSum += rank;
+        pos++;
+      }
     i = j + 1;
   }
   const neg = idx.length - pos;
@@ -204,13 +270,23 @@ export function auroc(score: ArrayLike<number>, positive: ArrayLike<boolean>): n
 }
 
 /** Per exit: rank AUROC of the confidence head, max-softmax and (with a scheduler) the EENet score for "this exit is right". */
-export function exitAurocs(o: SplitOutputs, scheduler?: readonly SchedulerExit[]): { confidence: number; maxSoftmax: number; eenet?: number }[] {
+export function exitAurocs(
+  o: SplitOutputs,
+  scheduler?: readonly SchedulerExit[],
+): { confidence: number; maxSoftmax: number; eenet?: number }[] {
   const K = o.classes;
   const ms = scores('max-softmax', o);
   const ee = scheduler ? scores('eenet', o, scheduler) : undefined;
   return o.exits.map((e, i) => {
-    const right = Array.from({ length: o.count }, (_, n) => argmax(e.logits.subarray(n * K, (n + 1) * K)) === o.labels[n]);
-    return { confidence: auroc(e.confidence, right), maxSoftmax: auroc(ms[i]!, right), ...(ee ? { eenet: auroc(ee[i]!, right) } : {}) };
+    const right = Array.from(
+      { length: o.count },
+      (_, n) => argmax(e.logits.subarray(n * K, (n + 1) * K)) === o.labels[n],
+    );
+    return {
+      confidence: auroc(e.confidence, right),
+      maxSoftmax: auroc(ms[i]!, right),
+      ...(ee ? { eenet: auroc(ee[i]!, right) } : {}),
+    };
   });
 }
 
@@ -218,10 +294,12 @@ export function exitAurocs(o: SplitOutputs, scheduler?: readonly SchedulerExit[]
 export function oracle(out: SplitOutputs, costs: Costs): { accuracy: number; cost: number; exitRates: number[] } {
   const E = out.exits.length;
   const counts = new Array<number>(E + 1).fill(0);
-  let ok = 0, cost = 0;
+  let ok = 0,
+    cost = 0;
   for (let n = 0; n < out.count; n++) {
     let e = -1;
-    for (let i = 0; i < E && e < 0; i++) if (argmax(out.exits[i]!.logits.subarray(n * out.classes, (n + 1) * out.classes)) === out.labels[n]) e = i;
+    for (let i = 0; i < E && e < 0; i++)
+      if (argmax(out.exits[i]!.logits.subarray(n * out.classes, (n + 1) * out.classes)) === out.labels[n]) e = i;
     const finalOk = argmax(out.finalLogits.subarray(n * out.classes, (n + 1) * out.classes)) === out.labels[n];
     if (e >= 0 || finalOk) ok++;
     cost += e < 0 ? costs.final : costs.exits[e]!;

@@ -6,8 +6,8 @@
  * const val = await exitOutputs(exitBytes, caches.val, 10);
  */
 import * as ort from 'onnxruntime-node';
-import type { FeatureCache } from '../branches/features.js';
 import { EXIT_CONFIDENCE, EXIT_INPUT, EXIT_LOGITS } from '../branches/export.js';
+import type { FeatureCache } from '../branches/features.js';
 import type { SplitOutputs } from './frontier.js';
 
 /** Runs the exported exits (through onnxruntime, as deployed) on a cached split. */
@@ -16,7 +16,8 @@ export async function exitOutputs(exits: Uint8Array[], cache: FeatureCache, clas
   for (let i = 0; i < exits.length; i++) {
     const s = await ort.InferenceSession.create(exits[i]!);
     const store = cache.features[i]!;
-    const logits = new Float32Array(cache.count * classes), confidence = new Float32Array(cache.count);
+    const logits = new Float32Array(cache.count * classes),
+      confidence = new Float32Array(cache.count);
     for (let c = 0, n0 = 0; c < store.chunkCount; c++) {
       const chunk = store.chunk(c);
       const n = chunk.length / store.per;

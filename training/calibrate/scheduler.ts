@@ -14,9 +14,15 @@
  * const sched = fitScheduler(valOutputs);        // SchedulerExit[]
  * writeFileSync('score_0.onnx', exportSchedulerOnnx(sched[0], 0, 10));
  */
-import { schedulerFeatureNames, schedulerFeatures, schedulerScore, argmax, type SchedulerExit } from '../../core/cascade-rule.js';
-import { floatTensor, makeModel, node, valueInfo, writeOnnx, type Node } from '../onnx/proto.js';
+import {
+  argmax,
+  type SchedulerExit,
+  schedulerFeatureNames,
+  schedulerFeatures,
+  schedulerScore,
+} from '../../core/cascade-rule.js';
 import { softmaxStatsOnnx } from '../branches/export.js';
+import { floatTensor, makeModel, type Node, node, valueInfo, writeOnnx } from '../onnx/proto.js';
 import type { SplitOutputs } from './frontier.js';
 
 export const SCORE_INPUTS = { logits: 'logits', confidence: 'confidence', previous: 'previous' } as const;
@@ -56,13 +62,17 @@ export function fitLogistic(X: number[][], y: ArrayLike<number>, l2 = 1, iterati
       let z = 0;
       for (let k = 0; k <= d; k++) z += w[k]! * x[k]!;
       const p = 1 / (1 + Math.exp(-z));
-      const r = p - y[n]!, s = Math.max(p * (1 - p), 1e-9);
+      const r = p - y[n]!,
+        s = Math.max(p * (1 - p), 1e-9);
       for (let a = 0; a <= d; a++) {
         g[a]! += r * x[a]!;
         for (let b = 0; b <= d; b++) H[a]![b]! += s * x[a]! * x[b]!;
       }
     }
-    for (let a = 0; a < d; a++) { g[a]! += l2 * w[a]!; H[a]![a]! += l2; }
+    for (let a = 0; a < d; a++) {
+      g[a]! += l2 * w[a]!;
+      H[a]![a]! += l2;
+    }
     const step = solve(H, g);
     w = w.map((v, k) => v - step[k]!);
     if (Math.max(...step.map(Math.abs)) < 1e-8) break;
@@ -77,7 +87,8 @@ export function fitScheduler(val: SplitOutputs, l2 = 1): SchedulerExit[] {
   const prev: number[][] = Array.from({ length: val.count }, () => []);
   for (let i = 0; i < val.exits.length; i++) {
     const e = val.exits[i]!;
-    const X: number[][] = [], y: number[] = [];
+    const X: number[][] = [],
+      y: number[] = [];
     for (let n = 0; n < val.count; n++) {
       const z = e.logits.subarray(n * K, (n + 1) * K);
       X.push(schedulerFeatures(z, e.confidence[n]!, prev[n]!));
@@ -85,7 +96,8 @@ export function fitScheduler(val: SplitOutputs, l2 = 1): SchedulerExit[] {
     }
     const s = fitLogistic(X, y, l2);
     out.push(s);
-    for (let n = 0; n < val.count; n++) prev[n]!.push(schedulerScore(s, e.logits.subarray(n * K, (n + 1) * K), e.confidence[n]!, prev[n]!));
+    for (let n = 0; n < val.count; n++)
+      prev[n]!.push(schedulerScore(s, e.logits.subarray(n * K, (n + 1) * K), e.confidence[n]!, prev[n]!));
   }
   return out;
 }
@@ -93,11 +105,17 @@ export function fitScheduler(val: SplitOutputs, l2 = 1): SchedulerExit[] {
 /** Exit `i`'s scheduler as a standalone ONNX graph (see the module comment for its signature). */
 export function exportSchedulerOnnx(s: SchedulerExit, i: number, classes: number): Uint8Array {
   const names = schedulerFeatureNames(i);
-  if (names.length !== s.weights.length) throw new Error(`scheduler ${i} has ${s.weights.length} weights for ${names.length} inputs`);
+  if (names.length !== s.weights.length)
+    throw new Error(`scheduler ${i} has ${s.weights.length} weights for ${names.length} inputs`);
   const stats = softmaxStatsOnnx(SCORE_INPUTS.logits, classes);
   const nodes: Node[] = [
     ...stats.nodes,
-    node('Concat', [stats.maxP, stats.certainty, SCORE_INPUTS.confidence, ...(i > 0 ? [SCORE_INPUTS.previous] : [])], ['features'], { axis: 1 }),
+    node(
+      'Concat',
+      [stats.maxP, stats.certainty, SCORE_INPUTS.confidence, ...(i > 0 ? [SCORE_INPUTS.previous] : [])],
+      ['features'],
+      { axis: 1 },
+    ),
     node('Gemm', ['features', 'W', 'B'], ['z']),
     node('Sigmoid', ['z'], [SCORE_OUTPUT]),
   ];
@@ -106,15 +124,17 @@ export function exportSchedulerOnnx(s: SchedulerExit, i: number, classes: number
     floatTensor('W', [names.length, 1], Float32Array.from(s.weights)),
     floatTensor('B', [1], Float32Array.of(s.bias)),
   ];
-  return writeOnnx(makeModel({
-    name: `score_${i}`,
-    node: nodes,
-    initializer,
-    input: [
-      valueInfo(SCORE_INPUTS.logits, ['N', classes]),
-      valueInfo(SCORE_INPUTS.confidence, ['N', 1]),
-      ...(i > 0 ? [valueInfo(SCORE_INPUTS.previous, ['N', i])] : []),
-    ],
-    output: [valueInfo(SCORE_OUTPUT, ['N', 1])],
-  }));
+  return writeOnnx(
+    makeModel({
+      name: `score_${i}`,
+      node: nodes,
+      initializer,
+      input: [
+        valueInfo(SCORE_INPUTS.logits, ['N', classes]),
+        valueInfo(SCORE_INPUTS.confidence, ['N', 1]),
+        ...(i > 0 ? [valueInfo(SCORE_INPUTS.previous, ['N', i])] : []),
+      ],
+      output: [valueInfo(SCORE_OUTPUT, ['N', 1])],
+    }),
+  );
 }

@@ -26,7 +26,11 @@ export type DatasetErrorCode = 'DATASET_MISSING' | 'DATASET_MALFORMED' | 'DATASE
 
 /** A dataset that cannot be read; `code` is stable for callers and tests. */
 export class DatasetError extends Error {
-  constructor(readonly code: DatasetErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: DatasetErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'DatasetError';
   }

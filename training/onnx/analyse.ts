@@ -13,12 +13,17 @@
  * a.cuts; // [{ tensor: 'stem.out', macFraction: 0.012, shape: [1, 16, 28, 28] }, …]
  */
 import * as ort from 'onnxruntime-node';
-import { checkOps, GraphIndex } from './graph.js';
 import { foldShapeComputations } from './fold.js';
-import { validCuts, type ShapeMap } from './surgery.js';
-import { attrInt, dimsOf, num, OnnxError, readOnnx, valueInfoDims, writeOnnx, type Model } from './proto.js';
+import { checkOps, GraphIndex } from './graph.js';
+import { attrInt, dimsOf, type Model, num, OnnxError, readOnnx, valueInfoDims, writeOnnx } from './proto.js';
+import { type ShapeMap, validCuts } from './surgery.js';
 
-export interface CutPoint { tensor: string; macs: number; macFraction: number; shape: number[] }
+export interface CutPoint {
+  tensor: string;
+  macs: number;
+  macFraction: number;
+  shape: number[];
+}
 
 export interface BackboneAnalysis {
   model: Model;
@@ -36,7 +41,10 @@ function prod(d: number[]): number {
   return d.reduce((a, b) => a * b, 1);
 }
 
-async function runProbe(probe: Uint8Array, feeds: ort.InferenceSession.FeedsType): Promise<ort.InferenceSession.ReturnType> {
+async function runProbe(
+  probe: Uint8Array,
+  feeds: ort.InferenceSession.FeedsType,
+): Promise<ort.InferenceSession.ReturnType> {
   try {
     const session = await ort.InferenceSession.create(probe, { graphOptimizationLevel: 'disabled' });
     try {
@@ -45,7 +53,9 @@ async function runProbe(probe: Uint8Array, feeds: ort.InferenceSession.FeedsType
       await session.release();
     }
   } catch (cause) {
-    throw new OnnxError(`onnxruntime cannot run the backbone, which shape inference needs: ${(cause as Error).message}`);
+    throw new OnnxError(
+      `onnxruntime cannot run the backbone, which shape inference needs: ${(cause as Error).message}`,
+    );
   }
 }
 
@@ -54,7 +64,8 @@ export async function inferShapes(model: Model): Promise<{ shapes: ShapeMap; inp
   const g = new GraphIndex(model);
   const inputInfo = g.graph.input!.find((i) => i.name === g.input)!;
   const inputShape = valueInfoDims(inputInfo).map((d, i) => (d > 0 ? d : i === 0 ? 1 : NaN));
-  if (inputShape.some((d) => !Number.isFinite(d))) throw new Error(`input "${g.input}" has symbolic dims other than the batch: [${valueInfoDims(inputInfo)}]`);
+  if (inputShape.some((d) => !Number.isFinite(d)))
+    throw new Error(`input "${g.input}" has symbolic dims other than the batch: [${valueInfoDims(inputInfo)}]`);
   const all = [...g.producer.keys()];
   // Expose every intermediate as an output (types omitted: onnxruntime infers them).
   const probe = writeOnnx({ ...model, graph: { ...g.graph, output: all.map((name) => ({ name })) } });
@@ -107,7 +118,17 @@ export async function analyseBackbone(bytes: Uint8Array): Promise<BackboneAnalys
       const m = [...g.ancestors(t)].reduce((a, i) => a + macs[i]!, 0);
       return { tensor: t, macs: m, macFraction: totalMacs ? m / totalMacs : 0, shape: shapes.get(t)! };
     });
-  return { model, input: g.input, inputShape, outputs: g.outputs, shapes, totalMacs, totalParams, nodeMacs: macs, cuts };
+  return {
+    model,
+    input: g.input,
+    inputShape,
+    outputs: g.outputs,
+    shapes,
+    totalMacs,
+    totalParams,
+    nodeMacs: macs,
+    cuts,
+  };
 }
 
 /**

@@ -17,13 +17,27 @@
  * const folded = foldShapeComputations(model, shapes); // Reshape(x, [0, -1]), no Shape nodes
  */
 import { GraphIndex } from './graph.js';
-import { attr, attrInt, attrInts, dimsOf, DT, initializerValues, int64Tensor, type Model, type Node, type TensorProto } from './proto.js';
+import {
+  attr,
+  attrInt,
+  attrInts,
+  DT,
+  dimsOf,
+  initializerValues,
+  int64Tensor,
+  type Model,
+  type Node,
+  type TensorProto,
+} from './proto.js';
 import type { ShapeMap } from './surgery.js';
 
 const BATCH = 'batch';
 type Elem = number | typeof BATCH;
 /** A small int tensor whose elements are known numbers or the batch dim. */
-interface Sym { dims: number[]; data: Elem[] }
+interface Sym {
+  dims: number[];
+  data: Elem[];
+}
 
 const INT_TYPES = new Set<number>([DT.INT64, DT.INT32]);
 
@@ -57,12 +71,14 @@ function shapeOf(g: GraphIndex, shapes: ShapeMap, n: Node): Sym | undefined {
   if (batched && d[0] !== 1) return undefined;
   const r = d.length;
   const clampAxis = (a: number) => Math.min(Math.max(a < 0 ? a + r : a, 0), r);
-  const start = clampAxis(attrInt(n, 'start', 0)), end = clampAxis(attrInt(n, 'end', r));
+  const start = clampAxis(attrInt(n, 'start', 0)),
+    end = clampAxis(attrInt(n, 'end', r));
   const data: Elem[] = d.map((v, i) => (i === 0 && batched ? BATCH : v)).slice(start, Math.max(start, end));
   return { dims: [data.length], data };
 }
 
-const numbers = (s: Sym | undefined): number[] | undefined => (s && s.data.every((e) => typeof e === 'number') ? (s.data as number[]) : undefined);
+const numbers = (s: Sym | undefined): number[] | undefined =>
+  s && s.data.every((e) => typeof e === 'number') ? (s.data as number[]) : undefined;
 
 /** Axes from the attribute (before opset 13) or the second input (from 13). */
 function axesOf(n: Node, ins: (Sym | undefined)[]): number[] | undefined {
@@ -83,11 +99,28 @@ function gather(n: Node, [data, idx]: (Sym | undefined)[]): Sym | undefined {
 function slice(n: Node, ins: (Sym | undefined)[]): Sym | undefined {
   const data = ins[0];
   const fromAttrs = !!attr(n, 'starts');
-  const arg = (k: number, name: string, dflt: number[]) => (fromAttrs ? attrInts(n, name, dflt) : n.input?.[k] ? numbers(ins[k]) : dflt);
-  const [starts, ends, axes, steps] = [arg(1, 'starts', []), arg(2, 'ends', []), arg(3, 'axes', [0]), fromAttrs ? [1] : arg(4, 'steps', [1])];
-  if (!data || data.dims.length !== 1 || !starts || !ends || !axes || !steps || starts.length !== 1 || ends.length !== 1) return undefined;
+  const arg = (k: number, name: string, dflt: number[]) =>
+    fromAttrs ? attrInts(n, name, dflt) : n.input?.[k] ? numbers(ins[k]) : dflt;
+  const [starts, ends, axes, steps] = [
+    arg(1, 'starts', []),
+    arg(2, 'ends', []),
+    arg(3, 'axes', [0]),
+    fromAttrs ? [1] : arg(4, 'steps', [1]),
+  ];
+  if (
+    !data ||
+    data.dims.length !== 1 ||
+    !starts ||
+    !ends ||
+    !axes ||
+    !steps ||
+    starts.length !== 1 ||
+    ends.length !== 1
+  )
+    return undefined;
   if ((axes[0] !== 0 && axes[0] !== -1) || !steps[0]) return undefined;
-  const len = data.data.length, step = steps[0];
+  const len = data.data.length,
+    step = steps[0];
   const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + len : v, lo), hi);
   const start = step > 0 ? clamp(starts[0]!, 0, len) : clamp(starts[0]!, 0, len - 1);
   const end = step > 0 ? clamp(ends[0]!, 0, len) : clamp(ends[0]!, -1, len - 1);
@@ -97,7 +130,8 @@ function slice(n: Node, ins: (Sym | undefined)[]): Sym | undefined {
 }
 
 function unsqueeze(n: Node, ins: (Sym | undefined)[]): Sym | undefined {
-  const axes = axesOf(n, ins), x = ins[0];
+  const axes = axesOf(n, ins),
+    x = ins[0];
   if (!x || !axes) return undefined;
   const r = x.dims.length + axes.length;
   const at = new Set(axes.map((a) => (a < 0 ? a + r : a)));
@@ -107,7 +141,8 @@ function unsqueeze(n: Node, ins: (Sym | undefined)[]): Sym | undefined {
 }
 
 function squeeze(n: Node, ins: (Sym | undefined)[]): Sym | undefined {
-  const axes = axesOf(n, ins), x = ins[0];
+  const axes = axesOf(n, ins),
+    x = ins[0];
   if (!x || !axes) return undefined;
   const at = new Set(axes.map((a) => (a < 0 ? a + x.dims.length : a)));
   const drop = (d: number, i: number) => (at.size ? at.has(i) : d === 1);
@@ -132,7 +167,14 @@ function cast(n: Node, [x]: (Sym | undefined)[]): Sym | undefined {
 function arith(f: (a: number, b: number) => number) {
   return (_n: Node, [a, b]: (Sym | undefined)[]): Sym | undefined => {
     const [x, y] = [numbers(a), numbers(b)];
-    if (!x || !y || a!.dims.length > 1 || b!.dims.length > 1 || (x.length !== y.length && x.length !== 1 && y.length !== 1)) return undefined;
+    if (
+      !x ||
+      !y ||
+      a!.dims.length > 1 ||
+      b!.dims.length > 1 ||
+      (x.length !== y.length && x.length !== 1 && y.length !== 1)
+    )
+      return undefined;
     const len = Math.max(x.length, y.length);
     const data = Array.from({ length: len }, (_, i) => f(x[x.length === 1 ? 0 : i]!, y[y.length === 1 ? 0 : i]!));
     return { dims: Math.max(a!.dims.length, b!.dims.length) ? [len] : [], data };
@@ -140,20 +182,32 @@ function arith(f: (a: number, b: number) => number) {
 }
 
 const SYM_OPS: Record<string, (n: Node, ins: (Sym | undefined)[]) => Sym | undefined> = {
-  Gather: gather, Slice: slice, Unsqueeze: unsqueeze, Squeeze: squeeze, Concat: concat, Cast: cast,
+  Gather: gather,
+  Slice: slice,
+  Unsqueeze: unsqueeze,
+  Squeeze: squeeze,
+  Concat: concat,
+  Cast: cast,
   Identity: (_n, [x]) => x,
-  Add: arith((a, b) => a + b), Sub: arith((a, b) => a - b), Mul: arith((a, b) => a * b),
+  Add: arith((a, b) => a + b),
+  Sub: arith((a, b) => a - b),
+  Mul: arith((a, b) => a * b),
 };
 
 /** Symbolic values of every int tensor that can be computed without the activations' contents. */
 function evaluate(g: GraphIndex, shapes: ShapeMap): Map<string, Sym> {
   const syms = new Map<string, Sym>();
-  const put = (t: string, s: Sym | undefined) => { if (s) syms.set(t, s); };
+  const put = (t: string, s: Sym | undefined) => {
+    if (s) syms.set(t, s);
+  };
   for (const t of g.graph.initializer ?? []) put(t.name!, intConstant(t));
   for (const n of g.nodes) if (n.opType === 'Constant') put(n.output![0]!, constantValue(n));
   for (const i of g.topoOrder()) {
     const n = g.nodes[i]!;
-    if (n.opType === 'Shape') { put(n.output![0]!, shapeOf(g, shapes, n)); continue; }
+    if (n.opType === 'Shape') {
+      put(n.output![0]!, shapeOf(g, shapes, n));
+      continue;
+    }
     const f = SYM_OPS[n.opType!];
     if (!f || (n.domain && n.domain !== 'ai.onnx')) continue;
     const ins = (n.input ?? []).map((t) => (t ? syms.get(t) : undefined));

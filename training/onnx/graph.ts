@@ -9,16 +9,41 @@
  * const g = new GraphIndex(model);
  * g.ancestors('stage1.block1.out'); // Set of node indices needed to compute it
  */
-import { OnnxError, type Graph, type Model, type Node } from './proto.js';
+import { type Graph, type Model, type Node, OnnxError } from './proto.js';
 
 /** Ops graph surgery and the tfjs runner understand (default ONNX domain); `checkOps` rejects the rest by name. */
 export const SUPPORTED_OPS = new Set([
-  'Conv', 'BatchNormalization', 'Relu', 'LeakyRelu', 'Sigmoid', 'Add', 'Mul', 'Sub', 'Concat', 'MaxPool', 'AveragePool',
-  'GlobalAveragePool', 'GlobalMaxPool', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Identity', 'Dropout', 'Constant', 'Softmax',
+  'Conv',
+  'BatchNormalization',
+  'Relu',
+  'LeakyRelu',
+  'Sigmoid',
+  'Add',
+  'Mul',
+  'Sub',
+  'Concat',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'Flatten',
+  'Reshape',
+  'Gemm',
+  'MatMul',
+  'Identity',
+  'Dropout',
+  'Constant',
+  'Softmax',
   // MobileNet-style activations and squeeze-excite (PyTorch's ReLU6 exports as Clip 0..6).
-  'Clip', 'HardSigmoid', 'HardSwish', 'Transpose', 'ReduceMean',
+  'Clip',
+  'HardSigmoid',
+  'HardSwish',
+  'Transpose',
+  'ReduceMean',
   // The exit heads' confidence input (training/branches/export.ts).
-  'LogSoftmax', 'ReduceMax', 'ReduceSum',
+  'LogSoftmax',
+  'ReduceMax',
+  'ReduceSum',
 ]);
 
 function isSupported(n: Node): boolean {
@@ -40,7 +65,8 @@ export function checkOps(model: Model): void {
   if (!bad.size) return;
   const count = [...bad.values()].reduce((a, names) => a + names.length, 0);
   const groups = [...bad].map(([op, names]) => `  ${op} × ${names.length}: ${names.join(', ')}`);
-  if (bad.has('Shape')) groups.push('  (Shape nodes left are shape arithmetic that could not be folded into a constant Reshape)');
+  if (bad.has('Shape'))
+    groups.push('  (Shape nodes left are shape arithmetic that could not be folded into a constant Reshape)');
   const first = model.graph!.node!.find((n) => !isSupported(n))!;
   throw new OnnxError(
     `${count} node${count === 1 ? '' : 's'} use${count === 1 ? 's' : ''} ops that are not supported:\n${groups.join('\n')}\nsupported: ${[...SUPPORTED_OPS].join(', ')}`,
@@ -64,7 +90,10 @@ export class GraphIndex {
     this.nodes = g.node ?? [];
     for (const t of g.initializer ?? []) this.initializers.add(t.name!);
     const inputs = (g.input ?? []).map((i) => i.name!).filter((n) => !this.initializers.has(n));
-    if (inputs.length !== 1) throw new OnnxError(`expected exactly one graph input (besides initializers), found ${inputs.length}: ${inputs.join(', ')}`);
+    if (inputs.length !== 1)
+      throw new OnnxError(
+        `expected exactly one graph input (besides initializers), found ${inputs.length}: ${inputs.join(', ')}`,
+      );
     this.input = inputs[0]!;
     this.outputs = (g.output ?? []).map((o) => o.name!);
     this.nodes.forEach((n, i) => {
@@ -111,7 +140,11 @@ export class GraphIndex {
     for (const o of this.outputs) for (const i of this.ancestors(o)) needed.add(i);
     const indeg = new Map<number, number>();
     for (const i of needed) {
-      const deps = new Set((this.nodes[i]!.input ?? []).map((t) => this.producer.get(t)).filter((p): p is number => p !== undefined && needed.has(p)));
+      const deps = new Set(
+        (this.nodes[i]!.input ?? [])
+          .map((t) => this.producer.get(t))
+          .filter((p): p is number => p !== undefined && needed.has(p)),
+      );
       indeg.set(i, deps.size);
     }
     const ready = [...needed].filter((i) => indeg.get(i) === 0).sort((a, b) => a - b);
@@ -120,7 +153,8 @@ export class GraphIndex {
       const i = ready.shift()!;
       order.push(i);
       const next = new Set<number>();
-      for (const o of this.nodes[i]!.output ?? []) for (const c of this.consumers.get(o) ?? []) if (needed.has(c)) next.add(c);
+      for (const o of this.nodes[i]!.output ?? [])
+        for (const c of this.consumers.get(o) ?? []) if (needed.has(c)) next.add(c);
       for (const c of next) {
         indeg.set(c, indeg.get(c)! - 1);
         if (indeg.get(c) === 0) ready.push(c);

@@ -7,8 +7,9 @@
  * const w = initializerValues(model.graph!.initializer![0]!); // Float32Array
  * const bytes2 = writeOnnx(makeModel(graph, 17));
  */
-import onnxProto from 'onnx-proto';
+
 import type { onnx as OnnxTypes } from 'onnx-proto';
+import onnxProto from 'onnx-proto';
 
 // onnx-proto is CommonJS; its namespace comes through the default export under Node's ESM loader.
 const { onnx } = onnxProto;
@@ -30,7 +31,10 @@ export const DEFAULT_OPSET = 17;
 export const IR_VERSION = 8;
 
 export class OnnxError extends Error {
-  constructor(message: string, readonly node?: string) {
+  constructor(
+    message: string,
+    readonly node?: string,
+  ) {
     super(message);
     this.name = 'OnnxError';
   }
@@ -39,7 +43,8 @@ export class OnnxError extends Error {
 /** A protobuf int64 (number or Long) as a JS number. */
 export function num(v: unknown): number {
   if (typeof v === 'number') return v;
-  if (v && typeof (v as { toNumber?: unknown }).toNumber === 'function') return (v as { toNumber(): number }).toNumber();
+  if (v && typeof (v as { toNumber?: unknown }).toNumber === 'function')
+    return (v as { toNumber(): number }).toNumber();
   return Number(v);
 }
 
@@ -69,11 +74,20 @@ export function initializerValues(t: TensorProto): Float32Array {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       switch (t.dataType) {
-        case DT.FLOAT: out[i] = dv.getFloat32(i * 4, true); break;
-        case DT.DOUBLE: out[i] = dv.getFloat64(i * 8, true); break;
-        case DT.INT64: out[i] = Number(dv.getBigInt64(i * 8, true)); break;
-        case DT.INT32: out[i] = dv.getInt32(i * 4, true); break;
-        default: throw new OnnxError(`initializer ${t.name}: data type ${t.dataType} is not supported`);
+        case DT.FLOAT:
+          out[i] = dv.getFloat32(i * 4, true);
+          break;
+        case DT.DOUBLE:
+          out[i] = dv.getFloat64(i * 8, true);
+          break;
+        case DT.INT64:
+          out[i] = Number(dv.getBigInt64(i * 8, true));
+          break;
+        case DT.INT32:
+          out[i] = dv.getInt32(i * 4, true);
+          break;
+        default:
+          throw new OnnxError(`initializer ${t.name}: data type ${t.dataType} is not supported`);
       }
     }
     return out;
@@ -101,7 +115,13 @@ export function int64Tensor(name: string, values: number[], dims: number[] = [va
 
 /** A Constant node whose `value` attribute is `t` (the form torch.onnx.export writes scalars and shapes in). */
 export function constantNode(output: string, t: TensorProto, name?: string): Node {
-  return { opType: 'Constant', input: [], output: [output], attribute: [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t }], name: name ?? output };
+  return {
+    opType: 'Constant',
+    input: [],
+    output: [output],
+    attribute: [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t }],
+    name: name ?? output,
+  };
 }
 
 type AttrValue = number | number[] | string;
@@ -110,9 +130,16 @@ type AttrValue = number | number[] | string;
 const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'beta', 'min', 'max', 'ratio']);
 
 /** A node; integer attributes become INT/INTS (but FLOAT_ATTRS FLOAT), non-integers FLOAT/FLOATS, strings STRING. */
-export function node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}, name?: string): Node {
+export function node(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  attrs: Record<string, AttrValue> = {},
+  name?: string,
+): Node {
   const attribute: Attribute[] = Object.entries(attrs).map(([k, v]) => {
-    if (typeof v === 'string') return { name: k, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) };
+    if (typeof v === 'string')
+      return { name: k, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) };
     if (Array.isArray(v)) {
       return v.every(Number.isInteger)
         ? { name: k, type: onnx.AttributeProto.AttributeType.INTS, ints: v }
@@ -129,13 +156,20 @@ export function node(opType: string, inputs: string[], outputs: string[], attrs:
 export function valueInfo(name: string, dims: (number | string)[], elemType: number = DT.FLOAT): ValueInfo {
   return {
     name,
-    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
   };
 }
 
 /** Dims of a value-info (symbolic dims as -1). */
 export function valueInfoDims(v: ValueInfo): number[] {
-  return (v.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue != null && num(d.dimValue) > 0 ? num(d.dimValue) : -1));
+  return (v.type?.tensorType?.shape?.dim ?? []).map((d) =>
+    d.dimValue != null && num(d.dimValue) > 0 ? num(d.dimValue) : -1,
+  );
 }
 
 export function makeModel(graph: Graph, opset = DEFAULT_OPSET, producer = 'edge-cascade'): Model {

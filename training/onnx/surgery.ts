@@ -11,7 +11,7 @@
  * segments.length; // 3
  */
 import { GraphIndex } from './graph.js';
-import { makeModel, opsetOf, OnnxError, valueInfo, type Model, type Node, type TensorProto } from './proto.js';
+import { type Model, makeModel, type Node, OnnxError, opsetOf, type TensorProto, valueInfo } from './proto.js';
 
 /** Per-tensor dims for batch 1 (from ./analyse.ts); batch becomes symbolic 'N' in segment I/O. */
 export type ShapeMap = Map<string, number[]>;
@@ -19,7 +19,10 @@ export type ShapeMap = Map<string, number[]>;
 /** Throws OnnxError if cutting at `t` (after the previous cut `prev`) is invalid. */
 export function checkCut(g: GraphIndex, t: string, prev?: string): void {
   if (t === g.input) throw new OnnxError(`cannot cut at the graph input "${t}"`);
-  if (!g.producer.has(t)) throw new OnnxError(`cut tensor "${t}" is not produced by any node; tensors: ${[...g.producer.keys()].slice(0, 20).join(', ')}…`);
+  if (!g.producer.has(t))
+    throw new OnnxError(
+      `cut tensor "${t}" is not produced by any node; tensors: ${[...g.producer.keys()].slice(0, 20).join(', ')}…`,
+    );
   if (g.isConstant(t)) throw new OnnxError(`cut tensor "${t}" is a constant`);
   const before = g.ancestors(t);
   if (prev !== undefined && !tensorsRead(g, before).has(prev)) {
@@ -39,7 +42,8 @@ export function checkCut(g: GraphIndex, t: string, prev?: string): void {
     }
   }
   for (const o of g.outputs) {
-    if (o !== t && producedBefore.has(o)) throw new OnnxError(`cannot cut at "${t}": graph output "${o}" is computed before it`);
+    if (o !== t && producedBefore.has(o))
+      throw new OnnxError(`cannot cut at "${t}": graph output "${o}" is computed before it`);
   }
 }
 
@@ -73,7 +77,15 @@ function dimsFor(shapes: ShapeMap, t: string): (number | string)[] {
 }
 
 /** Builds one segment model from a set of nodes, reading `input` and writing `outputs`. */
-function segmentModel(g: GraphIndex, name: string, nodeIdx: number[], input: string, outputs: string[], shapes: ShapeMap, opset: number): Model {
+function segmentModel(
+  g: GraphIndex,
+  name: string,
+  nodeIdx: number[],
+  input: string,
+  outputs: string[],
+  shapes: ShapeMap,
+  opset: number,
+): Model {
   const nodes: Node[] = [];
   const used = new Set<string>();
   const constants: Node[] = [];
@@ -91,19 +103,25 @@ function segmentModel(g: GraphIndex, name: string, nodeIdx: number[], input: str
         continue;
       }
       if (!g.initializers.has(inp)) {
-        throw new OnnxError(`segment "${name}": node "${g.nodeName(i)}" reads "${inp}", which is neither the segment input, an initializer nor computed in the segment`, g.nodeName(i));
+        throw new OnnxError(
+          `segment "${name}": node "${g.nodeName(i)}" reads "${inp}", which is neither the segment input, an initializer nor computed in the segment`,
+          g.nodeName(i),
+        );
       }
     }
     nodes.push(n);
   }
   const initializer: TensorProto[] = (g.graph.initializer ?? []).filter((t) => used.has(t.name!));
-  return makeModel({
-    name,
-    node: [...constants, ...nodes],
-    initializer,
-    input: [valueInfo(input, dimsFor(shapes, input))],
-    output: outputs.map((o) => valueInfo(o, dimsFor(shapes, o))),
-  }, opset);
+  return makeModel(
+    {
+      name,
+      node: [...constants, ...nodes],
+      initializer,
+      input: [valueInfo(input, dimsFor(shapes, input))],
+      output: outputs.map((o) => valueInfo(o, dimsFor(shapes, o))),
+    },
+    opset,
+  );
 }
 
 /**

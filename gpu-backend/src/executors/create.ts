@@ -5,11 +5,14 @@
  * WebGPU on a software (fallback) adapter counts as unavailable unless it is the last choice.
  */
 import type { Config } from '../config.js';
-import { graphList, type BundleFiles, type Executor } from './executor.js';
+import { type BundleFiles, type Executor, graphList } from './executor.js';
 import { createOrtNodeExecutor } from './ort-node.js';
 import { createWebGpuExecutor, type WebGpuBuild } from './webgpu.js';
 
-export interface ExecutorChoice { executor: Executor; fallbacks: { name: string; reason: string }[] }
+export interface ExecutorChoice {
+  executor: Executor;
+  fallbacks: { name: string; reason: string }[];
+}
 
 async function warmUp(ex: Executor, b: BundleFiles): Promise<void> {
   for (const g of graphList(b.manifest)) {
@@ -17,20 +20,32 @@ async function warmUp(ex: Executor, b: BundleFiles): Promise<void> {
   }
 }
 
-export async function createExecutor(order: ('webgpu' | 'cuda' | 'cpu')[], b: BundleFiles, opts: { cpuThreads: number; cpuSpinning?: boolean; webgpuBuild?: WebGpuBuild; log: (m: string) => void }): Promise<ExecutorChoice> {
+export async function createExecutor(
+  order: ('webgpu' | 'cuda' | 'cpu')[],
+  b: BundleFiles,
+  opts: { cpuThreads: number; cpuSpinning?: boolean; webgpuBuild?: WebGpuBuild; log: (m: string) => void },
+): Promise<ExecutorChoice> {
   const fallbacks: { name: string; reason: string }[] = [];
   for (const name of order) {
     try {
       // A software adapter (lavapipe, SwiftShader) is correct but far slower than the cpu executor:
       // take it only when nothing follows it in the order (EXECUTORS=webgpu, as the tests do).
       const later = order.slice(order.indexOf(name) + 1);
-      const ex = name === 'webgpu'
-        ? await createWebGpuExecutor(b, { allowFallbackAdapter: later.length === 0, build: opts.webgpuBuild ?? 'native' }).catch((e: Error) => {
-          throw later.length && /software fallback adapter/.test(e.message) ? new Error(`${e.message}; ${later.join(', ')} will be faster`) : e;
-        })
-        : await createOrtNodeExecutor(name, b, opts.cpuThreads, opts.cpuSpinning ?? false);
+      const ex =
+        name === 'webgpu'
+          ? await createWebGpuExecutor(b, {
+              allowFallbackAdapter: later.length === 0,
+              build: opts.webgpuBuild ?? 'native',
+            }).catch((e: Error) => {
+              throw later.length && /software fallback adapter/.test(e.message)
+                ? new Error(`${e.message}; ${later.join(', ')} will be faster`)
+                : e;
+            })
+          : await createOrtNodeExecutor(name, b, opts.cpuThreads, opts.cpuSpinning ?? false);
       await warmUp(ex, b);
-      opts.log(`executor: ${name}${ex.info ? ` (${ex.info.build ?? 'native'} build) on ${ex.info.vendor} ${ex.info.device}${ex.info.isFallbackAdapter ? ' (software fallback adapter)' : ''}` : ''}${fallbacks.length ? ` (after falling back from ${fallbacks.map((f) => f.name).join(', ')})` : ''}`);
+      opts.log(
+        `executor: ${name}${ex.info ? ` (${ex.info.build ?? 'native'} build) on ${ex.info.vendor} ${ex.info.device}${ex.info.isFallbackAdapter ? ' (software fallback adapter)' : ''}` : ''}${fallbacks.length ? ` (after falling back from ${fallbacks.map((f) => f.name).join(', ')})` : ''}`,
+      );
       return { executor: ex, fallbacks };
     } catch (e) {
       const reason = (e as Error).message.split('\n')[0]!.slice(0, 300);
@@ -42,6 +57,15 @@ export async function createExecutor(order: ('webgpu' | 'cuda' | 'cpu')[], b: Bu
 }
 
 /** The executor the backend's configuration asks for (EXECUTORS, CPU_THREADS, CPU_SPINNING, WEBGPU_BUILD). */
-export function createConfiguredExecutor(cfg: Config, b: BundleFiles, log: (m: string) => void): Promise<ExecutorChoice> {
-  return createExecutor(cfg.EXECUTORS, b, { cpuThreads: cfg.CPU_THREADS, cpuSpinning: cfg.CPU_SPINNING, webgpuBuild: cfg.WEBGPU_BUILD, log });
+export function createConfiguredExecutor(
+  cfg: Config,
+  b: BundleFiles,
+  log: (m: string) => void,
+): Promise<ExecutorChoice> {
+  return createExecutor(cfg.EXECUTORS, b, {
+    cpuThreads: cfg.CPU_THREADS,
+    cpuSpinning: cfg.CPU_SPINNING,
+    webgpuBuild: cfg.WEBGPU_BUILD,
+    log,
+  });
 }

@@ -25,7 +25,12 @@ export interface Executor {
   /** The adapter, for executors that run on one (webgpu). */
   readonly info?: AdapterInfo;
   /** Runs graph `kind` `index` on a batch; returns every output by name (f32). */
-  run(kind: 'segment' | 'exit', index: number, input: Float32Array, dims: number[]): Promise<Record<string, Float32Array>>;
+  run(
+    kind: 'segment' | 'exit',
+    index: number,
+    input: Float32Array,
+    dims: number[],
+  ): Promise<Record<string, Float32Array>>;
   release(): Promise<void>;
 }
 
@@ -43,9 +48,21 @@ export interface BundleFiles {
 }
 
 /** The graphs the backend may run: every segment after the first and every exit. Warm-up uses them. */
-export function graphList(m: Manifest): { kind: 'segment' | 'exit'; index: number; inputName: string; inputShape: number[] }[] {
+export function graphList(
+  m: Manifest,
+): { kind: 'segment' | 'exit'; index: number; inputName: string; inputShape: number[] }[] {
   return [
-    ...m.segments.map((s) => ({ kind: 'segment' as const, index: s.index, inputName: s.input, inputShape: s.inputShape })),
-    ...m.exits.map((e) => ({ kind: 'exit' as const, index: e.index, inputName: e.inputName, inputShape: e.inputShape })),
+    ...m.segments.map((s) => ({
+      kind: 'segment' as const,
+      index: s.index,
+      inputName: s.input,
+      inputShape: s.inputShape,
+    })),
+    ...m.exits.map((e) => ({
+      kind: 'exit' as const,
+      index: e.index,
+      inputName: e.inputName,
+      inputShape: e.inputShape,
+    })),
   ];
 }

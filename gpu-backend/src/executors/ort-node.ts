@@ -11,14 +11,24 @@ import type { BundleFiles, Executor } from './executor.js';
  * @param spinning let those threads busy-wait for work between runs (onnxruntime's default; see
  *   config.ts CPU_SPINNING for why the backend turns it off)
  */
-export async function createOrtNodeExecutor(name: 'cpu' | 'cuda', b: BundleFiles, threads: number, spinning = false): Promise<Executor> {
+export async function createOrtNodeExecutor(
+  name: 'cpu' | 'cuda',
+  b: BundleFiles,
+  threads: number,
+  spinning = false,
+): Promise<Executor> {
   const opts: ort.InferenceSession.SessionOptions = {
     executionProviders: [name],
     // A missing CUDA library is an expected fallback here, not an error worth a native stack dump.
     ...(name === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
     ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
     // Session config entries "session.intra_op.allow_spinning" and "session.inter_op.allow_spinning".
-    extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' }, inter_op: { allow_spinning: spinning ? '1' : '0' } } },
+    extra: {
+      session: {
+        intra_op: { allow_spinning: spinning ? '1' : '0' },
+        inter_op: { allow_spinning: spinning ? '1' : '0' },
+      },
+    },
   };
   const create = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, opts);
   const segments = await Promise.all(b.segments.map(create));

@@ -26,8 +26,13 @@ import { serialQueue } from '../../../core/serial.js';
 import type { AdapterInfo, BundleFiles, Executor } from './executor.js';
 
 type OrtWeb = typeof import('onnxruntime-web');
-interface DawnAdapter { info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean }
-interface DawnGpu { requestAdapter(o?: { powerPreference?: 'low-power' | 'high-performance' }): Promise<DawnAdapter | null> }
+interface DawnAdapter {
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+interface DawnGpu {
+  requestAdapter(o?: { powerPreference?: 'low-power' | 'high-performance' }): Promise<DawnAdapter | null>;
+}
 
 /** The adapter ORT will pick too: the same request options give the same adapter. */
 const POWER = 'high-performance' as const;
@@ -39,8 +44,15 @@ const POWER = 'high-performance' as const;
  * so the executor works on both without costing Node 22 a copy per write.
  */
 function acceptSharedWrites(globals: Record<string, unknown>): void {
-  type WriteBuffer = (buffer: unknown, offset: number, data: ArrayBufferView | ArrayBufferLike, dataOffset?: number, size?: number) => void;
-  const proto = (globals.GPUQueue as { prototype?: { writeBuffer: WriteBuffer; [k: symbol]: boolean } } | undefined)?.prototype;
+  type WriteBuffer = (
+    buffer: unknown,
+    offset: number,
+    data: ArrayBufferView | ArrayBufferLike,
+    dataOffset?: number,
+    size?: number,
+  ) => void;
+  const proto = (globals.GPUQueue as { prototype?: { writeBuffer: WriteBuffer; [k: symbol]: boolean } } | undefined)
+    ?.prototype;
   const mark = Symbol.for('edge-cascade.sharedWrites');
   if (!proto || proto[mark]) return;
   const write = proto.writeBuffer;
@@ -73,12 +85,19 @@ export async function exposeDawn(): Promise<AdapterInfo> {
   acceptSharedWrites(dawn.globals);
   const gpu = dawn.create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: POWER });
-  if (!adapter) throw new Error('Dawn found no WebGPU adapter (no Vulkan driver? install libvulkan1 and a driver, e.g. mesa-vulkan-drivers for lavapipe)');
-  if (!('navigator' in globalThis)) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+  if (!adapter)
+    throw new Error(
+      'Dawn found no WebGPU adapter (no Vulkan driver? install libvulkan1 and a driver, e.g. mesa-vulkan-drivers for lavapipe)',
+    );
+  if (!('navigator' in globalThis))
+    Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
   Object.defineProperty(globalThis.navigator, 'gpu', { value: gpu, configurable: true });
   const i = adapter.info ?? {};
   return {
-    vendor: i.vendor ?? '', architecture: i.architecture ?? '', device: i.device ?? '', description: i.description ?? '',
+    vendor: i.vendor ?? '',
+    architecture: i.architecture ?? '',
+    device: i.device ?? '',
+    description: i.description ?? '',
     isFallbackAdapter: Boolean(i.isFallbackAdapter ?? adapter.isFallbackAdapter),
   };
 }
@@ -99,7 +118,10 @@ async function importOrtWeb(build: WebGpuBuild): Promise<OrtWeb> {
  *   session creation (seconds; tens of seconds under Node 20), so the caller can fall back to cpu.
  * @param opts.build which onnxruntime-web build runs the graphs (default native)
  */
-export async function createWebGpuExecutor(b: BundleFiles, opts: { allowFallbackAdapter?: boolean; build?: WebGpuBuild } = {}): Promise<Executor> {
+export async function createWebGpuExecutor(
+  b: BundleFiles,
+  opts: { allowFallbackAdapter?: boolean; build?: WebGpuBuild } = {},
+): Promise<Executor> {
   const info = await exposeDawn();
   if (info.isFallbackAdapter && opts.allowFallbackAdapter === false) {
     throw new Error(`only a software fallback adapter (${info.description || info.device}) is available`);
@@ -107,9 +129,14 @@ export async function createWebGpuExecutor(b: BundleFiles, opts: { allowFallback
   const ort = await importOrtWeb(opts.build ?? 'native');
   ort.env.wasm.numThreads = 1;
   ort.env.webgpu.powerPreference = POWER;
-  const sessions: { segment: Awaited<ReturnType<typeof ort.InferenceSession.create>>[]; exit: Awaited<ReturnType<typeof ort.InferenceSession.create>>[] } = { segment: [], exit: [] };
-  for (const bytes of b.segments) sessions.segment.push(await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] }));
-  for (const bytes of b.exits) sessions.exit.push(await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] }));
+  const sessions: {
+    segment: Awaited<ReturnType<typeof ort.InferenceSession.create>>[];
+    exit: Awaited<ReturnType<typeof ort.InferenceSession.create>>[];
+  } = { segment: [], exit: [] };
+  for (const bytes of b.segments)
+    sessions.segment.push(await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] }));
+  for (const bytes of b.exits)
+    sessions.exit.push(await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] }));
   /** One run at a time: one device queue, and ORT-web's WebGPU EP is not re-entrant across sessions. */
   const serial = serialQueue();
   return {

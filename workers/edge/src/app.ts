@@ -4,12 +4,12 @@
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
-import { problem, problemOnError } from './errors.js';
 import { log, parseLogLevel, setLogLevel } from '../../../core/log.js';
-import { problemHook, type EdgeEnv } from './api/define.js';
+import { type EdgeEnv, problemHook } from './api/define.js';
+import { problem, problemOnError } from './errors.js';
+import { admin } from './routes/admin.js';
 import { serveClassify } from './routes/classify.js';
 import { serveHealth } from './routes/health.js';
-import { admin } from './routes/admin.js';
 import { serveApiDocs } from './routes/openapi.js';
 
 export function createApp(): OpenAPIHono<EdgeEnv> {
@@ -36,7 +36,14 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
   serveHealth(app);
   app.route('/admin', admin);
   serveApiDocs(app);
-  app.notFound((c) => problem(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${new URL(c.req.url).pathname}; see /openapi.json or /docs`));
+  app.notFound((c) =>
+    problem(
+      c,
+      404,
+      'NOT_FOUND',
+      `no route for ${c.req.method} ${new URL(c.req.url).pathname}; see /openapi.json or /docs`,
+    ),
+  );
   app.onError(problemOnError());
   return app;
 }

@@ -5,4 +5,4 @@
  * @example
  * throw new ProblemError(415, 'UNSUPPORTED_MEDIA_TYPE', 'content-type text/plain is not accepted; use image/png, …');
  */
-export { problem, ProblemError, problemOnError } from '../../../core/problem.js';
+export { ProblemError, problem, problemOnError } from '../../../core/problem.js';

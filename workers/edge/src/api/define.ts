@@ -30,16 +30,24 @@ type Out<S> = S extends z.ZodType ? z.output<S> : never;
 type Req<R extends RouteConfig> = NonNullable<R['request']>;
 
 /** The context of a served route: `c.req.valid('param')` / `('header')` typed from its schemas. */
-export type RouteContext<R extends RouteConfig> = Context<EdgeEnv, HonoPath<R['path']>, {
-  out: { param: Out<Req<R>['params']>; header: Out<Req<R>['headers']> };
-}>;
+export type RouteContext<R extends RouteConfig> = Context<
+  EdgeEnv,
+  HonoPath<R['path']>,
+  {
+    out: { param: Out<Req<R>['params']>; header: Out<Req<R>['headers']> };
+  }
+>;
 
 /**
  * Registers `route` in `app`'s OpenAPI document and serves it: parameters and headers validated
  * by @hono/zod-openapi (the app's defaultHook, `problemHook`, answers failures), the body left to the
  * handler's capped reader, which validates it with the route's body schema.
  */
-export function serve<R extends RouteConfig>(app: OpenAPIHono<EdgeEnv>, route: R, handler: (c: RouteContext<R>) => Response | Promise<Response>): void {
+export function serve<R extends RouteConfig>(
+  app: OpenAPIHono<EdgeEnv>,
+  route: R,
+  handler: (c: RouteContext<R>) => Response | Promise<Response>,
+): void {
   app.openAPIRegistry.registerPath(route);
   const { body: _readByTheHandler, ...validated } = route.request ?? {};
   app.openapi({ ...route, hide: true, request: validated } as RouteConfig, handler as never);
@@ -47,7 +55,9 @@ export function serve<R extends RouteConfig>(app: OpenAPIHono<EdgeEnv>, route: R
 
 /** The detail of a failed validation: each issue as `where: message` (a custom issue's message is a whole sentence already). */
 export function issuesDetail(issues: readonly z.core.$ZodIssue[], where: string): string {
-  return issues.map((i) => (i.code === 'custom' ? i.message : `${i.path.map(String).join('.') || where}: ${i.message}`)).join('; ');
+  return issues
+    .map((i) => (i.code === 'custom' ? i.message : `${i.path.map(String).join('.') || where}: ${i.message}`))
+    .join('; ');
 }
 
 type Target = keyof ValidationTargets;
@@ -60,21 +70,26 @@ type Target = keyof ValidationTargets;
  * new OpenAPIHono<EdgeEnv>({ defaultHook: problemHook({ param: 'BAD_REGION', header: 'BAD_IF_MATCH' }) });
  */
 export function problemHook(codes: Partial<Record<Target, string>>) {
-  return (result: { target: Target } & ({ success: true } | { success: false; error: z.ZodError }), c: Context): Response | undefined => {
+  return (
+    result: { target: Target } & ({ success: true } | { success: false; error: z.ZodError }),
+    c: Context,
+  ): Response | undefined => {
     if (result.success) return undefined;
     return problem(c, 400, codes[result.target] ?? 'BAD_REQUEST', issuesDetail(result.error.issues, result.target));
   };
 }
 
 /** The problem+json document every 4xx and 5xx of the edge answers with (core/problem.ts). */
-export const problemSchema = z.object({
-  type: z.string().describe('a URL per code'),
-  title: z.string().describe('the status\'s reason phrase'),
-  status: z.number().int(),
-  code: z.string().describe('stable, machine-readable (e.g. BAD_REGION)'),
-  detail: z.string().describe('what was wrong and what is accepted'),
-  requestId: z.string().optional(),
-}).openapi('Problem', { description: 'RFC 9457 problem details with a stable `code`' });
+export const problemSchema = z
+  .object({
+    type: z.string().describe('a URL per code'),
+    title: z.string().describe("the status's reason phrase"),
+    status: z.number().int(),
+    code: z.string().describe('stable, machine-readable (e.g. BAD_REGION)'),
+    detail: z.string().describe('what was wrong and what is accepted'),
+    requestId: z.string().optional(),
+  })
+  .openapi('Problem', { description: 'RFC 9457 problem details with a stable `code`' });
 
 /**
  * Problem responses for a route's `responses`: status → the codes it can carry.
@@ -82,9 +97,16 @@ export const problemSchema = z.object({
  * @example
  * responses: { 200: …, ...problems({ 400: ['BAD_REGION'], 404: ['REGION_NOT_FOUND'] }) }
  */
-export function problems<S extends ContentfulStatusCode>(byStatus: Record<S, string[]>): Record<S, { description: string; content: { 'application/problem+json': { schema: typeof problemSchema } } }> {
-  return Object.fromEntries(Object.entries<string[]>(byStatus).map(([status, codes]) => [status, {
-    description: `problem+json, code ${codes.join(' | ')}`,
-    content: { 'application/problem+json': { schema: problemSchema } },
-  }])) as never;
+export function problems<S extends ContentfulStatusCode>(
+  byStatus: Record<S, string[]>,
+): Record<S, { description: string; content: { 'application/problem+json': { schema: typeof problemSchema } } }> {
+  return Object.fromEntries(
+    Object.entries<string[]>(byStatus).map(([status, codes]) => [
+      status,
+      {
+        description: `problem+json, code ${codes.join(' | ')}`,
+        content: { 'application/problem+json': { schema: problemSchema } },
+      },
+    ]),
+  ) as never;
 }

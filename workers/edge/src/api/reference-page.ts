@@ -35,8 +35,16 @@ export interface Schema {
   oneOf?: Schema[];
   allOf?: Schema[];
 }
-interface Media { schema?: Schema }
-interface Parameter { name: string; in: string; required?: boolean; description?: string; schema?: Schema }
+interface Media {
+  schema?: Schema;
+}
+interface Parameter {
+  name: string;
+  in: string;
+  required?: boolean;
+  description?: string;
+  schema?: Schema;
+}
 interface Operation {
   summary?: string;
   description?: string;
@@ -44,13 +52,23 @@ interface Operation {
   security?: Record<string, string[]>[];
   parameters?: Parameter[];
   requestBody?: { description?: string; required?: boolean; content?: Record<string, Media> };
-  responses?: Record<string, { description?: string; headers?: Record<string, { description?: string; schema?: Schema }>; content?: Record<string, Media> }>;
+  responses?: Record<
+    string,
+    {
+      description?: string;
+      headers?: Record<string, { description?: string; schema?: Schema }>;
+      content?: Record<string, Media>;
+    }
+  >;
 }
 export interface ApiDocument {
   openapi: string;
   info: { title: string; version: string; description?: string };
   paths?: Record<string, Record<string, unknown>>;
-  components?: { schemas?: Record<string, Schema>; securitySchemes?: Record<string, { type?: string; scheme?: string; description?: string }> };
+  components?: {
+    schemas?: Record<string, Schema>;
+    securitySchemes?: Record<string, { type?: string; scheme?: string; description?: string }>;
+  };
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
@@ -74,10 +92,15 @@ function typeOf(s: Schema | undefined): H {
   if (s.minimum !== undefined) facts.push(`≥ ${s.minimum}`);
   if (s.exclusiveMinimum !== undefined) facts.push(`> ${s.exclusiveMinimum}`);
   if (s.maximum !== undefined) facts.push(`≤ ${s.maximum}`);
-  if (s.minLength !== undefined || s.maxLength !== undefined) facts.push(s.minLength === s.maxLength ? `length ${s.minLength}` : `length ${s.minLength ?? 0}–${s.maxLength ?? '∞'}`);
-  if (s.minItems !== undefined || s.maxItems !== undefined) facts.push(s.minItems === s.maxItems ? `${s.minItems} items` : `${s.minItems ?? 0}–${s.maxItems ?? '∞'} items`);
+  if (s.minLength !== undefined || s.maxLength !== undefined)
+    facts.push(
+      s.minLength === s.maxLength ? `length ${s.minLength}` : `length ${s.minLength ?? 0}–${s.maxLength ?? '∞'}`,
+    );
+  if (s.minItems !== undefined || s.maxItems !== undefined)
+    facts.push(s.minItems === s.maxItems ? `${s.minItems} items` : `${s.minItems ?? 0}–${s.maxItems ?? '∞'} items`);
   if (s.default !== undefined) facts.push(`default ${JSON.stringify(s.default)}`);
-  const head = type === 'array' ? html`array of ${typeOf(s.items)}` : html`${type ?? (s.properties ? 'object' : 'any')}`;
+  const head =
+    type === 'array' ? html`array of ${typeOf(s.items)}` : html`${type ?? (s.properties ? 'object' : 'any')}`;
   return html`${head}${facts.length ? html` <span class="facts">(${facts.join(', ')})</span>` : ''}${s.pattern ? html` <span class="facts">pattern</span> <code>${s.pattern}</code>` : ''}`;
 }
 
@@ -117,7 +140,9 @@ nav li{list-style:none}nav ul{padding-left:0;columns:2}`;
 
 /** The page. */
 export function referencePage(doc: ApiDocument): H {
-  const ops = Object.entries(doc.paths ?? {}).flatMap(([path, item]) => METHODS.filter((m) => item[m]).map((m) => ({ path, method: m, op: item[m] as Operation })));
+  const ops = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
+    METHODS.filter((m) => item[m]).map((m) => ({ path, method: m, op: item[m] as Operation })),
+  );
   const schemas = Object.entries(doc.components?.schemas ?? {});
   const schemes = Object.entries(doc.components?.securitySchemes ?? {});
   return html`<!doctype html>

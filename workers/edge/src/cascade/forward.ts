@@ -8,13 +8,27 @@
  * const r = await forward({ fetcher, url, secret, timeoutMs: 1500 }, body, requestId);
  * if (r.ok) r.answer.classIndex; else r.reason; // 'backend_timeout' | 'backend_unreachable' | …
  */
-import { REQUEST_ID_HEADER, RESUME_PATH, resumeAnswerSchema, SIGNATURE_HEADER, signBody, type ResumeAnswer } from '../../../../core/wire.js';
+import {
+  REQUEST_ID_HEADER,
+  RESUME_PATH,
+  type ResumeAnswer,
+  resumeAnswerSchema,
+  SIGNATURE_HEADER,
+  signBody,
+} from '../../../../core/wire.js';
 
 /** The backend's answer: the wire contract's (core/wire.ts). */
 export type BackendAnswer = ResumeAnswer;
 
-export type ForwardFailure = 'backend_timeout' | 'backend_unreachable' | 'backend_error' | 'backend_invalid_response' | 'backend_not_configured';
-export type ForwardResult = { ok: true; answer: BackendAnswer; ms: number } | { ok: false; reason: ForwardFailure; detail: string; ms: number };
+export type ForwardFailure =
+  | 'backend_timeout'
+  | 'backend_unreachable'
+  | 'backend_error'
+  | 'backend_invalid_response'
+  | 'backend_not_configured';
+export type ForwardResult =
+  | { ok: true; answer: BackendAnswer; ms: number }
+  | { ok: false; reason: ForwardFailure; detail: string; ms: number };
 
 export interface BackendTarget {
   /** A service binding's fetch, or global fetch. */
@@ -34,7 +48,11 @@ export async function forward(t: BackendTarget, body: Uint8Array, requestId: str
       method: 'POST',
       // encodeFeatures allocates a plain ArrayBuffer (never shared); DOM's BodyInit wants that said.
       body: body as Uint8Array<ArrayBuffer>,
-      headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: await signBody(t.secret, body), [REQUEST_ID_HEADER]: requestId },
+      headers: {
+        'content-type': 'application/octet-stream',
+        [SIGNATURE_HEADER]: await signBody(t.secret, body),
+        [REQUEST_ID_HEADER]: requestId,
+      },
       signal: AbortSignal.timeout(t.timeoutMs),
     });
     res = await t.fetcher(req);
@@ -52,11 +70,19 @@ export async function forward(t: BackendTarget, body: Uint8Array, requestId: str
     json = await res.json();
   } catch (e) {
     const err = e as Error;
-    if (err.name === 'TimeoutError' || err.name === 'AbortError') return fail('backend_timeout', `no answer within ${t.timeoutMs} ms`);
-    return fail(res.ok ? 'backend_invalid_response' : 'backend_error', res.ok ? 'body is not JSON' : `status ${res.status}`);
+    if (err.name === 'TimeoutError' || err.name === 'AbortError')
+      return fail('backend_timeout', `no answer within ${t.timeoutMs} ms`);
+    return fail(
+      res.ok ? 'backend_invalid_response' : 'backend_error',
+      res.ok ? 'body is not JSON' : `status ${res.status}`,
+    );
   }
   if (!res.ok) return fail('backend_error', `status ${res.status}: ${JSON.stringify(json).slice(0, 200)}`);
   const parsed = resumeAnswerSchema.safeParse(json);
-  if (!parsed.success) return fail('backend_invalid_response', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success)
+    return fail(
+      'backend_invalid_response',
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    );
   return { ok: true, answer: parsed.data, ms: ms() };
 }

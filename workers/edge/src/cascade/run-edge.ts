@@ -8,21 +8,39 @@
  * const r = await runEdge(runner, manifest, x, { policy: 'confidence', thresholds: [0.9, 0.9, 0.9], split: 2 });
  * if (r.kind === 'answer') … else forward(r.features, r.resumeAt)
  */
-import { ruleOf, type Manifest } from '../../../../core/manifest.js';
-import { argmax, exitRuns, softmax, stepExit, type Policy } from '../../../../core/cascade-rule.js';
+
+import { argmax, exitRuns, type Policy, softmax, stepExit } from '../../../../core/cascade-rule.js';
+import { type Manifest, ruleOf } from '../../../../core/manifest.js';
 
 export interface EdgeRunner {
   segment(i: number, x: Float32Array): Promise<Float32Array>;
   exit(i: number, x: Float32Array): Promise<{ logits: Float32Array; confidence: number }>;
 }
 
-export interface Answer { exit: number; classIndex: number; confidence: number }
+export interface Answer {
+  exit: number;
+  classIndex: number;
+  confidence: number;
+}
 
 export type EdgeResult =
   | { kind: 'answer'; answer: Answer; segmentsRun: number }
-  | { kind: 'forward'; features: Float32Array; featureShape: number[]; resumeAt: number; best: Answer | null; segmentsRun: number; scores: number[] };
+  | {
+      kind: 'forward';
+      features: Float32Array;
+      featureShape: number[];
+      resumeAt: number;
+      best: Answer | null;
+      segmentsRun: number;
+      scores: number[];
+    };
 
-export async function runEdge(runner: EdgeRunner, m: Manifest, input: Float32Array, s: { policy: Policy; thresholds: number[]; split: number }): Promise<EdgeResult> {
+export async function runEdge(
+  runner: EdgeRunner,
+  m: Manifest,
+  input: Float32Array,
+  s: { policy: Policy; thresholds: number[]; split: number },
+): Promise<EdgeResult> {
   let x = input;
   let best: Answer | null = null;
   const rule = ruleOf(m, s.policy, s.thresholds);
@@ -36,7 +54,10 @@ export async function runEdge(runner: EdgeRunner, m: Manifest, input: Float32Arr
       return { kind: 'answer', answer: { exit: m.exits.length, classIndex: k, confidence: p[k]! }, segmentsRun: i + 1 };
     }
     // An exit that is off is not run (core/cascade-rule.ts): its branch costs nothing, and it has no score.
-    if (!exitRuns(rule, i, m.exits.length)) { scores.push(NaN); continue; }
+    if (!exitRuns(rule, i, m.exits.length)) {
+      scores.push(NaN);
+      continue;
+    }
     const e = await runner.exit(i, x);
     const r = stepExit(rule, i, e.logits, e.confidence, scores);
     scores.push(r.score);
@@ -45,5 +66,13 @@ export async function runEdge(runner: EdgeRunner, m: Manifest, input: Float32Arr
     if (!best || r.score > best.confidence) best = answer;
   }
   const out = m.segments[s.split - 1]!;
-  return { kind: 'forward', features: x, featureShape: [1, ...out.outputShape], resumeAt: s.split, best, segmentsRun: s.split, scores };
+  return {
+    kind: 'forward',
+    features: x,
+    featureShape: [1, ...out.outputShape],
+    resumeAt: s.split,
+    best,
+    segmentsRun: s.split,
+    scores,
+  };
 }

@@ -8,10 +8,10 @@
  * const m = edgeModel();
  * const { result, computeMs } = await m.exclusive((runner) => runEdge(runner, m.manifest, x, opts));
  */
-import { parseManifest, type Manifest } from '../../../../core/manifest.js';
+import { type Manifest, parseManifest } from '../../../../core/manifest.js';
 import { serialQueue } from '../../../../core/serial.js';
-import { createSession, run, tensor, type Session } from '../runtime/ort.js';
 import type { EdgeRunner } from '../cascade/run-edge.js';
+import { createSession, run, type Session, tensor } from '../runtime/ort.js';
 import { BUNDLE } from './bundle.generated.js';
 
 export class EdgeModel {
@@ -43,7 +43,12 @@ export class EdgeModel {
 
   /** Creates the sessions of the first `split` segments and exits (readiness, warm-up). */
   async load(split: number): Promise<void> {
-    await Promise.all(Array.from({ length: split }, (_, i) => [this.session('segments', i), ...(i < this.manifest.exits.length ? [this.session('exits', i)] : [])]).flat());
+    await Promise.all(
+      Array.from({ length: split }, (_, i) => [
+        this.session('segments', i),
+        ...(i < this.manifest.exits.length ? [this.session('exits', i)] : []),
+      ]).flat(),
+    );
   }
 
   /**
@@ -92,7 +97,9 @@ export class EdgeModel {
 
   private async runSegment(i: number, x: Float32Array): Promise<Float32Array> {
     const seg = this.manifest.segments[i]!;
-    return (await run(await this.session('segments', i), { [seg.input]: tensor(x, [1, ...seg.inputShape]) }))[seg.output]!;
+    return (await run(await this.session('segments', i), { [seg.input]: tensor(x, [1, ...seg.inputShape]) }))[
+      seg.output
+    ]!;
   }
 
   private async runExit(i: number, x: Float32Array): Promise<{ logits: Float32Array; confidence: number }> {

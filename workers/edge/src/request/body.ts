@@ -19,7 +19,7 @@ const DRAIN_LIMIT_BYTES = 32 * 1024 * 1024;
 
 async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, already: number): Promise<void> {
   try {
-    for (let n = already; n <= DRAIN_LIMIT_BYTES;) {
+    for (let n = already; n <= DRAIN_LIMIT_BYTES; ) {
       const r = await reader.read();
       if (r.done) return;
       n += r.value.byteLength;
@@ -47,7 +47,12 @@ export async function readBody(req: Request, maxBytes: number): Promise<Uint8Arr
     try {
       r = await reader.read();
     } catch (e) {
-      throw new ProblemError(400, 'BODY_ABORTED', `the body ended early (${(e as Error).message}): the client disconnected or sent less than it announced`, { cause: e });
+      throw new ProblemError(
+        400,
+        'BODY_ABORTED',
+        `the body ended early (${(e as Error).message}): the client disconnected or sent less than it announced`,
+        { cause: e },
+      );
     }
     if (r.done) break;
     size += r.value.byteLength;
@@ -61,6 +66,9 @@ export async function readBody(req: Request, maxBytes: number): Promise<Uint8Arr
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(size);
   let at = 0;
-  for (const c of chunks) { out.set(c, at); at += c.byteLength; }
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
   return out;
 }

@@ -10,17 +10,29 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { mediaType } from '../../../../core/media-type.js';
-import { ProblemError } from '../errors.js';
 import { issuesDetail } from '../api/define.js';
+import { ProblemError } from '../errors.js';
 import { readBody } from './body.js';
 
 /** A route's JSON body description, as createRoute takes it. */
-export interface JsonBody<S extends z.ZodType> { content: { 'application/json': { schema: S } }; required?: boolean; description?: string }
+export interface JsonBody<S extends z.ZodType> {
+  content: { 'application/json': { schema: S } };
+  required?: boolean;
+  description?: string;
+}
 
-export async function readJsonBody<S extends z.ZodType>(c: Context, body: JsonBody<S>, opts: { maxBytes: number; code: string }): Promise<z.output<S>> {
+export async function readJsonBody<S extends z.ZodType>(
+  c: Context,
+  body: JsonBody<S>,
+  opts: { maxBytes: number; code: string },
+): Promise<z.output<S>> {
   const type = c.req.header('content-type');
   if (mediaType(type) !== 'application/json') {
-    throw new ProblemError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type === undefined ? '(none)' : JSON.stringify(type)} is not accepted; send application/json`);
+    throw new ProblemError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `content-type ${type === undefined ? '(none)' : JSON.stringify(type)} is not accepted; send application/json`,
+    );
   }
   // The worker's one capped body reader (413 over the cap, declared or streamed; 400 if it breaks off).
   const bytes = await readBody(c.req.raw, opts.maxBytes);

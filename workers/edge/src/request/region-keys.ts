@@ -1,6 +1,6 @@
 /** The region keys of a request: from `request.cf`, or (local use only) the `x-cascade-region` header. */
 import type { Context } from 'hono';
-import { regionKeys, regionKeySchema, type CfLocation } from '../../../../core/regions.js';
+import { type CfLocation, regionKeySchema, regionKeys } from '../../../../core/regions.js';
 import type { Env } from '../env.js';
 import { ProblemError } from '../errors.js';
 

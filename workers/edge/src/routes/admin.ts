@@ -12,18 +12,28 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { checkSettings, regionEntrySchema, regionKeySchema, regionSettingsSchema } from '../../../../core/regions.js';
 import { hex, timingSafeEqualStr } from '../../../../core/signature.js';
+import { type EdgeEnv, problemHook, problems, serve } from '../api/define.js';
 import { ProblemError } from '../errors.js';
 import { edgeModel } from '../model/edge-model.js';
 import { readJsonBody } from '../request/json-body.js';
-import { problemHook, problems, serve, type EdgeEnv } from '../api/define.js';
-import { AlreadyExists, deleteEntry, history, listRegions, NotFound, readEntry, VersionConflict, writeEntry } from '../thresholds/region-entries.js';
+import {
+  AlreadyExists,
+  deleteEntry,
+  history,
+  listRegions,
+  NotFound,
+  readEntry,
+  VersionConflict,
+  writeEntry,
+} from '../thresholds/region-entries.js';
 
 /** Largest admin body: region settings are a few hundred bytes; anything near this is a mistake. */
 export const MAX_ADMIN_BODY_BYTES = 16 * 1024;
 
 /** A version as we emit it in ETags: decimal, no sign, no leading zeros, no exponent or hex. */
 const VERSION = /^(?:0|[1-9][0-9]*)$/;
-const IF_MATCH_ALLOWED = 'send the version from the ETag, as 3 or "3" (one decimal integer: no sign, leading zeros, spaces, weak prefix or list)';
+const IF_MATCH_ALLOWED =
+  'send the version from the ETag, as 3 or "3" (one decimal integer: no sign, leading zeros, spaces, weak prefix or list)';
 
 /**
  * Parses If-Match once into a canonical version number (null when absent), or says why it is not
@@ -36,7 +46,10 @@ export function parseIfMatch(h: string | null | undefined): { version: number | 
   // Headers.get joins repeated fields with ", ", so this also catches two If-Match headers.
   if (h.includes(',')) return bad('is a list; one version is allowed');
   if (h === '*') return bad('is "*", which is not supported: name the version you are replacing');
-  if (/^w\//i.test(h)) return bad('is a weak entity tag, which cannot be used with If-Match (it uses strong comparison, RFC 9110 section 13.1.1)');
+  if (/^w\//i.test(h))
+    return bad(
+      'is a weak entity tag, which cannot be used with If-Match (it uses strong comparison, RFC 9110 section 13.1.1)',
+    );
   const digits = h.length >= 2 && h.startsWith('"') && h.endsWith('"') ? h.slice(1, -1) : h;
   if (!VERSION.test(digits)) return bad('is not a version number');
   const v = Number(digits);
@@ -45,7 +58,9 @@ export function parseIfMatch(h: string | null | undefined): { version: number | 
 }
 
 /** The If-Match header as a schema: validated (400 BAD_IF_MATCH) and parsed to the version it names, null when absent. */
-const ifMatchSchema = z.string().optional()
+const ifMatchSchema = z
+  .string()
+  .optional()
   .transform((h, ctx) => {
     const r = parseIfMatch(h);
     if ('error' in r) {
@@ -54,19 +69,43 @@ const ifMatchSchema = z.string().optional()
     }
     return r.version;
   })
-  .openapi({ type: 'string', pattern: '^(?:0|[1-9][0-9]*|"(?:0|[1-9][0-9]*)")$', description: 'The version being replaced, from the ETag: 3 or "3". 412 VERSION_CONFLICT if it is not the current one.', example: '"3"' });
+  .openapi({
+    type: 'string',
+    pattern: '^(?:0|[1-9][0-9]*|"(?:0|[1-9][0-9]*)")$',
+    description:
+      'The version being replaced, from the ETag: 3 or "3". 412 VERSION_CONFLICT if it is not the current one.',
+    example: '"3"',
+  });
 
 const keyParams = z.object({ key: regionKeySchema });
 const ifMatchHeaders = (description: string) => z.object({ 'if-match': ifMatchSchema.openapi({ description }) });
 const etag = z.object({ etag: z.string().openapi({ description: 'the entry\'s version, quoted ("3")' }) });
 const published = z.object({
   etag: etag.shape.etag,
-  'x-kv-publish': z.enum(['done', 'pending']).openapi({ description: 'whether KV (the edge\'s read path) has the change yet; pending: durable, KV retried from the object\'s alarm' }),
+  'x-kv-publish': z
+    .enum(['done', 'pending'])
+    .openapi({
+      description:
+        "whether KV (the edge's read path) has the change yet; pending: durable, KV retried from the object's alarm",
+    }),
 });
 const keyedEntry = regionEntrySchema.extend({ key: regionKeySchema }).openapi('KeyedRegionEntry');
 const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
-const settingsBody = { required: true, description: `RegionSettings, at most ${MAX_ADMIN_BODY_BYTES} bytes`, content: json(regionSettingsSchema.openapi('RegionSettings', { description: 'Give exactly one of thresholds (one per exit; above 1 turns that exit off) or budget (mean cost per request as a fraction of the backbone). split: segments run at the edge (1 … the bundle\'s segments). Checked against the bundle too (400 SETTINGS_DO_NOT_FIT_BUNDLE).' })) };
-const rollbackBody = { required: true, description: 'the version whose settings to write again', content: json(z.object({ version: z.number().int().positive() }).openapi('Rollback')) };
+const settingsBody = {
+  required: true,
+  description: `RegionSettings, at most ${MAX_ADMIN_BODY_BYTES} bytes`,
+  content: json(
+    regionSettingsSchema.openapi('RegionSettings', {
+      description:
+        "Give exactly one of thresholds (one per exit; above 1 turns that exit off) or budget (mean cost per request as a fraction of the backbone). split: segments run at the edge (1 … the bundle's segments). Checked against the bundle too (400 SETTINGS_DO_NOT_FIT_BUNDLE).",
+    }),
+  ),
+};
+const rollbackBody = {
+  required: true,
+  description: 'the version whose settings to write again',
+  content: json(z.object({ version: z.number().int().positive() }).openapi('Rollback')),
+};
 /** Every admin route can answer these (the bearer check, the admin API switched off). */
 const auth = { ...problems({ 401: ['UNAUTHORIZED'], 503: ['ADMIN_DISABLED'] }) };
 const security = [{ bearer: [] }];
@@ -77,10 +116,13 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     if (e instanceof VersionConflict) {
-      const detail = e.current ? `${e.message}; re-read the entry and retry with If-Match: ${e.current}` : 'the region has no entry, so If-Match cannot match; create it without If-Match';
+      const detail = e.current
+        ? `${e.message}; re-read the entry and retry with If-Match: ${e.current}`
+        : 'the region has no entry, so If-Match cannot match; create it without If-Match';
       throw new ProblemError(412, 'VERSION_CONFLICT', detail, { headers: e.current ? { etag: `"${e.current}"` } : {} });
     }
-    if (e instanceof AlreadyExists) throw new ProblemError(428, 'IF_MATCH_REQUIRED', e.message, { headers: { etag: `"${e.current}"` } });
+    if (e instanceof AlreadyExists)
+      throw new ProblemError(428, 'IF_MATCH_REQUIRED', e.message, { headers: { etag: `"${e.current}"` } });
     if (e instanceof NotFound) throw new ProblemError(404, 'REGION_NOT_FOUND', e.message);
     throw e;
   }
@@ -99,12 +141,14 @@ export function bearerCredential(h: string | null | undefined): { token: string 
   if (h === null || h === undefined || h === '') return { error: 'missing' };
   const sp = h.indexOf(' ');
   if (sp < 0) return { error: 'malformed' };
-  const scheme = h.slice(0, sp), token = h.slice(sp + 1);
+  const scheme = h.slice(0, sp),
+    token = h.slice(sp + 1);
   if (scheme.toLowerCase() !== 'bearer' || !B64TOKEN.test(token)) return { error: 'malformed' };
   return { token };
 }
 
-const sha256Hex = async (s: string) => hex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s))));
+const sha256Hex = async (s: string) =>
+  hex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s))));
 
 /**
  * Constant-time token check. Both sides are hashed first so the comparison is always over 64
@@ -120,36 +164,65 @@ async function tokenMatches(given: string, expected: string): Promise<boolean> {
 const publishHeader = (published: boolean) => ({ 'x-kv-publish': published ? 'done' : 'pending' });
 
 // The defaultHook renders a failed key (path) or If-Match (header) as the project's problem+json.
-export const admin = new OpenAPIHono<EdgeEnv>({ defaultHook: problemHook({ param: 'BAD_REGION', header: 'BAD_IF_MATCH' }) });
-admin.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'the ADMIN_TOKEN secret' });
+export const admin = new OpenAPIHono<EdgeEnv>({
+  defaultHook: problemHook({ param: 'BAD_REGION', header: 'BAD_IF_MATCH' }),
+});
+admin.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'the ADMIN_TOKEN secret',
+});
 
 admin.use('*', async (c, next) => {
   const token = c.env.ADMIN_TOKEN;
   if (!token) throw new ProblemError(503, 'ADMIN_DISABLED', 'the admin API is disabled: set the ADMIN_TOKEN secret');
   const cred = bearerCredential(c.req.header('authorization'));
   if ('error' in cred) {
-    const detail = cred.error === 'missing' ? 'send Authorization: Bearer <admin token>' : 'the Authorization header is not "Bearer <token>" (one space, RFC 6750 token characters)';
-    throw new ProblemError(401, 'UNAUTHORIZED', detail, { headers: { 'www-authenticate': cred.error === 'missing' ? CHALLENGE : `${CHALLENGE}, error="invalid_request"` } });
+    const detail =
+      cred.error === 'missing'
+        ? 'send Authorization: Bearer <admin token>'
+        : 'the Authorization header is not "Bearer <token>" (one space, RFC 6750 token characters)';
+    throw new ProblemError(401, 'UNAUTHORIZED', detail, {
+      headers: { 'www-authenticate': cred.error === 'missing' ? CHALLENGE : `${CHALLENGE}, error="invalid_request"` },
+    });
   }
-  if (!(await tokenMatches(cred.token, token))) throw new ProblemError(401, 'UNAUTHORIZED', 'the bearer token is not valid', { headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` } });
+  if (!(await tokenMatches(cred.token, token)))
+    throw new ProblemError(401, 'UNAUTHORIZED', 'the bearer token is not valid', {
+      headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` },
+    });
   await next();
 });
 
 export const listRoute = createRoute({
-  method: 'get', path: '/regions', tags, security,
+  method: 'get',
+  path: '/regions',
+  tags,
+  security,
   summary: 'List region entries (keys and versions)',
   description: 'As published to KV: eventually consistent (GET /admin/regions/{key} is the strongly consistent read).',
   responses: {
-    200: { description: 'keys and versions', content: json(z.object({ regions: z.array(z.object({ key: regionKeySchema, version: z.number().int().positive(), updatedAt: z.string() })) })) },
+    200: {
+      description: 'keys and versions',
+      content: json(
+        z.object({
+          regions: z.array(
+            z.object({ key: regionKeySchema, version: z.number().int().positive(), updatedAt: z.string() }),
+          ),
+        }),
+      ),
+    },
     ...auth,
   },
 });
 serve(admin, listRoute, async (c) => c.json({ regions: await listRegions(c.env.THRESHOLDS) }));
 
 export const readRoute = createRoute({
-  method: 'get', path: '/regions/{key}', tags, security,
+  method: 'get',
+  path: '/regions/{key}',
+  tags,
+  security,
   summary: 'Read an entry (ETag = version)',
-  description: 'From the key\'s Durable Object: strongly consistent.',
+  description: "From the key's Durable Object: strongly consistent.",
   request: { params: keyParams },
   responses: {
     200: { description: 'the current entry', headers: etag, content: json(keyedEntry) },
@@ -165,52 +238,87 @@ serve(admin, readRoute, async (c) => {
 });
 
 export const writeRoute = createRoute({
-  method: 'put', path: '/regions/{key}', tags, security,
+  method: 'put',
+  path: '/regions/{key}',
+  tags,
+  security,
   summary: 'Write an entry',
-  description: 'Settings are validated against the schema and the bundle. Without If-Match: create (428 if the key has an entry); with If-Match: replace exactly that version (412 otherwise). Of racing writers with the same version, exactly one wins.',
-  request: { params: keyParams, headers: ifMatchHeaders('Required to replace an existing entry: its current version, 3 or "3".'), body: settingsBody },
+  description:
+    'Settings are validated against the schema and the bundle. Without If-Match: create (428 if the key has an entry); with If-Match: replace exactly that version (412 otherwise). Of racing writers with the same version, exactly one wins.',
+  request: {
+    params: keyParams,
+    headers: ifMatchHeaders('Required to replace an existing entry: its current version, 3 or "3".'),
+    body: settingsBody,
+  },
   responses: {
     200: { description: 'replaced', headers: published, content: json(keyedEntry) },
     201: { description: 'created', headers: published, content: json(keyedEntry) },
-    ...problems({ 400: ['BAD_REGION', 'BAD_IF_MATCH', 'BAD_JSON', 'BAD_SETTINGS', 'SETTINGS_DO_NOT_FIT_BUNDLE', 'BODY_ABORTED'], 412: ['VERSION_CONFLICT'], 413: ['PAYLOAD_TOO_LARGE'], 415: ['UNSUPPORTED_MEDIA_TYPE'], 428: ['IF_MATCH_REQUIRED'] }),
+    ...problems({
+      400: ['BAD_REGION', 'BAD_IF_MATCH', 'BAD_JSON', 'BAD_SETTINGS', 'SETTINGS_DO_NOT_FIT_BUNDLE', 'BODY_ABORTED'],
+      412: ['VERSION_CONFLICT'],
+      413: ['PAYLOAD_TOO_LARGE'],
+      415: ['UNSUPPORTED_MEDIA_TYPE'],
+      428: ['IF_MATCH_REQUIRED'],
+    }),
     ...auth,
   },
 });
 serve(admin, writeRoute, async (c) => {
   const { key } = c.req.valid('param');
   const expected = c.req.valid('header')['if-match'];
-  const settings = await readJsonBody(c, writeRoute.request.body, { maxBytes: MAX_ADMIN_BODY_BYTES, code: 'BAD_SETTINGS' });
+  const settings = await readJsonBody(c, writeRoute.request.body, {
+    maxBytes: MAX_ADMIN_BODY_BYTES,
+    code: 'BAD_SETTINGS',
+  });
   const problemsFound = checkSettings(settings, edgeModel().manifest);
   if (problemsFound.length) throw new ProblemError(400, 'SETTINGS_DO_NOT_FIT_BUNDLE', problemsFound.join('; '));
   // One call: the object decides create-vs-replace and checks the version atomically.
   const w = await guarded(() => writeEntry(c.env.REGIONS, key, settings, expected));
-  return c.json({ key, ...w.entry }, w.created ? 201 : 200, { etag: `"${w.entry.version}"`, ...publishHeader(w.published) });
+  return c.json({ key, ...w.entry }, w.created ? 201 : 200, {
+    etag: `"${w.entry.version}"`,
+    ...publishHeader(w.published),
+  });
 });
 
 export const deleteRoute = createRoute({
-  method: 'delete', path: '/regions/{key}', tags, security,
+  method: 'delete',
+  path: '/regions/{key}',
+  tags,
+  security,
   summary: 'Delete an entry (If-Match required; the history is kept)',
   request: { params: keyParams, headers: ifMatchHeaders('Required: the current version, 3 or "3".') },
   responses: {
     204: { description: 'deleted', headers: published.pick({ 'x-kv-publish': true }) },
-    ...problems({ 400: ['BAD_REGION', 'BAD_IF_MATCH'], 404: ['REGION_NOT_FOUND'], 412: ['VERSION_CONFLICT'], 428: ['IF_MATCH_REQUIRED'] }),
+    ...problems({
+      400: ['BAD_REGION', 'BAD_IF_MATCH'],
+      404: ['REGION_NOT_FOUND'],
+      412: ['VERSION_CONFLICT'],
+      428: ['IF_MATCH_REQUIRED'],
+    }),
     ...auth,
   },
 });
 serve(admin, deleteRoute, async (c) => {
   const { key } = c.req.valid('param');
   const expected = c.req.valid('header')['if-match'];
-  if (expected === null) throw new ProblemError(428, 'IF_MATCH_REQUIRED', 'send If-Match with the current version to delete');
+  if (expected === null)
+    throw new ProblemError(428, 'IF_MATCH_REQUIRED', 'send If-Match with the current version to delete');
   const d = await guarded(() => deleteEntry(c.env.REGIONS, key, expected));
   return c.body(null, 204, publishHeader(d.published));
 });
 
 export const historyRoute = createRoute({
-  method: 'get', path: '/regions/{key}/history', tags, security,
+  method: 'get',
+  path: '/regions/{key}/history',
+  tags,
+  security,
   summary: 'Every version of an entry, oldest first (rollbacks included)',
   request: { params: keyParams },
   responses: {
-    200: { description: 'the versions (empty for a key never written)', content: json(z.object({ key: regionKeySchema, versions: z.array(regionEntrySchema.openapi('RegionEntry')) })) },
+    200: {
+      description: 'the versions (empty for a key never written)',
+      content: json(z.object({ key: regionKeySchema, versions: z.array(regionEntrySchema.openapi('RegionEntry')) })),
+    },
     ...problems({ 400: ['BAD_REGION'] }),
     ...auth,
   },
@@ -221,27 +329,55 @@ serve(admin, historyRoute, async (c) => {
 });
 
 export const rollbackRoute = createRoute({
-  method: 'post', path: '/regions/{key}/rollback', tags, security,
-  summary: 'Roll back: write a new version with an old version\'s settings',
-  description: 'Without If-Match, rolls back whatever is current (a write racing in between still gets 412); with it, only if that version is current.',
-  request: { params: keyParams, headers: ifMatchHeaders('Optional: roll back only if this version is current.'), body: rollbackBody },
+  method: 'post',
+  path: '/regions/{key}/rollback',
+  tags,
+  security,
+  summary: "Roll back: write a new version with an old version's settings",
+  description:
+    'Without If-Match, rolls back whatever is current (a write racing in between still gets 412); with it, only if that version is current.',
+  request: {
+    params: keyParams,
+    headers: ifMatchHeaders('Optional: roll back only if this version is current.'),
+    body: rollbackBody,
+  },
   responses: {
-    200: { description: 'the new version (rolledBackTo names the old one)', headers: published, content: json(keyedEntry) },
-    ...problems({ 400: ['BAD_REGION', 'BAD_IF_MATCH', 'BAD_JSON', 'BAD_ROLLBACK', 'SETTINGS_DO_NOT_FIT_BUNDLE', 'BODY_ABORTED'], 404: ['VERSION_NOT_FOUND'], 412: ['VERSION_CONFLICT'], 413: ['PAYLOAD_TOO_LARGE'], 415: ['UNSUPPORTED_MEDIA_TYPE'] }),
+    200: {
+      description: 'the new version (rolledBackTo names the old one)',
+      headers: published,
+      content: json(keyedEntry),
+    },
+    ...problems({
+      400: ['BAD_REGION', 'BAD_IF_MATCH', 'BAD_JSON', 'BAD_ROLLBACK', 'SETTINGS_DO_NOT_FIT_BUNDLE', 'BODY_ABORTED'],
+      404: ['VERSION_NOT_FOUND'],
+      412: ['VERSION_CONFLICT'],
+      413: ['PAYLOAD_TOO_LARGE'],
+      415: ['UNSUPPORTED_MEDIA_TYPE'],
+    }),
     ...auth,
   },
 });
 serve(admin, rollbackRoute, async (c) => {
   const { key } = c.req.valid('param');
   const expected = c.req.valid('header')['if-match'];
-  const { version } = await readJsonBody(c, rollbackRoute.request.body, { maxBytes: MAX_ADMIN_BODY_BYTES, code: 'BAD_ROLLBACK' });
+  const { version } = await readJsonBody(c, rollbackRoute.request.body, {
+    maxBytes: MAX_ADMIN_BODY_BYTES,
+    code: 'BAD_ROLLBACK',
+  });
   const target = (await history(c.env.REGIONS, key)).find((e) => e.version === version);
   if (!target) throw new ProblemError(404, 'VERSION_NOT_FOUND', `region ${key} has no version ${version}`);
   const problemsFound = checkSettings(target.settings, edgeModel().manifest);
-  if (problemsFound.length) throw new ProblemError(400, 'SETTINGS_DO_NOT_FIT_BUNDLE', `version ${version} no longer fits the bundle: ${problemsFound.join('; ')}`);
+  if (problemsFound.length)
+    throw new ProblemError(
+      400,
+      'SETTINGS_DO_NOT_FIT_BUNDLE',
+      `version ${version} no longer fits the bundle: ${problemsFound.join('; ')}`,
+    );
   // Without If-Match, roll back whatever is current now; a write racing in between still gets a
   // 412 rather than being silently replaced (the object checks the version read here).
   const base = expected ?? (await readEntry(c.env.REGIONS, key))?.version ?? null;
-  const w = await guarded(() => writeEntry(c.env.REGIONS, key, target.settings, base, { rolledBackTo: target.version }));
+  const w = await guarded(() =>
+    writeEntry(c.env.REGIONS, key, target.settings, base, { rolledBackTo: target.version }),
+  );
   return c.json({ key, ...w.entry }, 200, { etag: `"${w.entry.version}"`, ...publishHeader(w.published) });
 });

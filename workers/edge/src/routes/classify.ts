@@ -3,42 +3,49 @@
  * features to the backend; if the backend cannot answer, the best edge answer with degraded:true.
  */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { normaliseImages } from '../../../../core/normalise.js';
+import { log } from '../../../../core/log.js';
 import { imageShape, type Manifest } from '../../../../core/manifest.js';
+import { normaliseImages } from '../../../../core/normalise.js';
 import { checkSettings, resolveThresholds } from '../../../../core/regions.js';
 import { encodeFeatures, resumeMetadata } from '../../../../core/wire.js';
-import { log } from '../../../../core/log.js';
-import { edgeModel } from '../model/edge-model.js';
-import { runEdge } from '../cascade/run-edge.js';
+import { type EdgeEnv, problems, type RouteContext, serve } from '../api/define.js';
 import { forward } from '../cascade/forward.js';
-import { resolveRegion } from '../thresholds/region-entries.js';
-import { pixelsBody, readPixels } from '../request/pixels.js';
+import { runEdge } from '../cascade/run-edge.js';
 import { problem } from '../errors.js';
+import { edgeModel } from '../model/edge-model.js';
+import { pixelsBody, readPixels } from '../request/pixels.js';
 import { REGION_HEADER, requestRegionKeys } from '../request/region-keys.js';
-import { problems, serve, type EdgeEnv, type RouteContext } from '../api/define.js';
+import { resolveRegion } from '../thresholds/region-entries.js';
 
 /** Backend answer deadline when BACKEND_TIMEOUT_MS is unset: well under a client's patience, above a batched GPU round trip. */
 const DEFAULT_BACKEND_TIMEOUT_MS = 1500;
 
-export const classifyResponseSchema = z.object({
-  label: z.string(),
-  classIndex: z.number().int(),
-  confidence: z.number(),
-  exit: z.number().int(),
-  where: z.enum(['edge', 'backend']),
-  degraded: z.boolean(),
-  reason: z.string().optional(),
-  region: z.string(),
-  thresholdVersion: z.string(),
-  requestId: z.string(),
-  /**
-   * Milliseconds: edgeMs from arrival to the edge decision, of which computeMs is this request's own
-   * inference (time waiting for the isolate's inference thread excluded); backendMs the forward's
-   * round trip. Deployed Workers advance timers only on I/O (Spectre mitigation), so there edgeMs and
-   * computeMs omit pure CPU time; locally (workerd) they are wall-clock.
-   */
-  timings: z.object({ edgeMs: z.number(), computeMs: z.number(), backendMs: z.number().optional(), totalMs: z.number() }),
-}).openapi('ClassifyAnswer');
+export const classifyResponseSchema = z
+  .object({
+    label: z.string(),
+    classIndex: z.number().int(),
+    confidence: z.number(),
+    exit: z.number().int(),
+    where: z.enum(['edge', 'backend']),
+    degraded: z.boolean(),
+    reason: z.string().optional(),
+    region: z.string(),
+    thresholdVersion: z.string(),
+    requestId: z.string(),
+    /**
+     * Milliseconds: edgeMs from arrival to the edge decision, of which computeMs is this request's own
+     * inference (time waiting for the isolate's inference thread excluded); backendMs the forward's
+     * round trip. Deployed Workers advance timers only on I/O (Spectre mitigation), so there edgeMs and
+     * computeMs omit pure CPU time; locally (workerd) they are wall-clock.
+     */
+    timings: z.object({
+      edgeMs: z.number(),
+      computeMs: z.number(),
+      backendMs: z.number().optional(),
+      totalMs: z.number(),
+    }),
+  })
+  .openapi('ClassifyAnswer');
 export type ClassifyResponse = z.infer<typeof classifyResponseSchema>;
 
 /** The route, for this bundle's input shape (the JSON body's pixel count, the raw body's size). */
@@ -51,12 +58,22 @@ export function classifyRoute(m: Manifest) {
     description: `Runs the edge segments and exits up to the region's split point and answers at the first confident exit; otherwise forwards the features to the GPU backend. If the backend cannot answer, the best edge answer comes back with \`degraded: true\` and the reason. Input: ${m.input.shape.join('×')}, ${m.classes.length} classes (${m.name}).`,
     request: {
       headers: z.object({
-        [REGION_HEADER]: z.string().optional().openapi({ description: 'Local use only (honoured when ALLOW_REGION_HEADER is "true", `--env dev`; ignored in production): the region key to use instead of request.cf\'s; 400 BAD_REGION if it is not one.', example: 'colo:LHR' }),
+        [REGION_HEADER]: z
+          .string()
+          .optional()
+          .openapi({
+            description:
+              'Local use only (honoured when ALLOW_REGION_HEADER is "true", `--env dev`; ignored in production): the region key to use instead of request.cf\'s; 400 BAD_REGION if it is not one.',
+            example: 'colo:LHR',
+          }),
       }),
       body: pixelsBody(imageShape(m)),
     },
     responses: {
-      200: { description: 'The answer: from an edge exit or the backend, or a degraded edge answer', content: { 'application/json': { schema: classifyResponseSchema } } },
+      200: {
+        description: 'The answer: from an edge exit or the backend, or a degraded edge answer',
+        content: { 'application/json': { schema: classifyResponseSchema } },
+      },
       ...problems({
         400: ['EMPTY_BODY', 'BAD_INPUT_SIZE', 'BAD_JSON', 'BAD_PIXELS', 'BAD_PNG', 'BODY_ABORTED', 'BAD_REGION'],
         413: ['PAYLOAD_TOO_LARGE'],
@@ -86,42 +103,102 @@ async function classify(c: RouteContext<ClassifyRoute>, route: ClassifyRoute): P
   const region = await resolveRegion(c.env.THRESHOLDS, requestRegionKeys(c), m, (s) => checkSettings(s, m));
   const thresholds = resolveThresholds(region.settings, m);
   const x = normaliseImages(pixels, 1, image, m.input.normalisation.mean, m.input.normalisation.std, m.input.layout);
-  const { result: r, computeMs: compute } = await model.exclusive((runner) => runEdge(runner, m, x, { policy: region.settings.policy, thresholds, split: region.settings.split }));
+  const { result: r, computeMs: compute } = await model.exclusive((runner) =>
+    runEdge(runner, m, x, { policy: region.settings.policy, thresholds, split: region.settings.split }),
+  );
   const edgeMs = since();
   const computeMs = Math.round(compute * 100) / 100;
   const requestId = c.get('requestId' as never) as string;
   const base = { region: region.key, thresholdVersion: region.thresholdVersion, requestId };
   const staleReason = region.source === 'kv-stale' ? 'thresholds_stale' : undefined;
   if (r.kind === 'answer') {
-    return c.json({ label: m.classes[r.answer.classIndex]!, ...r.answer, where: 'edge', degraded: !!staleReason, ...(staleReason ? { reason: staleReason } : {}), ...base, timings: { edgeMs, computeMs, totalMs: since() } } satisfies ClassifyResponse);
+    return c.json({
+      label: m.classes[r.answer.classIndex]!,
+      ...r.answer,
+      where: 'edge',
+      degraded: !!staleReason,
+      ...(staleReason ? { reason: staleReason } : {}),
+      ...base,
+      timings: { edgeMs, computeMs, totalMs: since() },
+    } satisfies ClassifyResponse);
   }
-  const body = encodeFeatures(r.features, r.featureShape, region.settings.encoding, resumeMetadata({
-    model: m.name,
-    modelHash: m.backbone.sha256,
-    segment: r.resumeAt,
-    thresholdVersion: region.thresholdVersion,
-    requestId,
-    region: region.key,
-    policy: region.settings.policy,
-    thresholds: thresholds.slice(r.resumeAt),
-    // The earlier exits' scores: the EENet scheduler's deeper exits read them.
-    scores: r.scores,
-  }));
+  const body = encodeFeatures(
+    r.features,
+    r.featureShape,
+    region.settings.encoding,
+    resumeMetadata({
+      model: m.name,
+      modelHash: m.backbone.sha256,
+      segment: r.resumeAt,
+      thresholdVersion: region.thresholdVersion,
+      requestId,
+      region: region.key,
+      policy: region.settings.policy,
+      thresholds: thresholds.slice(r.resumeAt),
+      // The earlier exits' scores: the EENet scheduler's deeper exits read them.
+      scores: r.scores,
+    }),
+  );
   const fetcher = c.env.BACKEND ? (req: Request) => c.env.BACKEND!.fetch(req) : (req: Request) => fetch(req);
   const url = c.env.BACKEND ? 'http://backend' : c.env.BACKEND_URL;
-  const fwd = c.env.CASCADE_SECRET && url
-    ? await forward({ fetcher, url, secret: c.env.CASCADE_SECRET, timeoutMs: Number(c.env.BACKEND_TIMEOUT_MS ?? DEFAULT_BACKEND_TIMEOUT_MS) }, body, requestId)
-    : { ok: false as const, reason: 'backend_not_configured' as const, detail: 'BACKEND/BACKEND_URL or CASCADE_SECRET is not set', ms: 0 };
+  const fwd =
+    c.env.CASCADE_SECRET && url
+      ? await forward(
+          {
+            fetcher,
+            url,
+            secret: c.env.CASCADE_SECRET,
+            timeoutMs: Number(c.env.BACKEND_TIMEOUT_MS ?? DEFAULT_BACKEND_TIMEOUT_MS),
+          },
+          body,
+          requestId,
+        )
+      : {
+          ok: false as const,
+          reason: 'backend_not_configured' as const,
+          detail: 'BACKEND/BACKEND_URL or CASCADE_SECRET is not set',
+          ms: 0,
+        };
   if (fwd.ok) {
     const a = fwd.answer;
-    return c.json({ label: a.label, classIndex: a.classIndex, confidence: a.confidence, exit: a.exit, where: 'backend', degraded: !!staleReason, ...(staleReason ? { reason: staleReason } : {}), ...base, timings: { edgeMs, computeMs, backendMs: fwd.ms, totalMs: since() } } satisfies ClassifyResponse);
+    return c.json({
+      label: a.label,
+      classIndex: a.classIndex,
+      confidence: a.confidence,
+      exit: a.exit,
+      where: 'backend',
+      degraded: !!staleReason,
+      ...(staleReason ? { reason: staleReason } : {}),
+      ...base,
+      timings: { edgeMs, computeMs, backendMs: fwd.ms, totalMs: since() },
+    } satisfies ClassifyResponse);
   }
-  log.warn('backend did not answer; degrading', { requestId, region: region.key, segment: r.resumeAt, reason: fwd.reason, detail: fwd.detail, backendMs: fwd.ms });
+  log.warn('backend did not answer; degrading', {
+    requestId,
+    region: region.key,
+    segment: r.resumeAt,
+    reason: fwd.reason,
+    detail: fwd.detail,
+    backendMs: fwd.ms,
+  });
   const best = r.best;
   if (!best) {
     // Every exit the edge ran was off (e.g. "backbone only"): there is no edge answer to fall back on.
     const status = fwd.reason === 'backend_timeout' ? 504 : 502;
-    return problem(c, status, 'BACKEND_UNAVAILABLE', `the backend could not answer (${fwd.reason}) and this region's thresholds turn off every exit the edge runs, so there is no edge answer to degrade to`);
+    return problem(
+      c,
+      status,
+      'BACKEND_UNAVAILABLE',
+      `the backend could not answer (${fwd.reason}) and this region's thresholds turn off every exit the edge runs, so there is no edge answer to degrade to`,
+    );
   }
-  return c.json({ label: m.classes[best.classIndex]!, ...best, where: 'edge', degraded: true, reason: fwd.reason, ...base, timings: { edgeMs, computeMs, backendMs: fwd.ms, totalMs: since() } } satisfies ClassifyResponse);
+  return c.json({
+    label: m.classes[best.classIndex]!,
+    ...best,
+    where: 'edge',
+    degraded: true,
+    reason: fwd.reason,
+    ...base,
+    timings: { edgeMs, computeMs, backendMs: fwd.ms, totalMs: since() },
+  } satisfies ClassifyResponse);
 }

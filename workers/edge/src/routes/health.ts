@@ -5,7 +5,7 @@
  * the edge still serves (degraded answers).
  */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { serve, type EdgeEnv, type RouteContext } from '../api/define.js';
+import { type EdgeEnv, type RouteContext, serve } from '../api/define.js';
 import { edgeModel } from '../model/edge-model.js';
 import { wasmHeapBytes } from '../runtime/ort.js';
 import { currentKey, recentProblems } from '../thresholds/region-entries.js';
@@ -20,7 +20,9 @@ export const healthzRoute = createRoute({
   path: '/healthz',
   tags: ['health'],
   summary: 'Liveness: the isolate answers',
-  responses: { 200: { description: 'alive', content: { 'application/json': { schema: z.object({ ok: z.literal(true) }) } } } },
+  responses: {
+    200: { description: 'alive', content: { 'application/json': { schema: z.object({ ok: z.literal(true) }) } } },
+  },
 });
 
 export const readyzRoute = createRoute({
@@ -28,10 +30,35 @@ export const readyzRoute = createRoute({
   path: '/readyz',
   tags: ['health'],
   summary: 'Readiness: model sessions, KV, the backend, recent threshold problems',
-  description: '503 only when this worker cannot answer at all (model or KV); a down backend is reported with ready: true (the edge still serves, degraded).',
+  description:
+    '503 only when this worker cannot answer at all (model or KV); a down backend is reported with ready: true (the edge still serves, degraded).',
   responses: {
-    200: { description: 'ready', content: { 'application/json': { schema: z.object({ ready: z.boolean(), checks: z.object({ model: check, kv: check, backend: check, thresholdProblems: z.record(z.string(), z.object({ at: z.string(), problem: z.string() })) }) }).openapi('Readiness') } } },
-    503: { description: 'not ready (model or KV failed); same document, ready: false', content: { 'application/json': { schema: z.object({ ready: z.literal(false), checks: z.record(z.string(), z.unknown()) }) } } },
+    200: {
+      description: 'ready',
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              ready: z.boolean(),
+              checks: z.object({
+                model: check,
+                kv: check,
+                backend: check,
+                thresholdProblems: z.record(z.string(), z.object({ at: z.string(), problem: z.string() })),
+              }),
+            })
+            .openapi('Readiness'),
+        },
+      },
+    },
+    503: {
+      description: 'not ready (model or KV failed); same document, ready: false',
+      content: {
+        'application/json': {
+          schema: z.object({ ready: z.literal(false), checks: z.record(z.string(), z.unknown()) }),
+        },
+      },
+    },
   },
 });
 
@@ -47,14 +74,27 @@ async function readyz(c: RouteContext<typeof readyzRoute>): Promise<Response> {
   let ready = true;
   try {
     await model.load(model.manifest.exits.length);
-    checks.model = { ok: true, name: model.manifest.name, sessions: model.loadedSessions(), segments: model.manifest.segments.length, exits: model.manifest.exits.length, wasmHeapBytes: wasmHeapBytes() };
+    checks.model = {
+      ok: true,
+      name: model.manifest.name,
+      sessions: model.loadedSessions(),
+      segments: model.manifest.segments.length,
+      exits: model.manifest.exits.length,
+      wasmHeapBytes: wasmHeapBytes(),
+    };
   } catch (e) {
     ready = false;
     checks.model = { ok: false, error: (e as Error).message };
   }
   try {
     const hasDefault = (await c.env.THRESHOLDS.get(currentKey('default'))) !== null;
-    checks.kv = { ok: true, defaultEntry: hasDefault, ...(hasDefault ? {} : { warning: 'no "default" region entry: requests without a matching region use the manifest defaults' }) };
+    checks.kv = {
+      ok: true,
+      defaultEntry: hasDefault,
+      ...(hasDefault
+        ? {}
+        : { warning: 'no "default" region entry: requests without a matching region use the manifest defaults' }),
+    };
   } catch (e) {
     ready = false;
     checks.kv = { ok: false, error: (e as Error).message };

@@ -5,8 +5,8 @@
  * Both are routes like the others, so the document lists them too.
  */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { serve, type EdgeEnv } from '../api/define.js';
-import { referencePage, type ApiDocument } from '../api/reference-page.js';
+import { type EdgeEnv, serve } from '../api/define.js';
+import { type ApiDocument, referencePage } from '../api/reference-page.js';
 import { edgeModel } from '../model/edge-model.js';
 
 export const openapiRoute = createRoute({
@@ -14,7 +14,12 @@ export const openapiRoute = createRoute({
   path: '/openapi.json',
   tags: ['docs'],
   summary: 'This API as an OpenAPI 3.1 document',
-  responses: { 200: { description: 'the document, generated from the route schemas', content: { 'application/json': { schema: z.object({ openapi: z.string() }).loose() } } } },
+  responses: {
+    200: {
+      description: 'the document, generated from the route schemas',
+      content: { 'application/json': { schema: z.object({ openapi: z.string() }).loose() } },
+    },
+  },
 });
 
 export const docsRoute = createRoute({

@@ -27,7 +27,10 @@ function isPlaceholder(src: unknown): boolean {
 
 /** ORT's wasm memory (imported or exported by its module), kept to report its size. */
 let memory: WebAssembly.Memory | undefined;
-function findMemory(imports: WebAssembly.Imports | undefined, instance: WebAssembly.Instance): WebAssembly.Memory | undefined {
+function findMemory(
+  imports: WebAssembly.Imports | undefined,
+  instance: WebAssembly.Instance,
+): WebAssembly.Memory | undefined {
   const all = [...Object.values(imports ?? {}).flatMap((m) => Object.values(m)), ...Object.values(instance.exports)];
   return all.find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory);
 }

@@ -13,22 +13,35 @@
  * const r = await resolveRegion(env.THRESHOLDS, ['colo:LHR', 'default'], manifest, check);
  * const w = await writeEntry(env.REGIONS, 'colo:LHR', settings, 3); // throws VersionConflict on a stale 3
  */
-import type { Manifest } from '../../../../core/manifest.js';
-import { manifestDefaults, regionEntrySchema, type RegionEntry, type RegionSettings } from '../../../../core/regions.js';
+
 import { log } from '../../../../core/log.js';
+import type { Manifest } from '../../../../core/manifest.js';
+import {
+  manifestDefaults,
+  type RegionEntry,
+  type RegionSettings,
+  regionEntrySchema,
+} from '../../../../core/regions.js';
 
 /** The slice of Workers KV the store uses; structural, so Node tests can hand in a failing stand-in. */
 export interface KvLike {
   get(key: string, type: 'json'): Promise<unknown>;
   put(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;
-  list(opts: { prefix: string; cursor?: string }): Promise<{ keys: { name: string }[]; list_complete: boolean; cursor?: string }>;
+  list(opts: {
+    prefix: string;
+    cursor?: string;
+  }): Promise<{ keys: { name: string }[]; list_complete: boolean; cursor?: string }>;
 }
 
 /** Cache lifetime: operators see their change at the edge within this long (plus KV propagation). */
 export const CACHE_TTL_MS = 15_000;
 
-interface Cached { at: number; entry: RegionEntry | null; problem?: string }
+interface Cached {
+  at: number;
+  entry: RegionEntry | null;
+  problem?: string;
+}
 const cache = new Map<string, Cached>();
 
 /** The KV key the edge reads a region's published entry from. */
@@ -55,12 +68,19 @@ export type DeleteResult =
 export interface RegionStub {
   get(key: string): Promise<RegionEntry | null>;
   history(key: string): Promise<RegionEntry[]>;
-  write(key: string, settings: RegionSettings, expected: number | null, extra?: { rolledBackTo?: number }): Promise<WriteResult>;
+  write(
+    key: string,
+    settings: RegionSettings,
+    expected: number | null,
+    extra?: { rolledBackTo?: number },
+  ): Promise<WriteResult>;
   delete(key: string, expected: number): Promise<DeleteResult>;
 }
 
 /** The REGIONS Durable Object namespace, as the store uses it (one object per region key). */
-export interface Regions { getByName(name: string): RegionStub }
+export interface Regions {
+  getByName(name: string): RegionStub;
+}
 
 /** The settings a request runs with, and where they came from. */
 export interface Resolved {
@@ -93,12 +113,21 @@ export async function readPublished(kv: KvLike, key: string): Promise<RegionEntr
   const raw = await kv.get(currentKey(key), 'json');
   if (raw === null) return null;
   const p = regionEntrySchema.safeParse(raw);
-  if (!p.success) throw new Error(`stored entry is invalid: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!p.success)
+    throw new Error(
+      `stored entry is invalid: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return p.data;
 }
 
 /** First valid entry along `keys` (most specific first); manifest defaults, loudly, if none. */
-export async function resolveRegion(kv: KvLike, keys: string[], m: Manifest, check: (s: RegionSettings) => string[], now = Date.now()): Promise<Resolved> {
+export async function resolveRegion(
+  kv: KvLike,
+  keys: string[],
+  m: Manifest,
+  check: (s: RegionSettings) => string[],
+  now = Date.now(),
+): Promise<Resolved> {
   const problems: string[] = [];
   let stale: { key: string; entry: RegionEntry } | undefined;
   for (const key of keys) {
@@ -118,15 +147,35 @@ export async function resolveRegion(kv: KvLike, keys: string[], m: Manifest, che
       }
       cache.set(key, c);
     }
-    if (c.problem) { problems.push(note(key, c.problem)); continue; }
+    if (c.problem) {
+      problems.push(note(key, c.problem));
+      continue;
+    }
     if (!c.entry) continue;
     const bad = check(c.entry.settings);
-    if (bad.length) { problems.push(note(key, `entry v${c.entry.version} does not fit the bundle: ${bad.join('; ')}`)); continue; }
+    if (bad.length) {
+      problems.push(note(key, `entry v${c.entry.version} does not fit the bundle: ${bad.join('; ')}`));
+      continue;
+    }
     return { key, settings: c.entry.settings, thresholdVersion: `${key}@v${c.entry.version}`, source: 'kv', problems };
   }
-  if (stale) return { key: stale.key, settings: stale.entry.settings, thresholdVersion: `${stale.key}@v${stale.entry.version}`, source: 'kv-stale', problems };
-  if (!problems.length) problems.push(note('default', 'no region entry in KV (not even "default"); using the manifest defaults'));
-  return { key: 'default', settings: manifestDefaults(m), thresholdVersion: 'manifest', source: 'manifest-default', problems };
+  if (stale)
+    return {
+      key: stale.key,
+      settings: stale.entry.settings,
+      thresholdVersion: `${stale.key}@v${stale.entry.version}`,
+      source: 'kv-stale',
+      problems,
+    };
+  if (!problems.length)
+    problems.push(note('default', 'no region entry in KV (not even "default"); using the manifest defaults'));
+  return {
+    key: 'default',
+    settings: manifestDefaults(m),
+    thresholdVersion: 'manifest',
+    source: 'manifest-default',
+    problems,
+  };
 }
 
 /** Drops `key` from this isolate's cache, so the isolate that made a change serves it at once. */
@@ -140,14 +189,24 @@ export async function readEntry(regions: Regions, key: string): Promise<RegionEn
 }
 
 /** A written entry, whether it created the key, and whether KV had it when the write returned. */
-export interface Written { entry: RegionEntry; created: boolean; published: boolean }
+export interface Written {
+  entry: RegionEntry;
+  created: boolean;
+  published: boolean;
+}
 
 /**
  * Writes a new version through the key's Durable Object. `expectedVersion` null = create (throws
  * AlreadyExists if the key has an entry); a number = replace exactly that version (throws
  * VersionConflict otherwise). Not-yet-published writes reach KV from the object's alarm.
  */
-export async function writeEntry(regions: Regions, key: string, settings: RegionSettings, expectedVersion: number | null, extra: { rolledBackTo?: number } = {}): Promise<Written> {
+export async function writeEntry(
+  regions: Regions,
+  key: string,
+  settings: RegionSettings,
+  expectedVersion: number | null,
+  extra: { rolledBackTo?: number } = {},
+): Promise<Written> {
   const r = await regions.getByName(key).write(key, settings, expectedVersion, extra);
   invalidate(key);
   if (r.ok) return { entry: r.entry, created: r.created, published: r.published };
@@ -156,7 +215,11 @@ export async function writeEntry(regions: Regions, key: string, settings: Region
 }
 
 /** Deletes the current entry (history is kept) if `expectedVersion` matches; returns whether KV has the delete yet. */
-export async function deleteEntry(regions: Regions, key: string, expectedVersion: number): Promise<{ published: boolean }> {
+export async function deleteEntry(
+  regions: Regions,
+  key: string,
+  expectedVersion: number,
+): Promise<{ published: boolean }> {
   const r = await regions.getByName(key).delete(key, expectedVersion);
   invalidate(key);
   if (r.ok) return { published: r.published };
@@ -203,7 +266,10 @@ export class NotFound extends Error {
 }
 /** A create (no If-Match) found an entry: the caller must name the version it replaces. */
 export class AlreadyExists extends Error {
-  constructor(readonly key: string, readonly current: number) {
+  constructor(
+    readonly key: string,
+    readonly current: number,
+  ) {
     super(`region ${key} exists (version ${current}): send If-Match with its current version to replace it`);
   }
 }

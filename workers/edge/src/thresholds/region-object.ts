@@ -22,13 +22,19 @@
  * if (!r.ok) console.log(r.reason, r.current);
  */
 import { DurableObject } from 'cloudflare:workers';
-import { regionEntrySchema, type RegionEntry, type RegionSettings } from '../../../../core/regions.js';
 import { log } from '../../../../core/log.js';
+import { type RegionEntry, type RegionSettings, regionEntrySchema } from '../../../../core/regions.js';
 import type { Env } from '../env.js';
 import { currentKey, type DeleteResult, type KvLike, type RegionStub, type WriteResult } from './region-entries.js';
 
 /** Where the object stands with KV, for tests and operators. */
-export interface PublishState { key: string; current: number; gen: number; publishedGen: number; failures: number }
+export interface PublishState {
+  key: string;
+  current: number;
+  gen: number;
+  publishedGen: number;
+  failures: number;
+}
 
 /**
  * Backstop alarm set with every change before publishing: if the object is evicted or crashes
@@ -38,7 +44,14 @@ const GUARD_ALARM_MS = 10_000;
 /** Retry delay after `failures` consecutive failed publishes: 1 s (KV's per-key write rate), doubling, capped. */
 export const retryDelayMs = (failures: number) => Math.min(300_000, 1000 * 2 ** Math.max(0, failures - 1));
 
-interface Head { key: string; current: number; gen: number; published_gen: number; failures: number; [k: string]: string | number }
+interface Head {
+  key: string;
+  current: number;
+  gen: number;
+  published_gen: number;
+  failures: number;
+  [k: string]: string | number;
+}
 
 /** The Durable Object behind `env.REGIONS`: see the module comment. Methods are called over RPC. */
 export class RegionObject extends DurableObject<Env> implements RegionStub {
@@ -69,14 +82,22 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
   /** Every version ever written, oldest first. */
   async history(key: string): Promise<RegionEntry[]> {
     await this.ready(key);
-    return this.ctx.storage.sql.exec<{ entry: string }>('SELECT entry FROM versions ORDER BY version').toArray().map((r) => JSON.parse(r.entry) as RegionEntry);
+    return this.ctx.storage.sql
+      .exec<{ entry: string }>('SELECT entry FROM versions ORDER BY version')
+      .toArray()
+      .map((r) => JSON.parse(r.entry) as RegionEntry);
   }
 
   /**
    * Writes a new version if `expected` matches: null = create (the key must have no entry), a number
    * = replace that version. Acknowledged once durable here; `published` says whether KV has it yet.
    */
-  async write(key: string, settings: RegionSettings, expected: number | null, extra: { rolledBackTo?: number } = {}): Promise<WriteResult> {
+  async write(
+    key: string,
+    settings: RegionSettings,
+    expected: number | null,
+    extra: { rolledBackTo?: number } = {},
+  ): Promise<WriteResult> {
     await this.ready(key);
     // Check and write in one synchronous transaction: nothing else can run in between.
     const r = this.ctx.storage.transactionSync((): WriteResult & { gen?: number } => {
@@ -84,9 +105,20 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
       if (expected === null && h.current !== 0) return { ok: false, reason: 'exists', current: h.current };
       if (expected !== null && expected !== h.current) return { ok: false, reason: 'conflict', current: h.current };
       // Versions never repeat, even after a delete: the next one follows the highest ever written.
-      const last = this.ctx.storage.sql.exec<{ v: number }>('SELECT COALESCE(MAX(version), 0) AS v FROM versions').one().v;
-      const entry = regionEntrySchema.parse({ settings, version: last + 1, updatedAt: new Date().toISOString(), ...(extra.rolledBackTo ? { rolledBackTo: extra.rolledBackTo } : {}) });
-      this.ctx.storage.sql.exec('INSERT INTO versions (version, entry) VALUES (?, ?)', entry.version, JSON.stringify(entry));
+      const last = this.ctx.storage.sql
+        .exec<{ v: number }>('SELECT COALESCE(MAX(version), 0) AS v FROM versions')
+        .one().v;
+      const entry = regionEntrySchema.parse({
+        settings,
+        version: last + 1,
+        updatedAt: new Date().toISOString(),
+        ...(extra.rolledBackTo ? { rolledBackTo: extra.rolledBackTo } : {}),
+      });
+      this.ctx.storage.sql.exec(
+        'INSERT INTO versions (version, entry) VALUES (?, ?)',
+        entry.version,
+        JSON.stringify(entry),
+      );
       this.ctx.storage.sql.exec('UPDATE head SET current = ?, gen = gen + 1', entry.version);
       return { ok: true, entry, created: h.current === 0, published: false, gen: h.gen + 1 };
     });
@@ -112,7 +144,9 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
   /** Where KV stands relative to this object (null before the object was first used). */
   async publishState(): Promise<PublishState | null> {
     const h = this.head();
-    return h ? { key: h.key, current: h.current, gen: h.gen, publishedGen: h.published_gen, failures: h.failures } : null;
+    return h
+      ? { key: h.key, current: h.current, gen: h.gen, publishedGen: h.published_gen, failures: h.failures }
+      : null;
   }
 
   /** Retries the KV publish; a failure schedules the next alarm itself (so no throw: no runtime retry storm). */
@@ -148,7 +182,12 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
       this.ctx.storage.sql.exec('UPDATE head SET failures = failures + 1');
       const failures = this.head()!.failures;
       const delay = retryDelayMs(failures);
-      log.warn('KV publish failed; retrying from an alarm', { region: h.key, error: String(e), failures, retryInMs: delay });
+      log.warn('KV publish failed; retrying from an alarm', {
+        region: h.key,
+        error: String(e),
+        failures,
+        retryInMs: delay,
+      });
       await this.ctx.storage.setAlarm(Date.now() + delay);
       return;
     }
@@ -160,11 +199,15 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
   }
 
   private head(): Head | undefined {
-    return this.ctx.storage.sql.exec<Head>('SELECT key, current, gen, published_gen, failures FROM head WHERE id = 1').toArray()[0];
+    return this.ctx.storage.sql
+      .exec<Head>('SELECT key, current, gen, published_gen, failures FROM head WHERE id = 1')
+      .toArray()[0];
   }
 
   private entry(version: number): RegionEntry {
-    return JSON.parse(this.ctx.storage.sql.exec<{ entry: string }>('SELECT entry FROM versions WHERE version = ?', version).one().entry) as RegionEntry;
+    return JSON.parse(
+      this.ctx.storage.sql.exec<{ entry: string }>('SELECT entry FROM versions WHERE version = ?', version).one().entry,
+    ) as RegionEntry;
   }
 
   /**
@@ -181,7 +224,11 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.head()) return;
       const found = new Map<number, RegionEntry>();
-      const parse = (raw: unknown) => { const p = regionEntrySchema.safeParse(raw); if (p.success) found.set(p.data.version, p.data); return p.success ? p.data : null; };
+      const parse = (raw: unknown) => {
+        const p = regionEntrySchema.safeParse(raw);
+        if (p.success) found.set(p.data.version, p.data);
+        return p.success ? p.data : null;
+      };
       const cur = parse(await this.kv.get(currentKey(key), 'json'));
       let cursor: string | undefined;
       do {
@@ -190,9 +237,18 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
         cursor = page.list_complete ? undefined : page.cursor;
       } while (cursor);
       this.ctx.storage.transactionSync(() => {
-        for (const e of found.values()) this.ctx.storage.sql.exec('INSERT OR IGNORE INTO versions (version, entry) VALUES (?, ?)', e.version, JSON.stringify(e));
+        for (const e of found.values())
+          this.ctx.storage.sql.exec(
+            'INSERT OR IGNORE INTO versions (version, entry) VALUES (?, ?)',
+            e.version,
+            JSON.stringify(e),
+          );
         // KV already holds the imported current entry: nothing to publish (gen = published_gen).
-        this.ctx.storage.sql.exec('INSERT INTO head (id, key, current, gen, published_gen, failures) VALUES (1, ?, ?, 0, 0, 0)', key, cur?.version ?? 0);
+        this.ctx.storage.sql.exec(
+          'INSERT INTO head (id, key, current, gen, published_gen, failures) VALUES (1, ?, ?, 0, 0, 0)',
+          key,
+          cur?.version ?? 0,
+        );
       });
     });
   }

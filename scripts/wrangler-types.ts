@@ -10,7 +10,7 @@
  * npm run types:worker -- --check # exit 1 if the committed file is out of date
  */
 import { spawnSync } from 'node:child_process';
-import { node22 } from '../../scripts/node22.js';
+import { node22 } from './node22.js';
 
 /** The output path is part of the generated file's header and hash: always the same, relative to the repo root. */
 export const OUTPUT = 'workers/edge/worker-configuration.d.ts';
@@ -19,10 +19,25 @@ export const OUTPUT = 'workers/edge/worker-configuration.d.ts';
 // --env-file=/dev/null (and no process.env): wrangler would otherwise type every key of a local .dev.vars or
 // .env as a secret, so the output (and --check) would depend on the machine. The optional secrets are
 // declared in src/env.ts instead; a missing env file (Windows) is ignored by wrangler alike.
-const args = ['node_modules/wrangler/bin/wrangler.js', 'types', OUTPUT, '--config', 'wrangler.toml', '--strict-vars=false', '--env-file=/dev/null', ...process.argv.slice(2)];
+const args = [
+  'node_modules/wrangler/bin/wrangler.js',
+  'types',
+  OUTPUT,
+  '--config',
+  'wrangler.toml',
+  '--strict-vars=false',
+  '--env-file=/dev/null',
+  ...process.argv.slice(2),
+];
 const r = spawnSync(node22(), args, {
   stdio: 'inherit',
-  env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_INCLUDE_PROCESS_ENV: 'false' },
+  env: {
+    ...process.env,
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    WRANGLER_SEND_METRICS: 'false',
+    CLOUDFLARE_INCLUDE_PROCESS_ENV: 'false',
+  },
 });
-if (r.status !== 0 && process.argv.includes('--check')) console.error(`${OUTPUT} is stale: run \`npm run types:worker\` and commit the result`);
+if (r.status !== 0 && process.argv.includes('--check'))
+  console.error(`${OUTPUT} is stale: run \`npm run types:worker\` and commit the result`);
 process.exit(r.status ?? 1);
