@@ -98,5 +98,5 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await runLoad(JSON.parse(process.argv[2]!) as LoadJob);
-  process.stdout.write(JSON.stringify(r) + '\n');
+  process.stdout.write(`${JSON.stringify(r)}\n`);
 }

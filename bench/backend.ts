@@ -323,9 +323,7 @@ function loadProcess(job: LoadJob): Promise<LoadResult> {
   );
 }
 
-async function load(
-  clients: number,
-): Promise<{
+async function load(clients: number): Promise<{
   rps: number;
   p50: number;
   p99: number;
@@ -482,7 +480,7 @@ function report(): string {
   mkdirSync(OUT, { recursive: true });
   writeFileSync(
     `${OUT}/${NAME}.json`,
-    JSON.stringify(
+    `${JSON.stringify(
       {
         ...meta,
         targets,
@@ -495,7 +493,7 @@ function report(): string {
       },
       null,
       2,
-    ) + '\n',
+    )}\n`,
   );
   const f = (x: number, d = 1) => x.toFixed(d);
   const adapterLine = (e: string) => {

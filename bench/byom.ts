@@ -539,7 +539,7 @@ function modelTable(r: ModelResult): string[] {
     ['fidelity to the backbone', pct(d.fidelity, 2)],
     ['exit rates (exits…, final head)', d.exitRates.map((v) => pct(v)).join(' / ')],
     [
-      'answered by an exit / at the edge (first ' + d.split + ' segments)',
+      `answered by an exit / at the edge (first ${d.split} segments)`,
       `${pct(d.answeredByAnExit)} / ${pct(d.edgeShare)}`,
     ],
     ['oracle (labels known) cost / accuracy', `${pct(x.oracle.cost)} / ${pct(x.oracle.accuracy, 2)}`],
@@ -610,7 +610,7 @@ function write(results: ModelResult[], date: string): void {
     ...results.flatMap(modelTable),
   ].join('\n');
   mkdirSync(OUT_DIR, { recursive: true });
-  writeFileSync(join(OUT_DIR, 'byom.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(OUT_DIR, 'byom.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(join(OUT_DIR, 'byom.md'), md);
 }
 

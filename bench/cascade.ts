@@ -342,7 +342,7 @@ ${legend.join('\n')}
 }
 
 mkdirSync('bench/results', { recursive: true });
-writeFileSync(`bench/results/${NAME}.json`, JSON.stringify(result, null, 2) + '\n');
+writeFileSync(`bench/results/${NAME}.json`, `${JSON.stringify(result, null, 2)}\n`);
 writeFileSync(`bench/results/${NAME}.md`, md);
 writeFileSync(`bench/results/${NAME}.svg`, svg());
 console.log(md);

@@ -266,7 +266,7 @@ const meta = {
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/edge.json',
-  JSON.stringify({ ...meta, bundle, startup, coldStart, levels }, null, 2) + '\n',
+  `${JSON.stringify({ ...meta, bundle, startup, coldStart, levels }, null, 2)}\n`,
 );
 const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '—');
 const md = [

@@ -350,7 +350,7 @@ try {
   };
   mkdirSync('bench/results', { recursive: true });
   const name = TRAFFIC === 'classify' ? 'soak' : 'soak-healthz';
-  writeFileSync(`bench/results/${name}.json`, JSON.stringify({ ...meta, verdict, samples }, null, 2) + '\n');
+  writeFileSync(`bench/results/${name}.json`, `${JSON.stringify({ ...meta, verdict, samples }, null, 2)}\n`);
   writeFileSync(
     `bench/results/${name}.svg`,
     svg(

@@ -92,7 +92,7 @@ function backboneStep(batch: number): () => void {
   const labels = Int32Array.from(ds.train.labels.subarray(0, batch));
   // As in training: the step in a tidy scope, then the BatchNorm running statistics committed outside
   // it (inside, the new running tensors would be disposed with the scope).
-  return () => (
+  return () => {
     tf.tidy(() => {
       const xt = tf.tensor4d(x, [batch, 28, 28, 1]);
       const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
@@ -103,9 +103,9 @@ function backboneStep(batch: number): () => void {
           net.trainableVariables(),
         )!
         .dataSync();
-    }),
-    net.commitBatchNorm(cfg.bnMomentum)
-  );
+    });
+    net.commitBatchNorm(cfg.bnMomentum);
+  };
 }
 
 /** Candidate cut shapes of the default backbone (stem and the first five block outputs). */
@@ -142,7 +142,7 @@ function exitStep(batch: number): () => void {
   const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
   const opt = tf.train.adam(ATTACH_DEFAULTS.lr);
   const vars = branches.flatMap((b) => b.classifierVariables());
-  return () => (
+  return () => {
     tf.tidy(() => {
       const xs = feats.map((f, i) => nchwToNhwc(tf, f, batch, pooled[i]!));
       const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10) as tf.Tensor2D;
@@ -154,9 +154,9 @@ function exitStep(batch: number): () => void {
           vars,
         )!
         .dataSync();
-    }),
-    branches.forEach((b) => b.commitBatchNorm(0.9))
-  );
+    });
+    for (const b of branches) b.commitBatchNorm(0.9);
+  };
 }
 
 const NOTES: Record<string, string> = {
@@ -225,7 +225,7 @@ const meta = {
   warmup: WARMUP,
 };
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/training.json', JSON.stringify({ ...meta, rows }, null, 2) + '\n');
+writeFileSync('bench/results/training.json', `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
 const md = [
   `# Training throughput (\`npm run bench:training\`)`,
   '',

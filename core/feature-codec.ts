@@ -137,7 +137,7 @@ export function decodeFeatures(body: Uint8Array): {
     }
     case 'I8': {
       const s = tensors.scale;
-      if (!s || s.dtype !== 'F32' || s.data.length !== 1)
+      if (s?.dtype !== 'F32' || s.data.length !== 1)
         throw new SafetensorsError('I8 features need a "scale" F32[1] tensor');
       const scale = (s.data as Float32Array)[0]!;
       // The edge writes max|x| / 127: finite and positive (1 for all-zero features).

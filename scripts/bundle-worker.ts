@@ -37,7 +37,7 @@ const rows = files.map((f) => {
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/worker-bundle.json',
-  JSON.stringify({ date: new Date().toISOString(), rawBytes: raw, gzipBytes: gz, files: rows }, null, 2) + '\n',
+  `${JSON.stringify({ date: new Date().toISOString(), rawBytes: raw, gzipBytes: gz, files: rows }, null, 2)}\n`,
 );
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(2)} MiB`;
 console.log(`worker bundle (wrangler deploy --dry-run): ${mib(raw)} raw, ${mib(gz)} gzip, ${files.length} files`);

@@ -95,6 +95,7 @@ const listText = z.string().transform((s) => (s.trim() === '' ? [] : s.split(','
  */
 export function fromText<S extends z.ZodType>(schema: S): z.ZodType<z.output<S>, string> {
   // Schemas here take any input: each is piped after the step that produced its input.
+  // biome-ignore lint/suspicious/noExplicitAny: the input type is whatever the previous pipe step produced
   type Any = z.ZodType<unknown, any>;
   const bare = (s: Any): Any => (s instanceof z.ZodDefault || s instanceof z.ZodOptional ? bare(s.unwrap() as Any) : s);
   const itemText = (s: Any): Any => {

@@ -405,7 +405,7 @@ async function main(): Promise<void> {
     alive,
   };
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/fuzz.json', JSON.stringify(json, null, 2) + '\n');
+  writeFileSync('bench/results/fuzz.json', `${JSON.stringify(json, null, 2)}\n`);
   const vlist = (r?: RunResult) =>
     r?.violations.length
       ? r.violations.map((v) => `- ${formatViolation(v).replace(/\|/g, '\\|')}`).join('\n')

@@ -82,7 +82,9 @@ function concat(a: Split, b: Split, pixels: number): Split {
 
 function pick(s: Split, idx: number[], pixels: number): Split {
   const images = new Uint8Array(idx.length * pixels);
-  idx.forEach((i, k) => images.set(s.images.subarray(i * pixels, (i + 1) * pixels), k * pixels));
+  idx.forEach((i, k) => {
+    images.set(s.images.subarray(i * pixels, (i + 1) * pixels), k * pixels);
+  });
   return { images, labels: Uint8Array.from(idx, (i) => s.labels[i]!), count: idx.length };
 }
 
@@ -162,7 +164,9 @@ async function accuracyWith(
   for (let s = 0; s < idx.length; s += 256) {
     const part = idx.slice(s, s + 256);
     const u8 = new Uint8Array(part.length * per);
-    part.forEach((i, k) => u8.set(split.images.subarray(i * per, (i + 1) * per), k * per));
+    part.forEach((i, k) => {
+      u8.set(split.images.subarray(i * per, (i + 1) * per), k * per);
+    });
     const x = normaliseImages(u8, part.length, ds.shape, mean, std, layout);
     const out = await session.run({
       [session.inputNames[0]!]: new ort.Tensor(
@@ -311,7 +315,7 @@ export function planCache(
       .join(', ');
     const alternatives = CACHE_MODES.filter(fits).map((m) => `--cache=${m}`);
     throw new ConfigError(
-      `the feature caches for ${images} images need ${table}: ${cfg.cache === 'auto' ? 'none fits' : `--cache=${cfg.cache} does not fit`}. Use ${[...alternatives, '--maxCandidates=<fewer>', '--cuts=<tensor,…> (the widest: ' + widest + ')', '--limitPerClass=<n>'].join(', or ')}`,
+      `the feature caches for ${images} images need ${table}: ${cfg.cache === 'auto' ? 'none fits' : `--cache=${cfg.cache} does not fit`}. Use ${[...alternatives, '--maxCandidates=<fewer>', `--cuts=<tensor,…> (the widest: ${widest})`, '--limitPerClass=<n>'].join(', or ')}`,
     );
   }
   return {

@@ -124,7 +124,9 @@ export function holdoutSplit(split: Split, pixels: number, perClass: number): { 
   const pick = (keep: (i: number) => boolean): Split => {
     const idx = Array.from({ length: split.count }, (_, i) => i).filter(keep);
     const images = new Uint8Array(idx.length * pixels);
-    idx.forEach((i, k) => images.set(split.images.subarray(i * pixels, (i + 1) * pixels), k * pixels));
+    idx.forEach((i, k) => {
+      images.set(split.images.subarray(i * pixels, (i + 1) * pixels), k * pixels);
+    });
     return { images, labels: Uint8Array.from(idx, (i) => split.labels[i]!), count: idx.length };
   };
   return { rest: pick((i) => !inHold[i]), holdout: pick((i) => inHold[i] === 1) };

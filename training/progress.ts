@@ -68,7 +68,7 @@ export class Progress {
     if (this.opts.logFile)
       appendFileSync(
         this.opts.logFile,
-        JSON.stringify({ step: this.title, time: new Date().toISOString(), ...all }) + '\n',
+        `${JSON.stringify({ step: this.title, time: new Date().toISOString(), ...all })}\n`,
       );
   }
 }

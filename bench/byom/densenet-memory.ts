@@ -103,7 +103,7 @@ const result = {
   wallSeconds: seconds,
   fits24GB: rssKiB * 1024 <= 24e9,
 };
-writeFileSync(`bench/results/${args.name}.json`, JSON.stringify(result, null, 2) + '\n');
+writeFileSync(`bench/results/${args.name}.json`, `${JSON.stringify(result, null, 2)}\n`);
 writeFileSync(
   `bench/results/${args.name}.md`,
   [

@@ -163,6 +163,6 @@ export function writeBundleFile(dir: string, file: string, bytes: Uint8Array): {
 /** Validates `m` and writes it as `dir`/manifest.json; returns the path written. */
 export function writeManifest(dir: string, m: Manifest): string {
   const file = join(dir, MANIFEST_FILE);
-  writeFileSync(file, JSON.stringify(parseManifest(m), null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify(parseManifest(m), null, 2)}\n`);
   return file;
 }

@@ -141,7 +141,9 @@ export class Batcher {
     try {
       let per = this.m.segments[start]!.inputShape.reduce((a, b) => a * b, 1);
       let x: Float32Array = new Float32Array(live.length * per);
-      live.forEach(({ p }, k) => x.set(p.features, k * per));
+      live.forEach(({ p }, k) => {
+        x.set(p.features, k * per);
+      });
       for (let s = start; s < this.m.segments.length && live.length; s++) {
         const seg = this.m.segments[s]!;
         const res = await this.ex.run('segment', s, x, [live.length, ...seg.inputShape]);
@@ -191,7 +193,9 @@ export class Batcher {
           }
         });
         x = new Float32Array(keep.length * per);
-        keep.forEach((k, j) => x.set(out.subarray(k * per, (k + 1) * per), j * per));
+        keep.forEach((k, j) => {
+          x.set(out.subarray(k * per, (k + 1) * per), j * per);
+        });
         live = stay;
       }
     } catch (e) {

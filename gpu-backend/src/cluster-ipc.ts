@@ -149,8 +149,14 @@ export function remoteReplayGuard(): (signature: string) => Promise<boolean> {
     const t = turn!;
     turn = undefined;
     ask({ signatures: t.signatures }).then(
-      (m) => t.resolve.forEach((resolve, i) => resolve(m.fresh[i] ?? false)),
-      (e: Error) => t.reject.forEach((reject) => reject(e)),
+      (m) =>
+        t.resolve.forEach((resolve, i) => {
+          resolve(m.fresh[i] ?? false);
+        }),
+      (e: Error) =>
+        t.reject.forEach((reject) => {
+          reject(e);
+        }),
     );
   };
   return (signature) =>

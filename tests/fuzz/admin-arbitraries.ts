@@ -222,28 +222,24 @@ export function adminClasses(m: FuzzModel, token: string): FuzzClass[] {
     'x'.repeat(300),
   ];
   const keyCase = fc.oneof(
-    fc
-      .tuple(fc.constantFrom(...BAD_KEYS), fc.constantFrom('', '/history'))
-      .map(
-        ([k, sub]): FuzzCase => ({
-          class: 'admin-keys',
-          name: `bad key ${k.slice(0, 40)}${sub}`,
-          request: call('GET', `/regions/${k}${sub}`, [auth]),
-          expect: 400,
-          expectJson: { code: 'BAD_REGION' },
-        }),
-      ),
-    fc
-      .tuple(fc.constantFrom(...BAD_KEYS), validSettings)
-      .map(
-        ([k, s]): FuzzCase => ({
-          class: 'admin-keys',
-          name: `PUT bad key ${k.slice(0, 40)}`,
-          request: call('PUT', `/regions/${k}`, [auth], s),
-          expect: 400,
-          expectJson: { code: 'BAD_REGION' },
-        }),
-      ),
+    fc.tuple(fc.constantFrom(...BAD_KEYS), fc.constantFrom('', '/history')).map(
+      ([k, sub]): FuzzCase => ({
+        class: 'admin-keys',
+        name: `bad key ${k.slice(0, 40)}${sub}`,
+        request: call('GET', `/regions/${k}${sub}`, [auth]),
+        expect: 400,
+        expectJson: { code: 'BAD_REGION' },
+      }),
+    ),
+    fc.tuple(fc.constantFrom(...BAD_KEYS), validSettings).map(
+      ([k, s]): FuzzCase => ({
+        class: 'admin-keys',
+        name: `PUT bad key ${k.slice(0, 40)}`,
+        request: call('PUT', `/regions/${k}`, [auth], s),
+        expect: 400,
+        expectJson: { code: 'BAD_REGION' },
+      }),
+    ),
     unwrittenKey.map(
       (k): FuzzCase => ({
         class: 'admin-keys',
@@ -364,16 +360,14 @@ export function adminClasses(m: FuzzModel, token: string): FuzzClass[] {
 
   // ---- bodies ------------------------------------------------------------------------------------
   const bodyCase = fc.oneof(
-    fc
-      .tuple(invalidSettings, unwrittenKey)
-      .map(
-        ([{ what, body }, k]): FuzzCase => ({
-          class: 'admin-bodies',
-          name: `PUT invalid settings: ${what}`,
-          request: call('PUT', `/regions/${k}`, [auth], body),
-          expect: 400,
-        }),
-      ),
+    fc.tuple(invalidSettings, unwrittenKey).map(
+      ([{ what, body }, k]): FuzzCase => ({
+        class: 'admin-bodies',
+        name: `PUT invalid settings: ${what}`,
+        request: call('PUT', `/regions/${k}`, [auth], body),
+        expect: 400,
+      }),
+    ),
     fc
       .tuple(
         validSettings,
@@ -395,31 +389,27 @@ export function adminClasses(m: FuzzModel, token: string): FuzzClass[] {
           expectJson: { code: 'UNSUPPORTED_MEDIA_TYPE' },
         }),
       ),
-    fc
-      .tuple(unwrittenKey, fc.constantFrom('{', '{"policy":', 'nul', '\u00ff', '{"a":1}}', ''))
-      .map(
-        ([k, b]): FuzzCase => ({
-          class: 'admin-bodies',
-          name: `PUT body not JSON ${JSON.stringify(b)}`,
-          request: call('PUT', `/regions/${k}`, [auth], enc(b)),
-          expect: 400,
-        }),
-      ),
-    fc
-      .tuple(unwrittenKey, fc.integer({ min: 1, max: 100_000 }))
-      .map(
-        ([k, n]): FuzzCase => ({
-          class: 'admin-bodies',
-          name: `PUT body of ${16 * 1024 + n} bytes`,
-          request: call(
-            'PUT',
-            `/regions/${k}`,
-            [auth],
-            enc(JSON.stringify({ policy: 'confidence', note: 'x'.repeat(16 * 1024 + n) })),
-          ),
-          expect: 413,
-        }),
-      ),
+    fc.tuple(unwrittenKey, fc.constantFrom('{', '{"policy":', 'nul', '\u00ff', '{"a":1}}', '')).map(
+      ([k, b]): FuzzCase => ({
+        class: 'admin-bodies',
+        name: `PUT body not JSON ${JSON.stringify(b)}`,
+        request: call('PUT', `/regions/${k}`, [auth], enc(b)),
+        expect: 400,
+      }),
+    ),
+    fc.tuple(unwrittenKey, fc.integer({ min: 1, max: 100_000 })).map(
+      ([k, n]): FuzzCase => ({
+        class: 'admin-bodies',
+        name: `PUT body of ${16 * 1024 + n} bytes`,
+        request: call(
+          'PUT',
+          `/regions/${k}`,
+          [auth],
+          enc(JSON.stringify({ policy: 'confidence', note: 'x'.repeat(16 * 1024 + n) })),
+        ),
+        expect: 413,
+      }),
+    ),
     fc
       .tuple(
         unwrittenKey,
@@ -433,6 +423,7 @@ export function adminClasses(m: FuzzModel, token: string): FuzzClass[] {
           [],
           1,
           { v: 1 },
+          // biome-ignore lint/correctness/noPrecisionLoss: deliberately Infinity after parsing, as a JSON body can say
           { version: 1e400 },
         ),
       )
@@ -444,16 +435,14 @@ export function adminClasses(m: FuzzModel, token: string): FuzzClass[] {
           expect: 400,
         }),
       ),
-    fc
-      .tuple(unwrittenKey, fc.integer({ min: 1, max: 1e9 }))
-      .map(
-        ([k, v]): FuzzCase => ({
-          class: 'admin-bodies',
-          name: `rollback to version ${v} of an unwritten key`,
-          request: call('POST', `/regions/${k}/rollback`, [auth], { version: v, extra: 'ignored?' }),
-          expect: [404, 400],
-        }),
-      ),
+    fc.tuple(unwrittenKey, fc.integer({ min: 1, max: 1e9 })).map(
+      ([k, v]): FuzzCase => ({
+        class: 'admin-bodies',
+        name: `rollback to version ${v} of an unwritten key`,
+        request: call('POST', `/regions/${k}/rollback`, [auth], { version: v, extra: 'ignored?' }),
+        expect: [404, 400],
+      }),
+    ),
   );
 
   // ---- lifecycle on a fresh key --------------------------------------------------------------------

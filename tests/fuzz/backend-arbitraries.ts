@@ -496,7 +496,7 @@ export function backendClasses(m: FuzzModel): FuzzClass[] {
             m.backbone.sha256.toUpperCase(),
             m.backbone.sha256.slice(0, 63),
             '',
-            m.backbone.sha256 + ' ',
+            `${m.backbone.sha256} `,
           ]);
         }),
       409,
@@ -712,7 +712,7 @@ export function backendClasses(m: FuzzModel): FuzzClass[] {
     't=',
     'v1=',
     't=1,v1=',
-    't=abc,v1=' + '0'.repeat(64),
+    `t=abc,v1=${'0'.repeat(64)}`,
     `t=${'9'.repeat(17)},v1=${'0'.repeat(64)}`,
     'sha256=abc',
     'Bearer x',
@@ -789,7 +789,7 @@ export function backendClasses(m: FuzzModel): FuzzClass[] {
           return {
             ...base,
             name: 'signature of another body',
-            sign: { secret: 'right', over: assemble(partsOf({ ...b, requestId: b.requestId + 'x' })) },
+            sign: { secret: 'right', over: assemble(partsOf({ ...b, requestId: `${b.requestId}x` })) },
           };
       }
     });

@@ -117,7 +117,7 @@ export function edgeClasses(m: FuzzModel): FuzzClass[] {
   const deep = (d: number) => '['.repeat(d) + ']'.repeat(d);
   type Mut = (px: number[], i: number, r: number) => [string, string | Uint8Array];
   const jsonMutations: Mut[] = [
-    (px, _i, r) => {
+    (_px, _i, r) => {
       const n = [0, 1, 783, 785, 1568, 2000, N - 1 - (r % 10), N + 1 + (r % 10)][r % 8]!;
       const p = randomInts(r, n, 256);
       return [`length ${n}`, JSON.stringify({ pixels: p })];
@@ -185,7 +185,7 @@ export function edgeClasses(m: FuzzModel): FuzzClass[] {
     },
     (_px, _i, r) => {
       const d = [1000, 50000][r % 2]!;
-      return [`deep object nesting ${d}`, '{"pixels":'.repeat(d) + '[]' + '}'.repeat(d)];
+      return [`deep object nesting ${d}`, `${'{"pixels":'.repeat(d)}[]${'}'.repeat(d)}`];
     },
     (px, _i, r) => {
       const bad = [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xf8, 0x88, 0x80, 0x80, 0x80], [0x80]][r % 6]!;
@@ -447,7 +447,7 @@ export function edgeClasses(m: FuzzModel): FuzzClass[] {
       'default\tx',
     ),
     fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 40 }),
-    fc.integer({ min: 100, max: 6000 }).map((n) => 'colo:' + 'A'.repeat(n)),
+    fc.integer({ min: 100, max: 6000 }).map((n) => `colo:${'A'.repeat(n)}`),
   );
   /** What Headers does to a value before the server sees it: leading/trailing HTTP whitespace is removed. */
   const httpTrim = (v: string) => v.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
@@ -500,7 +500,7 @@ export function edgeClasses(m: FuzzModel): FuzzClass[] {
       const id = reqId !== undefined && !reqId.startsWith('slow-') ? reqId : undefined;
       if (id !== undefined) {
         headers.push(['x-request-id', id]);
-        if (dupReqId) headers.push(['x-request-id', id + 'b']);
+        if (dupReqId) headers.push(['x-request-id', `${id}b`]);
       }
       for (const [k, v] of junk) if (k !== 'x-cascade-region' && k !== 'x-request-id') headers.push([k, v]);
       const r = req(enc(JSON.stringify({ pixels: px })), type, headers);
@@ -613,9 +613,9 @@ function pathsArb(_m: FuzzModel): fc.Arbitrary<FuzzCase> {
     .map(([base, how, segs, r]) => {
       switch (how) {
         case 0:
-          return base + '/';
+          return `${base}/`;
         case 1:
-          return '/' + base;
+          return `/${base}`;
         case 2:
           return base.toUpperCase();
         case 3:
@@ -629,11 +629,11 @@ function pathsArb(_m: FuzzModel): fc.Arbitrary<FuzzCase> {
         case 7:
           return `${base}/./`.slice(0, -1);
         case 8:
-          return '/' + 'a'.repeat(1 + (r % 8000));
+          return `/${'a'.repeat(1 + (r % 8000))}`;
         case 9:
-          return '/' + segs.join('/');
+          return `/${segs.join('/')}`;
         case 10:
-          return base + ';jsessionid=1';
+          return `${base};jsessionid=1`;
         default:
           return `${base}#frag`;
       }
@@ -644,7 +644,7 @@ function pathsArb(_m: FuzzModel): fc.Arbitrary<FuzzCase> {
       path: fc.oneof(
         known,
         mutate,
-        fc.array(seg, { maxLength: 8 }).map((s) => '/' + s.join('/')),
+        fc.array(seg, { maxLength: 8 }).map((s) => `/${s.join('/')}`),
       ),
     })
     .map(({ method, path }) => {

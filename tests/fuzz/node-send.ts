@@ -13,7 +13,11 @@ export function nodeSender(base: string, timeoutMs = 30_000): Send {
     new Promise<Got>((resolve) => {
       const t0 = performance.now();
       const headers: Record<string, string[]> = {};
-      for (const [k, v] of req.headers) (headers[k.toLowerCase()] ??= []).push(v);
+      for (const [k, v] of req.headers) {
+        const name = k.toLowerCase();
+        headers[name] ??= [];
+        headers[name].push(v);
+      }
       const flat: Record<string, string | string[]> = Object.fromEntries(
         Object.entries(headers).map(([k, v]) => [k, v.length === 1 ? v[0]! : v]),
       );

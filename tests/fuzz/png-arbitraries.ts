@@ -161,7 +161,8 @@ function greyRaw(w: number, h: number, seed: number): Uint8Array {
 let BOMB: Uint8Array | undefined;
 /** zlib stream of 16 MiB of zeros (~16 KB): far more than any header here implies. Built once. */
 export function zlibBomb(): Uint8Array {
-  return (BOMB ??= pako.deflate(new Uint8Array(16 * 1024 * 1024), { level: 9 }));
+  BOMB ??= pako.deflate(new Uint8Array(16 * 1024 * 1024), { level: 9 });
+  return BOMB;
 }
 
 /** valid: must decode (200); false: must be refused (400 BAD_PNG); 'either': the spec leaves the choice open. */

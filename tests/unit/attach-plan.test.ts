@@ -42,7 +42,9 @@ describe('feature stores', () => {
       const got = s.gather(idx);
       const want = (i: number) =>
         mode === 'f32' ? Array.from(row(i)) : Array.from(row(i), (v) => fromHalf(toHalf(v)));
-      idx.forEach((i, b) => expect(Array.from(got.subarray(b * per, (b + 1) * per))).toEqual(want(i)));
+      idx.forEach((i, b) => {
+        expect(Array.from(got.subarray(b * per, (b + 1) * per))).toEqual(want(i));
+      });
       // Chunks read back in any order (the disk store keeps only 2 decoded).
       for (const c of [4, 0, 2, 0, 3])
         expect(Array.from(s.chunk(c))).toEqual(

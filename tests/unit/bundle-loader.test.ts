@@ -51,8 +51,12 @@ describe('loadBundle on models/fashion-resnet', () => {
     expect(b.manifest).toEqual(parseManifest(JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8'))));
     expect(b.segments).toHaveLength(b.manifest.segments.length);
     expect(b.exits).toHaveLength(b.manifest.exits.length);
-    b.manifest.segments.forEach((s, i) => expect(sha256Hex(b.segments[i]!)).toBe(s.sha256));
-    b.manifest.exits.forEach((e, i) => expect(sha256Hex(b.exits[i]!)).toBe(e.sha256));
+    b.manifest.segments.forEach((s, i) => {
+      expect(sha256Hex(b.segments[i]!)).toBe(s.sha256);
+    });
+    b.manifest.exits.forEach((e, i) => {
+      expect(sha256Hex(b.exits[i]!)).toBe(e.sha256);
+    });
     // Per-model facts come from the manifest: the shipped bundle's normalisation is Fashion-MNIST's.
     expect(b.manifest.input.normalisation).toEqual({ mean: [0.286], std: [0.353] });
   });
@@ -60,7 +64,9 @@ describe('loadBundle on models/fashion-resnet', () => {
   it('with { schedulers, backbone } reads score_i.onnx and backbone.onnx too', () => {
     const b = loadBundle(DIR, { schedulers: true, backbone: true });
     expect(sha256Hex(b.backbone)).toBe(b.manifest.backbone.sha256);
-    b.manifest.exits.forEach((e, i) => expect(sha256Hex(b.schedulers[i]!)).toBe(e.scheduler!.sha256));
+    b.manifest.exits.forEach((e, i) => {
+      expect(sha256Hex(b.schedulers[i]!)).toBe(e.scheduler!.sha256);
+    });
   });
 
   it('servedFiles is what the backend needs: manifest, segments, exits', () => {

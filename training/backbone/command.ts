@@ -79,7 +79,7 @@ export async function runBackbone(cfg: BackboneConfig, opts: { quiet?: boolean }
         }
       : {}),
   };
-  writeFileSync(join(cfg.out, 'backbone.json'), JSON.stringify(record, null, 2) + '\n');
+  writeFileSync(join(cfg.out, 'backbone.json'), `${JSON.stringify(record, null, 2)}\n`);
   const { exportResNetOnnx } = await import('./export.js');
   writeFileSync(
     join(cfg.out, 'backbone.onnx'),

@@ -168,7 +168,9 @@ export async function trainClassifiers(
       const feats = train.features.map((f) => f.gather(idx));
       const labels = Int32Array.from(idx, (i) => train.labels[i]!);
       const fin = new Float32Array(idx.length * classes);
-      idx.forEach((i, b) => fin.set(train.logits.subarray(i * classes, (i + 1) * classes), b * classes));
+      idx.forEach((i, b) => {
+        fin.set(train.logits.subarray(i * classes, (i + 1) * classes), b * classes);
+      });
       const T = cfg.distillTemperature,
         alpha = cfg.distill;
       const [loss, ...h] = tf.tidy(() => {
@@ -198,7 +200,9 @@ export async function trainClassifiers(
           l.dataSync()[0]! / branches.length,
           ...logits.map((z) => tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yi), 'float32')).dataSync()[0]!),
         ];
-        logits.forEach((z) => z.dispose());
+        logits.forEach((z) => {
+          z.dispose();
+        });
         return out;
       });
       for (const b of branches) b.commitBatchNorm(BN_MOMENTUM);

@@ -96,7 +96,9 @@ export function loadCifar10(
   // Mark the last valPerClass images of each class as validation.
   const seen = new Array<number>(10).fill(0),
     totals = new Array<number>(10).fill(0);
-  all.labels.forEach((l) => totals[l]!++);
+  all.labels.forEach((l) => {
+    totals[l]!++;
+  });
   const isVal = Array.from(all.labels, (l) => ++seen[l]! > totals[l]! - valPerClass);
   return {
     name: 'cifar10',

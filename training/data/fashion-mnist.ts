@@ -123,13 +123,17 @@ export function loadFashionMnist(opts: FashionMnistOptions = {}): Dataset & { sk
       );
     }
     const trainEnd = TRAIN_PER_CLASS - valPerClass;
-    recs.slice(0, Math.min(trainEnd, lim.train ?? trainEnd)).forEach((img) => train.push({ img, label: c }));
-    recs
-      .slice(trainEnd, trainEnd + Math.min(valPerClass, lim.val ?? valPerClass))
-      .forEach((img) => val.push({ img, label: c }));
+    recs.slice(0, Math.min(trainEnd, lim.train ?? trainEnd)).forEach((img) => {
+      train.push({ img, label: c });
+    });
+    recs.slice(trainEnd, trainEnd + Math.min(valPerClass, lim.val ?? valPerClass)).forEach((img) => {
+      val.push({ img, label: c });
+    });
     recs
       .slice(TRAIN_PER_CLASS, TRAIN_PER_CLASS + Math.min(TEST_PER_CLASS, lim.test ?? TEST_PER_CLASS))
-      .forEach((img) => test.push({ img, label: c }));
+      .forEach((img) => {
+        test.push({ img, label: c });
+      });
   }
   if (skipped.length) {
     console.error(

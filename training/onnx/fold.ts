@@ -78,7 +78,7 @@ function shapeOf(g: GraphIndex, shapes: ShapeMap, n: Node): Sym | undefined {
 }
 
 const numbers = (s: Sym | undefined): number[] | undefined =>
-  s && s.data.every((e) => typeof e === 'number') ? (s.data as number[]) : undefined;
+  s?.data.every((e) => typeof e === 'number') ? (s.data as number[]) : undefined;
 
 /** Axes from the attribute (before opset 13) or the second input (from 13). */
 function axesOf(n: Node, ins: (Sym | undefined)[]): number[] | undefined {
@@ -107,16 +107,7 @@ function slice(n: Node, ins: (Sym | undefined)[]): Sym | undefined {
     arg(3, 'axes', [0]),
     fromAttrs ? [1] : arg(4, 'steps', [1]),
   ];
-  if (
-    !data ||
-    data.dims.length !== 1 ||
-    !starts ||
-    !ends ||
-    !axes ||
-    !steps ||
-    starts.length !== 1 ||
-    ends.length !== 1
-  )
+  if (data?.dims.length !== 1 || !starts || !ends || !axes || !steps || starts.length !== 1 || ends.length !== 1)
     return undefined;
   if ((axes[0] !== 0 && axes[0] !== -1) || !steps[0]) return undefined;
   const len = data.data.length,
@@ -152,7 +143,7 @@ function squeeze(n: Node, ins: (Sym | undefined)[]): Sym | undefined {
 
 function concat(n: Node, ins: (Sym | undefined)[]): Sym | undefined {
   const axis = attrInt(n, 'axis', 0);
-  if ((axis !== 0 && axis !== -1) || ins.some((s) => !s || s.dims.length !== 1)) return undefined;
+  if ((axis !== 0 && axis !== -1) || ins.some((s) => s?.dims.length !== 1)) return undefined;
   const data = ins.flatMap((s) => s!.data);
   return { dims: [data.length], data };
 }

@@ -68,7 +68,7 @@ export function opsetOf(model: Model): number {
 /** An initializer's values as f32 (float, double, int32, int64 and raw little-endian data). */
 export function initializerValues(t: TensorProto): Float32Array {
   const n = (t.dims ?? []).reduce<number>((a, d) => a * num(d), 1);
-  if (t.rawData && t.rawData.length) {
+  if (t.rawData?.length) {
     const raw = t.rawData;
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const out = new Float32Array(n);

@@ -132,7 +132,9 @@ export function splitAt(model: Model, cuts: string[], shapes: ShapeMap): Model[]
   const g = new GraphIndex(model);
   const opset = opsetOf(model);
   if (opset < 11 || opset > 21) throw new OnnxError(`opset ${opset} is outside the supported range 11-21`);
-  cuts.forEach((c, i) => checkCut(g, c, cuts[i - 1]));
+  cuts.forEach((c, i) => {
+    checkCut(g, c, cuts[i - 1]);
+  });
   const order = g.topoOrder();
   const assigned = new Set<number>();
   const segments: Model[] = [];
@@ -142,7 +144,9 @@ export function splitAt(model: Model, cuts: string[], shapes: ShapeMap): Model[]
     const need = new Set<number>();
     for (const o of outs) for (const i of g.ancestors(o, bounds[s])) if (!assigned.has(i)) need.add(i);
     const idx = order.filter((i) => need.has(i));
-    idx.forEach((i) => assigned.add(i));
+    idx.forEach((i) => {
+      assigned.add(i);
+    });
     segments.push(segmentModel(g, `segment_${s}`, idx, bounds[s]!, outs, shapes, opset));
   }
   return segments;

@@ -138,7 +138,7 @@ function reduce(tf: Tf, n: Node, x: T, consts: Map<string, Float32Array>): T {
 
 /** Inference-mode Dropout: the identity, plus an all-true mask when its optional second output is wired. */
 function dropout(tf: Tf, n: Node, [x, , training]: (T | undefined)[]): T[] {
-  if (training && training.dataSync()[0])
+  if (training?.dataSync()[0])
     throw new OnnxError(`node "${n.name}": Dropout with training_mode=true is not supported`, n.name ?? undefined);
   return n.output?.[1] ? [x!, tf.cast(tf.onesLike(x!), 'bool')] : [x!];
 }
@@ -273,7 +273,9 @@ export function runOnnxTfjs(tf: Tf, model: Model, feeds: Record<string, T>): Rec
         (n.input ?? []).map((name) => (name ? env.get(name) : undefined)),
         consts,
       );
-      outs.forEach((t, k) => env.set(n.output![k]!, t));
+      outs.forEach((t, k) => {
+        env.set(n.output![k]!, t);
+      });
     }
     return Object.fromEntries(g.outputs.map((o) => [o, env.get(o)!]));
   });

@@ -36,4 +36,5 @@ declare global {
 }
 
 /** The edge's `c.env`: wrangler.toml's bindings (generated) plus the undeclared ones above. */
+// biome-ignore lint/suspicious/noRedeclare: a module export, not the global interface it names (declared above)
 export type Env = Cloudflare.Env;

@@ -82,12 +82,10 @@ const ifMatchHeaders = (description: string) => z.object({ 'if-match': ifMatchSc
 const etag = z.object({ etag: z.string().openapi({ description: 'the entry\'s version, quoted ("3")' }) });
 const published = z.object({
   etag: etag.shape.etag,
-  'x-kv-publish': z
-    .enum(['done', 'pending'])
-    .openapi({
-      description:
-        "whether KV (the edge's read path) has the change yet; pending: durable, KV retried from the object's alarm",
-    }),
+  'x-kv-publish': z.enum(['done', 'pending']).openapi({
+    description:
+      "whether KV (the edge's read path) has the change yet; pending: durable, KV retried from the object's alarm",
+  }),
 });
 const keyedEntry = regionEntrySchema.extend({ key: regionKeySchema }).openapi('KeyedRegionEntry');
 const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });

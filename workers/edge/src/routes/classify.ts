@@ -58,14 +58,11 @@ export function classifyRoute(m: Manifest) {
     description: `Runs the edge segments and exits up to the region's split point and answers at the first confident exit; otherwise forwards the features to the GPU backend. If the backend cannot answer, the best edge answer comes back with \`degraded: true\` and the reason. Input: ${m.input.shape.join('×')}, ${m.classes.length} classes (${m.name}).`,
     request: {
       headers: z.object({
-        [REGION_HEADER]: z
-          .string()
-          .optional()
-          .openapi({
-            description:
-              'Local use only (honoured when ALLOW_REGION_HEADER is "true", `--env dev`; ignored in production): the region key to use instead of request.cf\'s; 400 BAD_REGION if it is not one.',
-            example: 'colo:LHR',
-          }),
+        [REGION_HEADER]: z.string().optional().openapi({
+          description:
+            'Local use only (honoured when ALLOW_REGION_HEADER is "true", `--env dev`; ignored in production): the region key to use instead of request.cf\'s; 400 BAD_REGION if it is not one.',
+          example: 'colo:LHR',
+        }),
       }),
       body: pixelsBody(imageShape(m)),
     },
