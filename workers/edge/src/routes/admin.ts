@@ -93,7 +93,11 @@ const settingsBody = {
   required: true,
   description: `RegionSettings, at most ${MAX_ADMIN_BODY_BYTES} bytes`,
   content: json(
-    regionSettingsSchema.openapi('RegionSettings', {
+    // .meta (which zod-to-openapi reads, `id` naming the component), not .openapi: core/ builds its schemas
+    // with plain zod, maybe before @hono/zod-openapi adds .openapi to ZodType (import order decides), and
+    // zod copies ZodType's methods onto each schema class when that class's first schema is made.
+    regionSettingsSchema.meta({
+      id: 'RegionSettings',
       description:
         "Give exactly one of thresholds (one per exit; above 1 turns that exit off) or budget (mean cost per request as a fraction of the backbone). split: segments run at the edge (1 … the bundle's segments). Checked against the bundle too (400 SETTINGS_DO_NOT_FIT_BUNDLE).",
     }),
@@ -315,7 +319,9 @@ export const historyRoute = createRoute({
   responses: {
     200: {
       description: 'the versions (empty for a key never written)',
-      content: json(z.object({ key: regionKeySchema, versions: z.array(regionEntrySchema.openapi('RegionEntry')) })),
+      content: json(
+        z.object({ key: regionKeySchema, versions: z.array(regionEntrySchema.meta({ id: 'RegionEntry' })) }),
+      ),
     },
     ...problems({ 400: ['BAD_REGION'] }),
     ...auth,
