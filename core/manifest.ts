@@ -38,6 +38,9 @@ export const frontierPointSchema = z.object({
     .optional(),
 });
 
+/** One calibrated operating point of a policy's frontier. */
+export type FrontierPoint = z.infer<typeof frontierPointSchema>;
+
 const aurocSchema = z.object({ confidence: z.number(), maxSoftmax: z.number(), eenet: z.number().optional() });
 
 export const manifestSchema = z

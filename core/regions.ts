@@ -11,7 +11,7 @@
  * const t = resolveThresholds(entry, manifest); // per-exit thresholds
  */
 import { z } from 'zod';
-import type { Manifest } from './manifest.js';
+import type { FrontierPoint, Manifest } from './manifest.js';
 import { POLICIES } from './policies.js';
 
 export const FEATURE_ENCODINGS = ['f32', 'f16', 'i8'] as const;
@@ -97,14 +97,30 @@ export function checkSettings(s: RegionSettings, m: Manifest): string[] {
   return problems;
 }
 
+/**
+ * The frontier point a budget resolves to: the best validation accuracy among the policy's points
+ * that cost no more than `budget` (the last such point on a tie; the cheapest point when none fits),
+ * with its index in `m.policies.frontier[policy]`; undefined when the policy has no frontier.
+ */
+export function budgetPoint(
+  policy: string,
+  budget: number,
+  m: Manifest,
+): { point: FrontierPoint; index: number } | undefined {
+  const points = m.policies.frontier[policy] ?? [];
+  let index = 0;
+  points.forEach((p, i) => {
+    if (p.cost <= budget && p.accuracy >= points[index]!.accuracy) index = i;
+  });
+  return points.length ? { point: points[index]!, index } : undefined;
+}
+
 /** Per-exit thresholds for the entry: explicit, or the best frontier point within the budget. */
 export function resolveThresholds(s: RegionSettings, m: Manifest): number[] {
   if (s.thresholds) return s.thresholds;
-  const points = m.policies.frontier[s.policy] ?? [];
-  let best = points[0];
-  for (const p of points) if (p.cost <= s.budget! && p.accuracy >= (best?.accuracy ?? 0)) best = p;
+  const best = budgetPoint(s.policy, s.budget!, m);
   if (!best) throw new Error(`no frontier for policy ${s.policy}`);
-  return best.thresholds;
+  return best.point.thresholds;
 }
 
 /**

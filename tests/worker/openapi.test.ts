@@ -61,6 +61,7 @@ describe('the OpenAPI document', () => {
       '/admin/regions/{key}',
       '/admin/regions/{key}/history',
       '/admin/regions/{key}/rollback',
+      '/admin/frontier',
     ])
       expect(Object.keys(d.paths)).toContain(p);
   });

@@ -1,6 +1,8 @@
 /**
  * Admin API for region entries (bearer token, compared in constant time), mounted at /admin: list,
- * read, write (If-Match to replace), delete, history and rollback of /regions/{key}. Each route is
+ * read, write (If-Match to replace), delete, history and rollback of /regions/{key}, and the
+ * bundle's operating points (/frontier). Every entry answered (read, write, rollback; list) carries
+ * `resolved`: the thresholds it applies and the frontier point they are (core/operating-points.ts). Each route is
  * described once below (createRoute: summary, key and If-Match schemas, body, answers); that
  * description is both the OpenAPI document's (/openapi.json, /docs) and the requests' validation.
  *
@@ -10,7 +12,19 @@
  * Every 4xx is problem+json, 401 included (with `WWW-Authenticate: Bearer`).
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { checkSettings, regionEntrySchema, regionKeySchema, regionSettingsSchema } from '../../../../core/regions.js';
+import {
+  frontierView,
+  frontierViewSchema,
+  resolvedSchema,
+  resolvedSettings,
+} from '../../../../core/operating-points.js';
+import {
+  checkSettings,
+  type RegionEntry,
+  regionEntrySchema,
+  regionKeySchema,
+  regionSettingsSchema,
+} from '../../../../core/regions.js';
 import { hex, timingSafeEqualStr } from '../../../../core/signature.js';
 import { type EdgeEnv, problemHook, problems, serve } from '../api/define.js';
 import { ProblemError } from '../errors.js';
@@ -87,7 +101,18 @@ const published = z.object({
       "whether KV (the edge's read path) has the change yet; pending: durable, KV retried from the object's alarm",
   }),
 });
-const keyedEntry = regionEntrySchema.extend({ key: regionKeySchema }).openapi('KeyedRegionEntry');
+// .meta, not .openapi, on core/'s plain zod schemas (see settingsBody below).
+const resolved = resolvedSchema.meta({
+  id: 'Resolved',
+  description: 'what the settings resolve to against the served bundle',
+});
+const keyedEntry = regionEntrySchema.extend({ key: regionKeySchema, resolved }).openapi('KeyedRegionEntry');
+/** An entry as the admin API answers it: keyed, with what it resolves to against the served bundle. */
+const keyed = (key: string, e: RegionEntry) => ({
+  key,
+  ...e,
+  resolved: resolvedSettings(e.settings, edgeModel().manifest),
+});
 const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
 const settingsBody = {
   required: true,
@@ -208,7 +233,12 @@ export const listRoute = createRoute({
       content: json(
         z.object({
           regions: z.array(
-            z.object({ key: regionKeySchema, version: z.number().int().positive(), updatedAt: z.string() }),
+            z.object({
+              key: regionKeySchema,
+              version: z.number().int().positive(),
+              updatedAt: z.string(),
+              resolved,
+            }),
           ),
         }),
       ),
@@ -216,7 +246,13 @@ export const listRoute = createRoute({
     ...auth,
   },
 });
-serve(admin, listRoute, async (c) => c.json({ regions: await listRegions(c.env.THRESHOLDS) }));
+serve(admin, listRoute, async (c) => {
+  const m = edgeModel().manifest;
+  const regions = await listRegions(c.env.THRESHOLDS);
+  return c.json({
+    regions: regions.map(({ settings, ...r }) => ({ ...r, resolved: resolvedSettings(settings, m) })),
+  });
+});
 
 export const readRoute = createRoute({
   method: 'get',
@@ -236,7 +272,7 @@ serve(admin, readRoute, async (c) => {
   const { key } = c.req.valid('param');
   const e = await readEntry(c.env.REGIONS, key);
   if (!e) throw new ProblemError(404, 'REGION_NOT_FOUND', `no entry for region ${key}`);
-  return c.json({ key, ...e }, 200, { etag: `"${e.version}"` });
+  return c.json(keyed(key, e), 200, { etag: `"${e.version}"` });
 });
 
 export const writeRoute = createRoute({
@@ -276,7 +312,7 @@ serve(admin, writeRoute, async (c) => {
   if (problemsFound.length) throw new ProblemError(400, 'SETTINGS_DO_NOT_FIT_BUNDLE', problemsFound.join('; '));
   // One call: the object decides create-vs-replace and checks the version atomically.
   const w = await guarded(() => writeEntry(c.env.REGIONS, key, settings, expected));
-  return c.json({ key, ...w.entry }, w.created ? 201 : 200, {
+  return c.json(keyed(key, w.entry), w.created ? 201 : 200, {
     etag: `"${w.entry.version}"`,
     ...publishHeader(w.published),
   });
@@ -383,5 +419,23 @@ serve(admin, rollbackRoute, async (c) => {
   const w = await guarded(() =>
     writeEntry(c.env.REGIONS, key, target.settings, base, { rolledBackTo: target.version }),
   );
-  return c.json({ key, ...w.entry }, 200, { etag: `"${w.entry.version}"`, ...publishHeader(w.published) });
+  return c.json(keyed(key, w.entry), 200, { etag: `"${w.entry.version}"`, ...publishHeader(w.published) });
 });
+
+export const frontierRoute = createRoute({
+  method: 'get',
+  path: '/frontier',
+  tags,
+  security,
+  summary: "The bundle's calibrated operating points, per policy",
+  description:
+    "From the served bundle's manifest: each policy's frontier (cheapest first) with its thresholds, expected accuracy and cost (validation), exit rates, the share answered at the edge at the default split, and which point is the default. A region's budget resolves to one of these points.",
+  responses: {
+    200: {
+      description: 'the operating points',
+      content: json(frontierViewSchema.meta({ id: 'Frontier' })),
+    },
+    ...auth,
+  },
+});
+serve(admin, frontierRoute, async (c) => c.json(frontierView(edgeModel().manifest)));

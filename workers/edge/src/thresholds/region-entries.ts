@@ -237,15 +237,17 @@ export async function history(regions: Regions, key: string): Promise<RegionEntr
  * KV's propagation delay, and an entry whose publish is being retried shows its previous version);
  * GET /admin/regions/:key is the strongly consistent read.
  */
-export async function listRegions(kv: KvLike): Promise<{ key: string; version: number; updatedAt: string }[]> {
-  const out: { key: string; version: number; updatedAt: string }[] = [];
+export async function listRegions(
+  kv: KvLike,
+): Promise<{ key: string; version: number; updatedAt: string; settings: RegionSettings }[]> {
+  const out: { key: string; version: number; updatedAt: string; settings: RegionSettings }[] = [];
   let cursor: string | undefined;
   do {
     const page = await kv.list({ prefix: 'region:', cursor });
     for (const k of page.keys) {
       const key = k.name.slice('region:'.length);
       const e = await readPublished(kv, key).catch(() => null);
-      if (e) out.push({ key, version: e.version, updatedAt: e.updatedAt });
+      if (e) out.push({ key, version: e.version, updatedAt: e.updatedAt, settings: e.settings });
     }
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);

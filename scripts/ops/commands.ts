@@ -1,0 +1,409 @@
+/**
+ * The operator CLI (`npm run ops -- <command>`, entry scripts/ops.ts): region entries, budgets and
+ * the bundle's operating points through the edge's admin API. Options are read by
+ * scripts/cli-args.ts (--help, unknown options refused: exit 2); writes handle If-Match themselves
+ * (read the current version, write with it; a 412 is reported as a conflict, exit 1, unless --force
+ * re-reads and retries once). Tables by default, --json for machines.
+ *
+ * @example
+ * await main(['regions', 'set', 'colo:LHR', '--budget=0.2']); // 0, or throws OpsError / ConfigError
+ */
+import { z } from 'zod';
+import { ConfigError } from '../../core/config-error.js';
+import type { FrontierView, Resolved } from '../../core/operating-points.js';
+import { POLICIES } from '../../core/policies.js';
+import { FEATURE_ENCODINGS, type RegionEntry, type RegionSettings, regionKeySchema } from '../../core/regions.js';
+import { fromText, type OptionSpec, parseCli, text } from '../cli-args.js';
+import { type AdminClient, adminClient, failure, OpsError } from './client.js';
+import { entryText, frontierText, pct, table, thresholdsText } from './format.js';
+
+/** The token `npm start` gives the local worker (scripts/start.ts), used when ADMIN_TOKEN is unset. */
+export const DEV_ADMIN_TOKEN = 'dev-admin-token';
+export const DEFAULT_URL = 'http://127.0.0.1:8787';
+
+const COMMON = {
+  url: { arg: 'url', description: 'The edge worker', defaultText: `$EDGE_URL, else ${DEFAULT_URL}` },
+  token: {
+    arg: 'token',
+    description: 'Admin bearer token',
+    defaultText: `$ADMIN_TOKEN, else npm start's (${DEV_ADMIN_TOKEN})`,
+  },
+  json: { flag: true, description: 'Print the API answer as JSON instead of a table' },
+} satisfies Record<string, OptionSpec>;
+const WRITE = {
+  'if-match': {
+    arg: 'version',
+    description: 'Write only if this is still the current version (default: the version read just before)',
+    schema: text.int(1),
+  },
+  force: { flag: true, description: 'On a conflict (412), re-read the entry and retry once' },
+} satisfies Record<string, OptionSpec>;
+const SETTINGS = {
+  split: {
+    arg: 'n',
+    description: 'Segments run at the edge (default: kept, or the bundle default split)',
+    schema: text.int(1),
+  },
+  policy: { choices: POLICIES, description: "Exit policy (default: kept, or the bundle's default policy)" },
+  encoding: { choices: FEATURE_ENCODINGS, description: 'Feature encoding of forwards (default: kept, or f16)' },
+  note: { arg: 'text', description: 'A note stored with the version' },
+} satisfies Record<string, OptionSpec>;
+
+interface Command {
+  usage: string;
+  about: string;
+  /** Names of the positional arguments. */
+  args: string[];
+  options: Record<string, OptionSpec>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  'regions list': {
+    usage: 'npm run ops -- regions list [options]',
+    about: 'Every region entry as published to KV (eventually consistent), with what it resolves to.',
+    args: [],
+    options: COMMON,
+  },
+  'regions get': {
+    usage: 'npm run ops -- regions get <key> [options]',
+    about:
+      'One region entry (strongly consistent) and what it resolves to: thresholds applied, frontier point, expected accuracy, cost and edge share.',
+    args: ['key'],
+    options: COMMON,
+  },
+  'regions set': {
+    usage: 'npm run ops -- regions set <key> (--thresholds=a,b,… | --budget=x) [options]',
+    about:
+      'Creates or replaces a region entry. Settings not given are kept from the current entry (or the bundle defaults for a new one).',
+    args: ['key'],
+    options: {
+      thresholds: {
+        arg: 'a,b,…',
+        description: 'Per-exit thresholds (above 1: exit off)',
+        schema: fromText(z.array(z.number().min(0)).min(1)),
+      },
+      budget: {
+        arg: 'x',
+        description: "Mean cost budget, as a fraction of the backbone's MACs",
+        schema: text.positive(),
+      },
+      ...SETTINGS,
+      ...WRITE,
+      ...COMMON,
+    },
+  },
+  'regions delete': {
+    usage: 'npm run ops -- regions delete <key> [options]',
+    about: 'Deletes a region entry (its history is kept).',
+    args: ['key'],
+    options: { ...WRITE, ...COMMON },
+  },
+  'regions history': {
+    usage: 'npm run ops -- regions history <key> [options]',
+    about: 'Every version of a region entry, oldest first.',
+    args: ['key'],
+    options: COMMON,
+  },
+  'regions rollback': {
+    usage: 'npm run ops -- regions rollback <key> --version=<n> [options]',
+    about: "Writes a new version with an old version's settings.",
+    args: ['key'],
+    options: {
+      version: { arg: 'n', description: 'The version to roll back to (required)', schema: text.int(1) },
+      ...WRITE,
+      ...COMMON,
+    },
+  },
+  'budget set': {
+    usage: 'npm run ops -- budget set <key> <budget> [options]',
+    about:
+      "Sets a region's cost budget (a fraction of the backbone's MACs) and shows the frontier point it resolves to.",
+    args: ['key', 'budget'],
+    options: { ...SETTINGS, ...WRITE, ...COMMON },
+  },
+  frontier: {
+    usage: 'npm run ops -- frontier [options]',
+    about:
+      "The bundle's calibrated operating points per policy: thresholds, expected accuracy and cost, edge share at the default split, the default.",
+    args: [],
+    options: { policy: { choices: POLICIES, description: 'Only this policy' }, ...COMMON },
+  },
+};
+
+const ENV = {
+  EDGE_URL: `the edge worker (default ${DEFAULT_URL})`,
+  ADMIN_TOKEN: `the admin bearer token (default npm start's, ${DEV_ADMIN_TOKEN})`,
+};
+
+export function overview(): string {
+  const rows = Object.entries(COMMANDS).map(([, c]) => [
+    `  ${c.usage.replace('npm run ops -- ', '')}`,
+    c.about.split('. ')[0]!.replace(/\.$/, ''),
+  ]);
+  return [
+    'npm run ops -- <command> [options]',
+    '',
+    "Operator CLI for the edge worker's admin API: region entries, budgets and the bundle's operating points.",
+    '',
+    'Commands:',
+    table(rows),
+    '',
+    'Every command takes --url, --token and --json; `npm run ops -- <command> --help` lists its options.',
+    'Exit codes: 0 done, 1 the request failed (conflict, refused token, unreachable worker), 2 usage error.',
+    '',
+    'Environment:',
+    table(Object.entries(ENV).map(([k, v]) => [`  ${k}`, v])),
+  ].join('\n');
+}
+
+type Values = Record<string, unknown> & { url: string; token: string; json: boolean };
+
+/** The command, its positional arguments and its options, or the help to print. */
+export function parseCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { help: string } | { name: string; args: string[]; values: Values } {
+  let end = argv.findIndex((a) => a.startsWith('-'));
+  if (end < 0) end = argv.length;
+  const words = argv.slice(0, end);
+  const help = argv.includes('--help') || argv.includes('-h');
+  const name = words[0] === 'frontier' ? 'frontier' : words.slice(0, 2).join(' ');
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    if (help || words.length === 0) return { help: overview() };
+    throw new ConfigError(
+      `unknown command "${words.join(' ')}"; expected one of: ${Object.keys(COMMANDS).join(', ')} (see npm run ops -- --help)`,
+    );
+  }
+  const spec = {
+    usage: cmd.usage,
+    about: cmd.about,
+    options: cmd.options,
+    env: ENV,
+    hint: ` (see ${cmd.usage.split(' <')[0]!.split(' [')[0]} --help)`,
+  };
+  const parsed = parseCli(spec, argv.slice(end));
+  if ('help' in parsed) return parsed;
+  const args = words.slice(name.split(' ').length);
+  if (args.length !== cmd.args.length)
+    throw new ConfigError(
+      `${name} takes ${cmd.args.length ? cmd.args.map((a) => `<${a}>`).join(' ') : 'no arguments'}, got ${args.length ? args.join(' ') : 'none'}; usage: ${cmd.usage}`,
+    );
+  if (cmd.args[0] === 'key') {
+    const k = regionKeySchema.safeParse(args[0]);
+    if (!k.success) throw new ConfigError(k.error.issues[0]!.message);
+  }
+  const values = parsed.values as Record<string, unknown>;
+  return {
+    name,
+    args,
+    values: {
+      ...values,
+      url: (values.url as string | undefined) ?? env.EDGE_URL ?? DEFAULT_URL,
+      token: (values.token as string | undefined) ?? env.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
+      json: values.json === true,
+    },
+  };
+}
+
+type Entry = RegionEntry & { key: string; resolved: Resolved };
+const print = (s: string) => console.log(s);
+const printJson = (v: unknown) => console.log(JSON.stringify(v, null, 2));
+
+async function read(api: AdminClient, key: string): Promise<Entry | null> {
+  const res = await api.request('GET', `/regions/${key}`);
+  if (res.status === 404) return null;
+  if (res.status !== 200) throw failure(res);
+  return res.body as Entry;
+}
+
+async function frontier(api: AdminClient): Promise<FrontierView> {
+  const res = await api.request('GET', '/frontier');
+  if (res.status !== 200) throw failure(res);
+  return res.body as FrontierView;
+}
+
+/**
+ * Reads the current version, writes with If-Match (or without, to create), and on a 412 (428: created
+ * in between) either reports the conflict or, with --force, re-reads and tries once more.
+ */
+async function conditional(
+  api: AdminClient,
+  key: string,
+  v: Values,
+  write: (current: Entry | null, ifMatch: number | undefined) => Promise<import('./client.js').ApiResponse>,
+): Promise<import('./client.js').ApiResponse> {
+  let pinned = v['if-match'] as number | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const current = await read(api, key);
+    const ifMatch = pinned ?? current?.version;
+    const res = await write(current, ifMatch);
+    if (res.status !== 412 && res.status !== 428) {
+      if (res.status >= 300) throw failure(res);
+      return res;
+    }
+    const now = res.etag ?? (await read(api, key))?.version;
+    if (v.force && attempt === 0) {
+      pinned = undefined;
+      continue;
+    }
+    throw new OpsError(
+      `conflict: region ${key} changed since it was read (${ifMatch === undefined ? 'it had no entry' : `If-Match ${ifMatch}`}, it is now ${now === undefined ? 'deleted' : `at version ${now}`}); nothing was written. Check it with \`npm run ops -- regions get ${key}\`, then run again${v.force ? '' : ', or add --force to re-read and retry once'}`,
+    );
+  }
+}
+
+async function setSettings(api: AdminClient, key: string, v: Values, given: Partial<RegionSettings>): Promise<void> {
+  let defaults: FrontierView | undefined;
+  const res = await conditional(api, key, v, async (current, ifMatch) => {
+    const base = current?.settings;
+    if (!base) defaults ??= await frontier(api);
+    const settings: RegionSettings = {
+      policy:
+        (v.policy as RegionSettings['policy'] | undefined) ??
+        base?.policy ??
+        (defaults!.defaultPolicy as RegionSettings['policy']),
+      ...(given.thresholds ? { thresholds: given.thresholds } : { budget: given.budget! }),
+      split: (v.split as number | undefined) ?? base?.split ?? defaults!.defaultSplit,
+      encoding: (v.encoding as RegionSettings['encoding'] | undefined) ?? base?.encoding ?? 'f16',
+      ...(v.note === undefined ? {} : { note: v.note as string }),
+    };
+    return api.request('PUT', `/regions/${key}`, {
+      body: settings,
+      ifMatch: current || v['if-match'] ? ifMatch : undefined,
+    });
+  });
+  if (v.json) return printJson(res.body);
+  print(entryText(res.body as Entry));
+  print(`\n${res.status === 201 ? 'created' : 'replaced'}: version ${res.etag}${publishNote(res.headers)}`);
+}
+
+const publishNote = (h: Headers) =>
+  h.get('x-kv-publish') === 'pending' ? ' (stored; the edge sees it once KV takes it, retried automatically)' : '';
+
+async function run(name: string, args: string[], v: Values): Promise<void> {
+  const api = adminClient(v.url, v.token);
+  const key = args[0]!;
+  switch (name) {
+    case 'regions list': {
+      const res = await api.request('GET', '/regions');
+      if (res.status !== 200) throw failure(res);
+      const body = res.body as { regions: { key: string; version: number; updatedAt: string; resolved: Resolved }[] };
+      if (v.json) return printJson(body);
+      const rows = [['KEY', 'VERSION', 'UPDATED', 'FROM', 'POINT', 'COST', 'ACCURACY', 'EDGE']];
+      for (const r of body.regions) {
+        const p = r.resolved.point;
+        rows.push([
+          r.key,
+          String(r.version),
+          r.updatedAt,
+          r.resolved.problems.length ? 'does not fit' : r.resolved.from,
+          p ? `${p.policy} #${p.index}` : '-',
+          p ? pct(p.cost) : '-',
+          p ? pct(p.accuracy) : '-',
+          p ? pct(p.edgeShare, 1) : '-',
+        ]);
+      }
+      return print(body.regions.length ? table(rows, ['l', 'r', 'l', 'l', 'l', 'r', 'r', 'r']) : 'no region entries');
+    }
+    case 'regions get': {
+      const e = await read(api, key);
+      if (!e) throw new OpsError(`no entry for region ${key}`);
+      return v.json ? printJson(e) : print(entryText(e));
+    }
+    case 'regions set': {
+      if ((v.thresholds === undefined) === (v.budget === undefined))
+        throw new ConfigError('regions set: give exactly one of --thresholds=a,b,… or --budget=x (see --help)');
+      return setSettings(api, key, v, {
+        thresholds: v.thresholds as number[] | undefined,
+        budget: v.budget as number | undefined,
+      });
+    }
+    case 'budget set': {
+      const b = text.positive().safeParse(args[1]);
+      if (!b.success)
+        throw new ConfigError(`budget set: <budget> must be a number > 0, not ${JSON.stringify(args[1])}`);
+      return setSettings(api, key, v, { budget: b.data });
+    }
+    case 'regions delete': {
+      let deleted: number | undefined;
+      const res = await conditional(api, key, v, async (current, ifMatch) => {
+        if (!current && v['if-match'] === undefined) throw new OpsError(`no entry for region ${key}`);
+        deleted = ifMatch;
+        return api.request('DELETE', `/regions/${key}`, { ifMatch });
+      });
+      if (v.json) return printJson({ key, deleted: true, version: deleted });
+      return print(`deleted ${key} (version ${deleted}; its history is kept)${publishNote(res.headers)}`);
+    }
+    case 'regions history': {
+      const res = await api.request('GET', `/regions/${key}/history`);
+      if (res.status !== 200) throw failure(res);
+      const body = res.body as { versions: RegionEntry[] };
+      if (v.json) return printJson(body);
+      if (!body.versions.length) return print(`region ${key} has no history`);
+      const rows = [
+        ['VERSION', 'UPDATED', 'POLICY', 'THRESHOLDS / BUDGET', 'SPLIT', 'ENCODING', 'ROLLED BACK TO', 'NOTE'],
+      ];
+      for (const e of body.versions) {
+        const s = e.settings;
+        rows.push([
+          String(e.version),
+          e.updatedAt,
+          s.policy,
+          s.thresholds ? thresholdsText(s.thresholds) : `budget ${s.budget}`,
+          String(s.split),
+          s.encoding,
+          e.rolledBackTo ? String(e.rolledBackTo) : '',
+          s.note ?? '',
+        ]);
+      }
+      return print(table(rows, ['r', 'l', 'l', 'l', 'r']));
+    }
+    case 'regions rollback': {
+      if (v.version === undefined) throw new ConfigError('regions rollback: --version=<n> is required (see --help)');
+      const res = await conditional(api, key, v, async (current, ifMatch) =>
+        api.request('POST', `/regions/${key}/rollback`, {
+          body: { version: v.version },
+          ifMatch: current || v['if-match'] ? ifMatch : undefined,
+        }),
+      );
+      if (v.json) return printJson(res.body);
+      print(entryText(res.body as Entry));
+      return print(`\nrolled back to version ${v.version}: new version ${res.etag}${publishNote(res.headers)}`);
+    }
+    case 'frontier': {
+      const f = await frontier(api);
+      const policy = v.policy as string | undefined;
+      if (policy && !f.policies[policy])
+        throw new OpsError(`the bundle ${f.bundle} has no frontier for policy ${policy}`);
+      const shown = policy ? { ...f, policies: { [policy]: f.policies[policy]! } } : f;
+      return v.json ? printJson(shown) : print(frontierText(shown));
+    }
+  }
+}
+
+/**
+ * Runs a command line; returns the exit code, having printed the result or the error
+ * (`error: <message>`: 2 for a usage error, 1 for a failed request).
+ */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  try {
+    const parsed = parseCommand(argv, env);
+    if ('help' in parsed) {
+      print(parsed.help);
+      return 0;
+    }
+    await run(parsed.name, parsed.args, parsed.values);
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof OpsError) {
+      console.error(`error: ${e.message}`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}

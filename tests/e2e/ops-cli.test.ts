@@ -1,0 +1,185 @@
+/**
+ * The operator CLI (`npm run ops`, scripts/ops.ts) as a process against a real `wrangler dev` worker
+ * (workerd, local KV and Durable Objects, fresh state): regions set/get/history/rollback, a budget
+ * shown with what it resolved to, the frontier as a table and as JSON, a 412 conflict (and --force),
+ * a refused token, and a usage error.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readManifest } from '../../core/node/bundle.js';
+import type { FrontierView } from '../../core/operating-points.js';
+import { budgetPoint, defaultSplit } from '../../core/regions.js';
+import { node22 } from '../../scripts/node22.js';
+
+const ADMIN = 'e2e-ops-admin-token';
+// Free of the other e2e tests' and benches' ports (8793/8794, 8796, 8797, 8798/8799).
+const PORT = 8795;
+const EDGE = `http://127.0.0.1:${PORT}`;
+const m = readManifest('models/fashion-resnet');
+const state = mkdtempSync(join(tmpdir(), 'ops-cli-wrangler-'));
+
+let worker: ChildProcess;
+
+beforeAll(async () => {
+  worker = spawn(
+    node22(),
+    [
+      'node_modules/wrangler/bin/wrangler.js',
+      'dev',
+      '--env',
+      'dev',
+      '--port',
+      String(PORT),
+      '--ip',
+      '127.0.0.1',
+      '--var',
+      `ADMIN_TOKEN:${ADMIN}`,
+      '--persist-to',
+      state,
+    ],
+    { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, stdio: 'ignore' },
+  );
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      if ((await fetch(`${EDGE}/healthz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() - t0 > 90_000) throw new Error('wrangler dev did not start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+});
+
+afterAll(() => {
+  worker?.kill('SIGTERM');
+  rmSync(state, { recursive: true, force: true });
+});
+
+/** Runs `npm run ops -- …` (tsx scripts/ops.ts) with EDGE_URL and ADMIN_TOKEN set. */
+function ops(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/ops.ts', ...args],
+      { env: { ...process.env, EDGE_URL: EDGE, ADMIN_TOKEN: ADMIN, ...env }, timeout: 30_000 },
+      (e, out, err) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }),
+    );
+  });
+}
+const json = <T>(r: { code: number; out: string; err: string }): T => {
+  expect(r.code, r.err).toBe(0);
+  return JSON.parse(r.out) as T;
+};
+const every = (t: number) => m.exits.map(() => t).join(',');
+
+describe('npm run ops against wrangler dev', () => {
+  it('regions set / get / history / rollback, with If-Match handled by the CLI', async () => {
+    const created = await ops(['regions', 'set', 'colo:OPS', `--thresholds=${every(0.8)}`, '--policy=confidence']);
+    expect(created.code, created.err).toBe(0);
+    expect(created.out).toMatch(/^created: version 1/m);
+    // Settings not given are the bundle's defaults for a new entry, then kept from the current one.
+    expect(created.out).toMatch(new RegExp(`^split +${defaultSplit(m)}$`, 'm'));
+    const replaced = await ops(['regions', 'set', 'colo:OPS', `--thresholds=${every(0.6)}`, '--note=lower']);
+    expect(replaced.out).toMatch(/^replaced: version 2/m);
+    expect(replaced.out).toMatch(/^policy +confidence$/m);
+
+    const got = await ops(['regions', 'get', 'colo:OPS']);
+    expect(got.out).toMatch(/^version +2$/m);
+    expect(got.out).toMatch(/^thresholds +0\.6000, /m);
+    expect(got.out).toMatch(/^frontier point +none/m);
+    const e = json<{ version: number; settings: { thresholds: number[]; note: string } }>(
+      await ops(['regions', 'get', 'colo:OPS', '--json']),
+    );
+    expect(e).toMatchObject({ version: 2, settings: { note: 'lower' } });
+
+    const rb = await ops(['regions', 'rollback', 'colo:OPS', '--version=1']);
+    expect(rb.code, rb.err).toBe(0);
+    expect(rb.out).toMatch(/rolled back to version 1: new version 3/);
+    const h = await ops(['regions', 'history', 'colo:OPS']);
+    const lines = h.out.trim().split('\n');
+    expect(lines[0]).toMatch(/^VERSION +UPDATED +POLICY +THRESHOLDS \/ BUDGET/);
+    expect(lines.slice(1).map((l) => l.trim().split(/\s+/)[0])).toEqual(['1', '2', '3']);
+    expect(lines[3]).toMatch(/0\.8000.* 1$/);
+    const hj = json<{ versions: { version: number; rolledBackTo?: number }[] }>(
+      await ops(['regions', 'history', 'colo:OPS', '--json']),
+    );
+    expect(hj.versions.at(-1)).toMatchObject({ version: 3, rolledBackTo: 1 });
+
+    const list = await ops(['regions', 'list']);
+    expect(list.out).toMatch(/^KEY +VERSION/);
+    expect(list.out).toMatch(/^colo:OPS +3 /m);
+  });
+
+  it('budget set shows the frontier point the budget resolved to', async () => {
+    const points = m.policies.frontier[m.policies.default]!;
+    const budget = 0.2;
+    const chosen = budgetPoint(m.policies.default, budget, m)!;
+    const r = await ops(['budget', 'set', 'country:OP', String(budget)]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^budget +0\.2 /m);
+    expect(r.out).toMatch(new RegExp(`^frontier point +${m.policies.default} #${chosen.index}`, 'm'));
+    expect(r.out).toContain(`${(chosen.point.cost * 100).toFixed(2)} % of the backbone`);
+    expect(r.out).toMatch(/^edge share +\d+\.\d % answered at the edge/m);
+    const e = json<{ resolved: { from: string; thresholds: number[]; point: { cost: number; index: number } } }>(
+      await ops(['regions', 'get', 'country:OP', '--json']),
+    );
+    expect(e.resolved).toMatchObject({ from: 'budget', thresholds: points[chosen.index]!.thresholds });
+    expect(e.resolved.point.cost).toBeLessThanOrEqual(budget);
+  });
+
+  it('frontier: a table by default, JSON with --json, one policy with --policy', async () => {
+    const t = await ops(['frontier']);
+    expect(t.code, t.err).toBe(0);
+    expect(t.out).toMatch(/^POLICY +# +COST +ACCURACY +EDGE +CERTIFIED +DEFAULT +THRESHOLDS$/m);
+    expect(t.out.match(/ (yes|no) +default +\S/g)?.length).toBe(1);
+    const rows = t.out.split('\n').filter((l) => /^(confidence|max-softmax|entropy|eenet) /.test(l));
+    expect(rows.length).toBe(Object.values(m.policies.frontier).reduce((a, p) => a + p.length, 0));
+    const f = json<FrontierView>(await ops(['frontier', '--json', '--policy=eenet']));
+    expect(Object.keys(f.policies)).toEqual(['eenet']);
+    expect(f.policies.eenet!.length).toBe(m.policies.frontier.eenet!.length);
+    expect(f.defaultSplit).toBe(defaultSplit(m));
+  });
+
+  it('a 412 is a conflict (exit 1) unless --force re-reads and retries once', async () => {
+    await ops(['regions', 'set', 'continent:OC', `--thresholds=${every(0.9)}`]);
+    await ops(['regions', 'set', 'continent:OC', `--thresholds=${every(0.7)}`]);
+    // Pinned to version 1, which is no longer current: the worker answers 412.
+    const stale = await ops(['regions', 'set', 'continent:OC', `--thresholds=${every(0.5)}`, '--if-match=1']);
+    expect(stale.code).toBe(1);
+    expect(stale.err).toMatch(
+      /^error: conflict: region continent:OC changed since it was read \(If-Match 1, it is now at version 2\); nothing was written/m,
+    );
+    expect(stale.err).toContain('--force');
+    expect(json<{ version: number }>(await ops(['regions', 'get', 'continent:OC', '--json'])).version).toBe(2);
+    const forced = await ops([
+      'regions',
+      'set',
+      'continent:OC',
+      `--thresholds=${every(0.5)}`,
+      '--if-match=1',
+      '--force',
+    ]);
+    expect(forced.code, forced.err).toBe(0);
+    expect(forced.out).toMatch(/^replaced: version 3/m);
+  });
+
+  it('a refused token, a bad setting, an unreachable worker, an unknown option', async () => {
+    const wrong = await ops(['regions', 'list', '--token=not-the-token']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err.trim()).toBe('error: the admin token was refused (ADMIN_TOKEN / --token)');
+    const bad = await ops(['regions', 'set', 'colo:BAD', '--thresholds=0.5']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain(`thresholds has 1 entries, the bundle has ${m.exits.length} exits`);
+    const down = await ops(['frontier', '--url=http://127.0.0.1:9']);
+    expect(down.code).toBe(1);
+    expect(down.err).toMatch(/^error: cannot reach http:\/\/127\.0\.0\.1:9 /);
+    const unknown = await ops(['regions', 'get', 'colo:OPS', '--colour=blue']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/^error: unknown option\(s\) --colour; allowed: --url, --token, --json/);
+    expect((await ops(['regions', 'fly'])).code).toBe(2);
+  });
+});
