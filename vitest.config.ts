@@ -1,4 +1,5 @@
-import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { fileURLToPath } from 'node:url';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 import { FAKE_SECRET, fakeBackend } from './tests/helpers/fake-backend.js';
 
@@ -9,6 +10,10 @@ const nodeProject = {
   testTimeout: 120_000,
   hookTimeout: 300_000,
 } as const;
+
+// The worker's D1 migrations (wrangler.toml migrations_dir), handed to the workerd tests as a binding
+// and applied to METRICS by tests/worker/apply-migrations.ts before each file (each gets fresh storage).
+const migrations = await readD1Migrations(fileURLToPath(new URL('./workers/edge/migrations', import.meta.url)));
 
 export default defineConfig({
   test: {
@@ -28,14 +33,21 @@ export default defineConfig({
                 CASCADE_SECRET: FAKE_SECRET,
                 ALLOW_REGION_HEADER: 'true',
                 BACKEND_TIMEOUT_MS: '800',
+                // Small enough that a test's few hundred requests take several count-triggered flushes.
+                METRICS_FLUSH_DECISIONS: '50',
+                TEST_MIGRATIONS: migrations,
               },
               serviceBindings: { BACKEND: fakeBackend },
+              // Miniflare's local Analytics Engine dataset: writeDataPoint accepts points and keeps
+              // nothing to read back, so tests/worker/metrics.test.ts records points with a stand-in.
+              analyticsEngineDatasets: { DECISIONS_AE: { dataset: 'edge_cascade_decisions_test' } },
             },
           }),
         ],
         test: {
           name: 'workers',
           include: ['tests/worker/**/*.test.ts'],
+          setupFiles: ['tests/worker/apply-migrations.ts'],
           testTimeout: 60_000,
         },
       },

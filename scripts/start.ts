@@ -12,11 +12,16 @@
  * that cannot be served (outside the repository, missing, no valid manifest) exits 2 with one line
  * saying what to do.
  *
+ * Before the worker starts, its D1 migrations (workers/edge/migrations: the decision metrics'
+ * tables) are applied to the local database of `--env dev` (`wrangler d1 migrations apply METRICS
+ * --local`, with the same config as `wrangler dev`, so the same local state); applied ones are
+ * skipped, so every start runs it.
+ *
  * @example
  * npm start                              # models/fashion-resnet on :8787 (edge) and :8788 (backend)
  * MODEL=my-model PORT=9000 npm start     # models/my-model; backend on BACKEND_PORT (8788)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { issueText } from '../core/config-error.js';
@@ -34,8 +39,9 @@ import { node22 } from './node22.js';
 
 const HELP = `Usage: [MODEL=<name|path>] [PORT=8787] [BACKEND_PORT=8788] npm start
 
-Runs the cascade locally: the edge worker (wrangler dev: workerd, local KV, development secrets,
-x-cascade-region header allowed) and the GPU backend it forwards to. Ctrl-C stops both.
+Runs the cascade locally: the edge worker (wrangler dev: workerd, local KV, local D1 with its
+migrations applied first, development secrets, x-cascade-region header allowed) and the GPU
+backend it forwards to. Ctrl-C stops both.
   MODEL         the bundle both serve: models/<name>, or the path (from the repository root) of
                 a bundle folder inside the repository; default ${DEFAULT_BUNDLE}, the shipped model.
                 The backend gets it as MODEL_DIR; the edge gets its module, generated to
@@ -103,8 +109,33 @@ ${readFileSync(resolve(ROOT, 'wrangler.toml'), 'utf8')}`,
 const SECRET = 'dev-cascade-secret-change-me';
 const ADMIN = 'dev-admin-token';
 
-const children: ChildProcess[] = [];
 const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
+const config = MODEL ? ['--config', SERVED_CONFIG] : [];
+
+// stdin not a terminal: wrangler applies without its "continue?" prompt (harmless on a local dev database).
+const migrate = spawnSync(
+  node22(),
+  [
+    'node_modules/wrangler/bin/wrangler.js',
+    'd1',
+    'migrations',
+    'apply',
+    'METRICS',
+    '--local',
+    '--env',
+    'dev',
+    ...config,
+  ],
+  { stdio: ['ignore', 'inherit', 'inherit'], env },
+);
+if (migrate.status !== 0) {
+  console.error(
+    `npm start: applying the D1 migrations (wrangler d1 migrations apply METRICS --local --env dev) failed with status ${migrate.status ?? migrate.signal}; see its output above`,
+  );
+  process.exit(1);
+}
+
+const children: ChildProcess[] = [];
 children.push(
   spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/server.ts'], {
     stdio: 'inherit',
@@ -129,7 +160,7 @@ children.push(
       `ADMIN_TOKEN:${ADMIN}`,
       '--var',
       `BACKEND_URL:http://127.0.0.1:${BACKEND_PORT}`,
-      ...(MODEL ? ['--config', SERVED_CONFIG] : []),
+      ...config,
     ],
     { stdio: 'inherit', env },
   ),

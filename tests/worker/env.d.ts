@@ -3,3 +3,12 @@
 // that wrangler.toml does not declare (BACKEND, ADMIN_TOKEN, CASCADE_SECRET, …), which
 // workers/edge/src/env.ts adds to the same interface. This import keeps that file in the program.
 import type {} from '../../workers/edge/src/env.js';
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      /** The D1 migrations vitest.config.ts reads (readD1Migrations); applied by apply-migrations.ts. */
+      TEST_MIGRATIONS: import('cloudflare:test').D1Migration[];
+    }
+  }
+}

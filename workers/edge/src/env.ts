@@ -1,7 +1,7 @@
 /**
  * The edge worker's bindings and variables.
  *
- * Generated: what wrangler.toml declares (THRESHOLDS, REGIONS, BACKEND_URL, BACKEND_TIMEOUT_MS,
+ * Generated: what wrangler.toml declares (THRESHOLDS, REGIONS, METRICS, BACKEND_URL, BACKEND_TIMEOUT_MS,
  * ALLOW_REGION_HEADER) is typed by `wrangler types` in ../worker-configuration.d.ts as the global
  * `Cloudflare.Env` (`npm run types:worker` after editing wrangler.toml; `npm run typecheck` fails
  * while that file is stale). What each binding is for is said next to it in wrangler.toml.
@@ -15,6 +15,10 @@
  *     .dev.vars keys it does not list. Both are optional by design (without them: degraded edge answers,
  *     admin API 503), so they are declared here.
  *   - LOG_LEVEL is optional and unset means info (core/log.ts); a [vars] default would hide that.
+ *   - DECISIONS_AE, the Analytics Engine dataset of decisions, is opt-in (metrics/analytics-engine.ts:
+ *     when to choose it over or beside D1); wrangler.toml shows the lines that bind it.
+ *   - The METRICS_* tuning vars are optional for the same reason as LOG_LEVEL: unset means the default
+ *     in metrics/config.ts, which documents each, so the defaults are written once.
  */
 interface UndeclaredBindings {
   /** Service binding to the GPU backend (tests only); BACKEND_URL is used when absent. */
@@ -25,6 +29,16 @@ interface UndeclaredBindings {
   ADMIN_TOKEN?: string;
   /** Lowest log level written: debug, info (default), warn or error (core/log.ts). */
   LOG_LEVEL?: string;
+  /** Analytics Engine dataset: one data point per classify decision when bound (metrics/analytics-engine.ts). */
+  DECISIONS_AE?: AnalyticsEngineDataset;
+  /** Flush the isolate's decision counts to D1 when this many are held (default 1000; metrics/config.ts). */
+  METRICS_FLUSH_DECISIONS?: string;
+  /** … or when the oldest held is this many seconds old (default 10, at most 25). */
+  METRICS_FLUSH_SECONDS?: string;
+  /** Minute rows older than this many hours are rolled into hour rows by the cron (default 48). */
+  METRICS_ROLLUP_AFTER_HOURS?: string;
+  /** Hour rows older than this many days are deleted by the cron (default 90). */
+  METRICS_RETAIN_DAYS?: string;
 }
 
 declare global {

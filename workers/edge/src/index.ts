@@ -3,6 +3,8 @@
 import { log } from '../../../core/log.js';
 import { defaultSplit } from '../../../core/regions.js';
 import { createApp } from './app.js';
+import type { Env } from './env.js';
+import { rollUpDecisions } from './metrics/scheduled.js';
 import { edgeModel } from './model/edge-model.js';
 
 // Start onnxruntime-web, create the edge's sessions (segments and exits up to the default split;
@@ -14,6 +16,8 @@ model
   .warmUp(defaultSplit(model.manifest))
   .catch((e: unknown) => log.error('edge warm-up failed', { model: model.manifest.name, error: e }));
 
-export default createApp();
+const app = createApp();
+// fetch: the Hono app; scheduled: the hourly cron (wrangler.toml [triggers]) that rolls old decision minutes into hours.
+export default { fetch: app.fetch, scheduled: rollUpDecisions } satisfies ExportedHandler<Env>;
 // The Durable Object class behind the REGIONS binding (wrangler.toml); workerd finds it among the entry's exports.
 export { RegionObject } from './thresholds/region-object.js';

@@ -12,6 +12,8 @@ import { type EdgeEnv, problems, type RouteContext, serve } from '../api/define.
 import { forward } from '../cascade/forward.js';
 import { runEdge } from '../cascade/run-edge.js';
 import { problem } from '../errors.js';
+import { type Decision, NO_EXIT } from '../metrics/aggregate.js';
+import { recordDecision } from '../metrics/record.js';
 import { edgeModel } from '../model/edge-model.js';
 import { pixelsBody, readPixels } from '../request/pixels.js';
 import { REGION_HEADER, requestRegionKeys } from '../request/region-keys.js';
@@ -83,14 +85,39 @@ export function classifyRoute(m: Manifest) {
 }
 type ClassifyRoute = ReturnType<typeof classifyRoute>;
 
+/**
+ * The decision metrics' view of one request, filled in as it goes: `region` once resolved (refused
+ * input, before that, is no decision), the rest where it answers. Left as set when the handler
+ * throws after the region: outcome error.
+ */
+type Tally = Omit<Decision, 'totalMs' | 'region'> & { region?: string };
+
 /** Serves POST /v1/classify on `app`, described for the isolate's bundle. */
 export function serveClassify(app: OpenAPIHono<EdgeEnv>): void {
   const route = classifyRoute(edgeModel().manifest);
-  serve(app, route, (c) => classify(c, route));
+  serve(app, route, async (c) => {
+    const t0 = performance.now();
+    const tally: Tally = { exit: NO_EXIT, outcome: 'error', bytes: 0, computeMs: 0, backendMs: 0 };
+    try {
+      return await classify(c, route, t0, tally);
+    } finally {
+      // Counted after the answer is made, written later (waitUntil, batched): never on the answer's path.
+      if (tally.region !== undefined)
+        recordDecision(c.env, (p) => c.executionCtx.waitUntil(p), {
+          ...tally,
+          region: tally.region,
+          totalMs: performance.now() - t0,
+        });
+    }
+  });
 }
 
-async function classify(c: RouteContext<ClassifyRoute>, route: ClassifyRoute): Promise<Response> {
-  const t0 = performance.now();
+async function classify(
+  c: RouteContext<ClassifyRoute>,
+  route: ClassifyRoute,
+  t0: number,
+  tally: Tally,
+): Promise<Response> {
   const since = () => Math.round((performance.now() - t0) * 100) / 100;
   const model = edgeModel();
   const m = model.manifest;
@@ -98,6 +125,7 @@ async function classify(c: RouteContext<ClassifyRoute>, route: ClassifyRoute): P
   // Read by the capped reader, by the route's body description (its content types and JSON schema).
   const pixels = await readPixels(c.req.raw, image, route.request.body);
   const region = await resolveRegion(c.env.THRESHOLDS, requestRegionKeys(c), m, (s) => checkSettings(s, m));
+  tally.region = region.key;
   const thresholds = resolveThresholds(region.settings, m);
   const x = normaliseImages(pixels, 1, image, m.input.normalisation.mean, m.input.normalisation.std, m.input.layout);
   const { result: r, computeMs: compute } = await model.exclusive((runner) =>
@@ -105,10 +133,12 @@ async function classify(c: RouteContext<ClassifyRoute>, route: ClassifyRoute): P
   );
   const edgeMs = since();
   const computeMs = Math.round(compute * 100) / 100;
+  tally.computeMs = computeMs;
   const requestId = c.get('requestId' as never) as string;
   const base = { region: region.key, thresholdVersion: region.thresholdVersion, requestId };
   const staleReason = region.source === 'kv-stale' ? 'thresholds_stale' : undefined;
   if (r.kind === 'answer') {
+    [tally.outcome, tally.exit] = ['edge', r.answer.exit];
     return c.json({
       label: m.classes[r.answer.classIndex]!,
       ...r.answer,
@@ -156,8 +186,11 @@ async function classify(c: RouteContext<ClassifyRoute>, route: ClassifyRoute): P
           detail: 'BACKEND/BACKEND_URL or CASCADE_SECRET is not set',
           ms: 0,
         };
+  tally.bytes = !fwd.ok && fwd.reason === 'backend_not_configured' ? 0 : body.byteLength;
+  tally.backendMs = fwd.ms;
   if (fwd.ok) {
     const a = fwd.answer;
+    [tally.outcome, tally.exit] = ['forwarded', a.exit];
     return c.json({
       label: a.label,
       classIndex: a.classIndex,
@@ -189,6 +222,7 @@ async function classify(c: RouteContext<ClassifyRoute>, route: ClassifyRoute): P
       `the backend could not answer (${fwd.reason}) and this region's thresholds turn off every exit the edge runs, so there is no edge answer to degrade to`,
     );
   }
+  [tally.outcome, tally.exit] = ['degraded', best.exit];
   return c.json({
     label: m.classes[best.classIndex]!,
     ...best,
