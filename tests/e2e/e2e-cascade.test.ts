@@ -3,7 +3,7 @@
  * `wrangler dev` (workerd, onnxruntime-web, local KV). Real test images; the edge's forwards are
  * answered by the backend, and the cascade's answers equal the full model's.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -32,6 +32,25 @@ beforeAll(async () => {
     { CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu' },
     () => undefined,
   );
+  const wranglerEnv = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
+  // The decision metrics' tables, in this test's own local state, as npm start applies them.
+  const migrate = spawnSync(
+    node22(),
+    [
+      'node_modules/wrangler/bin/wrangler.js',
+      'd1',
+      'migrations',
+      'apply',
+      'METRICS',
+      '--local',
+      '--env',
+      'dev',
+      '--persist-to',
+      '.cache/e2e-wrangler-state',
+    ],
+    { env: wranglerEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  if (migrate.status !== 0) throw new Error(`wrangler d1 migrations apply failed: ${migrate.stderr}`);
   worker = spawn(
     node22(),
     [
@@ -54,7 +73,7 @@ beforeAll(async () => {
       '--persist-to',
       '.cache/e2e-wrangler-state',
     ],
-    { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, stdio: 'ignore' },
+    { env: wranglerEnv, stdio: 'ignore' },
   );
   const t0 = Date.now();
   for (;;) {
