@@ -53,7 +53,7 @@ export function adminClient(url: string, token: string): AdminClient {
       let res: Response;
       let text: string;
       try {
-        res = await fetch(`${base}/admin${path}`, {
+        res = await fetch(`${base}${path.startsWith('/v1/') ? '' : '/admin'}${path}`, {
           method,
           headers,
           body: opts.body === undefined ? undefined : JSON.stringify(opts.body),

@@ -15,7 +15,17 @@ import { POLICIES } from '../../core/policies.js';
 import { FEATURE_ENCODINGS, type RegionEntry, type RegionSettings, regionKeySchema } from '../../core/regions.js';
 import { fromText, type OptionSpec, parseCli, text } from '../cli-args.js';
 import { type AdminClient, adminClient, failure, OpsError } from './client.js';
-import { entryText, frontierText, pct, table, thresholdsText } from './format.js';
+import {
+  costJson,
+  costText,
+  entryText,
+  frontierText,
+  type MetricsView,
+  metricsText,
+  pct,
+  table,
+  thresholdsText,
+} from './format.js';
 
 /** The token `npm start` gives the local worker (scripts/start.ts), used when ADMIN_TOKEN is unset. */
 export const DEV_ADMIN_TOKEN = 'dev-admin-token';
@@ -47,6 +57,13 @@ const SETTINGS = {
   policy: { choices: POLICIES, description: "Exit policy (default: kept, or the bundle's default policy)" },
   encoding: { choices: FEATURE_ENCODINGS, description: 'Feature encoding of forwards (default: kept, or f16)' },
   note: { arg: 'text', description: 'A note stored with the version' },
+} satisfies Record<string, OptionSpec>;
+
+const RANGE = {
+  from: { arg: 'time', description: 'Range start: ISO 8601 or epoch ms (default: to - 1 h)' },
+  to: { arg: 'time', description: 'Range end: ISO 8601 or epoch ms (default: now)' },
+  region: { arg: 'key', description: 'Only this region key' },
+  step: { choices: ['1m', '5m', '15m', '1h', '6h', '1d'], description: 'Series step (default: from the range)' },
 } satisfies Record<string, OptionSpec>;
 
 interface Command {
@@ -128,6 +145,20 @@ const COMMANDS: Record<string, Command> = {
     args: [],
     options: { policy: { choices: POLICIES, description: 'Only this policy' }, ...COMMON },
   },
+  metrics: {
+    usage: 'npm run ops -- metrics [options]',
+    about:
+      'Decision metrics from D1 (GET /v1/metrics): totals, per region (edge rate, latency p50/p95/p99) and the series per step.',
+    args: [],
+    options: { ...RANGE, ...COMMON },
+  },
+  cost: {
+    usage: 'npm run ops -- cost [options]',
+    about:
+      'USD per million requests of the actual mix against the counterfactuals (all on the GPU, full model at the edge, Workers AI), overall and per region.',
+    args: [],
+    options: { ...RANGE, ...COMMON },
+  },
 };
 
 const ENV = {
@@ -167,7 +198,7 @@ export function parseCommand(
   if (end < 0) end = argv.length;
   const words = argv.slice(0, end);
   const help = argv.includes('--help') || argv.includes('-h');
-  const name = words[0] === 'frontier' ? 'frontier' : words.slice(0, 2).join(' ');
+  const name = words[0] && COMMANDS[words[0]] ? words[0] : words.slice(0, 2).join(' ');
   const cmd = COMMANDS[name];
   if (!cmd) {
     if (help || words.length === 0) return { help: overview() };
@@ -378,6 +409,16 @@ async function run(name: string, args: string[], v: Values): Promise<void> {
         throw new OpsError(`the bundle ${f.bundle} has no frontier for policy ${policy}`);
       const shown = policy ? { ...f, policies: { [policy]: f.policies[policy]! } } : f;
       return v.json ? printJson(shown) : print(frontierText(shown));
+    }
+    case 'metrics':
+    case 'cost': {
+      const qs = new URLSearchParams();
+      for (const k of ['from', 'to', 'region', 'step'] as const) if (v[k] !== undefined) qs.set(k, String(v[k]));
+      const res = await api.request('GET', `/v1/metrics${qs.size ? `?${qs}` : ''}`);
+      if (res.status !== 200) throw failure(res);
+      const body = res.body as MetricsView;
+      if (v.json) return printJson(name === 'cost' ? costJson(body) : body);
+      return print(name === 'cost' ? costText(body) : metricsText(body));
     }
   }
 }

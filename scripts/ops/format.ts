@@ -89,3 +89,127 @@ export function frontierText(f: FrontierView, policy?: string): string {
   }
   return `${head}\n\n${table(rows, ['l', 'r', 'r', 'r', 'r', 'l', 'l', 'l'])}`;
 }
+
+/** A figure as GET /v1/metrics answers it (core/cost-model.ts's Figure). */
+interface FigureView {
+  value: number | null;
+  unit: string;
+  assumptions: string[];
+  reason?: string;
+  items?: Record<string, FigureView>;
+}
+interface TotalsView {
+  requests: number;
+  edge: number;
+  forwarded: number;
+  degraded: number;
+  errors: number;
+  edgeRate: number | null;
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+  cost: {
+    actual: FigureView;
+    counterfactuals: { allOnGpu: FigureView; fullModelAtEdge: FigureView; workersAiResnet50: FigureView };
+    assumptions: string[];
+  };
+}
+/** The parts of GET /v1/metrics's answer the CLI prints. */
+export interface MetricsView {
+  from: string;
+  to: string;
+  step: string;
+  region: string | null;
+  model: string;
+  totals: TotalsView;
+  byRegion: Record<string, TotalsView>;
+  series: {
+    time: string;
+    requests: number;
+    edge: number;
+    forwarded: number;
+    degraded: number;
+    errors: number;
+    p95Ms: number | null;
+  }[];
+}
+
+const msText = (x: number | null) => (x === null ? '-' : `${x} ms`);
+const usd = (f: FigureView) => (f.value === null ? `- (${f.reason ?? 'n/a'})` : `$${f.value.toFixed(4)}`);
+
+/** Totals and per-region rows, then the series. */
+export function metricsText(m: MetricsView): string {
+  const rows = [['REGION', 'REQUESTS', 'EDGE', 'FORWARDED', 'DEGRADED', 'ERRORS', 'EDGE RATE', 'P50', 'P95', 'P99']];
+  const line = (name: string, t: TotalsView) =>
+    rows.push([
+      name,
+      String(t.requests),
+      String(t.edge),
+      String(t.forwarded),
+      String(t.degraded),
+      String(t.errors),
+      t.edgeRate === null ? '-' : pct(t.edgeRate, 1),
+      msText(t.latencyMs.p50),
+      msText(t.latencyMs.p95),
+      msText(t.latencyMs.p99),
+    ]);
+  for (const [k, t] of Object.entries(m.byRegion)) line(k, t);
+  line('total', m.totals);
+  const series = [['TIME', 'REQUESTS', 'EDGE', 'FORWARDED', 'DEGRADED', 'ERRORS', 'P95']];
+  for (const p of m.series.filter((p) => p.requests > 0))
+    series.push([
+      p.time,
+      String(p.requests),
+      String(p.edge),
+      String(p.forwarded),
+      String(p.degraded),
+      String(p.errors),
+      msText(p.p95Ms),
+    ]);
+  const R = ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] as const;
+  return [
+    `${m.from} to ${m.to}${m.region ? `, region ${m.region}` : ''}, step ${m.step} (latency: upper bound of the histogram bucket holding the quantile)`,
+    '',
+    table(rows, R),
+    '',
+    series.length > 1 ? table(series, R) : 'no decisions in the range',
+  ].join('\n');
+}
+
+/** The cost part of the answer, per region and overall (for --json). */
+export function costJson(m: MetricsView) {
+  return {
+    from: m.from,
+    to: m.to,
+    model: m.model,
+    totals: m.totals.cost,
+    byRegion: Object.fromEntries(Object.entries(m.byRegion).map(([k, t]) => [k, t.cost])),
+  };
+}
+
+/** USD per million requests: the actual mix against the counterfactuals, per region and overall. */
+export function costText(m: MetricsView): string {
+  const rows = [['REGION', 'REQUESTS', 'ACTUAL', 'ALL ON GPU', 'FULL MODEL AT EDGE', 'WORKERS AI RESNET-50']];
+  const line = (name: string, t: TotalsView) => {
+    const c = t.cost.counterfactuals;
+    rows.push([
+      name,
+      String(t.requests),
+      usd(t.cost.actual),
+      usd(c.allOnGpu),
+      usd(c.fullModelAtEdge),
+      usd(c.workersAiResnet50),
+    ]);
+  };
+  for (const [k, t] of Object.entries(m.byRegion)) line(k, t);
+  line('total', m.totals);
+  const items = Object.entries(m.totals.cost.actual.items ?? {}).map(([k, f]) => `${k} ${usd(f)}`);
+  return [
+    `${m.from} to ${m.to}${m.region ? `, region ${m.region}` : ''}: ${m.totals.cost.actual.unit}; ${m.model}`,
+    '',
+    table(rows, ['l', 'r', 'r', 'r', 'r', 'r']),
+    '',
+    `actual, by item: ${items.join(', ') || '-'}`,
+    '',
+    'Assumptions:',
+    ...m.totals.cost.assumptions.map((a) => `  - ${a}`),
+  ].join('\n');
+}

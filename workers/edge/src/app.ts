@@ -10,6 +10,7 @@ import { problem, problemOnError } from './errors.js';
 import { admin } from './routes/admin.js';
 import { serveClassify } from './routes/classify.js';
 import { serveHealth } from './routes/health.js';
+import { metricsApi } from './routes/metrics.js';
 import { serveApiDocs } from './routes/openapi.js';
 
 export function createApp(): OpenAPIHono<EdgeEnv> {
@@ -35,6 +36,7 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
   serveClassify(app);
   serveHealth(app);
   app.route('/admin', admin);
+  app.route('/', metricsApi);
   serveApiDocs(app);
   app.notFound((c) =>
     problem(

@@ -34,7 +34,7 @@ export type RouteContext<R extends RouteConfig> = Context<
   EdgeEnv,
   HonoPath<R['path']>,
   {
-    out: { param: Out<Req<R>['params']>; header: Out<Req<R>['headers']> };
+    out: { param: Out<Req<R>['params']>; header: Out<Req<R>['headers']>; query: Out<Req<R>['query']> };
   }
 >;
 

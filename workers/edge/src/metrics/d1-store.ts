@@ -11,6 +11,7 @@
 import { BUCKETS, type Row } from './aggregate.js';
 import type { RetentionConfig } from './config.js';
 import { FlushError } from './flusher.js';
+import type { BucketRow, QueryPlan } from './query.js';
 
 const BUCKET_COLUMNS = Array.from({ length: BUCKETS }, (_, i) => `b${i}`);
 /** The columns that add up when rows merge. */
@@ -100,4 +101,10 @@ ON CONFLICT (hour, region, exit, outcome) DO UPDATE SET ${addExcluded}`,
     retainedFrom,
     hourRowsDeleted: deleted?.meta.changes ?? 0,
   };
+}
+
+/** Runs a query plan's statements (metrics/query.ts), one D1 batch: the rows of both tables, read in one transaction. */
+export async function readBuckets(db: D1Database, plan: QueryPlan): Promise<BucketRow[]> {
+  const results = await db.batch<BucketRow>(plan.statements.map((s) => db.prepare(s.sql).bind(...s.params)));
+  return results.flatMap((r) => r.results);
 }

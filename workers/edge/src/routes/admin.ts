@@ -12,6 +12,7 @@
  * Every 4xx is problem+json, 401 included (with `WWW-Authenticate: Bearer`).
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import {
   frontierView,
   frontierViewSchema,
@@ -134,8 +135,8 @@ const rollbackBody = {
   content: json(z.object({ version: z.number().int().positive() }).openapi('Rollback')),
 };
 /** Every admin route can answer these (the bearer check, the admin API switched off). */
-const auth = { ...problems({ 401: ['UNAUTHORIZED'], 503: ['ADMIN_DISABLED'] }) };
-const security = [{ bearer: [] }];
+export const auth = { ...problems({ 401: ['UNAUTHORIZED'], 503: ['ADMIN_DISABLED'] }) };
+export const security = [{ bearer: [] }];
 const tags = ['admin'];
 
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
@@ -200,7 +201,8 @@ admin.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
   description: 'the ADMIN_TOKEN secret',
 });
 
-admin.use('*', async (c, next) => {
+/** The admin bearer check (503 ADMIN_DISABLED without the secret, 401 UNAUTHORIZED), for /admin/* and GET /v1/metrics. */
+export const requireAdmin: MiddlewareHandler<EdgeEnv> = async (c, next) => {
   const token = c.env.ADMIN_TOKEN;
   if (!token) throw new ProblemError(503, 'ADMIN_DISABLED', 'the admin API is disabled: set the ADMIN_TOKEN secret');
   const cred = bearerCredential(c.req.header('authorization'));
@@ -218,7 +220,8 @@ admin.use('*', async (c, next) => {
       headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` },
     });
   await next();
-});
+};
+admin.use('*', requireAdmin);
 
 export const listRoute = createRoute({
   method: 'get',
