@@ -7,16 +7,11 @@ import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { flushDecisions } from '../../workers/edge/src/metrics/record.js';
 import { every, SPLIT } from './bundle.js';
+import { classifyRequest } from './decision-requests.js';
 
 const TOKEN = 'test-admin-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
-const pixels = JSON.stringify({ pixels: new Array(784).fill(0) });
-const classify = (region: string) =>
-  SELF.fetch('https://edge.test/v1/classify', {
-    method: 'POST',
-    body: pixels,
-    headers: { 'content-type': 'application/json', 'x-cascade-region': region },
-  });
+const classify = (region: string) => SELF.fetch(classifyRequest(region));
 const metrics = (qs: string, headers: Record<string, string> = auth) =>
   SELF.fetch(`https://edge.test/v1/metrics${qs}`, { headers });
 

@@ -10,28 +10,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../workers/edge/src/app.js';
 import worker from '../../workers/edge/src/index.js';
 import { decisionStats, flushDecisions } from '../../workers/edge/src/metrics/record.js';
-import { every, SPLIT } from './bundle.js';
+import { every } from './bundle.js';
+import { classifyRequest, putRegion } from './decision-requests.js';
 
-const pixels = (v: number) => JSON.stringify({ pixels: new Array(784).fill(v) });
-const classify = (region: string, v: number, requestId?: string) =>
-  new Request('https://edge.test/v1/classify', {
-    method: 'POST',
-    body: pixels(v),
-    headers: {
-      'content-type': 'application/json',
-      'x-cascade-region': region,
-      ...(requestId ? { 'x-request-id': requestId } : {}),
-    },
-  });
-const putRegion = (key: string, thresholds: number[]) =>
-  env.THRESHOLDS.put(
-    `region:${key}`,
-    JSON.stringify({
-      version: 1,
-      updatedAt: 'now',
-      settings: { policy: 'max-softmax', thresholds, split: SPLIT, encoding: 'f16' },
-    }),
-  );
+const classify = (region: string, value: number, requestId?: string) => classifyRequest(region, { value, requestId });
 /** The answer without what differs per request. */
 const answer = async (res: Response) => {
   const { requestId: _id, timings: _t, ...rest } = await res.json<Record<string, unknown>>();

@@ -13,27 +13,9 @@ import { decisionDataPoint } from '../../workers/edge/src/metrics/analytics-engi
 import { writeRows } from '../../workers/edge/src/metrics/d1-store.js';
 import { decisionStats, flushDecisions } from '../../workers/edge/src/metrics/record.js';
 import { EXITS, every, SPLIT } from './bundle.js';
+import { classifyRequest, putRegion } from './decision-requests.js';
 
-const pixels = JSON.stringify({ pixels: new Array(784).fill(0) });
-const classify = (region: string, requestId?: string) =>
-  new Request('https://edge.test/v1/classify', {
-    method: 'POST',
-    body: pixels,
-    headers: {
-      'content-type': 'application/json',
-      'x-cascade-region': region,
-      ...(requestId ? { 'x-request-id': requestId } : {}),
-    },
-  });
-const putRegion = (key: string, thresholds: number[]) =>
-  env.THRESHOLDS.put(
-    `region:${key}`,
-    JSON.stringify({
-      version: 1,
-      updatedAt: 'now',
-      settings: { policy: 'max-softmax', thresholds, split: SPLIT, encoding: 'f16' },
-    }),
-  );
+const classify = (region: string, requestId?: string) => classifyRequest(region, { requestId });
 
 const HIST = Array.from({ length: BUCKETS }, (_, i) => `b${i}`).join(' + ');
 interface Group {
