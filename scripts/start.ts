@@ -21,11 +21,12 @@
  * npm start                              # models/fashion-resnet on :8787 (edge) and :8788 (backend)
  * MODEL=my-model PORT=9000 npm start     # models/my-model; backend on BACKEND_PORT (8788)
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { issueText } from '../core/config-error.js';
 import { cliArgs, text, usageExit } from './cli-args.js';
+import { applyLocalMigrations, WRANGLER_ENV } from './d1-migrations.js';
 import {
   BUNDLE_IMPORT,
   type Bundle,
@@ -109,25 +110,10 @@ ${readFileSync(resolve(ROOT, 'wrangler.toml'), 'utf8')}`,
 const SECRET = 'dev-cascade-secret-change-me';
 const ADMIN = 'dev-admin-token';
 
-const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
+const env = WRANGLER_ENV;
 const config = MODEL ? ['--config', SERVED_CONFIG] : [];
 
-// stdin not a terminal: wrangler applies without its "continue?" prompt (harmless on a local dev database).
-const migrate = spawnSync(
-  node22(),
-  [
-    'node_modules/wrangler/bin/wrangler.js',
-    'd1',
-    'migrations',
-    'apply',
-    'METRICS',
-    '--local',
-    '--env',
-    'dev',
-    ...config,
-  ],
-  { stdio: ['ignore', 'inherit', 'inherit'], env },
-);
+const migrate = applyLocalMigrations(config, 'inherit');
 if (migrate.status !== 0) {
   console.error(
     `npm start: applying the D1 migrations (wrangler d1 migrations apply METRICS --local --env dev) failed with status ${migrate.status ?? migrate.signal}; see its output above`,

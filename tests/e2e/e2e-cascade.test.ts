@@ -3,7 +3,7 @@
  * `wrangler dev` (workerd, onnxruntime-web, local KV). Real test images; the edge's forwards are
  * answered by the backend, and the cascade's answers equal the full model's.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { readManifest } from '../../core/node/bundle.js';
 import { normaliseImages } from '../../core/normalise.js';
 import { argmax } from '../../core/policies.js';
 import { type RunningBackend, startBackend } from '../../gpu-backend/src/start-backend.js';
+import { applyLocalMigrations, WRANGLER_ENV } from '../../scripts/d1-migrations.js';
 import { node22 } from '../../scripts/node22.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import { rawExchange } from '../helpers/raw-http.js';
@@ -32,24 +33,8 @@ beforeAll(async () => {
     { CASCADE_SECRET: SECRET, PORT: '0', MODEL_DIR: DIR, EXECUTORS: 'cpu' },
     () => undefined,
   );
-  const wranglerEnv = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
   // The decision metrics' tables, in this test's own local state, as npm start applies them.
-  const migrate = spawnSync(
-    node22(),
-    [
-      'node_modules/wrangler/bin/wrangler.js',
-      'd1',
-      'migrations',
-      'apply',
-      'METRICS',
-      '--local',
-      '--env',
-      'dev',
-      '--persist-to',
-      '.cache/e2e-wrangler-state',
-    ],
-    { env: wranglerEnv, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const migrate = applyLocalMigrations(['--persist-to', '.cache/e2e-wrangler-state'], 'pipe');
   if (migrate.status !== 0) throw new Error(`wrangler d1 migrations apply failed: ${migrate.stderr}`);
   worker = spawn(
     node22(),
@@ -73,7 +58,7 @@ beforeAll(async () => {
       '--persist-to',
       '.cache/e2e-wrangler-state',
     ],
-    { env: wranglerEnv, stdio: 'ignore' },
+    { env: WRANGLER_ENV, stdio: 'ignore' },
   );
   const t0 = Date.now();
   for (;;) {
