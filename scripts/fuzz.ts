@@ -23,7 +23,7 @@ import { type RunningBackend, startBackend } from '../gpu-backend/src/start-back
 import { backendSurface, edgeSurface, type FuzzClass } from '../tests/fuzz/arbitraries.js';
 import { nodeSender } from '../tests/fuzz/node-send.js';
 import { formatViolation, generate, type RunResult, runFuzz } from '../tests/fuzz/runner.js';
-import { rawExchange } from '../tests/helpers/raw-http.js';
+import { floodChunked, rawExchange } from '../tests/helpers/raw-http.js';
 import { cliArgs, text, usageExit } from './cli-args.js';
 import { node22 } from './node22.js';
 
@@ -167,24 +167,7 @@ async function abortedUploads(host: string, p: number, path: string, type: strin
     ],
     [
       'chunked upload past 8 MiB (413 while still sending), then disconnect',
-      () =>
-        raw(head('transfer-encoding: chunked\r\n'), (s) => {
-          const chunk = Buffer.alloc(1 << 16, 1);
-          let sent = 0;
-          const tick = () => {
-            if (s.destroyed) return;
-            if (sent > 12 << 20) {
-              s.destroy();
-              return;
-            }
-            s.write(`${chunk.length.toString(16)}\r\n`);
-            s.write(chunk);
-            s.write('\r\n');
-            sent += chunk.length;
-            setImmediate(tick);
-          };
-          tick();
-        }),
+      () => raw(head('transfer-encoding: chunked\r\n'), floodChunked(12 << 20)),
     ],
   ];
   const results: {

@@ -15,7 +15,7 @@ import { type RunningBackend, startBackend } from '../../gpu-backend/src/start-b
 import { applyLocalMigrations, WRANGLER_ENV } from '../../scripts/d1-migrations.js';
 import { node22 } from '../../scripts/node22.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
-import { rawExchange } from '../helpers/raw-http.js';
+import { floodChunked, rawExchange } from '../helpers/raw-http.js';
 import { runNode } from '../helpers/runtimes.js';
 
 const DIR = process.env.CASCADE_TEST_MODEL ?? 'models/fashion-resnet';
@@ -134,23 +134,7 @@ describe('edge worker + GPU backend', () => {
     // A chunked upload past the 8 MiB cap: answered 413 while it still sends, then disconnects.
     const answer = await raw(
       'POST /v1/classify HTTP/1.1\r\nhost: x\r\ncontent-type: image/png\r\ntransfer-encoding: chunked\r\n\r\n',
-      (s) => {
-        const chunk = Buffer.alloc(1 << 16, 1);
-        let sent = 0;
-        const tick = () => {
-          if (s.destroyed) return;
-          if (sent > 12 << 20) {
-            s.destroy();
-            return;
-          }
-          s.write(`${chunk.length.toString(16)}\r\n`);
-          s.write(chunk);
-          s.write('\r\n');
-          sent += chunk.length;
-          setImmediate(tick);
-        };
-        tick();
-      },
+      floodChunked(12 << 20),
     );
     if (answer) expect(answer).toMatch(/^HTTP\/1\.1 413/);
     await new Promise((r) => setTimeout(r, 500));

@@ -30,3 +30,31 @@ export function rawExchange(
     }, timeoutMs).unref();
   });
 }
+
+/**
+ * An `act` for rawExchange: streams a chunked body of 64 KiB chunks (after a head that says
+ * `transfer-encoding: chunked`) until past `bytes`, then disconnects; it stops as soon as the server
+ * closes the socket. For checking that a server refuses an over-long upload while it is still sent.
+ *
+ * @example
+ * await rawExchange(host, port, 'POST /v1/classify HTTP/1.1\r\n…transfer-encoding: chunked\r\n\r\n', floodChunked(12 << 20));
+ */
+export function floodChunked(bytes: number): (s: Socket) => void {
+  return (s) => {
+    const chunk = Buffer.alloc(1 << 16, 1);
+    let sent = 0;
+    const tick = () => {
+      if (s.destroyed) return;
+      if (sent > bytes) {
+        s.destroy();
+        return;
+      }
+      s.write(`${chunk.length.toString(16)}\r\n`);
+      s.write(chunk);
+      s.write('\r\n');
+      sent += chunk.length;
+      setImmediate(tick);
+    };
+    tick();
+  };
+}
