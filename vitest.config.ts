@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { buildDashboard } from './scripts/build-dashboard.js';
 import { FAKE_SECRET, fakeBackend } from './tests/helpers/fake-backend.js';
 
 /** Both Node projects. onnxruntime-node and tfjs-wasm sessions are heavy: isolate files in forks, not threads. */
@@ -13,6 +14,9 @@ const nodeProject = {
 
 // The worker's D1 migrations (wrangler.toml migrations_dir), handed to the workerd tests as a binding
 // and applied to METRICS by tests/worker/apply-migrations.ts before each file (each gets fresh storage).
+// The worker's static assets (wrangler.toml [assets]): the dashboard, built from its sources for every run.
+await buildDashboard();
+
 const migrations = await readD1Migrations(fileURLToPath(new URL('./workers/edge/migrations', import.meta.url)));
 
 export default defineConfig({

@@ -25,6 +25,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { issueText } from '../core/config-error.js';
+import { buildDashboard } from './build-dashboard.js';
 import { cliArgs, text, usageExit } from './cli-args.js';
 import { applyLocalMigrations, WRANGLER_ENV } from './d1-migrations.js';
 import {
@@ -38,7 +39,7 @@ import {
 } from './gen-edge-bundle.js';
 import { node22 } from './node22.js';
 
-const HELP = `Usage: [MODEL=<name|path>] [PORT=8787] [BACKEND_PORT=8788] npm start
+const HELP = `Usage: [MODEL=<name|path>] [PORT=8787] [BACKEND_PORT=8788] [STATE_DIR=<dir>] npm start
 
 Runs the cascade locally: the edge worker (wrangler dev: workerd, local KV, local D1 with its
 migrations applied first, development secrets, x-cascade-region header allowed) and the GPU
@@ -50,7 +51,10 @@ backend it forwards to. Ctrl-C stops both.
                 .wrangler-served-<PORT>.toml (wrangler.toml plus a module alias). The committed
                 module stays the default's.
   PORT          the edge worker's port (default 8787)
-  BACKEND_PORT  the backend's port (default 8788)`;
+  BACKEND_PORT  the backend's port (default 8788)
+  STATE_DIR     where the local KV, D1 and Durable Object state is kept (wrangler's --persist-to;
+                default .wrangler/state): a fresh folder starts with no region entries and no
+                decision counts.`;
 
 // No options: --help, and anything else refused, by the parser every entry point uses.
 cliArgs({
@@ -59,7 +63,7 @@ cliArgs({
   options: {},
   help: () => HELP,
   prefix: 'npm start',
-  hint: '; npm start is configured by MODEL, PORT and BACKEND_PORT (npm start -- --help)',
+  hint: '; npm start is configured by MODEL, PORT, BACKEND_PORT and STATE_DIR (npm start -- --help)',
 });
 function usageError(msg: string): never {
   usageExit(msg, 'npm start');
@@ -111,8 +115,10 @@ const SECRET = 'dev-cascade-secret-change-me';
 const ADMIN = 'dev-admin-token';
 
 const env = WRANGLER_ENV;
-const config = MODEL ? ['--config', SERVED_CONFIG] : [];
+const STATE_DIR = process.env.STATE_DIR || undefined;
+const config = [...(MODEL ? ['--config', SERVED_CONFIG] : []), ...(STATE_DIR ? ['--persist-to', STATE_DIR] : [])];
 
+await buildDashboard();
 const migrate = applyLocalMigrations(config, 'inherit');
 if (migrate.status !== 0) {
   console.error(
@@ -153,7 +159,8 @@ children.push(
 );
 console.log(`model ${manifest.name} (${dir}): edge worker on http://127.0.0.1:${EDGE_PORT}, backend on http://127.0.0.1:${BACKEND_PORT}; try:
   curl -s -X POST http://127.0.0.1:${EDGE_PORT}/v1/classify -H 'content-type: application/octet-stream' --data-binary @<(head -c ${manifest.input.shape.reduce((a, b) => a * b, 1)} /dev/zero)
-  curl -s -H 'authorization: Bearer ${ADMIN}' http://127.0.0.1:${EDGE_PORT}/admin/regions`);
+  curl -s -H 'authorization: Bearer ${ADMIN}' http://127.0.0.1:${EDGE_PORT}/admin/regions
+cost dashboard: http://127.0.0.1:${EDGE_PORT}/dashboard/ (admin token ${ADMIN})`);
 const stopAll = (sig: NodeJS.Signals) => {
   for (const c of children) c.kill(sig);
 };

@@ -283,7 +283,7 @@ describe('benchmark and fuzz options (scripts/cli-args.ts)', () => {
     const start = run(['scripts/start.ts', '--port=9000']);
     expect(start.status, start.stderr).toBe(2);
     expect(start.stderr.trim()).toBe(
-      'npm start: unknown option(s) --port; allowed: none; npm start is configured by MODEL, PORT and BACKEND_PORT (npm start -- --help)',
+      'npm start: unknown option(s) --port; allowed: none; npm start is configured by MODEL, PORT, BACKEND_PORT and STATE_DIR (npm start -- --help)',
     );
     const gen = run(['scripts/gen-edge-bundle.ts', '--chek']);
     expect(gen.status, gen.stderr).toBe(2);

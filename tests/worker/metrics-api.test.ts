@@ -28,6 +28,7 @@ interface Totals {
   errors: number;
   edgeRate: number | null;
   latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+  exits: Record<string, number>;
   cost: {
     actual: Figure & { items: Record<string, Figure> };
     counterfactuals: Record<string, Figure>;
@@ -78,6 +79,12 @@ describe('GET /v1/metrics', () => {
     expect(a).toMatchObject({ requests: 12, edge: 12, edgeRate: 1 });
     expect(b).toMatchObject({ requests: 8, edge: 0, forwarded: 8, edgeRate: 0 });
     expect(a.edgeRate).not.toBe(b.edgeRate);
+    // The exit distribution: threshold 0 answers every input at the first exit; the forwarded ones at
+    // the backend's exits (SPLIT and later), and the totals are the regions' sums.
+    expect(a.exits).toEqual({ '0': 12 });
+    expect(Object.values(b.exits).reduce((n, x) => n + x, 0)).toBe(8);
+    for (const k of Object.keys(b.exits)) expect(Number(k)).toBeGreaterThanOrEqual(SPLIT);
+    expect(body.totals.exits['0']).toBe(12 + (b.exits['0'] ?? 0));
     for (const k of ['requests', 'edge', 'forwarded', 'degraded', 'errors'] as const)
       expect(
         body.series.reduce((n, p) => n + p[k], 0),
@@ -115,7 +122,7 @@ describe('GET /v1/metrics', () => {
     const body = await res.json<Metrics>();
     expect(body.tables).toEqual(['decisions', 'decisions_hourly']);
     expect(body.step).toBe('1m');
-    expect(body.totals).toMatchObject({ requests: 5, edge: 5, latencyMs: { p50: 8, p95: 8, p99: 8 } });
+    expect(body.totals).toMatchObject({ requests: 5, edge: 5, latencyMs: { p50: 8, p95: 8, p99: 8 }, exits: { '0': 5 } });
     expect(body.series.reduce((n, p) => n + p.requests, 0)).toBe(5);
   });
 

@@ -69,7 +69,7 @@ const BUCKET_COLUMNS = Array.from({ length: BUCKETS }, (_, i) => `b${i}`);
 const SUMS = `SUM(count) AS n, SUM(bytes) AS bytes, SUM(compute_ms) AS compute_ms, SUM(backend_ms) AS backend_ms,
 SUM(total_ms) AS total_ms, COUNT(*) AS stored_rows, ${BUCKET_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}`;
 
-/** The statements for a range: at most one per table, grouped by (step bucket, region, outcome). */
+/** The statements for a range: at most one per table, grouped by (step bucket, region, exit, outcome). */
 export function planQuery(q: QueryInput): QueryPlan {
   const from = Math.floor(q.fromMs / 60_000) * 60;
   const to = Math.ceil(q.toMs / 60_000) * 60;
@@ -78,9 +78,9 @@ export function planQuery(q: QueryInput): QueryPlan {
   const regionClause = q.region === null ? '' : ' AND region = ?4';
   const params = (lo: number): (string | number)[] => [step, lo, to, ...(q.region === null ? [] : [q.region])];
   const select = (table: Statement['table'], col: string) =>
-    `SELECT (${col} / ?1) * ?1 AS bucket, region, outcome, ${SUMS}
+    `SELECT (${col} / ?1) * ?1 AS bucket, region, exit, outcome, ${SUMS}
 FROM ${table} WHERE ${col} >= ?2 AND ${col} < ?3${regionClause}
-GROUP BY bucket, region, outcome ORDER BY bucket, region, outcome`;
+GROUP BY bucket, region, exit, outcome ORDER BY bucket, region, exit, outcome`;
   const statements: Statement[] = [{ table: 'decisions', sql: select('decisions', 'minute'), params: params(from) }];
   // An hour row covers [hour, hour + 3600): it overlaps the range when hour > from - 3600.
   if (from < horizon)
@@ -96,6 +96,8 @@ GROUP BY bucket, region, outcome ORDER BY bucket, region, outcome`;
 export interface BucketRow {
   bucket: number;
   region: string;
+  /** The exit that answered (the final head is index `exits`), NO_EXIT (-1) for outcome error. */
+  exit: number;
   outcome: Outcome;
   n: number;
   bytes: number;
@@ -135,6 +137,8 @@ export interface Sums {
   totalMs: number;
   storedRows: number;
   buckets: number[];
+  /** Answered decisions per exit index (the final head's is the bundle's exit count); errors have none. */
+  byExit: Record<string, number>;
 }
 
 const emptySums = (): Sums => ({
@@ -149,6 +153,7 @@ const emptySums = (): Sums => ({
   totalMs: 0,
   storedRows: 0,
   buckets: new Array<number>(BUCKETS).fill(0),
+  byExit: {},
 });
 
 const OUTCOME_FIELD = { edge: 'edge', forwarded: 'forwarded', degraded: 'degraded', error: 'errors' } as const;
@@ -164,6 +169,8 @@ function addRow(s: Sums, r: BucketRow): void {
   s.totalMs += Number(r.total_ms) || 0;
   s.storedRows += Number(r.stored_rows) || 0;
   for (let i = 0; i < BUCKETS; i++) s.buckets[i]! += Number(r[`b${i}`]) || 0;
+  const exit = Number(r.exit);
+  if (r.outcome !== 'error' && Number.isInteger(exit) && exit >= 0) s.byExit[exit] = (s.byExit[exit] ?? 0) + n;
 }
 
 /** What the estimates of KV reads and D1 rows written say (see `decisionTotals`). */
@@ -210,6 +217,8 @@ export interface TotalsView<C> {
   backendMs: number;
   totalMs: number;
   latencyMs: Latency;
+  /** Answered decisions per exit index, ascending (the final head's index is the bundle's exit count). */
+  exits: Record<string, number>;
   cost: C;
 }
 
@@ -248,6 +257,7 @@ function view<C>(s: Sums, cost: (s: Sums) => C): TotalsView<C> {
     backendMs: s.backendMs,
     totalMs: s.totalMs,
     latencyMs: latency(s.buckets),
+    exits: Object.fromEntries(Object.entries(s.byExit).sort(([a], [b]) => Number(a) - Number(b))),
     cost: cost(s),
   };
 }

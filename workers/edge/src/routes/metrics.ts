@@ -110,6 +110,11 @@ const totals = z
       description:
         'Arrival-to-answer quantiles from the histogram buckets: the upper bound of the bucket holding the quantile (an over-estimate by at most one bucket, ×1.67); ≥ 5000 ms reads 5000. null without requests.',
     }),
+    exits: z.record(z.string(), z.number().int()).openapi({
+      description:
+        "the exit distribution: answered decisions per exit index (0 = the first exit; the bundle's exit count = the final head, on the backend or at the edge when every segment runs there); errors are in none",
+      example: { '0': 120, '1': 14, '4': 6 },
+    }),
     cost: costSchema,
   })
   .openapi('MetricsTotals');
