@@ -389,6 +389,7 @@ describe('metrics settings', () => {
       flush: { maxPending: 1000, maxAgeMs: 10_000 },
       rollupAfterHours: 48,
       retainDays: 90,
+      enabled: true,
     });
     expect(
       metricsConfig({
@@ -397,14 +398,19 @@ describe('metrics settings', () => {
         METRICS_ROLLUP_AFTER_HOURS: '24',
         METRICS_RETAIN_DAYS: '30',
       }),
-    ).toEqual({ flush: { maxPending: 50, maxAgeMs: 5000 }, rollupAfterHours: 24, retainDays: 30 });
+    ).toEqual({ flush: { maxPending: 50, maxAgeMs: 5000 }, rollupAfterHours: 24, retainDays: 30, enabled: true });
+    expect(metricsConfig({ METRICS_ENABLED: 'false' }).enabled).toBe(false);
+    expect(metricsConfig({ METRICS_ENABLED: ' TRUE ' }).enabled).toBe(true);
     // 30 s is past what a waitUntil may wait after its response.
     expect(metricsConfig({ METRICS_FLUSH_SECONDS: '30' }).flush.maxAgeMs).toBe(10_000);
     expect(metricsConfig({ METRICS_FLUSH_SECONDS: '30' }).flush.maxAgeMs).toBe(10_000);
     expect(metricsConfig({ METRICS_RETAIN_DAYS: 'ninety' }).retainDays).toBe(90);
+    // Metrics stay on unless switched off in so many words.
+    expect(metricsConfig({ METRICS_ENABLED: 'no' }).enabled).toBe(true);
     expect(logs.map((l) => l.msg)).toEqual([
       'METRICS_FLUSH_SECONDS ignored; using the default',
       'METRICS_RETAIN_DAYS ignored; using the default',
+      'METRICS_ENABLED ignored; using the default',
     ]);
   });
 });

@@ -39,6 +39,8 @@ interface UndeclaredBindings {
   METRICS_ROLLUP_AFTER_HOURS?: string;
   /** Hour rows older than this many days are deleted by the cron (default 90). */
   METRICS_RETAIN_DAYS?: string;
+  /** "false": record no decisions (neither D1 nor Analytics Engine); default true. */
+  METRICS_ENABLED?: string;
 }
 
 declare global {

@@ -8,9 +8,12 @@
  *                                     rides on a request's waitUntil, which may run 30 s after it)
  *   METRICS_ROLLUP_AFTER_HOURS    48  minute rows older than this become hour rows (1-8760)
  *   METRICS_RETAIN_DAYS           90  hour rows older than this are deleted (1-3650)
+ *   METRICS_ENABLED             true  false: record no decisions at all (neither D1 nor Analytics
+ *                                     Engine); the kill switch for a metrics sink in trouble, and the
+ *                                     "without" arm of bench:metrics
  *
  * @example
- * metricsConfig({ METRICS_FLUSH_SECONDS: '5' }); // { flush: { maxPending: 1000, maxAgeMs: 5000 }, rollupAfterHours: 48, retainDays: 90 }
+ * metricsConfig({ METRICS_FLUSH_SECONDS: '5' }); // { flush: { maxPending: 1000, maxAgeMs: 5000 }, rollupAfterHours: 48, retainDays: 90, enabled: true }
  */
 import { log } from '../../../../core/log.js';
 import { DEFAULT_FLUSH_POLICY, type FlushPolicy } from './flusher.js';
@@ -21,6 +24,7 @@ export interface MetricsVars {
   METRICS_FLUSH_SECONDS?: string;
   METRICS_ROLLUP_AFTER_HOURS?: string;
   METRICS_RETAIN_DAYS?: string;
+  METRICS_ENABLED?: string;
 }
 
 export interface RetentionConfig {
@@ -32,6 +36,8 @@ export interface RetentionConfig {
 
 export interface MetricsConfig extends RetentionConfig {
   flush: FlushPolicy;
+  /** Whether decisions are recorded at all (METRICS_ENABLED). */
+  enabled: boolean;
 }
 
 export const DEFAULT_RETENTION: RetentionConfig = { rollupAfterHours: 48, retainDays: 90 };
@@ -55,6 +61,19 @@ function intVar(vars: MetricsVars, name: keyof MetricsVars, fallback: number, mi
   return fallback;
 }
 
+function boolVar(vars: MetricsVars, name: 'METRICS_ENABLED', fallback: boolean): boolean {
+  const raw = vars[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  const key = `${name}=${raw}`;
+  if (!warned.has(key)) {
+    warned.add(key);
+    log.warn(`${name} ignored; using the default`, { value: vars[name], allowed: 'true or false', default: fallback });
+  }
+  return fallback;
+}
+
 /** The settings `vars` give (see the module comment for names, defaults and ranges). */
 export function metricsConfig(vars: MetricsVars): MetricsConfig {
   return {
@@ -64,5 +83,6 @@ export function metricsConfig(vars: MetricsVars): MetricsConfig {
     },
     rollupAfterHours: intVar(vars, 'METRICS_ROLLUP_AFTER_HOURS', DEFAULT_RETENTION.rollupAfterHours, 1, 8760),
     retainDays: intVar(vars, 'METRICS_RETAIN_DAYS', DEFAULT_RETENTION.retainDays, 1, 3650),
+    enabled: boolVar(vars, 'METRICS_ENABLED', true),
   };
 }

@@ -28,11 +28,16 @@ function failed(kind: string, e: unknown): void {
   if (n === 1) log.error(`metrics: ${kind} failed; the answer is unaffected (logged once per isolate)`, { error: e });
 }
 
+/** METRICS_ENABLED, read once per isolate (vars are the deployment's, the same for every request). */
+let on: boolean | undefined;
+const enabled = (env: Env) => (on ??= metricsConfig(env).enabled);
+
 /**
  * Counts one decision (D1 aggregate and, when bound, an Analytics Engine point). Returns at once;
  * writes run under `defer` (the request's `waitUntil`). Never throws.
  */
 export function recordDecision(env: Env, defer: Defer, d: Decision): void {
+  if (!enabled(env)) return;
   try {
     if (env.DECISIONS_AE) env.DECISIONS_AE.writeDataPoint(decisionDataPoint(d));
   } catch (e) {
