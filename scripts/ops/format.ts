@@ -106,6 +106,8 @@ interface TotalsView {
   errors: number;
   edgeRate: number | null;
   latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+  /** Answered decisions per exit index (the bundle's exit count is the final head's). */
+  exits?: Record<string, number>;
   cost: {
     actual: FigureView;
     counterfactuals: { allOnGpu: FigureView; fullModelAtEdge: FigureView; workersAiResnet50: FigureView };
@@ -165,10 +167,17 @@ export function metricsText(m: MetricsView): string {
       msText(p.p95Ms),
     ]);
   const R = ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] as const;
+  const exits = Object.entries(m.totals.exits ?? {});
   return [
     `${m.from} to ${m.to}${m.region ? `, region ${m.region}` : ''}, step ${m.step} (latency: upper bound of the histogram bucket holding the quantile)`,
     '',
     table(rows, R),
+    ...(exits.length
+      ? [
+          '',
+          `answered per exit (the highest index is the final head): ${exits.map(([k, n]) => `exit ${k} ${n}`).join(', ')}`,
+        ]
+      : []),
     '',
     series.length > 1 ? table(series, R) : 'no decisions in the range',
   ].join('\n');

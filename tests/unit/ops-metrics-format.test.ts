@@ -23,7 +23,7 @@ const m: MetricsView = {
   step: '1m',
   region: null,
   model: 'manifest x',
-  totals: totals(20, 12),
+  totals: { ...totals(20, 12), exits: { '0': 12, '4': 8 } },
   byRegion: { 'colo:AAA': totals(12, 12), 'colo:BBB': totals(8, 0) },
   series: [
     { time: '2026-01-10T12:00:00.000Z', requests: 0, edge: 0, forwarded: 0, degraded: 0, errors: 0, p95Ms: null },
@@ -37,6 +37,7 @@ describe('ops metrics / cost output', () => {
     expect(t).toMatch(/colo:AAA\s+12\s+12\s+0\s+0\s+0\s+100\.0 %\s+3 ms\s+50 ms\s+80 ms/);
     expect(t).toMatch(/colo:BBB\s+8\s+0\s+8\s+0\s+0\s+0\.0 %/);
     expect(t).toMatch(/total\s+20\s+12/);
+    expect(t).toContain('answered per exit (the highest index is the final head): exit 0 12, exit 4 8');
     expect(t).toContain('2026-01-10T12:01:00.000Z');
     expect(t).not.toContain('2026-01-10T12:00:00.000Z  ');
   });
