@@ -122,7 +122,12 @@ describe('GET /v1/metrics', () => {
     const body = await res.json<Metrics>();
     expect(body.tables).toEqual(['decisions', 'decisions_hourly']);
     expect(body.step).toBe('1m');
-    expect(body.totals).toMatchObject({ requests: 5, edge: 5, latencyMs: { p50: 8, p95: 8, p99: 8 }, exits: { '0': 5 } });
+    expect(body.totals).toMatchObject({
+      requests: 5,
+      edge: 5,
+      latencyMs: { p50: 8, p95: 8, p99: 8 },
+      exits: { '0': 5 },
+    });
     expect(body.series.reduce((n, p) => n + p.requests, 0)).toBe(5);
   });
 
