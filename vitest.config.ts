@@ -3,6 +3,7 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 import { buildDashboard } from './scripts/build-dashboard.js';
 import { FAKE_SECRET, fakeBackend } from './tests/helpers/fake-backend.js';
+import { shiftedImages } from './tests/helpers/shifted-images.js';
 
 /** Both Node projects. onnxruntime-node and tfjs-wasm sessions are heavy: isolate files in forks, not threads. */
 const nodeProject = {
@@ -40,6 +41,8 @@ export default defineConfig({
                 // Small enough that a test's few hundred requests take several count-triggered flushes.
                 METRICS_FLUSH_DECISIONS: '50',
                 TEST_MIGRATIONS: migrations,
+                // Real pullover/coat/shirt test images (tests/worker/controller.test.ts).
+                TEST_SHIFTED_IMAGES: shiftedImages(),
               },
               serviceBindings: { BACKEND: fakeBackend },
               // Miniflare's local Analytics Engine dataset: writeDataPoint accepts points and keeps

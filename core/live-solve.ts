@@ -56,6 +56,12 @@ export interface ScoreHistogram {
   counts: Record<string, number>;
 }
 
+/** A batch of explored samples an isolate reports to a region's Durable Object (workers/edge/src/controller/scores.ts). */
+export interface ScoreReport extends ScoreHistogram {
+  /** Unix minute the batch was sent in (its samples are counted in that minute). */
+  minute: number;
+}
+
 export const emptyHistogram = (exits: number): ScoreHistogram => ({ exits, total: 0, counts: {} });
 
 /** Adds one explored input's scores at exits 0 … exits − 1 (NaN where an exit did not run). */

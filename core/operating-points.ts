@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import type { FrontierPoint, Manifest } from './manifest.js';
-import { budgetPoint, checkSettings, defaultSplit, type RegionSettings } from './regions.js';
+import { budgetPoint, checkSettings, defaultSplit, forwardRatePoint, type RegionSettings } from './regions.js';
 
 /**
  * Share of (validation) inputs answered at the edge when it runs `split` segments: exits
@@ -107,7 +107,11 @@ export function frontierView(m: Manifest): FrontierView {
 }
 
 export const resolvedSchema = z.object({
-  from: z.enum(['thresholds', 'budget']).describe('what the entry gives'),
+  from: z
+    .enum(['thresholds', 'budget', 'forwardRate', 'live'])
+    .describe(
+      'what the entry gives: thresholds, a cost budget, a forward-rate budget (validation point), or that budget re-solved on live traffic',
+    ),
   thresholds: z
     .array(z.number())
     .nullable()
@@ -126,18 +130,27 @@ export type Resolved = z.infer<typeof resolvedSchema>;
 
 /** What a region's settings resolve to against the bundle. */
 export function resolvedSettings(s: RegionSettings, m: Manifest): Resolved {
-  const from = s.thresholds ? 'thresholds' : 'budget';
+  const from = s.thresholds
+    ? 'thresholds'
+    : s.maxForwardRate !== undefined
+      ? s.solved
+        ? 'live'
+        : 'forwardRate'
+      : 'budget';
   const problems = checkSettings(s, m);
   if (problems.length) return { from, thresholds: null, point: null, problems };
   const points = m.policies.frontier[s.policy] ?? [];
-  const index = s.thresholds
-    ? matchPoint(s.policy, s.thresholds, m)
-    : (budgetPoint(s.policy, s.budget!, m)?.index ?? -1);
+  const explicit = s.thresholds ?? s.solved?.thresholds;
+  const index = explicit
+    ? matchPoint(s.policy, explicit, m)
+    : s.maxForwardRate !== undefined
+      ? (forwardRatePoint(s.policy, s.maxForwardRate, s.split, m)?.index ?? -1)
+      : (budgetPoint(s.policy, s.budget!, m)?.index ?? -1);
   const p = points[index];
   const isDefault = s.policy === m.policies.default && index === defaultPointIndex(m);
   return {
     from,
-    thresholds: s.thresholds ?? p!.thresholds,
+    thresholds: explicit ?? p!.thresholds,
     point: p ? { policy: s.policy, ...operatingPoint(p, index, s.split, isDefault) } : null,
     problems: [],
   };

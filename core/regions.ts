@@ -33,6 +33,25 @@ export const regionKeySchema = z
     'Region key, most specific first: colo:XXX (IATA code of the Cloudflare data centre), country:XX (ISO 3166-1 alpha-2), continent:XX (AF, AN, AS, EU, NA, OC, SA), or default',
   );
 
+/** Explored share of a region's requests when it has a maxForwardRate and no `explore` of its own. */
+export const EXPLORE_DEFAULT = 0.05;
+
+/** What the controller's re-solve found, kept with the settings (so history and rollback carry it). */
+export const solvedSchema = z
+  .object({
+    thresholds: z.array(z.number().min(0).max(1e9)),
+    at: z.string().describe('ISO time of the re-solve'),
+    samples: z.number().int().nonnegative().describe('explored inputs it solved on'),
+    forwardRate: z.number().describe('forward rate of these thresholds on those inputs'),
+    interval: z.object({ lo: z.number(), hi: z.number() }).describe('Wilson 95 % interval of forwardRate'),
+    met: z.boolean().describe('false when the accuracy guard stopped the solve before the budget'),
+    lambda: z.number().describe("position on the policy's frontier path (point i at λ = i)"),
+    expectedAccuracy: z.number().describe('validation accuracy along the path at λ'),
+    expectedCost: z.number().describe("validation mean cost (fraction of the backbone's MACs) at λ"),
+  })
+  .strict();
+export type Solved = z.infer<typeof solvedSchema>;
+
 /** What an operator writes (PUT body). */
 export const regionSettingsSchema = z
   .object({
@@ -41,14 +60,32 @@ export const regionSettingsSchema = z
     thresholds: z.array(z.number().min(0).max(1e9)).optional(),
     /** Mean cost per request as a fraction of the backbone's MACs (e.g. 0.5). */
     budget: z.number().positive().optional(),
+    /**
+     * Largest share of requests forwarded to the backend (e.g. 0.2): the controller re-solves the
+     * thresholds on the region's own traffic (core/live-solve.ts); until it has, the frontier point
+     * whose validation forward rate fits is applied.
+     */
+    maxForwardRate: z.number().min(0).max(1).optional(),
+    /**
+     * Share of the region's requests scored at every edge exit after their answer, for the
+     * controller's histograms (default EXPLORE_DEFAULT with maxForwardRate, else 0).
+     */
+    explore: z.number().min(0).max(1).optional(),
+    /** Written by the controller's re-solve (POST /admin/regions/{key}/resolve), with maxForwardRate only. */
+    solved: solvedSchema.optional(),
     /** Segments run at the edge (1 … number of segments). */
     split: z.number().int().min(1),
     encoding: z.enum(FEATURE_ENCODINGS),
     note: z.string().max(500).optional(),
   })
   .strict()
-  .refine((s) => (s.thresholds === undefined) !== (s.budget === undefined), {
-    message: 'give exactly one of "thresholds" (per exit) or "budget" (mean cost fraction)',
+  .refine((s) => [s.thresholds, s.budget, s.maxForwardRate].filter((x) => x !== undefined).length === 1, {
+    message:
+      'give exactly one of "thresholds" (per exit), "budget" (mean cost fraction) or "maxForwardRate" (share forwarded)',
+  })
+  .refine((s) => s.solved === undefined || s.maxForwardRate !== undefined, {
+    message: '"solved" (the controller\'s re-solve) goes with "maxForwardRate" only',
+    path: ['solved'],
   });
 export type RegionSettings = z.infer<typeof regionSettingsSchema>;
 
@@ -88,6 +125,12 @@ export function checkSettings(s: RegionSettings, m: Manifest): string[] {
     problems.push(`thresholds has ${s.thresholds.length} entries, the bundle has ${m.exits.length} exits`);
   if (s.policy === 'eenet' && !m.exits.every((e) => e.scheduler))
     problems.push(`policy eenet needs an EENet scheduler on every exit; this bundle (${m.name}) has none`);
+  if (s.solved && s.solved.thresholds.length !== m.exits.length)
+    problems.push(
+      `solved.thresholds has ${s.solved.thresholds.length} entries, the bundle has ${m.exits.length} exits`,
+    );
+  if (s.maxForwardRate !== undefined && !(m.policies.frontier[s.policy] ?? []).length)
+    problems.push(`the bundle has no calibrated frontier for policy ${s.policy} (maxForwardRate solves along it)`);
   if (s.budget !== undefined) {
     const points = m.policies.frontier[s.policy] ?? [];
     if (!points.length) problems.push(`the bundle has no calibrated frontier for policy ${s.policy}`);
@@ -115,9 +158,49 @@ export function budgetPoint(
   return points.length ? { point: points[index]!, index } : undefined;
 }
 
-/** Per-exit thresholds for the entry: explicit, or the best frontier point within the budget. */
+/** Share of inputs a frontier point forwards at `split` (validation): those no exit before it answers. */
+export function pointForwardRate(p: FrontierPoint, split: number): number {
+  return Math.max(0, 1 - p.exitRates.slice(0, split).reduce((a, b) => a + b, 0));
+}
+
+/**
+ * The frontier point a forward-rate budget resolves to before any live re-solve: the best validation
+ * accuracy among the points whose validation forward rate at `split` is at most `rate` (the
+ * least-forwarding point when none is).
+ */
+export function forwardRatePoint(
+  policy: string,
+  rate: number,
+  split: number,
+  m: Manifest,
+): { point: FrontierPoint; index: number } | undefined {
+  const points = m.policies.frontier[policy] ?? [];
+  if (!points.length) return undefined;
+  let index = -1;
+  points.forEach((p, i) => {
+    if (pointForwardRate(p, split) <= rate && (index < 0 || p.accuracy >= points[index]!.accuracy)) index = i;
+  });
+  if (index < 0)
+    index = points.reduce((b, p, i) => (pointForwardRate(p, split) < pointForwardRate(points[b]!, split) ? i : b), 0);
+  return { point: points[index]!, index };
+}
+
+/** Share of a region's requests explored for the controller. */
+export const exploreShare = (s: RegionSettings): number =>
+  s.explore ?? (s.maxForwardRate !== undefined ? EXPLORE_DEFAULT : 0);
+
+/**
+ * Per-exit thresholds for the entry: explicit; the controller's re-solve, or the validation point
+ * within a forward-rate budget; or the best frontier point within the cost budget.
+ */
 export function resolveThresholds(s: RegionSettings, m: Manifest): number[] {
   if (s.thresholds) return s.thresholds;
+  if (s.maxForwardRate !== undefined) {
+    if (s.solved) return s.solved.thresholds;
+    const p = forwardRatePoint(s.policy, s.maxForwardRate, s.split, m);
+    if (!p) throw new Error(`no frontier for policy ${s.policy}`);
+    return p.point.thresholds;
+  }
   const best = budgetPoint(s.policy, s.budget!, m);
   if (!best) throw new Error(`no frontier for policy ${s.policy}`);
   return best.point.thresholds;

@@ -9,6 +9,8 @@ declare global {
     interface Env {
       /** The D1 migrations vitest.config.ts reads (readD1Migrations); applied by apply-migrations.ts. */
       TEST_MIGRATIONS: import('cloudflare:test').D1Migration[];
+      /** Real test images of classes 2, 4, 6 only, raw u8 28×28, base64 (tests/helpers/shifted-images.ts). */
+      TEST_SHIFTED_IMAGES: { count: number; base64: string };
     }
   }
 }

@@ -61,6 +61,7 @@ describe('the OpenAPI document', () => {
       '/admin/regions/{key}',
       '/admin/regions/{key}/history',
       '/admin/regions/{key}/rollback',
+      '/admin/regions/{key}/resolve',
       '/admin/frontier',
     ])
       expect(Object.keys(d.paths)).toContain(p);
@@ -73,7 +74,8 @@ describe('the OpenAPI document', () => {
       .flatMap(([, item]) =>
         Object.values(item).flatMap((op) => (op.parameters ?? []).filter((p) => p.in === 'path' && p.name === 'key')),
       );
-    expect(keyParams.length).toBe(5);
+    // get, put, delete of {key}; history, rollback, resolve.
+    expect(keyParams.length).toBe(6);
     for (const p of keyParams) {
       const schema = p.schema.$ref ? d.components.schemas[p.schema.$ref.split('/').at(-1)!]! : p.schema;
       expect(schema.pattern).toBe(REGION_KEY.source);

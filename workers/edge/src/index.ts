@@ -3,6 +3,7 @@
 import { log } from '../../../core/log.js';
 import { defaultSplit } from '../../../core/regions.js';
 import { createApp } from './app.js';
+import { resolveLiveRegions } from './controller/scheduled.js';
 import type { Env } from './env.js';
 import { rollUpDecisions } from './metrics/scheduled.js';
 import { edgeModel } from './model/edge-model.js';
@@ -17,7 +18,15 @@ model
   .catch((e: unknown) => log.error('edge warm-up failed', { model: model.manifest.name, error: e }));
 
 const app = createApp();
-// fetch: the Hono app; scheduled: the hourly cron (wrangler.toml [triggers]) that rolls old decision minutes into hours.
-export default { fetch: app.fetch, scheduled: rollUpDecisions } satisfies ExportedHandler<Env>;
+// fetch: the Hono app; scheduled: the hourly cron (wrangler.toml [triggers]): the controller re-solves
+// the regions with a forward-rate budget, then old decision minutes are rolled into hours (whose
+// failure fails the run, so it shows).
+export default {
+  fetch: app.fetch,
+  async scheduled(controller, env) {
+    await resolveLiveRegions(env).catch((e) => log.error('controller pass failed', { error: e }));
+    await rollUpDecisions(controller, env);
+  },
+} satisfies ExportedHandler<Env>;
 // The Durable Object class behind the REGIONS binding (wrangler.toml); workerd finds it among the entry's exports.
 export { RegionObject } from './thresholds/region-object.js';

@@ -14,7 +14,7 @@ export interface RegionRow {
   /** The frontier point its decisions follow: the entry's resolved point, or the bundle's default. */
   point: (OperatingPoint & { policy: string }) | null;
   /** Where `point` comes from. */
-  pointFrom: 'budget' | 'thresholds' | 'bundle default' | 'none';
+  pointFrom: RegionView['resolved']['from'] | 'bundle default' | 'none';
 }
 
 /** The bundle's default operating point (the one the edge applies where no entry matches). */
@@ -70,8 +70,11 @@ export const rate = (n: number, requests: number): number | null => (requests > 
 
 /** A settings summary for the tables: "eenet, budget 0.3, split 2, f16". */
 export function settingsText(e: RegionView['settings']): string {
+  const list = (ts: number[]) => `[${ts.map((t) => (t > 1 ? 'off' : t.toFixed(3))).join(', ')}]`;
   const how = e.thresholds
-    ? `thresholds [${e.thresholds.map((t) => (t > 1 ? 'off' : t.toFixed(3))).join(', ')}]`
-    : `budget ${e.budget}`;
+    ? `thresholds ${list(e.thresholds)}`
+    : e.maxForwardRate !== undefined
+      ? `max forward rate ${e.maxForwardRate}${e.solved ? `, re-solved ${list(e.solved.thresholds)} on ${e.solved.samples} inputs` : ''}`
+      : `budget ${e.budget}`;
   return `${e.policy}, ${how}, split ${e.split}, ${e.encoding}`;
 }

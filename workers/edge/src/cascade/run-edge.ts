@@ -76,3 +76,28 @@ export async function runEdge(
     scores,
   };
 }
+
+/**
+ * Every edge exit's score for one input, as if no exit answered: segments 0 … split − 1 and their
+ * exits all run (thresholds play no part in a score; under `eenet` each exit's scheduler reads the
+ * scores before it). For the controller's explored inputs (core/live-solve.ts), run after the
+ * answer. Stops before the final head when the split covers the whole backbone.
+ */
+export async function scoreEdgeExits(
+  runner: EdgeRunner,
+  m: Manifest,
+  input: Float32Array,
+  policy: Policy,
+  split: number,
+): Promise<number[]> {
+  const n = Math.min(split, m.exits.length);
+  const rule = ruleOf(m, policy, new Array<number>(m.exits.length).fill(0.5));
+  const scores: number[] = [];
+  let x = input;
+  for (let i = 0; i < n; i++) {
+    x = await runner.segment(i, x);
+    const e = await runner.exit(i, x);
+    scores.push(stepExit(rule, i, e.logits, e.confidence, scores).score);
+  }
+  return scores;
+}

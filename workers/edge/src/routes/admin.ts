@@ -38,6 +38,7 @@ import {
   listRegions,
   NotFound,
   readEntry,
+  resolveEntry,
   VersionConflict,
   writeEntry,
 } from '../thresholds/region-entries.js';
@@ -193,7 +194,7 @@ const publishHeader = (published: boolean) => ({ 'x-kv-publish': published ? 'do
 
 // The defaultHook renders a failed key (path) or If-Match (header) as the project's problem+json.
 export const admin = new OpenAPIHono<EdgeEnv>({
-  defaultHook: problemHook({ param: 'BAD_REGION', header: 'BAD_IF_MATCH' }),
+  defaultHook: problemHook({ param: 'BAD_REGION', header: 'BAD_IF_MATCH', query: 'BAD_QUERY' }),
 });
 admin.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
   type: 'http',
@@ -423,6 +424,68 @@ serve(admin, rollbackRoute, async (c) => {
     writeEntry(c.env.REGIONS, key, target.settings, base, { rolledBackTo: target.version }),
   );
   return c.json(keyed(key, w.entry), 200, { etag: `"${w.entry.version}"`, ...publishHeader(w.published) });
+});
+
+export const resolveRoute = createRoute({
+  method: 'post',
+  path: '/regions/{key}/resolve',
+  tags,
+  security,
+  summary: "Re-solve a forward-rate budget on the region's own traffic",
+  description:
+    "For an entry with maxForwardRate: the thresholds along the policy's calibrated frontier whose forward rate on the region's explored inputs of the last windowMinutes (default 60) is at most the budget, the most accurate such, never below the accuracy guard (floor on the frontier path; default the cheapest point certified on validation). Written as a new version with settings.solved (forward rate, Wilson 95 % interval, whether the budget was met, expected accuracy and cost). The cron trigger does the same for every such entry.",
+  request: {
+    params: keyParams,
+    query: z.object({
+      windowMinutes: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 60)
+        .optional()
+        .openapi({ description: 'minutes of explored traffic to solve on (default 60)' }),
+      floor: z.coerce.number().min(0).optional().openapi({
+        description: 'lowest position on the frontier path (point i at i); default the cheapest certified',
+      }),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'the new version; settings.solved says what was solved',
+      headers: published,
+      content: json(keyedEntry),
+    },
+    ...problems({
+      400: ['BAD_REGION', 'BAD_QUERY'],
+      404: ['REGION_NOT_FOUND'],
+      409: ['NO_FORWARD_RATE_BUDGET', 'NOT_ENOUGH_SAMPLES'],
+    }),
+    ...auth,
+  },
+});
+serve(admin, resolveRoute, async (c) => {
+  const { key } = c.req.valid('param');
+  const q = c.req.valid('query');
+  const r = await resolveEntry(c.env.REGIONS, key, q);
+  if (!r.ok) {
+    if (r.reason === 'not-found') throw new ProblemError(404, 'REGION_NOT_FOUND', `region ${key} has no entry`);
+    if (r.reason === 'no-forward-rate-budget')
+      throw new ProblemError(
+        409,
+        'NO_FORWARD_RATE_BUDGET',
+        `region ${key} has no maxForwardRate: only a forward-rate budget is re-solved on live traffic`,
+      );
+    throw new ProblemError(
+      409,
+      'NOT_ENOUGH_SAMPLES',
+      `${r.detail} (region ${key}, last ${q.windowMinutes ?? 60} min; raise the entry's explore share or wait for traffic)`,
+    );
+  }
+  if (!r.write.ok) throw new ProblemError(412, 'VERSION_CONFLICT', `region ${key} changed during the re-solve; retry`);
+  return c.json(keyed(key, r.write.entry), 200, {
+    etag: `"${r.write.entry.version}"`,
+    ...publishHeader(r.write.published),
+  });
 });
 
 export const frontierRoute = createRoute({

@@ -6,11 +6,12 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { log } from '../../../../core/log.js';
 import { imageShape, type Manifest } from '../../../../core/manifest.js';
 import { normaliseImages } from '../../../../core/normalise.js';
-import { checkSettings, resolveThresholds } from '../../../../core/regions.js';
+import { checkSettings, exploreShare, resolveThresholds } from '../../../../core/regions.js';
 import { encodeFeatures, resumeMetadata } from '../../../../core/wire.js';
 import { type EdgeEnv, problems, type RouteContext, serve } from '../api/define.js';
 import { forward } from '../cascade/forward.js';
-import { runEdge } from '../cascade/run-edge.js';
+import { runEdge, scoreEdgeExits } from '../cascade/run-edge.js';
+import { recordExplored } from '../controller/scores.js';
 import { problem } from '../errors.js';
 import { type Decision, NO_EXIT } from '../metrics/aggregate.js';
 import { recordDecision } from '../metrics/record.js';
@@ -92,6 +93,39 @@ type ClassifyRoute = ReturnType<typeof classifyRoute>;
  */
 type Tally = Omit<Decision, 'totalMs' | 'region'> & { region?: string };
 
+/**
+ * The controller's exploration (core/live-solve.ts): a share of a region's requests (its `explore`,
+ * default 5 % with a forward-rate budget) is scored at every edge exit once its answer has gone:
+ * the work is queued behind this request on the isolate's inference thread under `waitUntil`, and
+ * the scores go to the region's Durable Object in batches (controller/scores.ts). The answer is
+ * never changed or delayed by it; a failure is logged.
+ */
+function explore(
+  c: RouteContext<ClassifyRoute>,
+  region: Awaited<ReturnType<typeof resolveRegion>>,
+  x: Float32Array,
+): void {
+  const share = region.source === 'manifest-default' ? 0 : exploreShare(region.settings);
+  if (!(share > 0) || Math.random() >= share) return;
+  let defer: (p: Promise<unknown>) => void;
+  try {
+    const ctx = c.executionCtx;
+    defer = (p) => ctx.waitUntil(p);
+  } catch {
+    return; // no ExecutionContext (app.request in a test): nothing can outlive the response
+  }
+  const model = edgeModel();
+  const { policy, split } = region.settings;
+  defer(
+    model
+      .exclusive((runner) => scoreEdgeExits(runner, model.manifest, x, policy, split))
+      .then(({ result }) => recordExplored(c.env, defer, region.key, result))
+      .catch((e) =>
+        log.warn('controller: exploring an input failed; the answer is unaffected', { region: region.key, error: e }),
+      ),
+  );
+}
+
 /** Serves POST /v1/classify on `app`, described for the isolate's bundle. */
 export function serveClassify(app: OpenAPIHono<EdgeEnv>): void {
   const route = classifyRoute(edgeModel().manifest);
@@ -134,6 +168,7 @@ async function classify(
   const edgeMs = since();
   const computeMs = Math.round(compute * 100) / 100;
   tally.computeMs = computeMs;
+  explore(c, region, x);
   const requestId = c.get('requestId' as never) as string;
   const base = { region: region.key, thresholdVersion: region.thresholdVersion, requestId };
   const staleReason = region.source === 'kv-stale' ? 'thresholds_stale' : undefined;

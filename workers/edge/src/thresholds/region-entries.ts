@@ -14,6 +14,7 @@
  * const w = await writeEntry(env.REGIONS, 'colo:LHR', settings, 3); // throws VersionConflict on a stale 3
  */
 
+import type { ScoreReport } from '../../../../core/live-solve.js';
 import { log } from '../../../../core/log.js';
 import type { Manifest } from '../../../../core/manifest.js';
 import {
@@ -21,6 +22,7 @@ import {
   type RegionEntry,
   type RegionSettings,
   regionEntrySchema,
+  type Solved,
 } from '../../../../core/regions.js';
 
 /** The slice of Workers KV the store uses; structural, so Node tests can hand in a failing stand-in. */
@@ -55,6 +57,13 @@ export type WriteResult =
   /** An unconditional write (no If-Match) found an existing entry. */
   | { ok: false; reason: 'exists'; current: number };
 
+/** Outcome of a re-solve (RegionObject.resolve): the new version, or why there is none. */
+export type ResolveResult =
+  | { ok: true; solved: Solved; write: WriteResult }
+  | { ok: false; reason: 'not-found' }
+  | { ok: false; reason: 'no-forward-rate-budget' }
+  | { ok: false; reason: 'not-enough-samples'; samples: number; detail: string };
+
 /** Outcome of a conditional delete. */
 export type DeleteResult =
   | { ok: true; published: boolean }
@@ -75,6 +84,8 @@ export interface RegionStub {
     extra?: { rolledBackTo?: number },
   ): Promise<WriteResult>;
   delete(key: string, expected: number): Promise<DeleteResult>;
+  reportScores(key: string, report: ScoreReport): Promise<void>;
+  resolve(key: string, o?: { windowMinutes?: number; floor?: number }): Promise<ResolveResult>;
 }
 
 /** The REGIONS Durable Object namespace, as the store uses it (one object per region key). */
@@ -212,6 +223,20 @@ export async function writeEntry(
   if (r.ok) return { entry: r.entry, created: r.created, published: r.published };
   if (r.reason === 'exists') throw new AlreadyExists(key, r.current);
   throw new VersionConflict(r.current);
+}
+
+/**
+ * Asks the key's object to re-solve its forward-rate budget on its explored traffic (a new version
+ * when it can; thresholds/region-object.ts `resolve`), and drops this isolate's cached entry.
+ */
+export async function resolveEntry(
+  regions: Regions,
+  key: string,
+  o: { windowMinutes?: number; floor?: number } = {},
+): Promise<ResolveResult> {
+  const r = await regions.getByName(key).resolve(key, o);
+  invalidate(key);
+  return r;
 }
 
 /** Deletes the current entry (history is kept) if `expectedVersion` matches; returns whether KV has the delete yet. */

@@ -22,10 +22,26 @@
  * if (!r.ok) console.log(r.reason, r.current);
  */
 import { DurableObject } from 'cloudflare:workers';
+import {
+  certifiedFloor,
+  emptyHistogram,
+  mergeHistogram,
+  NotEnoughSamples,
+  type ScoreReport,
+  solveForwardRate,
+} from '../../../../core/live-solve.js';
 import { log } from '../../../../core/log.js';
-import { type RegionEntry, type RegionSettings, regionEntrySchema } from '../../../../core/regions.js';
+import { type RegionEntry, type RegionSettings, regionEntrySchema, type Solved } from '../../../../core/regions.js';
 import type { Env } from '../env.js';
-import { currentKey, type DeleteResult, type KvLike, type RegionStub, type WriteResult } from './region-entries.js';
+import { edgeModel } from '../model/edge-model.js';
+import {
+  currentKey,
+  type DeleteResult,
+  type KvLike,
+  type RegionStub,
+  type ResolveResult,
+  type WriteResult,
+} from './region-entries.js';
 
 /** Where the object stands with KV, for tests and operators. */
 export interface PublishState {
@@ -53,6 +69,11 @@ interface Head {
   [k: string]: string | number;
 }
 
+/** Explored score rows older than this are deleted with each report. */
+const SCORE_RETAIN_MINUTES = 24 * 60;
+/** Default window a re-solve reads: the region's recent traffic. */
+export const RESOLVE_WINDOW_MINUTES = 60;
+
 /** The Durable Object behind `env.REGIONS`: see the module comment. Methods are called over RPC. */
 export class RegionObject extends DurableObject<Env> implements RegionStub {
   /**
@@ -70,6 +91,83 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS versions (version INTEGER PRIMARY KEY, entry TEXT NOT NULL)`);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), key TEXT NOT NULL,
       current INTEGER NOT NULL, gen INTEGER NOT NULL, published_gen INTEGER NOT NULL, failures INTEGER NOT NULL)`);
+    // The controller's explored score vectors (controller/scores.ts reports), per minute and joint bin.
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS scores (minute INTEGER NOT NULL, bins TEXT NOT NULL,
+      count INTEGER NOT NULL, PRIMARY KEY (minute, bins)) WITHOUT ROWID`);
+  }
+
+  /** Adds an isolate's batch of explored score vectors (one transaction; old minutes deleted). */
+  async reportScores(key: string, r: ScoreReport): Promise<void> {
+    await this.ready(key);
+    this.ctx.storage.transactionSync(() => {
+      for (const [bins, n] of Object.entries(r.counts))
+        this.ctx.storage.sql.exec(
+          'INSERT INTO scores (minute, bins, count) VALUES (?, ?, ?) ON CONFLICT (minute, bins) DO UPDATE SET count = count + excluded.count',
+          r.minute,
+          bins,
+          n,
+        );
+      this.ctx.storage.sql.exec('DELETE FROM scores WHERE minute < ?', r.minute - SCORE_RETAIN_MINUTES);
+    });
+  }
+
+  /** Explored samples of the last `windowMinutes`, as one histogram over `exits` exits. */
+  private window(exits: number, windowMinutes: number) {
+    const since = Math.floor(Date.now() / 60_000) - windowMinutes;
+    const h = emptyHistogram(exits);
+    for (const row of this.ctx.storage.sql
+      .exec<{ bins: string; n: number }>(
+        'SELECT bins, SUM(count) AS n FROM scores WHERE minute >= ? GROUP BY bins',
+        since,
+      )
+      .toArray()) {
+      const parts = row.bins.split(',').length;
+      mergeHistogram(h, { exits: parts, total: row.n, counts: { [row.bins]: row.n } });
+    }
+    return h;
+  }
+
+  /**
+   * Re-solves a forward-rate budget on the region's explored traffic of the last `windowMinutes`
+   * (core/live-solve.ts), never below the accuracy guard (`floor` on the frontier path; default the
+   * cheapest certified point), and writes the result as a new version (history, KV publish).
+   */
+  async resolve(key: string, o: { windowMinutes?: number; floor?: number } = {}): Promise<ResolveResult> {
+    await this.ready(key);
+    const h = this.head()!;
+    if (!h.current) return { ok: false, reason: 'not-found' };
+    const cur = this.entry(h.current);
+    const s = cur.settings;
+    if (s.maxForwardRate === undefined) return { ok: false, reason: 'no-forward-rate-budget' };
+    const m = edgeModel().manifest;
+    const points = m.policies.frontier[s.policy] ?? [];
+    const hist = this.window(Math.min(s.split, m.exits.length), o.windowMinutes ?? RESOLVE_WINDOW_MINUTES);
+    let solution: ReturnType<typeof solveForwardRate>;
+    try {
+      solution = solveForwardRate(hist, points, {
+        split: s.split,
+        maxForwardRate: s.maxForwardRate,
+        floor: o.floor ?? certifiedFloor(points),
+      });
+    } catch (e) {
+      if (e instanceof NotEnoughSamples)
+        return { ok: false, reason: 'not-enough-samples', samples: hist.total, detail: e.message };
+      throw e;
+    }
+    const solved: Solved = {
+      thresholds: solution.thresholds,
+      at: new Date().toISOString(),
+      samples: solution.samples,
+      forwardRate: solution.forwardRate,
+      interval: { lo: solution.interval.lo, hi: solution.interval.hi },
+      met: solution.met,
+      lambda: solution.lambda,
+      expectedAccuracy: solution.expectedAccuracy,
+      expectedCost: solution.expectedCost,
+    };
+    const write = await this.write(key, { ...s, solved }, h.current);
+    log.info('controller: region re-solved', { region: key, maxForwardRate: s.maxForwardRate, ...solved });
+    return { ok: true, solved, write };
   }
 
   /** The current entry, or null when the key has none (never written, or deleted). */
