@@ -5,6 +5,8 @@
  * @example
  * npm run ops -- regions get colo:LHR
  * npm run ops -- budget set colo:LHR 0.2
+ * npm run ops -- regions set colo:LHR --max-forward-rate=0.25
+ * npm run ops -- regions resolve colo:LHR --window-minutes=120
  * npm run ops -- frontier --policy=eenet --json
  */
 import { main } from './ops/commands.js';

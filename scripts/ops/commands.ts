@@ -1,12 +1,15 @@
 /**
  * The operator CLI (`npm run ops -- <command>`, entry scripts/ops.ts): region entries, budgets and
- * the bundle's operating points through the edge's admin API. Options are read by
+ * the bundle's operating points, and the controller's re-solve of a forward-rate budget, through the
+ * edge's admin API. Options are read by
  * scripts/cli-args.ts (--help, unknown options refused: exit 2); writes handle If-Match themselves
  * (read the current version, write with it; a 412 is reported as a conflict, exit 1, unless --force
  * re-reads and retries once). Tables by default, --json for machines.
  *
  * @example
  * await main(['regions', 'set', 'colo:LHR', '--budget=0.2']); // 0, or throws OpsError / ConfigError
+ * await main(['regions', 'set', 'colo:LHR', '--max-forward-rate=0.25']);
+ * await main(['regions', 'resolve', 'colo:LHR', '--window-minutes=120']);
  */
 import { z } from 'zod';
 import { ConfigError } from '../../core/config-error.js';
@@ -20,11 +23,12 @@ import {
   costText,
   entryText,
   frontierText,
+  givenText,
   type MetricsView,
   metricsText,
   pct,
+  resolveText,
   table,
-  thresholdsText,
 } from './format.js';
 
 /** The token `npm start` gives the local worker (scripts/start.ts), used when ADMIN_TOKEN is unset. */
@@ -56,6 +60,12 @@ const SETTINGS = {
   },
   policy: { choices: POLICIES, description: "Exit policy (default: kept, or the bundle's default policy)" },
   encoding: { choices: FEATURE_ENCODINGS, description: 'Feature encoding of forwards (default: kept, or f16)' },
+  explore: {
+    arg: 'x',
+    description:
+      'Share (0..1) of requests scored at every edge exit for the controller (default: kept, else 0.05 with --max-forward-rate, 0 otherwise)',
+    schema: fromText(z.number().min(0).max(1)),
+  },
   note: { arg: 'text', description: 'A note stored with the version' },
 } satisfies Record<string, OptionSpec>;
 
@@ -89,9 +99,9 @@ const COMMANDS: Record<string, Command> = {
     options: COMMON,
   },
   'regions set': {
-    usage: 'npm run ops -- regions set <key> (--thresholds=a,b,… | --budget=x) [options]',
+    usage: 'npm run ops -- regions set <key> (--thresholds=a,b,… | --budget=x | --max-forward-rate=x) [options]',
     about:
-      'Creates or replaces a region entry. Settings not given are kept from the current entry (or the bundle defaults for a new one).',
+      "Creates or replaces a region entry. Settings not given are kept from the current entry (or the bundle defaults for a new one); the controller's re-solve is kept only while the forward-rate budget, policy and split stay the same.",
     args: ['key'],
     options: {
       thresholds: {
@@ -103,6 +113,12 @@ const COMMANDS: Record<string, Command> = {
         arg: 'x',
         description: "Mean cost budget, as a fraction of the backbone's MACs",
         schema: text.positive(),
+      },
+      'max-forward-rate': {
+        arg: 'x',
+        description:
+          "Largest share (0..1) of requests forwarded to the backend: re-solved on the region's explored traffic (regions resolve, hourly cron)",
+        schema: fromText(z.number().min(0).max(1)),
       },
       ...SETTINGS,
       ...WRITE,
@@ -128,6 +144,27 @@ const COMMANDS: Record<string, Command> = {
     options: {
       version: { arg: 'n', description: 'The version to roll back to (required)', schema: text.int(1) },
       ...WRITE,
+      ...COMMON,
+    },
+  },
+  'regions resolve': {
+    usage: 'npm run ops -- regions resolve <key> [options]',
+    about:
+      "Re-solves a region's forward-rate budget on its explored traffic now (as the hourly cron does). Writes the thresholds found as a new version and shows the samples, forward rate with its 95 % interval, whether the budget was met, expected accuracy and cost.",
+    args: ['key'],
+    options: {
+      'window-minutes': {
+        arg: 'n',
+        description: 'Minutes of explored traffic to solve on (1-1440)',
+        defaultText: '60',
+        schema: text.int(1, 24 * 60),
+      },
+      floor: {
+        arg: 'x',
+        description: 'Accuracy guard: lowest position on the frontier path (point i at i)',
+        defaultText: 'the cheapest certified point',
+        schema: fromText(z.number().min(0)),
+      },
       ...COMMON,
     },
   },
@@ -284,21 +321,55 @@ async function conditional(
   }
 }
 
-async function setSettings(api: AdminClient, key: string, v: Values, given: Partial<RegionSettings>): Promise<void> {
+/** How a write gives the exit policy: exactly one of these. */
+type Given = { thresholds: number[] } | { budget: number } | { maxForwardRate: number };
+
+/**
+ * The settings to write: `given` replaces whichever of thresholds / budget / maxForwardRate the
+ * current entry has; policy, split, encoding and explore are the options' or kept from `base`
+ * (the bundle's defaults for a new entry). The controller's re-solve is kept only while it still
+ * answers the same question (same maxForwardRate, policy and split); otherwise dropped.
+ */
+export function nextSettings(
+  base: RegionSettings | undefined,
+  given: Given,
+  v: Record<string, unknown>,
+  defaults: { policy: string; split: number } | undefined,
+): RegionSettings {
+  const policy = (v.policy as RegionSettings['policy'] | undefined) ?? base?.policy ?? defaults?.policy;
+  const split = (v.split as number | undefined) ?? base?.split ?? defaults?.split;
+  if (policy === undefined || split === undefined) throw new Error('nextSettings: a new entry needs the defaults');
+  const explore = (v.explore as number | undefined) ?? base?.explore;
+  const solved =
+    'maxForwardRate' in given &&
+    base?.solved &&
+    base.maxForwardRate === given.maxForwardRate &&
+    base.policy === policy &&
+    base.split === split
+      ? base.solved
+      : undefined;
+  return {
+    policy: policy as RegionSettings['policy'],
+    ...given,
+    ...(explore === undefined ? {} : { explore }),
+    ...(solved ? { solved } : {}),
+    split,
+    encoding: (v.encoding as RegionSettings['encoding'] | undefined) ?? base?.encoding ?? 'f16',
+    ...(v.note === undefined ? {} : { note: v.note as string }),
+  };
+}
+
+async function setSettings(api: AdminClient, key: string, v: Values, given: Given): Promise<void> {
   let defaults: FrontierView | undefined;
   const res = await conditional(api, key, v, async (current, ifMatch) => {
     const base = current?.settings;
     if (!base) defaults ??= await frontier(api);
-    const settings: RegionSettings = {
-      policy:
-        (v.policy as RegionSettings['policy'] | undefined) ??
-        base?.policy ??
-        (defaults!.defaultPolicy as RegionSettings['policy']),
-      ...(given.thresholds ? { thresholds: given.thresholds } : { budget: given.budget! }),
-      split: (v.split as number | undefined) ?? base?.split ?? defaults!.defaultSplit,
-      encoding: (v.encoding as RegionSettings['encoding'] | undefined) ?? base?.encoding ?? 'f16',
-      ...(v.note === undefined ? {} : { note: v.note as string }),
-    };
+    const settings = nextSettings(
+      base,
+      given,
+      v,
+      defaults && { policy: defaults.defaultPolicy, split: defaults.defaultSplit },
+    );
     return api.request('PUT', `/regions/${key}`, {
       body: settings,
       ifMatch: current || v['if-match'] ? ifMatch : undefined,
@@ -329,7 +400,11 @@ async function run(name: string, args: string[], v: Values): Promise<void> {
           String(r.version),
           r.updatedAt,
           r.resolved.problems.length ? 'does not fit' : r.resolved.from,
-          p ? `${p.policy} #${p.index}` : '-',
+          p
+            ? `${p.policy} #${p.index}`
+            : r.resolved.from === 'live' && !r.resolved.problems.length
+              ? 'live re-solve'
+              : '-',
           p ? pct(p.cost) : '-',
           p ? pct(p.accuracy) : '-',
           p ? pct(p.edgeShare, 1) : '-',
@@ -343,12 +418,25 @@ async function run(name: string, args: string[], v: Values): Promise<void> {
       return v.json ? printJson(e) : print(entryText(e));
     }
     case 'regions set': {
-      if ((v.thresholds === undefined) === (v.budget === undefined))
-        throw new ConfigError('regions set: give exactly one of --thresholds=a,b,… or --budget=x (see --help)');
-      return setSettings(api, key, v, {
-        thresholds: v.thresholds as number[] | undefined,
-        budget: v.budget as number | undefined,
-      });
+      const kinds = [
+        v.thresholds === undefined ? null : { thresholds: v.thresholds as number[] },
+        v.budget === undefined ? null : { budget: v.budget as number },
+        v['max-forward-rate'] === undefined ? null : { maxForwardRate: v['max-forward-rate'] as number },
+      ].filter((k) => k !== null);
+      if (kinds.length !== 1)
+        throw new ConfigError(
+          'regions set: give exactly one of --thresholds=a,b,…, --budget=x or --max-forward-rate=x (see --help)',
+        );
+      return setSettings(api, key, v, kinds[0]!);
+    }
+    case 'regions resolve': {
+      const qs = new URLSearchParams();
+      if (v['window-minutes'] !== undefined) qs.set('windowMinutes', String(v['window-minutes']));
+      if (v.floor !== undefined) qs.set('floor', String(v.floor));
+      const res = await api.request('POST', `/regions/${key}/resolve${qs.size ? `?${qs}` : ''}`);
+      if (res.status !== 200) throw failure(res);
+      if (v.json) return printJson(res.body);
+      return print(resolveText(res.body as Entry, publishNote(res.headers)));
     }
     case 'budget set': {
       const b = text.positive().safeParse(args[1]);
@@ -381,7 +469,7 @@ async function run(name: string, args: string[], v: Values): Promise<void> {
           String(e.version),
           e.updatedAt,
           s.policy,
-          s.thresholds ? thresholdsText(s.thresholds) : `budget ${s.budget}`,
+          givenText(s),
           String(s.split),
           s.encoding,
           e.rolledBackTo ? String(e.rolledBackTo) : '',

@@ -1,12 +1,13 @@
 /**
- * The operator CLI's text output: aligned columns, and the words for region entries, what they
- * resolve to, and frontier points.
+ * The operator CLI's text output: aligned columns, and the words for region entries (thresholds, a
+ * cost budget or a forward-rate budget and the controller's re-solve of it), what they resolve to,
+ * and frontier points.
  *
  * @example
  * table([['KEY', 'VERSION'], ['colo:LHR', '3']], ['l', 'r']); // "KEY       VERSION\ncolo:LHR        3"
  */
 import type { FrontierView, OperatingPoint, Resolved } from '../../core/operating-points.js';
-import type { RegionEntry } from '../../core/regions.js';
+import { EXPLORE_DEFAULT, type RegionEntry, type RegionSettings, type Solved } from '../../core/regions.js';
 
 /** Rows as aligned text columns (the first row is the header); `align` per column, left by default. */
 export function table(rows: readonly (readonly string[])[], align: readonly ('l' | 'r')[] = []): string {
@@ -31,22 +32,81 @@ export function pointName(policy: string, p: OperatingPoint): string {
   return `${policy} #${p.index}${tags.length ? ` (${tags.join(', ')})` : ''}`;
 }
 
-/** Label/value rows of what an entry resolves to. */
-export function resolvedRows(r: Resolved, split: number): [string, string][] {
+/** A Wilson interval as percentages: `23.10 % to 28.00 %`. */
+export const intervalText = (i: { lo: number; hi: number }) => `${pct(i.lo)} to ${pct(i.hi)}`;
+
+/** Whether a re-solve met its budget, in words. */
+export const metText = (met: boolean) => (met ? 'met' : 'not met: the accuracy guard stopped it before the budget');
+
+/** What a region's exit policy is given as, in one phrase: `thresholds …`, `budget 0.2`, `max forward rate 0.25, …`. */
+export function givenText(s: RegionSettings): string {
+  if (s.thresholds) return thresholdsText(s.thresholds);
+  if (s.maxForwardRate !== undefined)
+    return `max forward rate ${s.maxForwardRate}${s.solved ? `, re-solved: ${pct(s.solved.forwardRate)} on ${s.solved.samples} inputs` : ''}`;
+  return `budget ${s.budget}`;
+}
+
+/**
+ * Label/value rows of what an entry resolves to. `solved` (the entry's settings.solved) gives the
+ * expected figures of a live re-solve whose thresholds lie between calibrated points (no `point`).
+ */
+export function resolvedRows(r: Resolved, split: number, solved?: Solved): [string, string][] {
   if (r.problems.length) return [['resolved', `does not fit the bundle (the edge skips it): ${r.problems.join('; ')}`]];
   const rows: [string, string][] = [['applied thresholds', thresholdsText(r.thresholds ?? [])]];
   const p = r.point;
+  if (!p && r.from === 'live' && solved) {
+    rows.push(
+      ['frontier point', `live re-solve (λ=${solved.lambda.toFixed(3)}), between calibrated points`],
+      ['expected accuracy', `${pct(solved.expectedAccuracy)} (validation, along the frontier path)`],
+      ['expected cost', `${pct(solved.expectedCost)} of the backbone`],
+      ['edge share', `${pct(1 - solved.forwardRate, 1)} answered at the edge on the explored inputs (split ${split})`],
+    );
+    return rows;
+  }
   if (!p) {
     rows.push(['frontier point', 'none: these thresholds are not a calibrated point (no expected figures)']);
     return rows;
   }
+  const how =
+    r.from === 'forwardRate'
+      ? ': the validation point within the forward-rate budget, until the controller re-solves'
+      : r.from === 'live'
+        ? ': live re-solve'
+        : '';
   rows.push(
-    ['frontier point', pointName(p.policy, p)],
+    ['frontier point', `${pointName(p.policy, p)}${how}`],
     ['expected accuracy', `${pct(p.accuracy)} (validation)`],
     ['expected cost', `${pct(p.cost)} of the backbone`],
     ['edge share', `${pct(p.edgeShare, 1)} answered at the edge (split ${split})`],
   );
   return rows;
+}
+
+/** Label/value rows of how the entry gives its exit policy (and, for a forward-rate budget, its exploration and re-solve). */
+function givenRows(s: RegionSettings): [string, string][] {
+  if (s.thresholds) return [['thresholds', thresholdsText(s.thresholds)]];
+  const explore: [string, string][] =
+    s.maxForwardRate !== undefined || s.explore !== undefined
+      ? [
+          [
+            'explore',
+            `${pct(s.explore ?? (s.maxForwardRate !== undefined ? EXPLORE_DEFAULT : 0))} of requests scored at every edge exit for the controller${s.explore === undefined ? ' (default)' : ''}`,
+          ],
+        ]
+      : [];
+  if (s.maxForwardRate === undefined)
+    return [['budget', `${s.budget} (${pct(s.budget!)} of the backbone)`], ...explore];
+  const solved = s.solved;
+  return [
+    ['max forward rate', `${s.maxForwardRate} (at most ${pct(s.maxForwardRate)} of requests forwarded to the backend)`],
+    ...explore,
+    [
+      're-solved',
+      solved
+        ? `${solved.at} on ${solved.samples} explored inputs: forwards ${pct(solved.forwardRate)} (95 % interval ${intervalText(solved.interval)}), budget ${metText(solved.met)}`
+        : 'not yet (the validation point within the budget applies until the controller re-solves on explored traffic)',
+    ],
+  ];
 }
 
 /** Label/value rows of an entry and what it resolves to. */
@@ -58,15 +118,39 @@ export function entryText(e: RegionEntry & { key: string; resolved?: Resolved })
     ['updated', e.updatedAt],
     ...(e.rolledBackTo ? ([['rolled back to', `version ${e.rolledBackTo}`]] as [string, string][]) : []),
     ['policy', s.policy],
-    s.thresholds
-      ? ['thresholds', thresholdsText(s.thresholds)]
-      : ['budget', `${s.budget} (${pct(s.budget!)} of the backbone)`],
+    ...givenRows(s),
     ['split', String(s.split)],
     ['encoding', s.encoding],
     ...(s.note ? ([['note', s.note]] as [string, string][]) : []),
-    ...(e.resolved ? resolvedRows(e.resolved, s.split) : []),
+    ...(e.resolved ? resolvedRows(e.resolved, s.split, s.solved) : []),
   ];
   return table(rows);
+}
+
+/** Label/value rows of a re-solve (settings.solved) against its forward-rate budget. */
+export function solvedRows(solved: Solved, maxForwardRate: number | undefined): [string, string][] {
+  return [
+    ['samples', `${solved.samples} explored inputs (solved ${solved.at})`],
+    [
+      'forward rate',
+      `${pct(solved.forwardRate)} (95 % interval ${intervalText(solved.interval)})${maxForwardRate === undefined ? '' : `; budget ${pct(maxForwardRate)}`}`,
+    ],
+    ['budget', metText(solved.met)],
+    [
+      'expected accuracy',
+      `${pct(solved.expectedAccuracy)} (validation, frontier path at λ=${solved.lambda.toFixed(3)})`,
+    ],
+    ['expected cost', `${pct(solved.expectedCost)} of the backbone`],
+    ['thresholds', thresholdsText(solved.thresholds)],
+  ];
+}
+
+/** What `regions resolve` prints: the new version (then `note`, e.g. that KV has yet to take it) and what the re-solve found. */
+export function resolveText(e: RegionEntry & { key: string }, note = ''): string {
+  const s = e.settings;
+  const head = `re-solved ${e.key}: version ${e.version}${note}`;
+  if (!s.solved) return `${head} (no solution recorded)`;
+  return `${head}\n\n${table(solvedRows(s.solved, s.maxForwardRate))}`;
 }
 
 /** A frontier as one table per policy (or only `policy`'s). */

@@ -1,8 +1,10 @@
 /**
  * The operator CLI (`npm run ops`, scripts/ops.ts) as a process against a real `wrangler dev` worker
  * (workerd, local KV and Durable Objects, fresh state): regions set/get/history/rollback, a budget
- * shown with what it resolved to, the frontier as a table and as JSON, a 412 conflict (and --force),
- * a refused token, and a usage error.
+ * shown with what it resolved to, a forward-rate budget (set, switched from a cost budget and back to
+ * thresholds) and `regions resolve` answering its problems on a fresh worker (no explored traffic,
+ * no forward-rate budget, no entry), the frontier as a table and as JSON, a 412 conflict (and
+ * --force), a refused token, and a usage error.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../core/node/bundle.js';
 import type { FrontierView } from '../../core/operating-points.js';
-import { budgetPoint, defaultSplit } from '../../core/regions.js';
+import { budgetPoint, defaultSplit, forwardRatePoint, type RegionSettings } from '../../core/regions.js';
 import { node22 } from '../../scripts/node22.js';
 
 const ADMIN = 'e2e-ops-admin-token';
@@ -129,6 +131,98 @@ describe('npm run ops against wrangler dev', () => {
     );
     expect(e.resolved).toMatchObject({ from: 'budget', thresholds: points[chosen.index]!.thresholds });
     expect(e.resolved.point.cost).toBeLessThanOrEqual(budget);
+  });
+
+  it('a forward-rate budget: set (switching from a cost budget), get, list, and back to thresholds', async () => {
+    const policy = m.policies.default;
+    const rate = 0.25;
+    const chosen = forwardRatePoint(policy, rate, defaultSplit(m), m)!;
+    expect((await ops(['regions', 'set', 'colo:FWD', '--budget=0.3', '--note=cost first'])).code).toBe(0);
+    const set = await ops(['regions', 'set', 'colo:FWD', `--max-forward-rate=${rate}`]);
+    expect(set.code, set.err).toBe(0);
+    expect(set.out).toMatch(/^replaced: version 2/m);
+
+    const got = await ops(['regions', 'get', 'colo:FWD']);
+    expect(got.code, got.err).toBe(0);
+    expect(got.out).toMatch(/^max forward rate +0\.25 \(at most 25\.00 % of requests forwarded to the backend\)$/m);
+    expect(got.out).toMatch(/^explore +5\.00 % of requests scored at every edge exit for the controller \(default\)$/m);
+    expect(got.out).toMatch(/^re-solved +not yet /m);
+    expect(got.out).not.toMatch(/^budget /m);
+    expect(got.out).toMatch(
+      new RegExp(
+        `^frontier point +${policy} #${chosen.index}\\b.*validation point within the forward-rate budget`,
+        'm',
+      ),
+    );
+    const e = json<{
+      version: number;
+      settings: RegionSettings;
+      resolved: { from: string; thresholds: number[]; point: { index: number } };
+    }>(await ops(['regions', 'get', 'colo:FWD', '--json']));
+    // The cost budget is dropped with the switch (exactly one kind), the note is not carried over.
+    expect(e.settings).toEqual({ policy, maxForwardRate: rate, split: defaultSplit(m), encoding: 'f16' });
+    expect(e.resolved).toMatchObject({
+      from: 'forwardRate',
+      thresholds: chosen.point.thresholds,
+      point: { index: chosen.index },
+    });
+
+    const list = await ops(['regions', 'list']);
+    expect(list.out).toMatch(new RegExp(`^colo:FWD +2 +\\S+ +forwardRate +${policy} #${chosen.index} `, 'm'));
+    const h = await ops(['regions', 'history', 'colo:FWD']);
+    expect(h.out).toMatch(/^ *2 .* max forward rate 0\.25 /m);
+
+    // An explicit explore share is kept by a later write that does not give one; switching to
+    // thresholds drops the forward-rate budget.
+    expect((await ops(['regions', 'set', 'colo:FWD', `--max-forward-rate=0.3`, '--explore=0.1'])).code).toBe(0);
+    const back = json<{ settings: RegionSettings; resolved: { from: string } }>(
+      await ops(['regions', 'set', 'colo:FWD', `--thresholds=${every(0.7)}`, '--json']),
+    );
+    expect(back.settings).toEqual({
+      policy,
+      thresholds: m.exits.map(() => 0.7),
+      explore: 0.1,
+      split: defaultSplit(m),
+      encoding: 'f16',
+    });
+    expect(back.resolved.from).toBe('thresholds');
+
+    const both = await ops(['regions', 'set', 'colo:FWD', '--budget=0.3', '--max-forward-rate=0.2']);
+    expect(both.code).toBe(2);
+    expect(both.err.trim()).toBe(
+      'error: regions set: give exactly one of --thresholds=a,b,…, --budget=x or --max-forward-rate=x (see --help)',
+    );
+    expect((await ops(['regions', 'set', 'colo:FWD', '--max-forward-rate=1.5'])).code).toBe(2);
+    expect((await ops(['regions', 'set', 'colo:FWD', '--budget=0.3', '--explore=-1'])).code).toBe(2);
+  });
+
+  it('regions resolve: not enough explored samples, no forward-rate budget, no entry (exit 1, the detail on stderr)', async () => {
+    expect((await ops(['regions', 'set', 'colo:RSV', '--max-forward-rate=0.2'])).code).toBe(0);
+    // A fresh worker has explored nothing for this region: the controller refuses, nothing is written.
+    const few = await ops(['regions', 'resolve', 'colo:RSV']);
+    expect(few.code).toBe(1);
+    expect(few.out).toBe('');
+    expect(few.err.trim().split('\n')).toHaveLength(1);
+    expect(few.err.trim()).toMatch(
+      /^error: 0 explored samples, at least \d+ are needed to re-solve \(region colo:RSV, last 60 min; .*\) \(409 NOT_ENOUGH_SAMPLES\)$/,
+    );
+    const windowed = await ops(['regions', 'resolve', 'colo:RSV', '--window-minutes=5', '--floor=0']);
+    expect(windowed.code).toBe(1);
+    expect(windowed.err).toMatch(/\(region colo:RSV, last 5 min; /);
+    expect(json<{ version: number }>(await ops(['regions', 'get', 'colo:RSV', '--json'])).version).toBe(1);
+
+    expect((await ops(['regions', 'set', 'colo:THR', `--thresholds=${every(0.8)}`])).code).toBe(0);
+    const thr = await ops(['regions', 'resolve', 'colo:THR']);
+    expect(thr.code).toBe(1);
+    expect(thr.err.trim()).toBe(
+      'error: region colo:THR has no maxForwardRate: only a forward-rate budget is re-solved on live traffic (409 NO_FORWARD_RATE_BUDGET)',
+    );
+    const none = await ops(['regions', 'resolve', 'colo:NON']);
+    expect(none.code).toBe(1);
+    expect(none.err.trim()).toBe('error: region colo:NON has no entry (404 REGION_NOT_FOUND)');
+    expect((await ops(['regions', 'resolve', 'colo:RSV', '--window-minutes=0'])).code).toBe(2);
+    const help = await ops(['regions', 'resolve', '--help']);
+    expect(help.out).toMatch(/--window-minutes=<n> .*\(default: 60\)/);
   });
 
   it('frontier: a table by default, JSON with --json, one policy with --policy', async () => {

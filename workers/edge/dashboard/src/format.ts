@@ -10,6 +10,9 @@ export const count = (n: number): string => Math.round(n).toLocaleString('en-US'
 export const pct = (x: number | null | undefined): string =>
   x === null || x === undefined ? '—' : `${(x * 100).toFixed(1)} %`;
 
+/** A share in [0, 1] as a percentage with at most one decimal, none when whole: 25 %, 22.5 %. */
+export const share = (x: number): string => `${Number((x * 100).toFixed(1))} %`;
+
 /** US dollars with three significant decimals for small amounts: $0.351, $2.81, $1,234. */
 export function usd(x: number | null | undefined): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '—';

@@ -2,8 +2,9 @@
  * The cost dashboard (served at /dashboard/ from the worker's static assets): reads the admin API
  * with the operator's token and draws, per region and over a time range, the edge / forwarded /
  * degraded rates, the exit distribution, latency quantiles, USD per million requests against the
- * counterfactuals, each region's threshold version and history, and the frontier with each region's
- * operating point. Charts by Chart.js (bundled, no CDN); every chart's numbers are also in a table.
+ * counterfactuals, each region's threshold version and history, its budget (thresholds, a cost
+ * budget or a maximum forward rate, with the controller's re-solve of it against the measured
+ * forward rate), and the frontier with each region's operating point. Charts by Chart.js (bundled, no CDN); every chart's numbers are also in a table.
  *
  * Filter and range live in the URL (?region=&range=&from=&to=&policy=), so a view can be shared; the
  * token lives in sessionStorage only. `document.body.dataset.state` is idle | loading | ready | error.
@@ -24,7 +25,19 @@ import {
 } from 'chart.js';
 import { Api, ApiError, type FrontierView, type History, type Metrics, type RegionView } from './api.js';
 import { bytes, count, exitLabel, macShare, ms, pct, timeLabel, usd } from './format.js';
-import { exitDistribution, pointsOn, type RegionRow, rate, regionRows, settingsText } from './view.js';
+import {
+  budgetOf,
+  budgetText,
+  exitDistribution,
+  forwardRateOf,
+  pointsOn,
+  pointText,
+  type RegionRow,
+  rate,
+  regionRows,
+  settingsText,
+  solvedText,
+} from './view.js';
 
 Chart.register(
   BarController,
@@ -365,6 +378,7 @@ function regionsTable(rows: RegionRow[], selected: string): void {
       'region',
       'requests',
       'edge exit (measured)',
+      'forward rate (measured)',
       'edge share (expected)',
       'forwarded',
       'degraded',
@@ -375,6 +389,8 @@ function regionsTable(rows: RegionRow[], selected: string): void {
       'USD / M requests',
       'version',
       'updated',
+      'budget',
+      're-solved (forward rate, 95 % interval, inputs)',
       'settings',
       'point',
       'accuracy (expected)',
@@ -383,13 +399,26 @@ function regionsTable(rows: RegionRow[], selected: string): void {
     rows.map((r) => {
       const t = r.traffic;
       const p = r.point;
+      const x = r.expected;
+      const s = r.entry?.settings;
+      const budget = cell('budget', budgetText(s), s ? budgetOf(s).value : undefined, 'text');
+      if (s) budget.dataset.kind = budgetOf(s).kind;
+      const solved = cell('solvedForwardRate', solvedText(s), s?.solved?.forwardRate, 'text');
+      if (s?.solved) {
+        solved.dataset.lo = String(s.solved.interval.lo);
+        solved.dataset.hi = String(s.solved.interval.hi);
+        solved.dataset.samples = String(s.solved.samples);
+        solved.dataset.met = String(s.solved.met);
+      }
+      const fwd = forwardRateOf(t);
       return el(
         'tr',
         { 'data-region': r.key, class: r.key === selected ? 'selected' : undefined },
         cell('region', r.key),
         cell('requests', count(t?.requests ?? 0), t?.requests ?? 0),
         cell('edgeRate', pct(t?.edgeRate), t?.edgeRate),
-        cell('expectedEdgeShare', p ? pct(p.edgeShare) : '—', p?.edgeShare),
+        cell('forwardRate', pct(fwd), fwd),
+        cell('expectedEdgeShare', x ? pct(x.edgeShare) : '—', x?.edgeShare),
         cell('forwarded', count(t?.forwarded ?? 0), t?.forwarded ?? 0),
         cell('degraded', count(t?.degraded ?? 0), t?.degraded ?? 0),
         cell('errors', count(t?.errors ?? 0), t?.errors ?? 0),
@@ -399,15 +428,12 @@ function regionsTable(rows: RegionRow[], selected: string): void {
         cell('costActual', usd(t?.cost.actual.value), t?.cost.actual.value),
         cell('version', r.entry ? `v${r.entry.version}` : 'none (bundle default)', r.entry?.version),
         cell('updated', r.entry?.updatedAt ?? ''),
+        budget,
+        solved,
         cell('settings', r.entry ? settingsText(r.entry.settings) : '', undefined, 'text'),
-        cell(
-          'point',
-          p ? `${p.policy} #${p.index} (${r.pointFrom})` : (r.entry?.resolved.problems.join('; ') ?? '—'),
-          p?.index,
-          'text',
-        ),
-        cell('expectedAccuracy', p ? pct(p.accuracy) : '—', p?.accuracy),
-        cell('expectedCost', p ? macShare(p.cost) : '—', p?.cost),
+        cell('point', pointText(r), p?.index ?? (r.pointFrom === 'live' ? s?.solved?.lambda : undefined), 'text'),
+        cell('expectedAccuracy', x ? pct(x.accuracy) : '—', x?.accuracy),
+        cell('expectedCost', x ? macShare(x.cost) : '—', x?.cost),
       );
     }),
   );
@@ -436,8 +462,8 @@ function frontier(f: FrontierView, rows: RegionRow[], policy: string): void {
           pointRadius: 7,
         },
         ...marked.map((r, i) => ({
-          label: r.key,
-          data: [{ x: r.point!.cost, y: r.point!.accuracy }],
+          label: r.pointFrom === 'live' && !r.point ? `${r.key} (live re-solve)` : r.key,
+          data: [{ x: r.expected!.cost, y: r.expected!.accuracy }],
           backgroundColor: REGION_COLORS[i % REGION_COLORS.length],
           pointStyle: 'triangle',
           pointRadius: 9,
@@ -473,18 +499,21 @@ function frontier(f: FrontierView, rows: RegionRow[], policy: string): void {
     ],
     rows.map((r) => {
       const p = r.point;
+      const x = r.expected;
+      const live = !p && r.pointFrom === 'live';
+      const rowPolicy = p?.policy ?? (live ? r.entry?.settings.policy : undefined);
       return el(
         'tr',
         { 'data-region': r.key },
         cell('region', r.key),
-        cell('policy', p?.policy ?? '—'),
-        cell('index', p ? `#${p.index} (${r.pointFrom})` : '—', p?.index),
-        cell('cost', p ? macShare(p.cost) : '—', p?.cost),
-        cell('accuracy', p ? pct(p.accuracy) : '—', p?.accuracy),
+        cell('policy', rowPolicy ?? '—'),
+        cell('index', p ? `#${p.index} (${r.pointFrom})` : live ? pointText(r) : '—', p?.index),
+        cell('cost', x ? macShare(x.cost) : '—', x?.cost),
+        cell('accuracy', x ? pct(x.accuracy) : '—', x?.accuracy),
         cell('testAccuracy', p?.test ? pct(p.test.accuracy) : '—', p?.test?.accuracy),
-        cell('expectedEdgeShare', p ? pct(p.edgeShare) : '—', p?.edgeShare),
+        cell('expectedEdgeShare', x ? pct(x.edgeShare) : '—', x?.edgeShare),
         cell('edgeRate', pct(r.traffic?.edgeRate), r.traffic?.edgeRate),
-        cell('shown', p?.policy === policy ? 'yes' : 'no (other policy)'),
+        cell('shown', !rowPolicy ? 'no' : rowPolicy === policy ? 'yes' : 'no (other policy)'),
       );
     }),
   );

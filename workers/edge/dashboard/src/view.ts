@@ -1,9 +1,20 @@
 /**
  * What the dashboard shows, derived from the API's answers: one row per region key (its traffic, its
- * entry's version and settings, the frontier point it runs at), the points to mark on a policy's
- * frontier, and the exit distribution. Pure, no DOM: tests/unit/dashboard-view.test.ts checks it.
+ * entry's version and settings, its budget and the controller's re-solve of a forward-rate budget,
+ * the frontier point it runs at, or the live re-solve between points), the points to mark on a
+ * policy's frontier, and the exit distribution. Pure, no DOM: tests/unit/dashboard-view.test.ts checks it.
  */
 import type { FrontierView, Metrics, OperatingPoint, RegionView, Totals } from './api.js';
+import { count, share } from './format.js';
+
+/** What the edge expects of a row's operating point (validation), or of its live re-solve. */
+export interface Expected {
+  accuracy: number;
+  /** Mean cost, as a fraction of the backbone's MACs. */
+  cost: number;
+  /** Share answered at the edge: the point's at the entry's split, or 1 − the re-solve's forward rate on explored inputs. */
+  edgeShare: number;
+}
 
 export interface RegionRow {
   key: string;
@@ -13,9 +24,14 @@ export interface RegionRow {
   entry: RegionView | null;
   /** The frontier point its decisions follow: the entry's resolved point, or the bundle's default. */
   point: (OperatingPoint & { policy: string }) | null;
-  /** Where `point` comes from. */
+  /** Where `point` comes from; `live` without a point: the re-solve's thresholds lie between calibrated points. */
   pointFrom: RegionView['resolved']['from'] | 'bundle default' | 'none';
+  /** The expected figures: the point's, else (a live re-solve between points) the re-solve's; null when neither. */
+  expected: Expected | null;
 }
+
+const expectedOfPoint = (p: OperatingPoint | null): Expected | null =>
+  p ? { accuracy: p.accuracy, cost: p.cost, edgeShare: p.edgeShare } : null;
 
 /** The bundle's default operating point (the one the edge applies where no entry matches). */
 export function defaultPoint(f: FrontierView): (OperatingPoint & { policy: string }) | null {
@@ -43,15 +59,86 @@ export function regionRows(
     const traffic = metrics.byRegion[key] ?? null;
     if (entry) {
       const point = entry.resolved.point;
-      return { key, traffic, entry, point, pointFrom: point ? entry.resolved.from : 'none' };
+      const solved = entry.settings.solved;
+      if (!point && entry.resolved.from === 'live' && solved && !entry.resolved.problems.length)
+        return {
+          key,
+          traffic,
+          entry,
+          point,
+          pointFrom: 'live',
+          expected: { accuracy: solved.expectedAccuracy, cost: solved.expectedCost, edgeShare: 1 - solved.forwardRate },
+        };
+      return {
+        key,
+        traffic,
+        entry,
+        point,
+        pointFrom: point ? entry.resolved.from : 'none',
+        expected: expectedOfPoint(point),
+      };
     }
-    return { key, traffic, entry: null, point: fallback, pointFrom: fallback ? 'bundle default' : 'none' };
+    return {
+      key,
+      traffic,
+      entry: null,
+      point: fallback,
+      pointFrom: fallback ? 'bundle default' : 'none',
+      expected: expectedOfPoint(fallback),
+    };
   });
 }
 
-/** The rows whose point lies on `policy`'s frontier, for marking on that chart. */
+/**
+ * The rows whose point lies on `policy`'s frontier, for marking on that chart: at a calibrated point,
+ * or (a live re-solve) on the path between two, at the re-solve's expected cost and accuracy.
+ */
 export const pointsOn = (rows: readonly RegionRow[], policy: string): RegionRow[] =>
-  rows.filter((r) => r.point && r.point.policy === policy);
+  rows.filter((r) =>
+    r.point ? r.point.policy === policy : r.pointFrom === 'live' && r.entry?.settings.policy === policy,
+  );
+
+/** The point column's text: `eenet #12 (budget)`, `live re-solve (λ=3.42)`, or why there is none. */
+export function pointText(r: RegionRow): string {
+  if (r.point) return `${r.point.policy} #${r.point.index} (${r.pointFrom})`;
+  const solved = r.entry?.settings.solved;
+  if (r.pointFrom === 'live' && solved) return `live re-solve (λ=${solved.lambda.toFixed(2)})`;
+  return r.entry?.resolved.problems.join('; ') || '—';
+}
+
+/** How a region's exit policy is given: its kind and value (null for explicit thresholds). */
+export function budgetOf(s: RegionView['settings']): {
+  kind: 'thresholds' | 'budget' | 'maxForwardRate';
+  value: number | null;
+} {
+  if (s.thresholds) return { kind: 'thresholds', value: null };
+  if (s.maxForwardRate !== undefined) return { kind: 'maxForwardRate', value: s.maxForwardRate };
+  return { kind: 'budget', value: s.budget ?? null };
+}
+
+/** The budget column: "max forward 25 %", "cost 30 % of backbone" or "thresholds"; "—" without an entry. */
+export function budgetText(s: RegionView['settings'] | null | undefined): string {
+  if (!s) return '—';
+  const b = budgetOf(s);
+  if (b.kind === 'thresholds') return 'thresholds';
+  return b.kind === 'maxForwardRate' ? `max forward ${share(b.value!)}` : `cost ${share(b.value!)} of backbone`;
+}
+
+/** Measured share of requests sent to the backend: (forwarded + degraded) / requests; null without traffic. */
+export const forwardRateOf = (
+  t: Pick<Totals, 'requests' | 'forwarded' | 'degraded'> | null | undefined,
+): number | null => (t && t.requests > 0 ? (t.forwarded + t.degraded) / t.requests : null);
+
+/**
+ * The re-solved column: the controller's forward rate with its Wilson interval, the inputs it solved
+ * on and whether it met the budget ("24.8 % (22.5–27.4 %), 1,200 inputs, met"); "—" when not solved.
+ */
+export function solvedText(s: RegionView['settings'] | null | undefined): string {
+  const v = s?.solved;
+  if (!v) return '—';
+  const range = `${(v.interval.lo * 100).toFixed(1)}–${(v.interval.hi * 100).toFixed(1)} %`;
+  return `${(v.forwardRate * 100).toFixed(1)} % (${range}), ${count(v.samples)} inputs, ${v.met ? 'met' : 'not met (accuracy guard)'}`;
+}
 
 /**
  * The exit distribution over every exit of the bundle (zeros included) and the final head:
