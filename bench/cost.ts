@@ -10,12 +10,13 @@
  *
  * Writes bench/results/cost.{json,md} and bench/results/dashboard.png; options: `npm run bench:cost -- --help`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { cliArgs, text } from '../scripts/cli-args.js';
+import { waitForUp } from '../tests/helpers/wait-for.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 import type { Metrics } from '../workers/edge/dashboard/src/api.js';
 
@@ -43,20 +44,6 @@ const EDGE = `http://127.0.0.1:${PORT}`;
 const ADMIN = 'dev-admin-token'; // npm start's
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-async function waitFor(url: string, proc: ChildProcess, ms: number): Promise<void> {
-  const start = Date.now();
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (proc.exitCode !== null) throw new Error(`npm start exited with ${proc.exitCode}`);
-    if (Date.now() - start > ms) throw new Error(`${url} did not answer within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 const state = mkdtempSync(join(tmpdir(), 'bench-cost-state-'));
 const cascade = spawn('npm', ['start'], {
   env: { ...process.env, PORT: String(PORT), BACKEND_PORT: String(BACKEND_PORT), STATE_DIR: state },
@@ -71,8 +58,8 @@ const stop = () => {
   }
 };
 try {
-  await waitFor(`${EDGE}/healthz`, cascade, 180_000);
-  await waitFor(`http://127.0.0.1:${BACKEND_PORT}/healthz`, cascade, 180_000);
+  await waitForUp(`${EDGE}/healthz`, cascade, 180_000, 'npm start');
+  await waitForUp(`http://127.0.0.1:${BACKEND_PORT}/healthz`, cascade, 180_000, 'npm start');
 
   const perClass = Math.ceil(args.images / 10);
   const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: perClass } });

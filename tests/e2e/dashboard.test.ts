@@ -18,6 +18,7 @@ import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import type { Metrics, RegionView } from '../../workers/edge/dashboard/src/api.js';
 import { count, ms, pct, usd } from '../../workers/edge/dashboard/src/format.js';
 import { exitDistribution } from '../../workers/edge/dashboard/src/view.js';
+import { waitForUp } from '../helpers/wait-for.js';
 
 // Free of the other e2e tests' and benches' ports (8793/8794, 8795, 8796, 8797, 8798/8799).
 const PORT = 8790;
@@ -34,20 +35,6 @@ const state = mkdtempSync(join(tmpdir(), 'dashboard-e2e-state-'));
 let cascade: ChildProcess;
 let browser: Browser;
 const t0 = Date.now();
-
-async function waitFor(url: string, ms: number): Promise<void> {
-  const start = Date.now();
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (cascade.exitCode !== null) throw new Error(`npm start exited with ${cascade.exitCode}`);
-    if (Date.now() - start > ms) throw new Error(`${url} did not answer within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** `npm run ops -- …` against this cascade. */
 function ops(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -75,8 +62,8 @@ beforeAll(async () => {
     stdio: 'ignore',
     detached: true,
   });
-  await waitFor(`${EDGE}/healthz`, 180_000);
-  await waitFor(`http://127.0.0.1:${BACKEND_PORT}/healthz`, 180_000);
+  await waitForUp(`${EDGE}/healthz`, cascade, 180_000, 'npm start');
+  await waitForUp(`http://127.0.0.1:${BACKEND_PORT}/healthz`, cascade, 180_000, 'npm start');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     // Root cannot use Chromium's sandbox (CI runs as root).

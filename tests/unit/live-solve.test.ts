@@ -14,22 +14,11 @@ import {
   solveForwardRate,
 } from '../../core/live-solve.js';
 import { readManifest } from '../../core/node/bundle.js';
+import { mulberry32 } from '../../core/random.js';
 import { wilson, zFor } from '../../core/wilson.js';
 
 const m = readManifest('models/fashion-resnet');
 const points = m.policies.frontier.eenet!;
-
-/** A deterministic pseudo-random stream (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('score bins', () => {
   it('are monotone, cover [0, 1], put NaN in -1, and a bin passes t only when its low edge is ≥ t', () => {
@@ -71,7 +60,7 @@ describe('forward rate on a joint histogram', () => {
 describe('re-solve to a forward-rate budget', () => {
   // Synthetic traffic: exit scores correlated through a per-input difficulty; "hard" shifts it.
   const traffic = (n: number, hard: number, seed: number) => {
-    const r = rng(seed);
+    const r = mulberry32(seed);
     const h = emptyHistogram(2);
     for (let i = 0; i < n; i++) {
       const d = r() * (1 + hard);
