@@ -122,6 +122,8 @@ export interface SolveOptions {
   maxForwardRate: number;
   /** Lowest λ allowed (the accuracy guard); default 0. */
   floor?: number;
+  /** Per-exit threshold floors a broken shadow guard set (core/regions.ts `guarded`): thresholds along the path are raised to them. */
+  thresholdFloors?: readonly number[];
   /** Steps evaluated between neighbouring points (default 20). */
   steps?: number;
   /** Fewest explored samples to solve on (default 200). */
@@ -158,11 +160,15 @@ export function solveForwardRate(h: ScoreHistogram, points: readonly FrontierPoi
   if (!points.length) throw new RangeError('no frontier points');
   const steps = o.steps ?? 20;
   const floor = Math.max(0, Math.min(points.length - 1, o.floor ?? 0));
+  const at = (lambda: number) => {
+    const t = pathThresholds(points, lambda);
+    return o.thresholdFloors ? t.map((v, i) => Math.max(v, o.thresholdFloors![i] ?? 0)) : t;
+  };
   let best: { lambda: number; forwarded: number } | null = null;
   let lowest: { lambda: number; forwarded: number } | null = null;
   for (let s = Math.ceil(floor * steps); s <= (points.length - 1) * steps; s++) {
     const lambda = s / steps;
-    const forwarded = forwardedCount(h, pathThresholds(points, lambda), o.split);
+    const forwarded = forwardedCount(h, at(lambda), o.split);
     if (!lowest || forwarded < lowest.forwarded) lowest = { lambda, forwarded };
     if (forwarded / h.total <= o.maxForwardRate) best = { lambda, forwarded };
   }
@@ -172,7 +178,7 @@ export function solveForwardRate(h: ScoreHistogram, points: readonly FrontierPoi
     let hi = Math.min(points.length - 1, best.lambda + 1 / steps);
     for (let i = 0; i < 16 && hi > lo; i++) {
       const mid = (lo + hi) / 2;
-      const forwarded = forwardedCount(h, pathThresholds(points, mid), o.split);
+      const forwarded = forwardedCount(h, at(mid), o.split);
       if (forwarded / h.total <= o.maxForwardRate) {
         lo = mid;
         best = { lambda: mid, forwarded };
@@ -181,7 +187,7 @@ export function solveForwardRate(h: ScoreHistogram, points: readonly FrontierPoi
   }
   const pick = best ?? lowest!;
   return {
-    thresholds: pathThresholds(points, pick.lambda),
+    thresholds: at(pick.lambda),
     lambda: pick.lambda,
     forwardRate: pick.forwarded / h.total,
     interval: wilson(pick.forwarded, h.total, o.z ?? 1.96),

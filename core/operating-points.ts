@@ -10,7 +10,14 @@
  */
 import { z } from 'zod';
 import type { FrontierPoint, Manifest } from './manifest.js';
-import { budgetPoint, checkSettings, defaultSplit, forwardRatePoint, type RegionSettings } from './regions.js';
+import {
+  applyFloors,
+  budgetPoint,
+  checkSettings,
+  defaultSplit,
+  forwardRatePoint,
+  type RegionSettings,
+} from './regions.js';
 
 /**
  * Share of (validation) inputs answered at the edge when it runs `split` segments: exits
@@ -146,12 +153,17 @@ export function resolvedSettings(s: RegionSettings, m: Manifest): Resolved {
     : s.maxForwardRate !== undefined
       ? (forwardRatePoint(s.policy, s.maxForwardRate, s.split, m)?.index ?? -1)
       : (budgetPoint(s.policy, s.budget!, m)?.index ?? -1);
-  const p = points[index];
-  const isDefault = s.policy === m.policies.default && index === defaultPointIndex(m);
+  const base = explicit ?? points[index]!.thresholds;
+  // A broken shadow guard's floors (settings.guarded) raise thresholds on top of what the entry gives.
+  const thresholds = applyFloors(base, s.guarded?.floors);
+  const raised = thresholds.some((t, i) => t !== base[i]);
+  const at = raised ? matchPoint(s.policy, thresholds, m) : index;
+  const p = points[at];
+  const isDefault = s.policy === m.policies.default && at === defaultPointIndex(m);
   return {
     from,
-    thresholds: explicit ?? p!.thresholds,
-    point: p ? { policy: s.policy, ...operatingPoint(p, index, s.split, isDefault) } : null,
+    thresholds,
+    point: p ? { policy: s.policy, ...operatingPoint(p, at, s.split, isDefault) } : null,
     problems: [],
   };
 }

@@ -52,6 +52,76 @@ export const solvedSchema = z
   .strict();
 export type Solved = z.infer<typeof solvedSchema>;
 
+/** The operator's promise on shadow-verified answers: disagreement with the backbone ≤ maxDisagreement at `confidence` (core/shadow.ts). */
+export const guardSchema = z
+  .object({
+    maxDisagreement: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .describe('largest share of confident edge answers that may disagree with the full model'),
+    confidence: z
+      .number()
+      .min(0.5)
+      .lt(1)
+      .describe('confidence of the Wilson interval the guard is judged with (e.g. 0.95)'),
+  })
+  .strict();
+
+/** Written by the controller's verification (POST /admin/regions/{key}/verify, the cron) when a guard broke. */
+export const guardedSchema = z
+  .object({
+    at: z.string().describe('ISO time of the verification that raised the floors'),
+    floors: z
+      .array(z.number().min(0).max(2))
+      .describe(
+        'per exit: the lowest threshold its shadowed answers meet the guard at; 2 = exit switched off, 0 = no floor',
+      ),
+    reason: z.string(),
+  })
+  .strict();
+export type Guarded = z.infer<typeof guardedSchema>;
+
+/** A candidate threshold set served to a share of the region's traffic, judged by the controller (promote / roll back). */
+export const canarySchema = z
+  .object({
+    thresholds: z.array(z.number().min(0).max(1e9)),
+    share: z.number().gt(0).max(0.5).describe("share of the region's requests served with the canary's thresholds"),
+    shadow: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .describe("share of the canary's confident edge answers shadow-verified (default CANARY_SHADOW_DEFAULT)"),
+    minSamples: z
+      .number()
+      .int()
+      .min(30)
+      .optional()
+      .describe('shadowed canary answers before a promote can be decided (default CANARY_MIN_SAMPLES)'),
+    startedAt: z.string().optional().describe('ISO time the canary started (set by the controller when absent)'),
+  })
+  .strict();
+export type Canary = z.infer<typeof canarySchema>;
+export const CANARY_SHADOW_DEFAULT = 0.5;
+export const CANARY_MIN_SAMPLES = 200;
+
+/** Written by the controller when the region's spend approaches its maxUsdPerMillion. */
+export const cappedSchema = z
+  .object({
+    at: z.string(),
+    share: z
+      .number()
+      .min(0)
+      .max(1)
+      .describe('share of would-be forwards answered at the edge instead (degraded, reason "budget")'),
+    spendUsdPerMillion: z.number().describe('measured spend over the window, USD per million requests'),
+    uncappedUsdPerMillion: z.number().describe('what the window would have cost with every would-be forward forwarded'),
+    windowMinutes: z.number().int().positive(),
+  })
+  .strict();
+export type Capped = z.infer<typeof cappedSchema>;
+
 /** What an operator writes (PUT body). */
 export const regionSettingsSchema = z
   .object({
@@ -73,6 +143,21 @@ export const regionSettingsSchema = z
     explore: z.number().min(0).max(1).optional(),
     /** Written by the controller's re-solve (POST /admin/regions/{key}/resolve), with maxForwardRate only. */
     solved: solvedSchema.optional(),
+    /** Share of confident edge answers also sent, after the response, to the backend for the full model's answer (default 0). */
+    shadow: z.number().min(0).max(1).optional(),
+    /** The disagreement guard those shadowed answers are held to (default DEFAULT_GUARD). */
+    guard: guardSchema.optional(),
+    /** Written by the controller: per-exit threshold floors after a broken guard. */
+    guarded: guardedSchema.optional(),
+    /** A candidate threshold set on a share of traffic (promoted or rolled back by the controller). */
+    canary: canarySchema.optional(),
+    /**
+     * Money cap, USD per million requests (core/cost-model.ts): as the measured spend approaches it,
+     * the controller answers a share of would-be forwards at the edge (degraded, reason "budget").
+     */
+    maxUsdPerMillion: z.number().positive().optional(),
+    /** Written by the controller while the money cap holds forwards back. */
+    capped: cappedSchema.optional(),
     /** Segments run at the edge (1 … number of segments). */
     split: z.number().int().min(1),
     encoding: z.enum(FEATURE_ENCODINGS),
@@ -90,13 +175,21 @@ export const regionSettingsSchema = z
 export type RegionSettings = z.infer<typeof regionSettingsSchema>;
 
 /** What KV stores: the settings plus version metadata. */
+export const EVENT_KINDS = ['resolve', 'guard', 'canary-promote', 'canary-rollback', 'cap'] as const;
+
 export const regionEntrySchema = z.object({
   settings: regionSettingsSchema,
   version: z.number().int().positive(),
   updatedAt: z.string(),
   /** The version this one was rolled back to, when it was made by a rollback. */
   rolledBackTo: z.number().int().positive().optional(),
+  /** Why the controller wrote this version (absent for an operator's write). */
+  event: z
+    .object({ kind: z.enum(EVENT_KINDS), reason: z.string() })
+    .strict()
+    .optional(),
 });
+export type RegionEvent = NonNullable<z.infer<typeof regionEntrySchema>['event']>;
 export type RegionEntry = z.infer<typeof regionEntrySchema>;
 
 export interface CfLocation {
@@ -129,6 +222,12 @@ export function checkSettings(s: RegionSettings, m: Manifest): string[] {
     problems.push(
       `solved.thresholds has ${s.solved.thresholds.length} entries, the bundle has ${m.exits.length} exits`,
     );
+  if (s.canary && s.canary.thresholds.length !== m.exits.length)
+    problems.push(
+      `canary.thresholds has ${s.canary.thresholds.length} entries, the bundle has ${m.exits.length} exits`,
+    );
+  if (s.guarded && s.guarded.floors.length !== m.exits.length)
+    problems.push(`guarded.floors has ${s.guarded.floors.length} entries, the bundle has ${m.exits.length} exits`);
   if (s.maxForwardRate !== undefined && !(m.policies.frontier[s.policy] ?? []).length)
     problems.push(`the bundle has no calibrated frontier for policy ${s.policy} (maxForwardRate solves along it)`);
   if (s.budget !== undefined) {
@@ -189,11 +288,20 @@ export function forwardRatePoint(
 export const exploreShare = (s: RegionSettings): number =>
   s.explore ?? (s.maxForwardRate !== undefined ? EXPLORE_DEFAULT : 0);
 
+/** Thresholds raised to per-exit floors (a floor of 0, or none, leaves the exit as it is). */
+export const applyFloors = (t: readonly number[], floors: readonly number[] | undefined): number[] =>
+  floors ? t.map((v, i) => Math.max(v, floors[i] ?? 0)) : [...t];
+
 /**
  * Per-exit thresholds for the entry: explicit; the controller's re-solve, or the validation point
- * within a forward-rate budget; or the best frontier point within the cost budget.
+ * within a forward-rate budget; or the best frontier point within the cost budget. Raised to the
+ * floors a broken shadow guard set (`guarded`): those floors hold whatever the budget says.
  */
 export function resolveThresholds(s: RegionSettings, m: Manifest): number[] {
+  return applyFloors(baseThresholds(s, m), s.guarded?.floors);
+}
+
+function baseThresholds(s: RegionSettings, m: Manifest): number[] {
   if (s.thresholds) return s.thresholds;
   if (s.maxForwardRate !== undefined) {
     if (s.solved) return s.solved.thresholds;

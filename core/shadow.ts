@@ -16,7 +16,7 @@
  * const g = exitGuard(counts, 0, { maxDisagreement: 0.01, confidence: 0.95 }); // { n, disagree, interval, status }
  * const t = guardFloor(counts, 0, guard); // a threshold, or 2 (off)
  */
-import { binLow } from './live-solve.js';
+import { binLow, scoreBin } from './live-solve.js';
 import { type Interval, wilson, zFor } from './wilson.js';
 
 export interface Guard {
@@ -73,11 +73,18 @@ export function samplesNeeded(p: number, max: number, z: number): number | null 
   return hi;
 }
 
-export function exitGuard(c: ShadowCounts, exit: number, g: Guard = DEFAULT_GUARD): ExitGuard {
+/**
+ * Exit `exit`'s guard on the shadowed answers scoring at or above `threshold` (default all): the
+ * answers that threshold gives (bins are version independent, so samples taken under lower
+ * thresholds count for higher ones).
+ */
+export function exitGuard(c: ShadowCounts, exit: number, g: Guard = DEFAULT_GUARD, threshold = 0): ExitGuard {
   const z = zFor(g.confidence);
+  const from = threshold > 0 ? scoreBin(threshold) : 0;
   let n = 0;
   let d = 0;
   for (const e of entries(c, exit)) {
+    if (e.bin < from) continue;
     n += e.n;
     d += e.d;
   }
@@ -103,4 +110,121 @@ export function guardFloor(c: ShadowCounts, exit: number, g: Guard = DEFAULT_GUA
     if (n >= minSamples && wilson(d, n, z).hi <= g.maxDisagreement) floor = binLow(e.bin);
   }
   return floor;
+}
+
+/** Disagreement over every exit's shadowed answers together (a canary's, an arm's). */
+export function pooledGuard(c: ShadowCounts, g: Guard = DEFAULT_GUARD): Omit<ExitGuard, 'exit'> {
+  const z = zFor(g.confidence);
+  let n = 0;
+  let d = 0;
+  for (const [a, b] of Object.values(c)) {
+    n += a;
+    d += b;
+  }
+  const interval = wilson(d, n, z);
+  const status =
+    n > 0 && interval.lo > g.maxDisagreement ? 'broken' : n > 0 && interval.hi <= g.maxDisagreement ? 'ok' : 'unproven';
+  return { n, disagree: d, interval, status, samplesNeeded: samplesNeeded(n ? d / n : 0, g.maxDisagreement, z) };
+}
+
+/** One arm's shadow batch: its shadowed answers and its decisions (for its forward rate). */
+export interface ArmReport {
+  counts: ShadowCounts;
+  requests: number;
+  edge: number;
+  forwarded: number;
+}
+export const ARMS = ['stable', 'canary'] as const;
+export type Arm = (typeof ARMS)[number];
+
+/** What an isolate reports to a region's Durable Object: per arm, under the entry version in force. */
+export interface ShadowReport {
+  minute: number;
+  version: number;
+  arms: Partial<Record<Arm, ArmReport>>;
+}
+
+export const emptyArm = (): ArmReport => ({ counts: {}, requests: 0, edge: 0, forwarded: 0 });
+
+export function mergeArm(a: ArmReport, b: ArmReport): void {
+  mergeShadow(a.counts, b.counts);
+  a.requests += b.requests;
+  a.edge += b.edge;
+  a.forwarded += b.forwarded;
+}
+
+/**
+ * A canary's verdict against the guard and the stable arm:
+ *   - rollback when its disagreement is broken (interval above the guard), clearly worse than the
+ *     stable arm's (its lower bound above the stable upper bound), or its forward rate is clearly
+ *     above the stable arm's when the region has a forward-rate budget it exceeds, or when it stays
+ *     unproven after 4× its minimum samples;
+ *   - promote when it has its minimum samples and its disagreement is demonstrated within the guard;
+ *   - wait otherwise.
+ */
+export function canaryVerdict(
+  canary: ArmReport,
+  stable: ArmReport | undefined,
+  g: Guard,
+  o: { minSamples: number; maxForwardRate?: number; z?: number },
+): { decision: 'promote' | 'rollback' | 'wait'; reason: string } {
+  const c = pooledGuard(canary.counts, g);
+  const s = stable ? pooledGuard(stable.counts, g) : undefined;
+  const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+  const ci = (x: { interval: Interval; disagree: number; n: number }) =>
+    `${x.disagree}/${x.n} = ${pct(x.n ? x.disagree / x.n : 0)} [${pct(x.interval.lo)}, ${pct(x.interval.hi)}]`;
+  const conf = `${Math.round(g.confidence * 100)} %`;
+  const z = o.z ?? zFor(g.confidence);
+  const fr = (a: ArmReport) => wilson(a.forwarded, a.requests, z);
+  if (c.status === 'broken')
+    return {
+      decision: 'rollback',
+      reason: `canary broke the guard: disagreement with the backbone ${ci(c)} at ${conf}, above the allowed ${pct(g.maxDisagreement)}`,
+    };
+  if (s && s.n > 0 && c.n > 0 && c.interval.lo > s.interval.hi)
+    return {
+      decision: 'rollback',
+      reason: `canary disagrees more than the stable version: ${ci(c)} against ${ci(s)} at ${conf}`,
+    };
+  if (stable && o.maxForwardRate !== undefined && canary.requests > 0 && stable.requests > 0) {
+    const cf = fr(canary);
+    const sf = fr(stable);
+    if (cf.lo > sf.hi && cf.lo > o.maxForwardRate)
+      return {
+        decision: 'rollback',
+        reason: `canary forwards more than the stable version and the budget allow: ${pct(cf.p ?? 0)} [${pct(cf.lo)}, ${pct(cf.hi)}] against ${pct(sf.p ?? 0)} [${pct(sf.lo)}, ${pct(sf.hi)}], budget ${pct(o.maxForwardRate)}`,
+      };
+  }
+  if (c.n >= o.minSamples && c.status === 'ok')
+    return {
+      decision: 'promote',
+      reason: `canary met the guard on ${c.n} shadowed answers: disagreement ${ci(c)} at ${conf}, within ${pct(g.maxDisagreement)}${s && s.n ? `; stable ${ci(s)}` : ''}${canary.requests ? `; forward rate ${pct(canary.forwarded / canary.requests)} (stable ${stable?.requests ? pct(stable.forwarded / stable.requests) : 'n/a'})` : ''}`,
+    };
+  if (c.n >= 4 * o.minSamples)
+    return {
+      decision: 'rollback',
+      reason: `canary could not demonstrate the guard on ${c.n} shadowed answers: disagreement ${ci(c)} at ${conf}, allowed ${pct(g.maxDisagreement)}`,
+    };
+  return {
+    decision: 'wait',
+    reason: `${c.n} shadowed canary answers (${o.minSamples} needed), disagreement ${ci(c)}`,
+  };
+}
+
+/**
+ * The shadow share that would settle every exit's guard within `windowAnswers` confident answers per
+ * exit (the window's edge answers at that exit): the largest samplesNeeded ÷ answers over the exits
+ * still unproven, capped at 1; null when some unproven exit cannot be demonstrated at its observed
+ * rate (its disagreement is at or above the guard), 0 when none is unproven.
+ */
+export function neededShadowShare(guards: readonly ExitGuard[], windowAnswers: readonly number[]): number | null {
+  let share = 0;
+  for (const g of guards) {
+    if (g.status !== 'unproven') continue;
+    if (g.samplesNeeded === null) return null;
+    const answers = windowAnswers[g.exit] ?? 0;
+    if (!(answers > 0)) continue;
+    share = Math.max(share, Math.min(1, g.samplesNeeded / answers));
+  }
+  return share;
 }

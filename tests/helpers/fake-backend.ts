@@ -6,13 +6,19 @@
  * behaves according to the request id's prefix, so tests can choose a failure mode:
  *   down-…    → 502, as a proxy in front of a dead host answers (a thrown error here would surface as
  *               a 500, not a network error); slow-… → answers after 5 s; garbage-… → 200, non-JSON body;
- *   error-…   → 500; anything else → a valid answer from the final head (exit = segment + the number
- *   of deeper thresholds, i.e. the bundle's exit count, whatever the bundle) with class 4.
+ *   error-…   → 500; shadow-… (the edge's shadow verification, workers/edge/src/controller/shadow.ts)
+ *   → the real answer: the shipped bundle's deeper segments run from the features sent by the
+ *   backend's own batcher on onnxruntime-node's CPU executor (what the real backend computes; only
+ *   the network between the machines is faked), so shadowed disagreement is the model's own;
+ *   anything else → a valid answer from the final head (exit = segment + the number of deeper
+ *   thresholds, i.e. the bundle's exit count, whatever the bundle) with class 4.
  *
  * @example
  * serviceBindings: { BACKEND: fakeBackend } // vitest.config.ts; sign with FAKE_SECRET
  */
 
+import { fileURLToPath } from 'node:url';
+import { loadBundle } from '../../core/node/bundle.js';
 import { problemResponse } from '../../core/problem.js';
 import {
   decodeFeatures,
@@ -24,8 +30,21 @@ import {
   SIGNATURE_HEADER,
   verifyBody,
 } from '../../core/wire.js';
+import { Batcher } from '../../gpu-backend/src/batcher.js';
+import { createOrtNodeExecutor } from '../../gpu-backend/src/executors/ort-node.js';
 
 export const FAKE_SECRET = 'test-cascade-secret';
+
+/** The shipped bundle's backend half, loaded on the first shadow request. */
+let real: Promise<Batcher> | undefined;
+function realBackend(): Promise<Batcher> {
+  real ??= (async () => {
+    const b = loadBundle(fileURLToPath(new URL('../../models/fashion-resnet', import.meta.url)));
+    const ex = await createOrtNodeExecutor('cpu', b, 1);
+    return new Batcher(ex, b.manifest, { maxBatch: 16, maxWaitMs: 0, maxQueue: 4096 });
+  })();
+  return real;
+}
 export const SLOW_MS = 5_000;
 
 export async function fakeBackend(req: Request): Promise<Response> {
@@ -70,6 +89,16 @@ export async function fakeBackend(req: Request): Promise<Response> {
       'BAD_METADATA',
       `scores has ${md.scores.length} entries; resuming at segment ${md.segment} needs one per exit the edge ran (${md.segment})`,
     );
+  if (id.startsWith('shadow-')) {
+    const r = await (await realBackend()).submit({
+      segment: md.segment,
+      features: f.data,
+      policy: md.policy,
+      thresholds: md.thresholds,
+      scores: md.scores,
+    });
+    return Response.json({ ...r, executor: 'fake' } satisfies ResumeAnswer);
+  }
   return Response.json({
     classIndex: 4,
     label: 'Coat',

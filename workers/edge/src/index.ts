@@ -3,7 +3,7 @@
 import { log } from '../../../core/log.js';
 import { defaultSplit } from '../../../core/regions.js';
 import { createApp } from './app.js';
-import { resolveLiveRegions } from './controller/scheduled.js';
+import { runController } from './controller/scheduled.js';
 import type { Env } from './env.js';
 import { rollUpDecisions } from './metrics/scheduled.js';
 import { edgeModel } from './model/edge-model.js';
@@ -18,13 +18,13 @@ model
   .catch((e: unknown) => log.error('edge warm-up failed', { model: model.manifest.name, error: e }));
 
 const app = createApp();
-// fetch: the Hono app; scheduled: the hourly cron (wrangler.toml [triggers]): the controller re-solves
-// the regions with a forward-rate budget, then old decision minutes are rolled into hours (whose
-// failure fails the run, so it shows).
+// fetch: the Hono app; scheduled: the cron (wrangler.toml [triggers], every 5 minutes): the controller
+// pass (controller/scheduled.ts: re-solves hourly, verification, money caps), then old decision
+// minutes are rolled into hours (whose failure fails the run, so it shows).
 export default {
   fetch: app.fetch,
   async scheduled(controller, env) {
-    await resolveLiveRegions(env).catch((e) => log.error('controller pass failed', { error: e }));
+    await runController(env, controller.scheduledTime).catch((e) => log.error('controller pass failed', { error: e }));
     await rollUpDecisions(controller, env);
   },
 } satisfies ExportedHandler<Env>;

@@ -24,11 +24,13 @@
  *   - edge: an edge exit answered (also when the region's thresholds were stale);
  *   - forwarded: the backend answered;
  *   - degraded: the forward failed and the edge's best answer was given (degraded: true);
+ *   - capped: the region's money cap kept a would-be forward at the edge: the edge's best answer
+ *     (degraded: true, reason "budget"), nothing forwarded;
  *   - error: no answer: 502/504 BACKEND_UNAVAILABLE (no edge answer to degrade to) or an unexpected
  *     500 after the region was resolved. Refused input (4xx before the region is resolved) is not a
  *     decision and is not counted; Workers' own analytics count requests by status.
  */
-export const OUTCOMES = ['edge', 'forwarded', 'degraded', 'error'] as const;
+export const OUTCOMES = ['edge', 'forwarded', 'degraded', 'capped', 'error'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** `exit` of a decision without an answer (outcome error). */

@@ -130,6 +130,8 @@ export interface Sums {
   edge: number;
   forwarded: number;
   degraded: number;
+  /** Would-be forwards the money cap answered at the edge (outcome capped). */
+  capped: number;
   errors: number;
   bytesForwarded: number;
   edgeMs: number;
@@ -146,6 +148,7 @@ const emptySums = (): Sums => ({
   edge: 0,
   forwarded: 0,
   degraded: 0,
+  capped: 0,
   errors: 0,
   bytesForwarded: 0,
   edgeMs: 0,
@@ -156,7 +159,13 @@ const emptySums = (): Sums => ({
   byExit: {},
 });
 
-const OUTCOME_FIELD = { edge: 'edge', forwarded: 'forwarded', degraded: 'degraded', error: 'errors' } as const;
+const OUTCOME_FIELD = {
+  edge: 'edge',
+  forwarded: 'forwarded',
+  degraded: 'degraded',
+  capped: 'capped',
+  error: 'errors',
+} as const;
 
 function addRow(s: Sums, r: BucketRow): void {
   const n = Number(r.n) || 0;
@@ -181,15 +190,16 @@ export const D1_ROWS_ASSUMPTION =
 
 /**
  * The cost model's totals for some sums. Degraded decisions were forwarded (the forward failed), so
- * they count in `forwarded` here; `errors` are the decisions without an answer. kvReads and
+ * they count in `forwarded` here; capped ones were answered at the edge (nothing forwarded), so in
+ * `edge`, and both are flagged answers (`degraded`); `errors` are the decisions without an answer. kvReads and
  * d1RowsWritten are estimates (KV_READS_ASSUMPTION, D1_ROWS_ASSUMPTION).
  */
 export function decisionTotals(s: Sums): DecisionTotals {
   return {
     requests: s.requests,
-    edge: s.edge,
+    edge: s.edge + s.capped,
     forwarded: s.forwarded + s.degraded,
-    degraded: s.degraded,
+    degraded: s.degraded + s.capped,
     errors: s.errors,
     edgeCpuMs: s.edgeMs,
     backendMs: s.backendMs,
@@ -210,6 +220,8 @@ export interface TotalsView<C> {
   edge: number;
   forwarded: number;
   degraded: number;
+  /** Would-be forwards the money cap answered at the edge (flagged reason "budget"); not in `edge`. */
+  capped: number;
   errors: number;
   edgeRate: number | null;
   bytesForwarded: number;
@@ -228,6 +240,7 @@ export interface SeriesPoint {
   edge: number;
   forwarded: number;
   degraded: number;
+  capped: number;
   errors: number;
   p95Ms: number | null;
 }
@@ -250,6 +263,7 @@ function view<C>(s: Sums, cost: (s: Sums) => C): TotalsView<C> {
     edge: s.edge,
     forwarded: s.forwarded,
     degraded: s.degraded,
+    capped: s.capped,
     errors: s.errors,
     edgeRate: s.requests > 0 ? s.edge / s.requests : null,
     bytesForwarded: s.bytesForwarded,
@@ -295,6 +309,7 @@ export function summarise<C>(rows: readonly BucketRow[], plan: QueryPlan, cost: 
         edge: s.edge,
         forwarded: s.forwarded,
         degraded: s.degraded,
+        capped: s.capped,
         errors: s.errors,
         p95Ms: bucketQuantile(s.buckets, 0.95),
       })),

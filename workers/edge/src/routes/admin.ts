@@ -40,6 +40,7 @@ import {
   readEntry,
   resolveEntry,
   VersionConflict,
+  verifyEntry,
   writeEntry,
 } from '../thresholds/region-entries.js';
 
@@ -486,6 +487,135 @@ serve(admin, resolveRoute, async (c) => {
     etag: `"${r.write.entry.version}"`,
     ...publishHeader(r.write.published),
   });
+});
+
+const interval = z.object({ p: z.number().nullable(), lo: z.number(), hi: z.number() });
+const guardStatus = z.enum(['ok', 'broken', 'unproven']);
+const armView = z.object({
+  requests: z.number().int().describe("the arm's decisions counted in the window"),
+  edge: z.number().int(),
+  forwarded: z.number().int(),
+  forwardRate: z.number().nullable(),
+  shadowed: z.number().int().describe('shadowed answers (all exits)'),
+  disagree: z.number().int().describe('of which the full model answered otherwise'),
+  interval: interval.describe("Wilson interval of the disagreement at the guard's confidence"),
+  status: guardStatus,
+});
+export const verificationSchema = z
+  .object({
+    version: z.number().int().describe('the version verified (the current one)'),
+    guard: z.object({ maxDisagreement: z.number(), confidence: z.number() }),
+    windowMinutes: z.number().int(),
+    shadowShare: z.number().describe("the region's shadow share of confident edge answers"),
+    exits: z
+      .array(
+        z.object({
+          exit: z.number().int(),
+          threshold: z.number(),
+          n: z.number().int().describe('shadowed answers scoring at or above the current threshold'),
+          disagree: z.number().int(),
+          interval,
+          status: guardStatus.describe(
+            'broken: interval above the guard; ok: interval within it; unproven: neither yet',
+          ),
+          samplesNeeded: z
+            .number()
+            .int()
+            .nullable()
+            .describe('shadowed answers that would demonstrate the guard at the observed rate (null: it cannot)'),
+        }),
+      )
+      .describe('per edge exit that is on'),
+    neededShadowShare: z
+      .number()
+      .nullable()
+      .describe('shadow share that would settle the unproven exits within the window'),
+    shadowUsdPerMillion: z
+      .number()
+      .nullable()
+      .describe('what shadowing at shadowShare costs, USD per million requests'),
+    costAssumptions: z.array(z.string()),
+    stable: armView,
+    canary: armView
+      .extend({
+        share: z.number(),
+        startedAt: z.string(),
+        decision: z.enum(['promote', 'rollback', 'wait']),
+        reason: z.string(),
+      })
+      .optional(),
+    action: z
+      .object({ kind: z.string(), reason: z.string(), version: z.number().int().nullable() })
+      .nullable()
+      .describe('what this call changed (POST verify only): the new version and why, or null'),
+  })
+  .openapi('Verification');
+
+const verifyQuery = z.object({
+  windowMinutes: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .optional()
+    .openapi({ description: 'minutes of shadowed answers to judge (default 1440)' }),
+});
+
+async function verification(
+  c: { env: { REGIONS: Parameters<typeof verifyEntry>[0] } },
+  key: string,
+  apply: boolean,
+  windowMinutes?: number,
+) {
+  const r = await verifyEntry(c.env.REGIONS, key, { apply, windowMinutes });
+  if (!r.ok) throw new ProblemError(404, 'REGION_NOT_FOUND', `region ${key} has no entry`);
+  const { action, ...rest } = r;
+  return {
+    ...rest,
+    action: action
+      ? { kind: action.kind, reason: action.reason, version: action.write.ok ? action.write.entry.version : null }
+      : null,
+  };
+}
+
+export const guardRoute = createRoute({
+  method: 'get',
+  path: '/regions/{key}/guard',
+  tags,
+  security,
+  summary: "The region's shadow verification: disagreement per exit, the guard, its cost, the canary",
+  description:
+    "From the shadowed answers the region's Durable Object holds (a share `shadow` of confident edge answers re-answered by the full model after the response): per edge exit, the disagreement with the backbone at or above its current threshold with a Wilson interval, and the guard's verdict; the shadow share the guard needs and what shadowing costs per million requests; the canary arm against the stable one. Changes nothing.",
+  request: { params: keyParams, query: verifyQuery },
+  responses: {
+    200: { description: 'the verification', content: json(verificationSchema) },
+    ...problems({ 400: ['BAD_REGION', 'BAD_QUERY'], 404: ['REGION_NOT_FOUND'] }),
+    ...auth,
+  },
+});
+serve(admin, guardRoute, async (c) => {
+  const { key } = c.req.valid('param');
+  return c.json(await verification(c, key, false, c.req.valid('query').windowMinutes), 200);
+});
+
+export const verifyRoute = createRoute({
+  method: 'post',
+  path: '/regions/{key}/verify',
+  tags,
+  security,
+  summary: 'Verify now and act: judge the canary (promote / roll back), raise thresholds where the guard broke',
+  description:
+    "What GET …/guard reports, then: a canary whose disagreement breaks the guard, is clearly worse than the stable version's, or forwards clearly more than a forward-rate budget allows is rolled back; one that demonstrates the guard on its minimum samples is promoted (its thresholds become the entry's). Otherwise, exits whose guard is broken get threshold floors (settings.guarded) or are switched off. Each action is a new version with `event` saying why; the cron trigger does the same hourly.",
+  request: { params: keyParams, query: verifyQuery },
+  responses: {
+    200: { description: 'the verification and what it changed', content: json(verificationSchema) },
+    ...problems({ 400: ['BAD_REGION', 'BAD_QUERY'], 404: ['REGION_NOT_FOUND'] }),
+    ...auth,
+  },
+});
+serve(admin, verifyRoute, async (c) => {
+  const { key } = c.req.valid('param');
+  return c.json(await verification(c, key, true, c.req.valid('query').windowMinutes), 200);
 });
 
 export const frontierRoute = createRoute({

@@ -6,12 +6,14 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { log } from '../../../../core/log.js';
 import { imageShape, type Manifest } from '../../../../core/manifest.js';
 import { normaliseImages } from '../../../../core/normalise.js';
-import { checkSettings, exploreShare, resolveThresholds } from '../../../../core/regions.js';
+import { CANARY_SHADOW_DEFAULT, checkSettings, exploreShare, resolveThresholds } from '../../../../core/regions.js';
+import type { Arm } from '../../../../core/shadow.js';
 import { encodeFeatures, resumeMetadata } from '../../../../core/wire.js';
 import { type EdgeEnv, problems, type RouteContext, serve } from '../api/define.js';
 import { forward } from '../cascade/forward.js';
 import { runEdge, scoreEdgeExits } from '../cascade/run-edge.js';
 import { recordExplored } from '../controller/scores.js';
+import { recordArmDecision, shadowAnswer } from '../controller/shadow.js';
 import { problem } from '../errors.js';
 import { type Decision, NO_EXIT } from '../metrics/aggregate.js';
 import { recordDecision } from '../metrics/record.js';
@@ -107,13 +109,8 @@ function explore(
 ): void {
   const share = region.source === 'manifest-default' ? 0 : exploreShare(region.settings);
   if (!(share > 0) || Math.random() >= share) return;
-  let defer: (p: Promise<unknown>) => void;
-  try {
-    const ctx = c.executionCtx;
-    defer = (p) => ctx.waitUntil(p);
-  } catch {
-    return; // no ExecutionContext (app.request in a test): nothing can outlive the response
-  }
+  const defer = deferrer(c);
+  if (!defer) return;
   const model = edgeModel();
   const { policy, split } = region.settings;
   defer(
@@ -124,6 +121,25 @@ function explore(
         log.warn('controller: exploring an input failed; the answer is unaffected', { region: region.key, error: e }),
       ),
   );
+}
+
+/** The request's waitUntil, or null without an ExecutionContext (app.request in a test): nothing can outlive the response. */
+function deferrer(c: RouteContext<ClassifyRoute>): ((p: Promise<unknown>) => void) | null {
+  try {
+    const ctx = c.executionCtx;
+    return (p) => ctx.waitUntil(p);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Which arm serves this request: a region with a canary serves that share of its requests with the
+ * canary's thresholds (not raised by guard floors: the canary is what is being judged).
+ */
+function chooseArm(region: Awaited<ReturnType<typeof resolveRegion>>): Arm {
+  const canary = region.source === 'manifest-default' ? undefined : region.settings.canary;
+  return canary && Math.random() < canary.share ? 'canary' : 'stable';
 }
 
 /** Serves POST /v1/classify on `app`, described for the isolate's bundle. */
@@ -160,20 +176,42 @@ async function classify(
   const pixels = await readPixels(c.req.raw, image, route.request.body);
   const region = await resolveRegion(c.env.THRESHOLDS, requestRegionKeys(c), m, (s) => checkSettings(s, m));
   tally.region = region.key;
-  const thresholds = resolveThresholds(region.settings, m);
+  const s = region.settings;
+  const arm = chooseArm(region);
+  const thresholds = arm === 'canary' ? s.canary!.thresholds : resolveThresholds(s, m);
+  const thresholdVersion = arm === 'canary' ? `${region.thresholdVersion}+canary` : region.thresholdVersion;
+  // The controller's view of this region: shadowed answers, and each arm's decisions, when it verifies.
+  const verifies = region.source !== 'manifest-default' && ((s.shadow ?? 0) > 0 || s.canary !== undefined);
+  const shadowShare = arm === 'canary' ? (s.canary!.shadow ?? CANARY_SHADOW_DEFAULT) : (s.shadow ?? 0);
+  const defer = verifies ? deferrer(c) : null;
+  const count = (where: 'edge' | 'forwarded') => {
+    if (defer) recordArmDecision(c.env, defer, region.key, region.version, arm, where);
+  };
   const x = normaliseImages(pixels, 1, image, m.input.normalisation.mean, m.input.normalisation.std, m.input.layout);
   const { result: r, computeMs: compute } = await model.exclusive((runner) =>
-    runEdge(runner, m, x, { policy: region.settings.policy, thresholds, split: region.settings.split }),
+    runEdge(runner, m, x, { policy: s.policy, thresholds, split: s.split }),
   );
   const edgeMs = since();
   const computeMs = Math.round(compute * 100) / 100;
   tally.computeMs = computeMs;
   explore(c, region, x);
   const requestId = c.get('requestId' as never) as string;
-  const base = { region: region.key, thresholdVersion: region.thresholdVersion, requestId };
+  const base = { region: region.key, thresholdVersion, requestId };
   const staleReason = region.source === 'kv-stale' ? 'thresholds_stale' : undefined;
   if (r.kind === 'answer') {
     [tally.outcome, tally.exit] = ['edge', r.answer.exit];
+    count('edge');
+    if (defer && shadowShare > 0 && r.answer.exit < m.exits.length && Math.random() < shadowShare)
+      shadowAnswer(c.env, defer, {
+        key: region.key,
+        version: region.version,
+        arm,
+        x,
+        answer: r.answer,
+        split: s.split,
+        requestId,
+        thresholdVersion,
+      });
     return c.json({
       label: m.classes[r.answer.classIndex]!,
       ...r.answer,
@@ -184,18 +222,34 @@ async function classify(
       timings: { edgeMs, computeMs, totalMs: since() },
     } satisfies ClassifyResponse);
   }
+  // The money cap (controller/cap.ts): this share of would-be forwards is answered at the edge, flagged.
+  const capShare = region.source === 'manifest-default' ? 0 : (s.capped?.share ?? 0);
+  if (r.best && capShare > 0 && Math.random() < capShare) {
+    [tally.outcome, tally.exit] = ['capped', r.best.exit];
+    count('edge');
+    return c.json({
+      label: m.classes[r.best.classIndex]!,
+      ...r.best,
+      where: 'edge',
+      degraded: true,
+      reason: 'budget',
+      ...base,
+      timings: { edgeMs, computeMs, totalMs: since() },
+    } satisfies ClassifyResponse);
+  }
+  count('forwarded');
   const body = encodeFeatures(
     r.features,
     r.featureShape,
-    region.settings.encoding,
+    s.encoding,
     resumeMetadata({
       model: m.name,
       modelHash: m.backbone.sha256,
       segment: r.resumeAt,
-      thresholdVersion: region.thresholdVersion,
+      thresholdVersion,
       requestId,
       region: region.key,
-      policy: region.settings.policy,
+      policy: s.policy,
       thresholds: thresholds.slice(r.resumeAt),
       // The earlier exits' scores: the EENet scheduler's deeper exits read them.
       scores: r.scores,

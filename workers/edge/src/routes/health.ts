@@ -8,7 +8,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { type EdgeEnv, type RouteContext, serve } from '../api/define.js';
 import { edgeModel } from '../model/edge-model.js';
 import { wasmHeapBytes } from '../runtime/ort.js';
-import { currentKey, recentProblems } from '../thresholds/region-entries.js';
+import { currentKey, listRegions, recentProblems } from '../thresholds/region-entries.js';
 
 /** Short: /readyz must answer fast even when the backend hangs. */
 const BACKEND_PROBE_TIMEOUT_MS = 500;
@@ -45,6 +45,26 @@ export const readyzRoute = createRoute({
                 kv: check,
                 backend: check,
                 thresholdProblems: z.record(z.string(), z.object({ at: z.string(), problem: z.string() })),
+                controller: z
+                  .object({
+                    ok: z
+                      .boolean()
+                      .describe('false while some region runs with a broken guard raised, or capped by money'),
+                    guarded: z
+                      .record(z.string(), z.object({ at: z.string(), floors: z.array(z.number()), reason: z.string() }))
+                      .describe("regions whose shadow guard broke: the exits' threshold floors (2 = off) and why"),
+                    capped: z
+                      .record(
+                        z.string(),
+                        z.object({ at: z.string(), share: z.number(), spendUsdPerMillion: z.number() }),
+                      )
+                      .describe(
+                        'regions whose money cap holds back a share of forwards (answers flagged reason "budget")',
+                      ),
+                    canaries: z.record(z.string(), z.object({ share: z.number(), startedAt: z.string().optional() })),
+                  })
+                  .loose()
+                  .describe('what the per-region controller has done, as published to KV'),
               }),
             })
             .openapi('Readiness'),
@@ -111,5 +131,24 @@ async function readyz(c: RouteContext<typeof readyzRoute>): Promise<Response> {
     }
   }
   checks.thresholdProblems = Object.fromEntries(recentProblems);
+  try {
+    const regions = await listRegions(c.env.THRESHOLDS);
+    const pick = <T>(f: (s: (typeof regions)[number]['settings']) => T | undefined) =>
+      Object.fromEntries(regions.flatMap((r) => (f(r.settings) ? [[r.key, f(r.settings)!]] : [])));
+    const guarded = pick((s) => s.guarded);
+    const capped = pick((s) =>
+      s.capped
+        ? { at: s.capped.at, share: s.capped.share, spendUsdPerMillion: s.capped.spendUsdPerMillion }
+        : undefined,
+    );
+    checks.controller = {
+      ok: !Object.keys(guarded).length && !Object.keys(capped).length,
+      guarded,
+      capped,
+      canaries: pick((s) => (s.canary ? { share: s.canary.share, startedAt: s.canary.startedAt } : undefined)),
+    };
+  } catch (e) {
+    checks.controller = { ok: false, error: (e as Error).message, guarded: {}, capped: {}, canaries: {} };
+  }
   return c.json({ ready, checks }, ready ? 200 : 503);
 }

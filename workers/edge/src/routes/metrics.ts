@@ -100,6 +100,12 @@ const totals = z
     edge: z.number().int().describe('answered at an edge exit'),
     forwarded: z.number().int().describe('answered by the backend'),
     degraded: z.number().int().describe("forward failed, the edge's best answer given"),
+    capped: z
+      .number()
+      .int()
+      .describe(
+        'the money cap (maxUsdPerMillion) kept a would-be forward at the edge: best edge answer, reason "budget"',
+      ),
     errors: z.number().int().describe('no answer (502/504, unexpected 500)'),
     edgeRate: z.number().nullable().describe('edge / requests; null without requests'),
     bytesForwarded: z.number(),
@@ -139,6 +145,7 @@ const metricsSchema = z
         edge: z.number().int(),
         forwarded: z.number().int(),
         degraded: z.number().int(),
+        capped: z.number().int(),
         errors: z.number().int(),
         p95Ms: z.number().nullable().describe('upper bound of the bucket holding p95'),
       }),

@@ -18,12 +18,15 @@ import type { ScoreReport } from '../../../../core/live-solve.js';
 import { log } from '../../../../core/log.js';
 import type { Manifest } from '../../../../core/manifest.js';
 import {
+  type Capped,
   manifestDefaults,
   type RegionEntry,
+  type RegionEvent,
   type RegionSettings,
   regionEntrySchema,
   type Solved,
 } from '../../../../core/regions.js';
+import type { ExitGuard, Guard, ShadowReport } from '../../../../core/shadow.js';
 
 /** The slice of Workers KV the store uses; structural, so Node tests can hand in a failing stand-in. */
 export interface KvLike {
@@ -64,6 +67,46 @@ export type ResolveResult =
   | { ok: false; reason: 'no-forward-rate-budget' }
   | { ok: false; reason: 'not-enough-samples'; samples: number; detail: string };
 
+/** One arm's shadow figures over a verification's window. */
+export interface ArmView {
+  requests: number;
+  edge: number;
+  forwarded: number;
+  forwardRate: number | null;
+  shadowed: number;
+  disagree: number;
+  interval: { p: number | null; lo: number; hi: number };
+  status: ExitGuard['status'];
+}
+
+/** What a verification found (RegionObject.verify), and what it did. */
+export type VerifyResult =
+  | {
+      ok: true;
+      version: number;
+      guard: Guard;
+      windowMinutes: number;
+      /** Share of confident edge answers shadowed (the region's `shadow`). */
+      shadowShare: number;
+      /** Per edge exit that is on: its shadowed answers at or above its current threshold, and the guard's verdict. */
+      exits: (ExitGuard & { threshold: number })[];
+      /** Shadow share that would settle the unproven exits within the window (null: some cannot be, at their observed rate). */
+      neededShadowShare: number | null;
+      /** What shadowing at shadowShare costs, USD per million requests of this region (GPU + feature bytes). */
+      shadowUsdPerMillion: number | null;
+      costAssumptions: string[];
+      stable: ArmView;
+      canary?: ArmView & {
+        share: number;
+        startedAt: string;
+        decision: 'promote' | 'rollback' | 'wait';
+        reason: string;
+      };
+      /** What this verification changed: a new version, or nothing. */
+      action: { kind: RegionEvent['kind']; reason: string; write: WriteResult } | null;
+    }
+  | { ok: false; reason: 'not-found' };
+
 /** Outcome of a conditional delete. */
 export type DeleteResult =
   | { ok: true; published: boolean }
@@ -81,11 +124,14 @@ export interface RegionStub {
     key: string,
     settings: RegionSettings,
     expected: number | null,
-    extra?: { rolledBackTo?: number },
+    extra?: { rolledBackTo?: number; event?: RegionEvent },
   ): Promise<WriteResult>;
   delete(key: string, expected: number): Promise<DeleteResult>;
   reportScores(key: string, report: ScoreReport): Promise<void>;
   resolve(key: string, o?: { windowMinutes?: number; floor?: number }): Promise<ResolveResult>;
+  reportShadow(key: string, report: ShadowReport): Promise<void>;
+  verify(key: string, o?: { apply?: boolean; windowMinutes?: number; now?: number }): Promise<VerifyResult>;
+  setCapped(key: string, capped: Capped | null, reason: string): Promise<WriteResult | null>;
 }
 
 /** The REGIONS Durable Object namespace, as the store uses it (one object per region key). */
@@ -99,6 +145,8 @@ export interface Resolved {
   settings: RegionSettings;
   /** `<key>@v<version>`, or `manifest` for the bundle's defaults. */
   thresholdVersion: string;
+  /** The entry's version (0 for the bundle's defaults). */
+  version: number;
   source: 'kv' | 'kv-stale' | 'manifest-default';
   problems: string[];
 }
@@ -168,13 +216,21 @@ export async function resolveRegion(
       problems.push(note(key, `entry v${c.entry.version} does not fit the bundle: ${bad.join('; ')}`));
       continue;
     }
-    return { key, settings: c.entry.settings, thresholdVersion: `${key}@v${c.entry.version}`, source: 'kv', problems };
+    return {
+      key,
+      settings: c.entry.settings,
+      thresholdVersion: `${key}@v${c.entry.version}`,
+      version: c.entry.version,
+      source: 'kv',
+      problems,
+    };
   }
   if (stale)
     return {
       key: stale.key,
       settings: stale.entry.settings,
       thresholdVersion: `${stale.key}@v${stale.entry.version}`,
+      version: stale.entry.version,
       source: 'kv-stale',
       problems,
     };
@@ -184,6 +240,7 @@ export async function resolveRegion(
     key: 'default',
     settings: manifestDefaults(m),
     thresholdVersion: 'manifest',
+    version: 0,
     source: 'manifest-default',
     problems,
   };
@@ -236,6 +293,17 @@ export async function resolveEntry(
 ): Promise<ResolveResult> {
   const r = await regions.getByName(key).resolve(key, o);
   invalidate(key);
+  return r;
+}
+
+/** Asks the key's object to verify its shadowed answers (and judge its canary); `apply` lets it act. */
+export async function verifyEntry(
+  regions: Regions,
+  key: string,
+  o: { apply?: boolean; windowMinutes?: number; now?: number } = {},
+): Promise<VerifyResult> {
+  const r = await regions.getByName(key).verify(key, o);
+  if (r.ok && r.action) invalidate(key);
   return r;
 }
 

@@ -22,6 +22,7 @@
  * if (!r.ok) console.log(r.reason, r.current);
  */
 import { DurableObject } from 'cloudflare:workers';
+import { costReport, modelFacts } from '../../../../core/cost-model.js';
 import {
   certifiedFloor,
   emptyHistogram,
@@ -31,15 +32,39 @@ import {
   solveForwardRate,
 } from '../../../../core/live-solve.js';
 import { log } from '../../../../core/log.js';
-import { type RegionEntry, type RegionSettings, regionEntrySchema, type Solved } from '../../../../core/regions.js';
+import {
+  CANARY_MIN_SAMPLES,
+  type Capped,
+  type RegionEntry,
+  type RegionEvent,
+  type RegionSettings,
+  regionEntrySchema,
+  resolveThresholds,
+  type Solved,
+} from '../../../../core/regions.js';
+import {
+  type Arm,
+  type ArmReport,
+  canaryVerdict,
+  DEFAULT_GUARD,
+  emptyArm,
+  exitGuard,
+  guardFloor,
+  neededShadowShare,
+  pooledGuard,
+  type ShadowCounts,
+  type ShadowReport,
+} from '../../../../core/shadow.js';
 import type { Env } from '../env.js';
 import { edgeModel } from '../model/edge-model.js';
 import {
+  type ArmView,
   currentKey,
   type DeleteResult,
   type KvLike,
   type RegionStub,
   type ResolveResult,
+  type VerifyResult,
   type WriteResult,
 } from './region-entries.js';
 
@@ -73,6 +98,10 @@ interface Head {
 const SCORE_RETAIN_MINUTES = 24 * 60;
 /** Default window a re-solve reads: the region's recent traffic. */
 export const RESOLVE_WINDOW_MINUTES = 60;
+/** Default window a verification reads: a day of shadowed answers (score bins pool across versions). */
+export const VERIFY_WINDOW_MINUTES = 24 * 60;
+/** Shadowed answers at or above a candidate floor before it may be trusted (core/shadow.ts guardFloor). */
+const FLOOR_MIN_SAMPLES = 30;
 
 /** The Durable Object behind `env.REGIONS`: see the module comment. Methods are called over RPC. */
 export class RegionObject extends DurableObject<Env> implements RegionStub {
@@ -94,6 +123,243 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
     // The controller's explored score vectors (controller/scores.ts reports), per minute and joint bin.
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS scores (minute INTEGER NOT NULL, bins TEXT NOT NULL,
       count INTEGER NOT NULL, PRIMARY KEY (minute, bins)) WITHOUT ROWID`);
+    // Shadow verification (controller/shadow.ts reports): shadowed answers per minute, version, arm, exit
+    // and score bin, with how many disagreed with the backbone; and each arm's decisions.
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS shadow (minute INTEGER NOT NULL, version INTEGER NOT NULL,
+      arm TEXT NOT NULL, exit INTEGER NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL, d INTEGER NOT NULL,
+      PRIMARY KEY (minute, version, arm, exit, bin)) WITHOUT ROWID`);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS arms (minute INTEGER NOT NULL, version INTEGER NOT NULL,
+      arm TEXT NOT NULL, requests INTEGER NOT NULL, edge INTEGER NOT NULL, forwarded INTEGER NOT NULL,
+      PRIMARY KEY (minute, version, arm)) WITHOUT ROWID`);
+  }
+
+  /** Adds an isolate's batch of shadow results and arm decisions (one transaction; old minutes deleted). */
+  async reportShadow(key: string, r: ShadowReport): Promise<void> {
+    await this.ready(key);
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => {
+      for (const [arm, a] of Object.entries(r.arms) as [Arm, ArmReport][]) {
+        for (const [k, [n, d]] of Object.entries(a.counts)) {
+          const [exit, bin] = k.split(',').map(Number);
+          sql.exec(
+            'INSERT INTO shadow (minute, version, arm, exit, bin, n, d) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (minute, version, arm, exit, bin) DO UPDATE SET n = n + excluded.n, d = d + excluded.d',
+            r.minute,
+            r.version,
+            arm,
+            exit,
+            bin,
+            n,
+            d,
+          );
+        }
+        if (a.requests > 0)
+          sql.exec(
+            'INSERT INTO arms (minute, version, arm, requests, edge, forwarded) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (minute, version, arm) DO UPDATE SET requests = requests + excluded.requests, edge = edge + excluded.edge, forwarded = forwarded + excluded.forwarded',
+            r.minute,
+            r.version,
+            arm,
+            a.requests,
+            a.edge,
+            a.forwarded,
+          );
+      }
+      sql.exec('DELETE FROM shadow WHERE minute < ?', r.minute - SCORE_RETAIN_MINUTES);
+      sql.exec('DELETE FROM arms WHERE minute < ?', r.minute - SCORE_RETAIN_MINUTES);
+    });
+  }
+
+  /** One arm's shadow counts and decisions since `sinceMinute` (of `version` only, when given). */
+  private arm(arm: Arm, sinceMinute: number, version?: number): ArmReport {
+    const v = version === undefined ? '' : ' AND version = ?';
+    const args = version === undefined ? [sinceMinute, arm] : [sinceMinute, arm, version];
+    const out = emptyArm();
+    for (const row of this.ctx.storage.sql
+      .exec<{ exit: number; bin: number; n: number; d: number }>(
+        `SELECT exit, bin, SUM(n) AS n, SUM(d) AS d FROM shadow WHERE minute >= ? AND arm = ?${v} GROUP BY exit, bin`,
+        ...args,
+      )
+      .toArray())
+      out.counts[`${row.exit},${row.bin}`] = [row.n, row.d];
+    const t = this.ctx.storage.sql
+      .exec<{ r: number; e: number; f: number }>(
+        `SELECT COALESCE(SUM(requests), 0) AS r, COALESCE(SUM(edge), 0) AS e, COALESCE(SUM(forwarded), 0) AS f FROM arms WHERE minute >= ? AND arm = ?${v}`,
+        ...args,
+      )
+      .one();
+    out.requests = t.r;
+    out.edge = t.e;
+    out.forwarded = t.f;
+    return out;
+  }
+
+  /**
+   * Verifies the region's shadowed answers against its guard over the last `windowMinutes`, judges
+   * its canary, and with `apply` acts on both: a canary's verdict (promote / roll back) first, else
+   * a broken guard raises the responsible exits' threshold floors (switching an exit off when no
+   * threshold is shown to meet the guard). Each action is a new version whose `event` says why.
+   */
+  async verify(key: string, o: { apply?: boolean; windowMinutes?: number; now?: number } = {}): Promise<VerifyResult> {
+    await this.ready(key);
+    const h = this.head()!;
+    if (!h.current) return { ok: false, reason: 'not-found' };
+    const cur = this.entry(h.current);
+    const s = cur.settings;
+    const m = edgeModel().manifest;
+    const g = s.guard ?? DEFAULT_GUARD;
+    const now = o.now ?? Date.now();
+    const windowMinutes = o.windowMinutes ?? VERIFY_WINDOW_MINUTES;
+    const since = Math.floor(now / 60_000) - windowMinutes;
+    const stable = this.arm('stable', since);
+    const thresholds = resolveThresholds(s, m);
+    const shadowShare = s.shadow ?? 0;
+    const edgeExits = Math.min(s.split, m.exits.length);
+    const exits = thresholds
+      .slice(0, edgeExits)
+      .map((t, i) => ({ ...exitGuard(stable.counts, i, g, t), threshold: t }))
+      .filter((e) => e.threshold <= 1);
+    // The shadowed answers are a random `shadowShare` of the confident ones: answers ≈ shadowed ÷ share.
+    const answers: number[] = [];
+    for (const e of exits) answers[e.exit] = shadowShare > 0 ? e.n / shadowShare : 0;
+    const needed = shadowShare > 0 ? neededShadowShare(exits, answers) : null;
+    const cost = this.shadowCost(s.split, shadowShare, stable);
+    const view = (a: ArmReport): ArmView => {
+      const p = pooledGuard(a.counts, g);
+      return {
+        requests: a.requests,
+        edge: a.edge,
+        forwarded: a.forwarded,
+        forwardRate: a.requests ? a.forwarded / a.requests : null,
+        shadowed: p.n,
+        disagree: p.disagree,
+        interval: p.interval,
+        status: p.status,
+      };
+    };
+    let canary: NonNullable<Extract<VerifyResult, { ok: true }>['canary']> | undefined;
+    let action: Extract<VerifyResult, { ok: true }>['action'] = null;
+    if (s.canary) {
+      const startMinute = Math.floor(Date.parse(s.canary.startedAt ?? cur.updatedAt) / 60_000);
+      const c = this.arm('canary', startMinute, h.current);
+      const st = this.arm('stable', startMinute, h.current);
+      const v = canaryVerdict(c, st, g, {
+        minSamples: s.canary.minSamples ?? CANARY_MIN_SAMPLES,
+        maxForwardRate: s.maxForwardRate,
+      });
+      canary = {
+        ...view(c),
+        share: s.canary.share,
+        startedAt: s.canary.startedAt ?? cur.updatedAt,
+        ...v,
+      };
+      if (o.apply && v.decision !== 'wait') {
+        const { canary: candidate, ...rest } = s;
+        const next: RegionSettings =
+          v.decision === 'rollback'
+            ? rest
+            : (() => {
+                const { budget: _b, maxForwardRate: _f, solved: _s, explore: _e, guarded: _g, ...base } = rest;
+                return { ...base, thresholds: candidate!.thresholds };
+              })();
+        const kind = v.decision === 'rollback' ? 'canary-rollback' : 'canary-promote';
+        const reason = `v${h.current}'s canary ${v.decision === 'rollback' ? 'rolled back' : 'promoted'}: ${v.reason}`;
+        action = { kind, reason, write: await this.write(key, next, h.current, { event: { kind, reason } }) };
+      }
+    }
+    if (o.apply && !action) {
+      const broken = exits.filter((e) => e.status === 'broken');
+      if (broken.length) {
+        const floors = s.guarded?.floors ? [...s.guarded.floors] : new Array<number>(m.exits.length).fill(0);
+        const said: string[] = [];
+        for (const e of broken) {
+          const f = guardFloor(stable.counts, e.exit, g, FLOOR_MIN_SAMPLES);
+          // A floor must raise the threshold: none shown above it means the exit goes off.
+          const floor = f > e.threshold && f <= 1 ? f : 2;
+          floors[e.exit] = Math.max(floors[e.exit] ?? 0, floor);
+          const p = (x: number) => `${(x * 100).toFixed(2)} %`;
+          said.push(
+            `exit ${e.exit}: ${e.disagree}/${e.n} shadowed answers disagreed with the backbone (${p(e.disagree / e.n)}, ${Math.round(g.confidence * 100)} % interval [${p(e.interval.lo)}, ${p(e.interval.hi)}]) against the guard's ${p(g.maxDisagreement)}; ${floor > 1 ? 'switched off (no threshold shown to meet the guard)' : `threshold raised ${e.threshold.toFixed(4)} → ${floor.toFixed(4)}`}`,
+          );
+        }
+        const reason = `guard broken: ${said.join('; ')}`;
+        const next: RegionSettings = { ...s, guarded: { at: new Date(now).toISOString(), floors, reason } };
+        action = {
+          kind: 'guard',
+          reason,
+          write: await this.write(key, next, h.current, { event: { kind: 'guard', reason } }),
+        };
+        log.warn('controller: guard broken; thresholds raised', { region: key, reason });
+      }
+    }
+    return {
+      ok: true,
+      version: h.current,
+      guard: g,
+      windowMinutes,
+      shadowShare,
+      exits,
+      neededShadowShare: needed,
+      shadowUsdPerMillion: cost.value,
+      costAssumptions: cost.assumptions,
+      stable: view(stable),
+      ...(canary ? { canary } : {}),
+      action,
+    };
+  }
+
+  /** USD per million requests of shadowing `share` of the confident edge answers (GPU from the split to the final head, f32 feature bytes). */
+  private shadowCost(split: number, share: number, stable: ArmReport): { value: number | null; assumptions: string[] } {
+    const m = edgeModel().manifest;
+    if (split >= m.segments.length)
+      return { value: 0, assumptions: ['the whole backbone runs at the edge: nothing to shadow'] };
+    const bytes = m.segments[split - 1]!.outputShape.reduce((a, b) => a * b, 1) * 4 + 512;
+    const facts = modelFacts(m, {
+      split,
+      exitRates: new Array<number>(m.exits.length + 1).fill(0),
+      policy: 'max-softmax',
+      thresholds: new Array<number>(m.exits.length).fill(2),
+    });
+    const r = costReport(
+      {
+        requests: 1,
+        edge: 0,
+        forwarded: 1,
+        degraded: 0,
+        errors: 0,
+        edgeCpuMs: 0,
+        backendMs: 0,
+        bytesForwarded: bytes,
+        kvReads: 0,
+        d1RowsWritten: 0,
+      },
+      { model: facts },
+    );
+    const perShadow = (r.actual.items.gpu?.value ?? Number.NaN) + (r.actual.items.egress?.value ?? Number.NaN);
+    const edgeShare = stable.requests > 0 ? stable.edge / stable.requests : null;
+    if (!Number.isFinite(perShadow) || edgeShare === null)
+      return {
+        value: null,
+        assumptions: ['no decisions counted yet for the edge share, or no GPU price for the work'],
+      };
+    return {
+      // perShadow is per million shadow forwards (a mix of one forwarded request).
+      value: share * edgeShare * perShadow,
+      assumptions: [
+        `${(share * 100).toFixed(1)} % of the ${(edgeShare * 100).toFixed(1)} % of requests answered at the edge are shadowed; each costs the backend's work from segment ${split} to the final head and ${bytes} f32 feature bytes: $${perShadow.toPrecision(3)} per million shadow forwards (core/cost-model.ts defaults).`,
+        'Not priced: the edge recomputing the segments for each shadow (CPU-ms, about the same as the answer itself), the Workers subrequest (free).',
+      ],
+    };
+  }
+
+  /** Writes the controller's money-cap state (null: lift it) as a new version, unless it is unchanged. */
+  async setCapped(key: string, capped: Capped | null, reason: string): Promise<WriteResult | null> {
+    await this.ready(key);
+    const h = this.head()!;
+    if (!h.current) return null;
+    const s = this.entry(h.current).settings;
+    if (!capped && !s.capped) return null;
+    const { capped: _old, ...rest } = s;
+    const next: RegionSettings = capped ? { ...rest, capped } : rest;
+    return this.write(key, next, h.current, { event: { kind: 'cap', reason } });
   }
 
   /** Adds an isolate's batch of explored score vectors (one transaction; old minutes deleted). */
@@ -148,6 +414,7 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
         split: s.split,
         maxForwardRate: s.maxForwardRate,
         floor: o.floor ?? certifiedFloor(points),
+        thresholdFloors: s.guarded?.floors,
       });
     } catch (e) {
       if (e instanceof NotEnoughSamples)
@@ -165,7 +432,9 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
       expectedAccuracy: solution.expectedAccuracy,
       expectedCost: solution.expectedCost,
     };
-    const write = await this.write(key, { ...s, solved }, h.current);
+    const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+    const reason = `re-solved on ${solution.samples} explored inputs of the last ${o.windowMinutes ?? RESOLVE_WINDOW_MINUTES} min: forward rate ${pct(solution.forwardRate)} [${pct(solution.interval.lo)}, ${pct(solution.interval.hi)}] against the budget ${pct(s.maxForwardRate)}${solution.met ? '' : ' (not met: the accuracy guard stopped the solve)'}`;
+    const write = await this.write(key, { ...s, solved }, h.current, { event: { kind: 'resolve', reason } });
     log.info('controller: region re-solved', { region: key, maxForwardRate: s.maxForwardRate, ...solved });
     return { ok: true, solved, write };
   }
@@ -194,9 +463,12 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
     key: string,
     settings: RegionSettings,
     expected: number | null,
-    extra: { rolledBackTo?: number } = {},
+    extra: { rolledBackTo?: number; event?: RegionEvent } = {},
   ): Promise<WriteResult> {
     await this.ready(key);
+    // A canary starts when it is written, unless the writer said when.
+    if (settings.canary && !settings.canary.startedAt)
+      settings = { ...settings, canary: { ...settings.canary, startedAt: new Date().toISOString() } };
     // Check and write in one synchronous transaction: nothing else can run in between.
     const r = this.ctx.storage.transactionSync((): WriteResult & { gen?: number } => {
       const h = this.head()!;
@@ -211,6 +483,7 @@ export class RegionObject extends DurableObject<Env> implements RegionStub {
         version: last + 1,
         updatedAt: new Date().toISOString(),
         ...(extra.rolledBackTo ? { rolledBackTo: extra.rolledBackTo } : {}),
+        ...(extra.event ? { event: extra.event } : {}),
       });
       this.ctx.storage.sql.exec(
         'INSERT INTO versions (version, entry) VALUES (?, ?)',

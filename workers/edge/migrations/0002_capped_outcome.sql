@@ -1,0 +1,75 @@
+-- Outcome `capped` (workers/edge/src/metrics/aggregate.ts): a would-be forward answered at the edge
+-- because the region's money cap held it back (degraded: true, reason "budget"). SQLite cannot alter a
+-- CHECK constraint, so both tables are rebuilt with it and their rows copied over.
+
+CREATE TABLE decisions_new (
+  minute INTEGER NOT NULL,
+  region TEXT NOT NULL,
+  exit INTEGER NOT NULL CHECK (exit >= -1),
+  outcome TEXT NOT NULL CHECK (outcome IN ('edge', 'forwarded', 'degraded', 'capped', 'error')),
+  count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  compute_ms REAL NOT NULL DEFAULT 0,
+  backend_ms REAL NOT NULL DEFAULT 0,
+  total_ms REAL NOT NULL DEFAULT 0,
+  b0 INTEGER NOT NULL DEFAULT 0,
+  b1 INTEGER NOT NULL DEFAULT 0,
+  b2 INTEGER NOT NULL DEFAULT 0,
+  b3 INTEGER NOT NULL DEFAULT 0,
+  b4 INTEGER NOT NULL DEFAULT 0,
+  b5 INTEGER NOT NULL DEFAULT 0,
+  b6 INTEGER NOT NULL DEFAULT 0,
+  b7 INTEGER NOT NULL DEFAULT 0,
+  b8 INTEGER NOT NULL DEFAULT 0,
+  b9 INTEGER NOT NULL DEFAULT 0,
+  b10 INTEGER NOT NULL DEFAULT 0,
+  b11 INTEGER NOT NULL DEFAULT 0,
+  b12 INTEGER NOT NULL DEFAULT 0,
+  b13 INTEGER NOT NULL DEFAULT 0,
+  b14 INTEGER NOT NULL DEFAULT 0,
+  b15 INTEGER NOT NULL DEFAULT 0,
+  b16 INTEGER NOT NULL DEFAULT 0,
+  b17 INTEGER NOT NULL DEFAULT 0,
+  b18 INTEGER NOT NULL DEFAULT 0,
+  b19 INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (minute, region, exit, outcome)
+) WITHOUT ROWID;
+INSERT INTO decisions_new SELECT * FROM decisions;
+DROP TABLE decisions;
+ALTER TABLE decisions_new RENAME TO decisions;
+
+CREATE TABLE decisions_hourly_new (
+  hour INTEGER NOT NULL,
+  region TEXT NOT NULL,
+  exit INTEGER NOT NULL CHECK (exit >= -1),
+  outcome TEXT NOT NULL CHECK (outcome IN ('edge', 'forwarded', 'degraded', 'capped', 'error')),
+  count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  compute_ms REAL NOT NULL DEFAULT 0,
+  backend_ms REAL NOT NULL DEFAULT 0,
+  total_ms REAL NOT NULL DEFAULT 0,
+  b0 INTEGER NOT NULL DEFAULT 0,
+  b1 INTEGER NOT NULL DEFAULT 0,
+  b2 INTEGER NOT NULL DEFAULT 0,
+  b3 INTEGER NOT NULL DEFAULT 0,
+  b4 INTEGER NOT NULL DEFAULT 0,
+  b5 INTEGER NOT NULL DEFAULT 0,
+  b6 INTEGER NOT NULL DEFAULT 0,
+  b7 INTEGER NOT NULL DEFAULT 0,
+  b8 INTEGER NOT NULL DEFAULT 0,
+  b9 INTEGER NOT NULL DEFAULT 0,
+  b10 INTEGER NOT NULL DEFAULT 0,
+  b11 INTEGER NOT NULL DEFAULT 0,
+  b12 INTEGER NOT NULL DEFAULT 0,
+  b13 INTEGER NOT NULL DEFAULT 0,
+  b14 INTEGER NOT NULL DEFAULT 0,
+  b15 INTEGER NOT NULL DEFAULT 0,
+  b16 INTEGER NOT NULL DEFAULT 0,
+  b17 INTEGER NOT NULL DEFAULT 0,
+  b18 INTEGER NOT NULL DEFAULT 0,
+  b19 INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (hour, region, exit, outcome)
+) WITHOUT ROWID;
+INSERT INTO decisions_hourly_new SELECT * FROM decisions_hourly;
+DROP TABLE decisions_hourly;
+ALTER TABLE decisions_hourly_new RENAME TO decisions_hourly;
