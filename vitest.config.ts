@@ -40,6 +40,10 @@ export default defineConfig({
                 BACKEND_TIMEOUT_MS: '800',
                 // Small enough that a test's few hundred requests take several count-triggered flushes.
                 METRICS_FLUSH_DECISIONS: '50',
+                // Every shadow result reported from its own request's waitUntil, awaited by shadowsSettled
+                // (tests/worker/controller-guard.test.ts): a report left for a test's flush could hang
+                // on a request context vitest-pool-workers has already ended.
+                SHADOW_REPORT_AFTER: '1',
                 TEST_MIGRATIONS: migrations,
                 // Real pullover/coat/shirt test images (tests/worker/controller.test.ts).
                 TEST_SHIFTED_IMAGES: shiftedImages(),

@@ -198,7 +198,7 @@ export function canaryVerdict(
   if (c.n >= o.minSamples && c.status === 'ok')
     return {
       decision: 'promote',
-      reason: `canary met the guard on ${c.n} shadowed answers: disagreement ${ci(c)} at ${conf}, within ${pct(g.maxDisagreement)}${s && s.n ? `; stable ${ci(s)}` : ''}${canary.requests ? `; forward rate ${pct(canary.forwarded / canary.requests)} (stable ${stable?.requests ? pct(stable.forwarded / stable.requests) : 'n/a'})` : ''}`,
+      reason: `canary met the guard on ${c.n} shadowed answers: disagreement ${ci(c)} at ${conf}, within ${pct(g.maxDisagreement)}${s?.n ? `; stable ${ci(s)}` : ''}${canary.requests ? `; forward rate ${pct(canary.forwarded / canary.requests)} (stable ${stable?.requests ? pct(stable.forwarded / stable.requests) : 'n/a'})` : ''}`,
     };
   if (c.n >= 4 * o.minSamples)
     return {

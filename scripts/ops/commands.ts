@@ -1,6 +1,7 @@
 /**
  * The operator CLI (`npm run ops -- <command>`, entry scripts/ops.ts): region entries, budgets and
- * the bundle's operating points, and the controller's re-solve of a forward-rate budget, through the
+ * the bundle's operating points, the controller's re-solve of a forward-rate budget, and its shadow
+ * verification (shadow share, guard, canaries, money cap; regions guard / verify), through the
  * edge's admin API. Options are read by
  * scripts/cli-args.ts (--help, unknown options refused: exit 2); writes handle If-Match themselves
  * (read the current version, write with it; a 412 is reported as a conflict, exit 1, unless --force
@@ -10,12 +11,26 @@
  * await main(['regions', 'set', 'colo:LHR', '--budget=0.2']); // 0, or throws OpsError / ConfigError
  * await main(['regions', 'set', 'colo:LHR', '--max-forward-rate=0.25']);
  * await main(['regions', 'resolve', 'colo:LHR', '--window-minutes=120']);
+ * await main(['regions', 'set', 'colo:LHR', '--shadow=0.05', '--max-disagreement=0.02']);
+ * await main(['regions', 'canary', 'colo:LHR', '--thresholds=0.9,0.8,0.7,0.7', '--share=0.1']);
+ * await main(['regions', 'verify', 'colo:LHR']); // judges the canary: promote, roll back, or wait
  */
 import { z } from 'zod';
 import { ConfigError } from '../../core/config-error.js';
 import type { FrontierView, Resolved } from '../../core/operating-points.js';
 import { POLICIES } from '../../core/policies.js';
-import { FEATURE_ENCODINGS, type RegionEntry, type RegionSettings, regionKeySchema } from '../../core/regions.js';
+import {
+  CANARY_MIN_SAMPLES,
+  CANARY_SHADOW_DEFAULT,
+  canarySchema,
+  FEATURE_ENCODINGS,
+  guardSchema,
+  type RegionEntry,
+  type RegionSettings,
+  regionKeySchema,
+  regionSettingsSchema,
+} from '../../core/regions.js';
+import { DEFAULT_GUARD } from '../../core/shadow.js';
 import { fromText, type OptionSpec, parseCli, text } from '../cli-args.js';
 import { type AdminClient, adminClient, failure, OpsError } from './client.js';
 import {
@@ -23,12 +38,14 @@ import {
   costText,
   entryText,
   frontierText,
-  givenText,
+  historyText,
   type MetricsView,
   metricsText,
   pct,
   resolveText,
   table,
+  type VerificationView,
+  verificationText,
 } from './format.js';
 
 /** The token `npm start` gives the local worker (scripts/start.ts), used when ADMIN_TOKEN is unset. */
@@ -66,7 +83,38 @@ const SETTINGS = {
       'Share (0..1) of requests scored at every edge exit for the controller (default: kept, else 0.05 with --max-forward-rate, 0 otherwise)',
     schema: fromText(z.number().min(0).max(1)),
   },
+  shadow: {
+    arg: 'share',
+    description:
+      'Share (0..1) of confident edge answers also re-answered by the full model after the response, to verify the guard (default: kept, else 0)',
+    schema: fromText(regionSettingsSchema.shape.shadow.unwrap()),
+  },
+  'max-disagreement': {
+    arg: 'share',
+    description: `Guard: largest share (0..1, exclusive) of shadowed edge answers that may disagree with the full model (default: kept, else ${DEFAULT_GUARD.maxDisagreement})`,
+    schema: fromText(guardSchema.shape.maxDisagreement),
+  },
+  confidence: {
+    arg: 'c',
+    description: `Guard: confidence (0.5 to 1, exclusive) of the Wilson interval it is judged with (default: kept, else ${DEFAULT_GUARD.confidence})`,
+    schema: fromText(guardSchema.shape.confidence),
+  },
+  'max-usd-per-million': {
+    arg: 'usd',
+    description:
+      'Money cap, USD per million requests: as spend nears it the controller answers a share of would-be forwards at the edge, flagged (default: kept)',
+    schema: text.positive(),
+  },
   note: { arg: 'text', description: 'A note stored with the version' },
+} satisfies Record<string, OptionSpec>;
+const VERIFY = {
+  'window-minutes': {
+    arg: 'n',
+    description: 'Minutes of shadowed answers to judge (1-1440)',
+    defaultText: '1440',
+    schema: text.int(1, 24 * 60),
+  },
+  ...COMMON,
 } satisfies Record<string, OptionSpec>;
 
 const RANGE = {
@@ -101,7 +149,7 @@ const COMMANDS: Record<string, Command> = {
   'regions set': {
     usage: 'npm run ops -- regions set <key> (--thresholds=a,b,… | --budget=x | --max-forward-rate=x) [options]',
     about:
-      "Creates or replaces a region entry. Settings not given are kept from the current entry (or the bundle defaults for a new one); the controller's re-solve is kept only while the forward-rate budget, policy and split stay the same.",
+      "Creates or replaces a region entry. Settings not given are kept from the current entry (or the bundle defaults for a new one), the exit policy too when none of --thresholds, --budget, --max-forward-rate is given (an existing entry only); the controller's re-solve is kept only while the forward-rate budget, policy and split stay the same, its guard floors and the canary while the policy does, what the money cap holds back while the cap does.",
     args: ['key'],
     options: {
       thresholds: {
@@ -146,6 +194,55 @@ const COMMANDS: Record<string, Command> = {
       ...WRITE,
       ...COMMON,
     },
+  },
+  'regions canary': {
+    usage:
+      'npm run ops -- regions canary <key> (--thresholds=a,b,… --share=x [--shadow=x] [--min-samples=n] | --stop) [options]',
+    about:
+      "Starts or stops a canary on an existing entry, judged by the controller. Its candidate thresholds serve a share of the region's requests and a share of its confident answers is shadow-verified; the controller (regions verify, the cron) promotes it once it demonstrates the guard on its minimum samples, or rolls it back. --stop removes it. Writes the current entry back with the canary set or removed (If-Match: the version read).",
+    args: ['key'],
+    options: {
+      thresholds: {
+        arg: 'a,b,…',
+        description: "The canary's per-exit thresholds (above 1: exit off; required to start one)",
+        schema: fromText(z.array(z.number().min(0)).min(1)),
+      },
+      share: {
+        arg: 'x',
+        description: "Share (0 exclusive to 0.5) of the region's requests served with them (required to start one)",
+        schema: fromText(canarySchema.shape.share),
+      },
+      shadow: {
+        arg: 'share',
+        description: "Share (0 exclusive to 1) of the canary's confident edge answers shadow-verified",
+        defaultText: String(CANARY_SHADOW_DEFAULT),
+        schema: fromText(canarySchema.shape.shadow.unwrap()),
+      },
+      'min-samples': {
+        arg: 'n',
+        description: 'Shadowed canary answers before it can be promoted (at least 30)',
+        defaultText: String(CANARY_MIN_SAMPLES),
+        schema: fromText(canarySchema.shape.minSamples.unwrap()),
+      },
+      stop: { flag: true, description: 'Remove the canary (the stable thresholds serve every request)' },
+      note: { arg: 'text', description: 'A note stored with the version' },
+      ...WRITE,
+      ...COMMON,
+    },
+  },
+  'regions guard': {
+    usage: 'npm run ops -- regions guard <key> [options]',
+    about:
+      "A region's shadow verification against its guard, changing nothing. Per edge exit the shadowed answers at or above its threshold, their disagreement with the full model and its interval, and the guard's status; the shadow share, the share the guard needs and its cost; the stable and canary arms and the canary's decision.",
+    args: ['key'],
+    options: VERIFY,
+  },
+  'regions verify': {
+    usage: 'npm run ops -- regions verify <key> [options]',
+    about:
+      'Verifies a region now and acts on it, as the cron does. Promotes or rolls back the canary, or raises the thresholds of exits whose guard broke; shows what regions guard shows, then the action taken (a new version and why) or no change.',
+    args: ['key'],
+    options: VERIFY,
   },
   'regions resolve': {
     usage: 'npm run ops -- regions resolve <key> [options]',
@@ -324,11 +421,21 @@ async function conditional(
 /** How a write gives the exit policy: exactly one of these. */
 type Given = { thresholds: number[] } | { budget: number } | { maxForwardRate: number };
 
+/** How `s` gives its exit policy (what a write that gives none keeps). */
+export function givenOf(s: RegionSettings): Given {
+  if (s.thresholds) return { thresholds: s.thresholds };
+  if (s.maxForwardRate !== undefined) return { maxForwardRate: s.maxForwardRate };
+  return { budget: s.budget! };
+}
+
 /**
  * The settings to write: `given` replaces whichever of thresholds / budget / maxForwardRate the
- * current entry has; policy, split, encoding and explore are the options' or kept from `base`
- * (the bundle's defaults for a new entry). The controller's re-solve is kept only while it still
- * answers the same question (same maxForwardRate, policy and split); otherwise dropped.
+ * current entry has; policy, split, encoding, explore, shadow, the guard (--max-disagreement and
+ * --confidence: one alone takes the other from the current guard, else DEFAULT_GUARD) and the money
+ * cap are the options' or kept from `base` (the bundle's defaults for a new entry). What the
+ * controller wrote is kept only while it still answers the same question: the re-solve while the
+ * maxForwardRate, policy and split are the same; guard floors and the canary (thresholds on the
+ * policy's scores) while the policy is; what the money cap holds back while the cap is. Otherwise dropped.
  */
 export function nextSettings(
   base: RegionSettings | undefined,
@@ -348,6 +455,21 @@ export function nextSettings(
     base.split === split
       ? base.solved
       : undefined;
+  const shadow = (v.shadow as number | undefined) ?? base?.shadow;
+  const maxD = v['max-disagreement'] as number | undefined;
+  const conf = v.confidence as number | undefined;
+  const guard =
+    maxD === undefined && conf === undefined
+      ? base?.guard
+      : {
+          maxDisagreement: maxD ?? base?.guard?.maxDisagreement ?? DEFAULT_GUARD.maxDisagreement,
+          confidence: conf ?? base?.guard?.confidence ?? DEFAULT_GUARD.confidence,
+        };
+  const samePolicy = base?.policy === policy;
+  const guarded = samePolicy ? base?.guarded : undefined;
+  const canary = samePolicy ? base?.canary : undefined;
+  const maxUsdPerMillion = (v['max-usd-per-million'] as number | undefined) ?? base?.maxUsdPerMillion;
+  const capped = base?.capped && base.maxUsdPerMillion === maxUsdPerMillion ? base.capped : undefined;
   return {
     policy: policy as RegionSettings['policy'],
     ...given,
@@ -355,18 +477,49 @@ export function nextSettings(
     ...(solved ? { solved } : {}),
     split,
     encoding: (v.encoding as RegionSettings['encoding'] | undefined) ?? base?.encoding ?? 'f16',
+    ...(shadow === undefined ? {} : { shadow }),
+    ...(guard ? { guard } : {}),
+    ...(guarded ? { guarded } : {}),
+    ...(canary ? { canary } : {}),
+    ...(maxUsdPerMillion === undefined ? {} : { maxUsdPerMillion }),
+    ...(capped ? { capped } : {}),
     ...(v.note === undefined ? {} : { note: v.note as string }),
   };
 }
 
-async function setSettings(api: AdminClient, key: string, v: Values, given: Given): Promise<void> {
+/**
+ * The settings `regions canary` writes: the current ones with the canary set from the options (a new
+ * canary: its start is the write's) or, with --stop, removed; the note is the option's, not carried over.
+ */
+export function canarySettings(current: RegionSettings, v: Record<string, unknown>): RegionSettings {
+  const { canary: _old, note: _note, ...rest } = current;
+  const note = v.note === undefined ? {} : { note: v.note as string };
+  if (v.stop) return { ...rest, ...note };
+  return {
+    ...rest,
+    canary: {
+      thresholds: v.thresholds as number[],
+      share: v.share as number,
+      ...(v.shadow === undefined ? {} : { shadow: v.shadow as number }),
+      ...(v['min-samples'] === undefined ? {} : { minSamples: v['min-samples'] as number }),
+    },
+    ...note,
+  };
+}
+
+/** Writes nextSettings (`given` null: keep the current entry's exit policy, which it must have). */
+async function setSettings(api: AdminClient, key: string, v: Values, given: Given | null): Promise<void> {
   let defaults: FrontierView | undefined;
   const res = await conditional(api, key, v, async (current, ifMatch) => {
     const base = current?.settings;
+    if (!base && !given)
+      throw new OpsError(
+        `region ${key} has no entry; give one of --thresholds=a,b,…, --budget=x or --max-forward-rate=x to create it`,
+      );
     if (!base) defaults ??= await frontier(api);
     const settings = nextSettings(
       base,
-      given,
+      given ?? givenOf(base!),
       v,
       defaults && { policy: defaults.defaultPolicy, split: defaults.defaultSplit },
     );
@@ -423,11 +576,46 @@ async function run(name: string, args: string[], v: Values): Promise<void> {
         v.budget === undefined ? null : { budget: v.budget as number },
         v['max-forward-rate'] === undefined ? null : { maxForwardRate: v['max-forward-rate'] as number },
       ].filter((k) => k !== null);
-      if (kinds.length !== 1)
+      // None of them: an existing entry keeps its own, when some other setting is given.
+      const others = Object.keys(SETTINGS).some((k) => v[k] !== undefined);
+      if (kinds.length > 1 || (kinds.length === 0 && !others))
         throw new ConfigError(
           'regions set: give exactly one of --thresholds=a,b,…, --budget=x or --max-forward-rate=x (see --help)',
         );
-      return setSettings(api, key, v, kinds[0]!);
+      return setSettings(api, key, v, kinds[0] ?? null);
+    }
+    case 'regions canary': {
+      const start = ['thresholds', 'share', 'shadow', 'min-samples'].filter((k) => v[k] !== undefined);
+      if (v.stop && start.length)
+        throw new ConfigError(
+          `regions canary: --stop takes none of ${start.map((k) => `--${k}`).join(', ')} (see --help)`,
+        );
+      if (!v.stop && (v.thresholds === undefined || v.share === undefined))
+        throw new ConfigError(
+          'regions canary: give --thresholds=a,b,… and --share=x to start a canary, or --stop to remove it (see --help)',
+        );
+      const res = await conditional(api, key, v, async (current, ifMatch) => {
+        if (!current) throw new OpsError(`no entry for region ${key}; a canary runs on an existing entry`);
+        if (v.stop && !current.settings.canary)
+          throw new OpsError(`region ${key} has no canary (version ${current.version}); nothing was written`);
+        return api.request('PUT', `/regions/${key}`, { body: canarySettings(current.settings, v), ifMatch });
+      });
+      if (v.json) return printJson(res.body);
+      print(entryText(res.body as Entry));
+      return print(`\ncanary ${v.stop ? 'stopped' : 'started'}: version ${res.etag}${publishNote(res.headers)}`);
+    }
+    case 'regions guard':
+    case 'regions verify': {
+      const qs = new URLSearchParams();
+      if (v['window-minutes'] !== undefined) qs.set('windowMinutes', String(v['window-minutes']));
+      const verify = name === 'regions verify';
+      const res = await api.request(
+        verify ? 'POST' : 'GET',
+        `/regions/${key}/${verify ? 'verify' : 'guard'}${qs.size ? `?${qs}` : ''}`,
+      );
+      if (res.status !== 200) throw failure(res);
+      if (v.json) return printJson(res.body);
+      return print(verificationText(key, res.body as VerificationView, verify));
     }
     case 'regions resolve': {
       const qs = new URLSearchParams();
@@ -459,24 +647,7 @@ async function run(name: string, args: string[], v: Values): Promise<void> {
       if (res.status !== 200) throw failure(res);
       const body = res.body as { versions: RegionEntry[] };
       if (v.json) return printJson(body);
-      if (!body.versions.length) return print(`region ${key} has no history`);
-      const rows = [
-        ['VERSION', 'UPDATED', 'POLICY', 'THRESHOLDS / BUDGET', 'SPLIT', 'ENCODING', 'ROLLED BACK TO', 'NOTE'],
-      ];
-      for (const e of body.versions) {
-        const s = e.settings;
-        rows.push([
-          String(e.version),
-          e.updatedAt,
-          s.policy,
-          givenText(s),
-          String(s.split),
-          s.encoding,
-          e.rolledBackTo ? String(e.rolledBackTo) : '',
-          s.note ?? '',
-        ]);
-      }
-      return print(table(rows, ['r', 'l', 'l', 'l', 'r']));
+      return print(historyText(key, body.versions));
     }
     case 'regions rollback': {
       if (v.version === undefined) throw new ConfigError('regions rollback: --version=<n> is required (see --help)');

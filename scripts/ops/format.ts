@@ -1,13 +1,23 @@
 /**
  * The operator CLI's text output: aligned columns, and the words for region entries (thresholds, a
- * cost budget or a forward-rate budget and the controller's re-solve of it), what they resolve to,
- * and frontier points.
+ * cost budget or a forward-rate budget and the controller's re-solve of it; shadow verification, its
+ * guard and floors, a canary, a money cap), what they resolve to, their history (with the
+ * controller's event per version), the controller's verification (regions guard / verify), and
+ * frontier points.
  *
  * @example
  * table([['KEY', 'VERSION'], ['colo:LHR', '3']], ['l', 'r']); // "KEY       VERSION\ncolo:LHR        3"
  */
 import type { FrontierView, OperatingPoint, Resolved } from '../../core/operating-points.js';
-import { EXPLORE_DEFAULT, type RegionEntry, type RegionSettings, type Solved } from '../../core/regions.js';
+import {
+  CANARY_MIN_SAMPLES,
+  CANARY_SHADOW_DEFAULT,
+  EXPLORE_DEFAULT,
+  type RegionEntry,
+  type RegionSettings,
+  type Solved,
+} from '../../core/regions.js';
+import { DEFAULT_GUARD } from '../../core/shadow.js';
 
 /** Rows as aligned text columns (the first row is the header); `align` per column, left by default. */
 export function table(rows: readonly (readonly string[])[], align: readonly ('l' | 'r')[] = []): string {
@@ -109,6 +119,53 @@ function givenRows(s: RegionSettings): [string, string][] {
   ];
 }
 
+/** Per-exit threshold floors (settings.guarded): `-` none, `off` (2), else 4 decimals. */
+export const floorsText = (f: readonly number[]) =>
+  f.map((x) => (x > 1 ? 'off' : x > 0 ? x.toFixed(4) : '-')).join(', ');
+
+/** `$0.1234`, or `-` (null or absent). */
+export const usdText = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `$${x.toFixed(4)}`);
+
+/** A guard in words: `disagreement with the backbone at most 1.00 % at 95 % confidence`. */
+export const guardText = (g: { maxDisagreement: number; confidence: number }) =>
+  `disagreement with the backbone at most ${pct(g.maxDisagreement)} at ${pct(g.confidence, 0)} confidence`;
+
+/** A canary in one phrase: its share, thresholds, shadow share, minimum samples and start. */
+export function canaryText(c: NonNullable<RegionSettings['canary']>): string {
+  return [
+    `${pct(c.share)} of requests at ${thresholdsText(c.thresholds)}`,
+    `${pct(c.shadow ?? CANARY_SHADOW_DEFAULT)} of its confident answers shadowed${c.shadow === undefined ? ' (default)' : ''}`,
+    `judged after ${c.minSamples ?? CANARY_MIN_SAMPLES} shadowed answers${c.minSamples === undefined ? ' (default)' : ''}`,
+    ...(c.startedAt ? [`started ${c.startedAt}`] : []),
+  ].join('; ');
+}
+
+/**
+ * Label/value rows of the controller's settings on an entry: shadow share and guard (the guard also
+ * when only a canary shadows), floors a broken guard set, the canary, the money cap and what it holds back.
+ */
+export function controllerRows(s: RegionSettings): [string, string][] {
+  const rows: [string, string][] = [];
+  if (s.shadow !== undefined)
+    rows.push(['shadow', `${pct(s.shadow)} of confident edge answers re-answered by the full model`]);
+  if (s.shadow !== undefined || s.guard || s.canary)
+    rows.push(['guard', `${guardText(s.guard ?? DEFAULT_GUARD)}${s.guard ? '' : ' (default)'}`]);
+  if (s.guarded) rows.push(['guard floors', `${floorsText(s.guarded.floors)} (${s.guarded.at}: ${s.guarded.reason})`]);
+  if (s.canary) rows.push(['canary', canaryText(s.canary)]);
+  if (s.maxUsdPerMillion !== undefined) rows.push(['money cap', `${usdText(s.maxUsdPerMillion)} per million requests`]);
+  if (s.capped) {
+    const c = s.capped;
+    rows.push([
+      'capped',
+      `${pct(c.share)} of would-be forwards answered at the edge (degraded, reason "budget"), since ${c.at}: spend ${usdText(c.spendUsdPerMillion)}/M, uncapped ${usdText(c.uncappedUsdPerMillion)}/M over the last ${c.windowMinutes} min`,
+    ]);
+  }
+  return rows;
+}
+
+/** A controller's event in one phrase: `canary-promote: …`. */
+export const eventText = (e: RegionEntry['event']) => (e ? `${e.kind}: ${e.reason}` : '');
+
 /** Label/value rows of an entry and what it resolves to. */
 export function entryText(e: RegionEntry & { key: string; resolved?: Resolved }): string {
   const s = e.settings;
@@ -117,10 +174,12 @@ export function entryText(e: RegionEntry & { key: string; resolved?: Resolved })
     ['version', String(e.version)],
     ['updated', e.updatedAt],
     ...(e.rolledBackTo ? ([['rolled back to', `version ${e.rolledBackTo}`]] as [string, string][]) : []),
+    ...(e.event ? ([['event', eventText(e.event)]] as [string, string][]) : []),
     ['policy', s.policy],
     ...givenRows(s),
     ['split', String(s.split)],
     ['encoding', s.encoding],
+    ...controllerRows(s),
     ...(s.note ? ([['note', s.note]] as [string, string][]) : []),
     ...(e.resolved ? resolvedRows(e.resolved, s.split, s.solved) : []),
   ];
@@ -151,6 +210,183 @@ export function resolveText(e: RegionEntry & { key: string }, note = ''): string
   const head = `re-solved ${e.key}: version ${e.version}${note}`;
   if (!s.solved) return `${head} (no solution recorded)`;
   return `${head}\n\n${table(solvedRows(s.solved, s.maxForwardRate))}`;
+}
+
+/**
+ * Every version of a region entry, oldest first: how it gives its exit policy, its canary, the
+ * version it rolled back to, its note, and (last, unpadded: the reasons are long) the controller's
+ * event that wrote it.
+ */
+export function historyText(key: string, versions: readonly RegionEntry[]): string {
+  if (!versions.length) return `region ${key} has no history`;
+  const rows = [
+    [
+      'VERSION',
+      'UPDATED',
+      'POLICY',
+      'THRESHOLDS / BUDGET',
+      'SPLIT',
+      'ENCODING',
+      'CANARY',
+      'ROLLED BACK TO',
+      'NOTE',
+      'EVENT',
+    ],
+  ];
+  for (const e of versions) {
+    const s = e.settings;
+    rows.push([
+      String(e.version),
+      e.updatedAt,
+      s.policy,
+      givenText(s),
+      String(s.split),
+      s.encoding,
+      s.canary ? `${pct(s.canary.share, 0)} at ${thresholdsText(s.canary.thresholds)}` : '',
+      e.rolledBackTo ? String(e.rolledBackTo) : '',
+      s.note ?? '',
+      eventText(e.event),
+    ]);
+  }
+  return table(rows, ['r', 'l', 'l', 'l', 'r']);
+}
+
+type GuardStatus = 'ok' | 'broken' | 'unproven';
+interface IntervalView {
+  p: number | null;
+  lo: number;
+  hi: number;
+}
+/** One arm as the verification answers it. */
+interface ArmView {
+  requests: number;
+  edge: number;
+  forwarded: number;
+  forwardRate: number | null;
+  shadowed: number;
+  disagree: number;
+  interval: IntervalView;
+  status: GuardStatus;
+}
+/** GET /admin/regions/{key}/guard's and POST …/verify's answer (the Verification document, workers/edge/src/routes/admin.ts). */
+export interface VerificationView {
+  version: number;
+  guard: { maxDisagreement: number; confidence: number };
+  windowMinutes: number;
+  shadowShare: number;
+  exits: {
+    exit: number;
+    threshold: number;
+    n: number;
+    disagree: number;
+    interval: IntervalView;
+    status: GuardStatus;
+    samplesNeeded: number | null;
+  }[];
+  neededShadowShare: number | null;
+  shadowUsdPerMillion: number | null;
+  costAssumptions: string[];
+  stable: ArmView;
+  canary?: ArmView & { share: number; startedAt: string; decision: 'promote' | 'rollback' | 'wait'; reason: string };
+  action: { kind: string; reason: string; version: number | null } | null;
+}
+
+/** A disagreement and its interval: `0.83 % [0.15 %, 4.57 %]`; `- [0.00 %, 100.00 %]` without samples. */
+export const disagreementText = (i: IntervalView) => `${i.p === null ? '-' : pct(i.p)} [${pct(i.lo)}, ${pct(i.hi)}]`;
+
+/** The shadow share the guard needs, in words. */
+function neededText(v: VerificationView): string {
+  if (v.shadowShare === 0) return 'unknown: nothing is shadowed (regions set <key> --shadow=<share>)';
+  if (v.neededShadowShare === null)
+    return 'cannot be reached: an unproven exit disagrees at or above the guard at its observed rate';
+  if (v.neededShadowShare === 0) return 'none: no exit is unproven';
+  const more = v.neededShadowShare > v.shadowShare ? ` (above the current ${pct(v.shadowShare)})` : '';
+  return `${pct(v.neededShadowShare)} to settle the unproven exits within ${v.windowMinutes} min${more}`;
+}
+
+/**
+ * What `regions guard` prints (and `regions verify`, with `verified` set: then the action taken, or
+ * "no change"): per edge exit its shadowed answers at or above its threshold, the disagreement with
+ * its interval and the guard's status; the guard; the shadow share, the share needed and its cost;
+ * the stable and canary arms; the canary's decision and why.
+ */
+export function verificationText(key: string, v: VerificationView, verified = false): string {
+  const conf = pct(v.guard.confidence, 0);
+  const exits = [['EXIT', 'THRESHOLD', 'N', 'DISAGREED', `DISAGREEMENT [${conf} INTERVAL]`, 'STATUS', 'NEEDED']];
+  for (const e of v.exits)
+    exits.push([
+      String(e.exit),
+      thresholdsText([e.threshold]),
+      String(e.n),
+      String(e.disagree),
+      disagreementText(e.interval),
+      e.status,
+      e.status === 'unproven' ? (e.samplesNeeded === null ? 'cannot' : String(e.samplesNeeded)) : '',
+    ]);
+  const arms = [
+    [
+      'ARM',
+      'SHARE',
+      'REQUESTS',
+      'EDGE',
+      'FORWARDED',
+      'FORWARD RATE',
+      'SHADOWED',
+      'DISAGREED',
+      'DISAGREEMENT',
+      'STATUS',
+    ],
+  ];
+  const arm = (name: string, share: number, a: ArmView) =>
+    arms.push([
+      name,
+      pct(share),
+      String(a.requests),
+      String(a.edge),
+      String(a.forwarded),
+      a.forwardRate === null ? '-' : pct(a.forwardRate),
+      String(a.shadowed),
+      String(a.disagree),
+      disagreementText(a.interval),
+      a.status,
+    ]);
+  arm('stable', 1 - (v.canary?.share ?? 0), v.stable);
+  if (v.canary) arm('canary', v.canary.share, v.canary);
+  const rows: [string, string][] = [
+    ['guard', guardText(v.guard)],
+    ['shadow share', `${pct(v.shadowShare)} of confident edge answers`],
+    ['needed share', neededText(v)],
+    [
+      'shadow cost',
+      v.shadowUsdPerMillion === null ? '- (not known)' : `${usdText(v.shadowUsdPerMillion)} per million requests`,
+    ],
+  ];
+  const canary: [string, string][] = v.canary
+    ? [
+        ['canary', `${pct(v.canary.share)} of requests since ${v.canary.startedAt}`],
+        ['canary decision', `${v.canary.decision}: ${v.canary.reason}`],
+      ]
+    : [['canary', 'none']];
+  if (verified)
+    canary.push([
+      'action',
+      v.action
+        ? `${v.action.kind}: ${v.action.reason}${v.action.version === null ? ' (not written)' : ` (new version ${v.action.version})`}`
+        : 'no change',
+    ]);
+  const assumptions = v.shadowUsdPerMillion === null ? [] : v.costAssumptions;
+  return [
+    `shadow verification of ${key}, version ${v.version}, last ${v.windowMinutes} min`,
+    '',
+    v.exits.length ? table(exits, ['r', 'r', 'r', 'r', 'r', 'l', 'r']) : 'no edge exit is on',
+    '',
+    table(rows),
+    '',
+    table(arms, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']),
+    '',
+    table(canary),
+    ...(assumptions.length ? ['', 'Shadow cost assumptions:', ...assumptions.map((a) => `  - ${a}`)] : []),
+  ].join('\n');
 }
 
 /** A frontier as one table per policy (or only `policy`'s). */
@@ -187,6 +423,8 @@ interface TotalsView {
   edge: number;
   forwarded: number;
   degraded: number;
+  /** Would-be forwards the money cap answered at the edge (not in edge or degraded); absent from older workers' answers. */
+  capped?: number;
   errors: number;
   edgeRate: number | null;
   latencyMs: { p50: number | null; p95: number | null; p99: number | null };
@@ -213,6 +451,7 @@ export interface MetricsView {
     edge: number;
     forwarded: number;
     degraded: number;
+    capped?: number;
     errors: number;
     p95Ms: number | null;
   }[];
@@ -221,9 +460,25 @@ export interface MetricsView {
 const msText = (x: number | null) => (x === null ? '-' : `${x} ms`);
 const usd = (f: FigureView) => (f.value === null ? `- (${f.reason ?? 'n/a'})` : `$${f.value.toFixed(4)}`);
 
-/** Totals and per-region rows, then the series. */
+/** Totals and per-region rows, then the series; a CAPPED column (the money cap's) after DEGRADED when the answer counts them. */
 export function metricsText(m: MetricsView): string {
-  const rows = [['REGION', 'REQUESTS', 'EDGE', 'FORWARDED', 'DEGRADED', 'ERRORS', 'EDGE RATE', 'P50', 'P95', 'P99']];
+  const capped = m.totals.capped !== undefined;
+  const c = (n: number | undefined) => (capped ? [String(n ?? 0)] : []);
+  const rows = [
+    [
+      'REGION',
+      'REQUESTS',
+      'EDGE',
+      'FORWARDED',
+      'DEGRADED',
+      ...(capped ? ['CAPPED'] : []),
+      'ERRORS',
+      'EDGE RATE',
+      'P50',
+      'P95',
+      'P99',
+    ],
+  ];
   const line = (name: string, t: TotalsView) =>
     rows.push([
       name,
@@ -231,6 +486,7 @@ export function metricsText(m: MetricsView): string {
       String(t.edge),
       String(t.forwarded),
       String(t.degraded),
+      ...c(t.capped),
       String(t.errors),
       t.edgeRate === null ? '-' : pct(t.edgeRate, 1),
       msText(t.latencyMs.p50),
@@ -239,7 +495,9 @@ export function metricsText(m: MetricsView): string {
     ]);
   for (const [k, t] of Object.entries(m.byRegion)) line(k, t);
   line('total', m.totals);
-  const series = [['TIME', 'REQUESTS', 'EDGE', 'FORWARDED', 'DEGRADED', 'ERRORS', 'P95']];
+  const series = [
+    ['TIME', 'REQUESTS', 'EDGE', 'FORWARDED', 'DEGRADED', ...(capped ? ['CAPPED'] : []), 'ERRORS', 'P95'],
+  ];
   for (const p of m.series.filter((p) => p.requests > 0))
     series.push([
       p.time,
@@ -247,10 +505,11 @@ export function metricsText(m: MetricsView): string {
       String(p.edge),
       String(p.forwarded),
       String(p.degraded),
+      ...c(p.capped),
       String(p.errors),
       msText(p.p95Ms),
     ]);
-  const R = ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] as const;
+  const R = ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] as const;
   const exits = Object.entries(m.totals.exits ?? {});
   return [
     `${m.from} to ${m.to}${m.region ? `, region ${m.region}` : ''}, step ${m.step} (latency: upper bound of the histogram bucket holding the quantile)`,
@@ -261,6 +520,9 @@ export function metricsText(m: MetricsView): string {
           '',
           `answered per exit (the highest index is the final head): ${exits.map(([k, n]) => `exit ${k} ${n}`).join(', ')}`,
         ]
+      : []),
+    ...(capped && m.totals.capped
+      ? ['', 'capped: would-be forwards the money cap (maxUsdPerMillion) answered at the edge, flagged reason "budget"']
       : []),
     '',
     series.length > 1 ? table(series, R) : 'no decisions in the range',

@@ -3,8 +3,10 @@
  * (workerd, local KV and Durable Objects, fresh state): regions set/get/history/rollback, a budget
  * shown with what it resolved to, a forward-rate budget (set, switched from a cost budget and back to
  * thresholds) and `regions resolve` answering its problems on a fresh worker (no explored traffic,
- * no forward-rate budget, no entry), the frontier as a table and as JSON, a 412 conflict (and
- * --force), a refused token, and a usage error.
+ * no forward-rate budget, no entry), the controller's settings (shadow share, guard, money cap, a
+ * canary started and stopped) with `regions guard` / `regions verify` on a fresh worker (nothing
+ * shadowed: the canary waits, nothing changes) and the history showing it, the frontier as a table
+ * and as JSON, a 412 conflict (and --force), a refused token, and a usage error.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -224,6 +226,122 @@ describe('npm run ops against wrangler dev', () => {
     const help = await ops(['regions', 'resolve', '--help']);
     expect(help.out).toMatch(/--window-minutes=<n> .*\(default: 60\)/);
   });
+
+  it('the controller: shadow + guard + money cap via regions set, a canary, regions guard / verify (nothing shadowed: wait, no change), canary --stop, the history', async () => {
+    const key = 'colo:CAN';
+    const t07 = m.exits.map(() => '0.7000').join(', ');
+    // --max-disagreement alone: the confidence is DEFAULT_GUARD's.
+    const set = await ops([
+      'regions',
+      'set',
+      key,
+      `--thresholds=${every(0.8)}`,
+      '--shadow=0.2',
+      '--max-disagreement=0.02',
+    ]);
+    expect(set.code, set.err).toBe(0);
+    expect(set.out).toMatch(/^created: version 1/m);
+    expect(set.out).toMatch(/^shadow +20\.00 % of confident edge answers re-answered by the full model$/m);
+    expect(set.out).toMatch(/^guard +disagreement with the backbone at most 2\.00 % at 95 % confidence$/m);
+    // No exit policy given: the entry keeps its thresholds; --confidence alone keeps the stored maxDisagreement.
+    const more = json<{ version: number; settings: RegionSettings }>(
+      await ops(['regions', 'set', key, '--confidence=0.9', '--max-usd-per-million=0.5', '--json']),
+    );
+    expect(more.version).toBe(2);
+    expect(more.settings).toMatchObject({
+      thresholds: m.exits.map(() => 0.8),
+      shadow: 0.2,
+      guard: { maxDisagreement: 0.02, confidence: 0.9 },
+      maxUsdPerMillion: 0.5,
+    });
+
+    const canary = await ops([
+      'regions',
+      'canary',
+      key,
+      `--thresholds=${every(0.7)}`,
+      '--share=0.1',
+      '--min-samples=50',
+    ]);
+    expect(canary.code, canary.err).toBe(0);
+    expect(canary.out).toMatch(/^canary started: version 3/m);
+    expect(canary.out).toMatch(
+      new RegExp(
+        `^canary +10\\.00 % of requests at ${t07}; 50\\.00 % of its confident answers shadowed \\(default\\); judged after 50 shadowed answers; started `,
+        'm',
+      ),
+    );
+    expect(canary.out).toMatch(/^money cap +\$0\.5000 per million requests$/m);
+    const got = json<{ settings: RegionSettings }>(await ops(['regions', 'get', key, '--json']));
+    expect(got.settings.canary).toMatchObject({ thresholds: m.exits.map(() => 0.7), share: 0.1, minSamples: 50 });
+    expect(typeof got.settings.canary?.startedAt).toBe('string');
+
+    const guard = await ops(['regions', 'guard', key]);
+    expect(guard.code, guard.err).toBe(0);
+    expect(guard.out.split('\n')[0]).toBe(`shadow verification of ${key}, version 3, last 1440 min`);
+    expect(guard.out).toMatch(/^EXIT +THRESHOLD +N +DISAGREED +DISAGREEMENT \[90 % INTERVAL\] +STATUS +NEEDED$/m);
+    expect(guard.out).toMatch(/^ +0 +0\.8000 +0 +0 +- \[0\.00 %, 100\.00 %\] +unproven +\d+$/m);
+    expect(guard.out).toMatch(/^guard +disagreement with the backbone at most 2\.00 % at 90 % confidence$/m);
+    expect(guard.out).toMatch(/^shadow share +20\.00 % of confident edge answers$/m);
+    expect(guard.out).toMatch(/^needed share +/m);
+    expect(guard.out).toMatch(/^shadow cost +/m);
+    expect(guard.out).toMatch(/^stable +90\.00 % +0 +0 +0 +- +0 +0 +- \[0\.00 %, 100\.00 %\] +unproven$/m);
+    expect(guard.out).toMatch(/^canary +10\.00 % +0 +0 +0 +- +0 +0 /m);
+    expect(guard.out).toMatch(/^canary decision +wait: 0 shadowed canary answers \(50 needed\)/m);
+    expect(guard.out).not.toMatch(/^action /m);
+    const gj = json<{ version: number; shadowShare: number; canary: { decision: string }; action: null }>(
+      await ops(['regions', 'guard', key, '--json', '--window-minutes=30']),
+    );
+    expect(gj).toMatchObject({
+      version: 3,
+      shadowShare: 0.2,
+      windowMinutes: 30,
+      canary: { decision: 'wait' },
+      action: null,
+    });
+
+    const verify = await ops(['regions', 'verify', key]);
+    expect(verify.code, verify.err).toBe(0);
+    expect(verify.out).toMatch(/^canary decision +wait: /m);
+    expect(verify.out).toMatch(/^action +no change$/m);
+    const vj = json<{ version: number; action: unknown }>(await ops(['regions', 'verify', key, '--json']));
+    expect(vj).toMatchObject({ version: 3, action: null });
+    expect(json<{ version: number }>(await ops(['regions', 'get', key, '--json'])).version).toBe(3);
+
+    const stop = await ops(['regions', 'canary', key, '--stop', '--note=canary stopped by hand']);
+    expect(stop.code, stop.err).toBe(0);
+    expect(stop.out).toMatch(/^canary stopped: version 4/m);
+    expect(stop.out).not.toMatch(/^canary {2,}/m);
+    const again = await ops(['regions', 'canary', key, '--stop']);
+    expect(again.code).toBe(1);
+    expect(again.err.trim()).toBe(`error: region ${key} has no canary (version 4); nothing was written`);
+    const half = await ops(['regions', 'canary', key, `--thresholds=${every(0.7)}`]);
+    expect(half.code).toBe(2);
+    expect(half.err).toMatch(
+      /^error: regions canary: give --thresholds=a,b,… and --share=x to start a canary, or --stop/,
+    );
+    const short = await ops(['regions', 'canary', key, '--thresholds=0.7', '--share=0.1']);
+    expect(short.code).toBe(1);
+    expect(short.err).toContain(`canary.thresholds has 1 entries, the bundle has ${m.exits.length} exits`);
+
+    const h = await ops(['regions', 'history', key]);
+    expect(h.code, h.err).toBe(0);
+    const lines = h.out.trim().split('\n');
+    expect(lines[0]).toMatch(
+      /^VERSION +UPDATED +POLICY +THRESHOLDS \/ BUDGET +SPLIT +ENCODING +CANARY +ROLLED BACK TO +NOTE +EVENT$/,
+    );
+    expect(lines.slice(1).map((l) => l.trim().split(/\s+/)[0])).toEqual(['1', '2', '3', '4']);
+    expect(lines[3]).toMatch(new RegExp(` 10 % at ${t07}$`));
+    expect(lines[4]).toMatch(/ canary stopped by hand$/);
+    expect(lines[4]).not.toContain('10 % at');
+
+    const none = await ops(['regions', 'guard', 'colo:NOC']);
+    expect(none.code).toBe(1);
+    expect(none.err.trim()).toBe('error: region colo:NOC has no entry (404 REGION_NOT_FOUND)');
+    const noEntry = await ops(['regions', 'set', 'colo:NOC', '--shadow=0.1']);
+    expect(noEntry.code).toBe(1);
+    expect(noEntry.err).toMatch(/^error: region colo:NOC has no entry; give one of --thresholds/);
+  }, 300_000);
 
   it('frontier: a table by default, JSON with --json, one policy with --policy', async () => {
     const t = await ops(['frontier']);

@@ -31,6 +31,8 @@ interface UndeclaredBindings {
   LOG_LEVEL?: string;
   /** Analytics Engine dataset: one data point per classify decision when bound (metrics/analytics-engine.ts). */
   DECISIONS_AE?: AnalyticsEngineDataset;
+  /** Report the isolate's shadow results to a region's Durable Object when this many are held (default 50; controller/shadow.ts). */
+  SHADOW_REPORT_AFTER?: string;
   /** Flush the isolate's decision counts to D1 when this many are held (default 1000; metrics/config.ts). */
   METRICS_FLUSH_DECISIONS?: string;
   /** … or when the oldest held is this many seconds old (default 10, at most 25). */

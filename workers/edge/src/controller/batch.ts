@@ -20,16 +20,20 @@ export class KeyedBatcher<B extends { samples: number }> {
     private readonly empty: (key: string) => B,
     private readonly merge: (into: B, from: B) => void,
     private readonly sendBatch: (key: string, batch: B) => Promise<void>,
-    private readonly o: { after: number; ms: number },
+    readonly o: { after: number; ms: number },
   ) {}
 
-  /** Adds to `key`'s batch (`fits` false starts a new one, sending the old); sends under `defer` when due. */
+  /**
+   * Adds to `key`'s batch (`fits` false starts a new one, sending the old); sends under `defer` when
+   * due. Returns the send it started when the batch became full (callers already under `waitUntil`
+   * may await it), else undefined.
+   */
   add(
     defer: (p: Promise<unknown>) => void,
     key: string,
     update: (b: B) => void,
     fits: (b: B) => boolean = () => true,
-  ): void {
+  ): Promise<void> | undefined {
     try {
       let p = this.pending.get(key);
       if (p && !fits(p.batch)) {
@@ -41,14 +45,19 @@ export class KeyedBatcher<B extends { samples: number }> {
         this.pending.set(key, p);
       }
       update(p.batch);
-      if (p.batch.samples >= this.o.after) defer(this.send(key));
-      else if (!p.timer) {
+      if (p.batch.samples >= this.o.after) {
+        const sent = this.send(key);
+        defer(sent);
+        return sent;
+      }
+      if (!p.timer) {
         p.timer = true;
         defer(new Promise((r) => setTimeout(r, this.o.ms)).then(() => this.send(key)));
       }
     } catch (e) {
       log.warn(`controller: recording ${this.what} failed; the answer is unaffected`, { region: key, error: e });
     }
+    return undefined;
   }
 
   private async send(key: string): Promise<void> {

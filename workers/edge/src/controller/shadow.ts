@@ -159,7 +159,8 @@ export function shadowAnswer(
         return;
       }
       const disagreed = fwd.answer.classIndex !== o.answer.classIndex;
-      add(
+      // A report this result completed is part of the verification (shadowsSettled waits for it).
+      await add(
         e,
         defer,
         o.key,

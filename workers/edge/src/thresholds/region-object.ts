@@ -52,7 +52,6 @@ import {
   guardFloor,
   neededShadowShare,
   pooledGuard,
-  type ShadowCounts,
   type ShadowReport,
 } from '../../../../core/shadow.js';
 import type { Env } from '../env.js';
