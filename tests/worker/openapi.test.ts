@@ -74,8 +74,8 @@ describe('the OpenAPI document', () => {
       .flatMap(([, item]) =>
         Object.values(item).flatMap((op) => (op.parameters ?? []).filter((p) => p.in === 'path' && p.name === 'key')),
       );
-    // get, put, delete of {key}; history, rollback, resolve.
-    expect(keyParams.length).toBe(6);
+    // get, put, delete of {key}; history, rollback, resolve, guard, verify.
+    expect(keyParams.length).toBe(8);
     for (const p of keyParams) {
       const schema = p.schema.$ref ? d.components.schemas[p.schema.$ref.split('/').at(-1)!]! : p.schema;
       expect(schema.pattern).toBe(REGION_KEY.source);

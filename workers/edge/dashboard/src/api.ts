@@ -1,6 +1,6 @@
 /**
  * The dashboard's reads of the worker's admin API (same origin, bearer token): /v1/metrics,
- * /admin/regions, /admin/regions/{key} and its /history, /admin/frontier. Types come from the modules that
+ * /admin/regions, /admin/regions/{key} with its /history and /guard (shadow verification), /admin/frontier. Types come from the modules that
  * define the answers (type-only imports: nothing of them is bundled). A problem+json answer becomes
  * an ApiError carrying its status, code and detail, which the page shows as they are.
  */
@@ -8,6 +8,7 @@ import type { Figure, ItemisedFigure } from '../../../../core/cost-model.js';
 import type { FrontierView, OperatingPoint, Resolved } from '../../../../core/operating-points.js';
 import type { RegionEntry } from '../../../../core/regions.js';
 import type { SeriesPoint, TotalsView } from '../../src/metrics/query.js';
+import type { VerifyResult } from '../../src/thresholds/region-entries.js';
 
 export interface MetricsCost {
   currency: 'USD';
@@ -48,6 +49,18 @@ export interface History {
   versions: RegionEntry[];
 }
 export type { FrontierView, OperatingPoint };
+
+type Verified = Extract<VerifyResult, { ok: true }>;
+/**
+ * GET /admin/regions/{key}/guard's answer (workers/edge/src/routes/admin.ts verificationSchema): per edge
+ * exit that is on, the shadowed answers' disagreement with the backbone (Wilson interval) and the guard's
+ * verdict; the shadow share it needs and what shadowing costs; the stable and canary arms; the canary's decision.
+ */
+export type Verification = Omit<Verified, 'ok' | 'action'> & {
+  action: { kind: string; reason: string; version: number | null } | null;
+};
+export type GuardStatus = Verified['exits'][number]['status'];
+export type ArmView = Verified['stable'];
 
 export class ApiError extends Error {
   constructor(
@@ -91,6 +104,10 @@ export class Api {
   }
   history(key: string): Promise<History> {
     return this.get(`/admin/regions/${encodeURIComponent(key)}/history`);
+  }
+  /** The region's shadow verification (changes nothing; POST …/verify is the one that acts). */
+  guard(key: string): Promise<Verification> {
+    return this.get(`/admin/regions/${encodeURIComponent(key)}/guard`);
   }
   frontier(): Promise<FrontierView> {
     return this.get('/admin/frontier');

@@ -10,6 +10,13 @@ export const count = (n: number): string => Math.round(n).toLocaleString('en-US'
 export const pct = (x: number | null | undefined): string =>
   x === null || x === undefined ? '—' : `${(x * 100).toFixed(1)} %`;
 
+/** A small share (a disagreement rate) with two decimals: 0.75 %; an em dash when unknown. */
+export const pct2 = (x: number | null | undefined): string =>
+  x === null || x === undefined ? '—' : `${(x * 100).toFixed(2)} %`;
+
+/** An interval of shares, two decimals: [0.26 %, 2.18 %]. */
+export const interval = (i: { lo: number; hi: number }): string => `[${pct2(i.lo)}, ${pct2(i.hi)}]`;
+
 /** A share in [0, 1] as a percentage with at most one decimal, none when whole: 25 %, 22.5 %. */
 export const share = (x: number): string => `${Number((x * 100).toFixed(1))} %`;
 

@@ -2,9 +2,12 @@
  * The cost dashboard (served at /dashboard/ from the worker's static assets): reads the admin API
  * with the operator's token and draws, per region and over a time range, the edge / forwarded /
  * degraded rates, the exit distribution, latency quantiles, USD per million requests against the
- * counterfactuals, each region's threshold version and history, its budget (thresholds, a cost
- * budget or a maximum forward rate, with the controller's re-solve of it against the measured
- * forward rate), and the frontier with each region's operating point. Charts by Chart.js (bundled, no CDN); every chart's numbers are also in a table.
+ * counterfactuals, each region's threshold version and history (with the controller's events:
+ * re-solve, guard, canary promote / rollback, cap), its budget (thresholds, a cost budget or a maximum
+ * forward rate, with the controller's re-solve of it against the measured forward rate), its money cap
+ * against the realised cost and what the cap held back, its shadow verification (per-exit guard,
+ * floors, canary arms and decision), and the frontier with each region's operating point. Charts by
+ * Chart.js (bundled, no CDN); every chart's numbers are also in a table.
  *
  * Filter and range live in the URL (?region=&range=&from=&to=&policy=), so a view can be shared; the
  * token lives in sessionStorage only. `document.body.dataset.state` is idle | loading | ready | error.
@@ -23,13 +26,35 @@ import {
   ScatterController,
   Tooltip,
 } from 'chart.js';
-import { Api, ApiError, type FrontierView, type History, type Metrics, type RegionView } from './api.js';
+import {
+  Api,
+  ApiError,
+  type FrontierView,
+  type History,
+  type Metrics,
+  type RegionView,
+  type Verification,
+} from './api.js';
 import { bytes, count, exitLabel, macShare, ms, pct, timeLabel, usd } from './format.js';
 import {
+  armRows,
+  type Badge,
   budgetOf,
   budgetText,
+  canaryText,
+  cappedRateOf,
+  cappedText,
+  capSetText,
+  decisionBadge,
+  eventBadge,
   exitDistribution,
+  floorText,
   forwardRateOf,
+  guardedText,
+  guardRows,
+  moneyCapText,
+  needsVerification,
+  overCap,
   pointsOn,
   pointText,
   type RegionRow,
@@ -37,6 +62,7 @@ import {
   regionRows,
   settingsText,
   solvedText,
+  verificationSummary,
 } from './view.js';
 
 Chart.register(
@@ -54,7 +80,14 @@ Chart.register(
 Chart.defaults.animation = false;
 Chart.defaults.maintainAspectRatio = false;
 
-const COLORS = { edge: '#1b9e77', forwarded: '#7570b3', degraded: '#d95f02', errors: '#e7298a', p: '#1d2330' };
+const COLORS = {
+  edge: '#1b9e77',
+  forwarded: '#7570b3',
+  degraded: '#d95f02',
+  capped: '#e6ab02',
+  errors: '#e7298a',
+  p: '#1d2330',
+};
 const REGION_COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#9a6324'];
 const TOKEN_KEY = 'edge-cascade-admin-token';
 const RANGES: Record<string, number> = { '15m': 15, '1h': 60, '6h': 360, '24h': 1440, '7d': 10_080, '30d': 43_200 };
@@ -76,12 +109,17 @@ const cell = (col: string, text: string, value?: number | string | null, cls?: s
     { 'data-col': col, 'data-value': value === null || value === undefined ? undefined : value, class: cls },
     text,
   );
-function table(id: string, head: string[], rows: HTMLElement[]): void {
-  $(id).replaceChildren(
+function table(id: string | HTMLElement, head: string[], rows: HTMLElement[]): void {
+  (typeof id === 'string' ? $(id) : id).replaceChildren(
     el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, ...rows),
   );
 }
+/** A badge (a verdict, a decision, an event), coloured by its classes in dashboard.css. */
+const badge = (b: Badge) => el('span', { class: b.cls }, b.text);
+/** A table cell holding a badge, the status it shows in data-status. */
+const badgeCell = (col: string, b: Badge, status: string) =>
+  el('td', { 'data-col': col, 'data-status': status, class: 'text' }, badge(b));
 
 const charts = new Map<string, Chart>();
 function draw(id: string, config: ChartConfiguration): void {
@@ -164,6 +202,13 @@ function kpis(m: Metrics): void {
       rate(t.degraded, t.requests),
       `${count(t.degraded)} forward failed, edge answered`,
     ),
+    card(
+      'cappedRate',
+      'Capped',
+      pct(cappedRateOf(t)),
+      cappedRateOf(t),
+      `${count(t.capped)} held at the edge by the money cap (reason budget)`,
+    ),
     card('errors', 'Errors', count(t.errors), t.errors, 'no answer (502/504/500)'),
     card('p50', 'Latency p50', ms(t.latencyMs.p50), t.latencyMs.p50, 'arrival to answer'),
     card('p95', 'Latency p95', ms(t.latencyMs.p95), t.latencyMs.p95, 'arrival to answer'),
@@ -212,6 +257,11 @@ function series(m: Metrics): void {
           m.series.map((s) => rate(s.degraded, s.requests)),
           COLORS.degraded,
         ),
+        line(
+          'capped (money cap)',
+          m.series.map((s) => rate(s.capped, s.requests)),
+          COLORS.capped,
+        ),
       ],
     },
     options: {
@@ -225,7 +275,7 @@ function series(m: Metrics): void {
       },
     },
   });
-  const bar = (label: string, key: 'edge' | 'forwarded' | 'degraded' | 'errors') => ({
+  const bar = (label: string, key: 'edge' | 'forwarded' | 'degraded' | 'capped' | 'errors') => ({
     label,
     data: m.series.map((s) => s[key]),
     backgroundColor: COLORS[key],
@@ -239,6 +289,7 @@ function series(m: Metrics): void {
         bar('edge exit', 'edge'),
         bar('forwarded', 'forwarded'),
         bar('degraded', 'degraded'),
+        bar('capped', 'capped'),
         bar('errors', 'errors'),
       ],
     },
@@ -262,7 +313,7 @@ function series(m: Metrics): void {
   });
   table(
     'table-series',
-    ['step start (UTC)', 'requests', 'edge', 'forwarded', 'degraded', 'errors', 'p95'],
+    ['step start (UTC)', 'requests', 'edge', 'forwarded', 'degraded', 'capped', 'errors', 'p95'],
     m.series
       .filter((s) => s.requests > 0)
       .map((s) =>
@@ -274,6 +325,7 @@ function series(m: Metrics): void {
           cell('edge', count(s.edge), s.edge),
           cell('forwarded', count(s.forwarded), s.forwarded),
           cell('degraded', count(s.degraded), s.degraded),
+          cell('capped', count(s.capped), s.capped),
           cell('errors', count(s.errors), s.errors),
           cell('p95', ms(s.p95Ms), s.p95Ms),
         ),
@@ -387,6 +439,9 @@ function regionsTable(rows: RegionRow[], selected: string): void {
       'p95',
       'p99',
       'USD / M requests',
+      'money cap (USD / M)',
+      'capped (measured, reason budget)',
+      'cap set by the controller',
       'version',
       'updated',
       'budget',
@@ -411,6 +466,19 @@ function regionsTable(rows: RegionRow[], selected: string): void {
         solved.dataset.met = String(s.solved.met);
       }
       const fwd = forwardRateOf(t);
+      const over = overCap(t, s);
+      const realised = cell('costActual', usd(t?.cost.actual.value), t?.cost.actual.value, over ? 'flag' : undefined);
+      const cap = cell(
+        'maxUsdPerMillion',
+        `${moneyCapText(s)}${over ? ' (realised above the cap)' : ''}`,
+        s?.maxUsdPerMillion,
+        over ? 'text flag' : 'text',
+      );
+      if (over !== null) cap.dataset.over = String(over);
+      const cappedRate = cappedRateOf(t);
+      const capped = cell('capped', cappedText(t), cappedRate, (t?.capped ?? 0) > 0 ? 'text flag' : 'text');
+      capped.dataset.count = String(t?.capped ?? 0);
+      const capSet = cell('cappedShare', capSetText(s), s?.capped?.share, s?.capped ? 'text flag' : 'text');
       return el(
         'tr',
         { 'data-region': r.key, class: r.key === selected ? 'selected' : undefined },
@@ -425,7 +493,10 @@ function regionsTable(rows: RegionRow[], selected: string): void {
         cell('p50', ms(t?.latencyMs.p50), t?.latencyMs.p50),
         cell('p95', ms(t?.latencyMs.p95), t?.latencyMs.p95),
         cell('p99', ms(t?.latencyMs.p99), t?.latencyMs.p99),
-        cell('costActual', usd(t?.cost.actual.value), t?.cost.actual.value),
+        realised,
+        cap,
+        capped,
+        capSet,
         cell('version', r.entry ? `v${r.entry.version}` : 'none (bundle default)', r.entry?.version),
         cell('updated', r.entry?.updatedAt ?? ''),
         budget,
@@ -535,33 +606,163 @@ function histories(hs: History[], entries: Map<string, RegionView>): void {
         el(
           'thead',
           {},
-          el('tr', {}, ...['version', 'written (UTC)', 'settings', 'note'].map((x) => el('th', { scope: 'col' }, x))),
+          el(
+            'tr',
+            {},
+            ...['version', 'written (UTC)', 'event', 'settings', 'note'].map((x) => el('th', { scope: 'col' }, x)),
+          ),
         ),
         el(
           'tbody',
           {},
-          ...[...h.versions]
-            .reverse()
-            .map((v) =>
-              el(
-                'tr',
-                { 'data-version': v.version, class: v.version === current ? 'selected' : undefined },
-                cell('version', `v${v.version}${v.version === current ? ' (current)' : ''}`, v.version),
-                cell('updatedAt', v.updatedAt),
-                cell('settings', settingsText(v.settings), undefined, 'text'),
-                cell(
-                  'note',
-                  [v.rolledBackTo ? `rollback to v${v.rolledBackTo}` : '', v.settings.note ?? '']
-                    .filter(Boolean)
-                    .join('; '),
-                  undefined,
-                  'text',
-                ),
-              ),
-            ),
+          ...[...h.versions].reverse().map((v) => {
+            const ev = eventBadge(v);
+            const event = el(
+              'td',
+              { 'data-col': 'event', 'data-event': ev?.kind, class: 'text' },
+              ...(ev ? [badge(ev), ev.reason ? ` ${ev.reason}` : ''] : ['operator write']),
+            );
+            return el(
+              'tr',
+              {
+                'data-version': v.version,
+                'data-event': ev?.kind,
+                class: v.version === current ? 'selected' : undefined,
+              },
+              cell('version', `v${v.version}${v.version === current ? ' (current)' : ''}`, v.version),
+              cell('updatedAt', v.updatedAt),
+              event,
+              cell('settings', settingsText(v.settings), undefined, 'text'),
+              cell('note', v.settings.note ?? '', undefined, 'text'),
+            );
+          }),
         ),
       );
       return t;
+    }),
+  );
+}
+
+/** A verification's outcome for one region: the document, or why it could not be read. */
+type Verified = { key: string; entry: RegionView; verification: Verification | null; error: string | null };
+
+function verifications(vs: Verified[]): void {
+  if (vs.length === 0) {
+    $('verification').replaceChildren(
+      el(
+        'p',
+        { class: 'note' },
+        'No region is shadow-verified: set a shadow share or a canary on an entry (npm run ops) to see its guard here.',
+      ),
+    );
+    return;
+  }
+  $('verification').replaceChildren(
+    ...vs.map(({ key, entry, verification: v, error }) => {
+      const s = entry.settings;
+      const block = el('div', { class: 'verification', 'data-verification': key }, el('h3', {}, key));
+      if (error) {
+        block.append(el('p', { class: 'flag', 'data-error': key }, `Verification not read: ${error}`));
+      } else if (!v) {
+        block.append(el('p', { class: 'note' }, 'Not shadow-verified now (no shadow share, no canary).'));
+      } else {
+        const summary = el('table', { 'data-summary': key });
+        table(
+          summary,
+          ['summary', 'value'],
+          verificationSummary(v).map((i) =>
+            el('tr', { 'data-item': i.item }, cell('label', i.label), cell('value', i.text, i.value, 'text')),
+          ),
+        );
+        const exits = el('table', { 'data-guard': key });
+        const rows = guardRows(v, s.guarded);
+        table(
+          exits,
+          [
+            'exit',
+            'threshold',
+            'floor (controller)',
+            'shadowed',
+            'disagreement (interval at the guard’s confidence)',
+            'status',
+            'shadowed answers to settle',
+          ],
+          rows.length
+            ? rows.map((r) => {
+                const tr = el(
+                  'tr',
+                  { 'data-exit': r.exit, 'data-status': r.status, class: r.status === 'broken' ? 'broken' : undefined },
+                  cell('exit', `exit ${r.exit}`),
+                  cell('threshold', r.threshold.toFixed(3), r.threshold),
+                  cell('floor', floorText(r.floor), r.floor),
+                  cell('n', count(r.n), r.n),
+                  cell('disagreement', r.disagreement, r.rate, 'text'),
+                  badgeCell('status', r.badge, r.status),
+                  cell('needed', r.needed, r.samplesNeeded, 'text'),
+                );
+                const d = tr.querySelector<HTMLElement>('td[data-col="disagreement"]')!;
+                d.dataset.lo = String(r.lo);
+                d.dataset.hi = String(r.hi);
+                d.dataset.disagree = String(r.disagree);
+                return tr;
+              })
+            : [el('tr', {}, el('td', { colspan: 7, class: 'text' }, 'no edge exit is on'))],
+        );
+        exits.prepend(el('caption', {}, 'Per edge exit that is on: its shadowed answers at or above its threshold'));
+        block.append(summary, exits);
+      }
+      const floors = guardedText(s.guarded);
+      block.append(
+        el(
+          'p',
+          { class: s.guarded ? 'flag' : 'note', 'data-guarded': key },
+          floors ? `Guarded floors: ${floors}` : 'Guarded floors: none (no guard has broken).',
+        ),
+      );
+      const canary = canaryText(s, v);
+      if (canary) {
+        block.append(el('p', { 'data-canary-settings': key }, `Canary: ${canary}`));
+        if (v) {
+          const arms = el('table', { 'data-canary': key });
+          table(
+            arms,
+            ['arm', 'requests', 'forward rate (interval)', 'shadowed', 'disagreement (interval)', 'status'],
+            armRows(v).map((a) => {
+              const tr = el(
+                'tr',
+                { 'data-arm': a.arm, 'data-status': a.status },
+                cell('arm', a.arm),
+                cell('requests', count(a.requests), a.requests),
+                cell('forwardRate', a.forward, a.forwardRate),
+                cell('shadowed', count(a.shadowed), a.shadowed),
+                cell('disagreement', a.disagreement, a.rate, 'text'),
+                badgeCell('status', a.badge, a.status),
+              );
+              const f = tr.querySelector<HTMLElement>('td[data-col="forwardRate"]')!;
+              f.dataset.lo = String(a.forwardInterval.lo);
+              f.dataset.hi = String(a.forwardInterval.hi);
+              const d = tr.querySelector<HTMLElement>('td[data-col="disagreement"]')!;
+              d.dataset.lo = String(a.lo);
+              d.dataset.hi = String(a.hi);
+              return tr;
+            }),
+          );
+          block.append(arms);
+          if (v.canary) {
+            const b = decisionBadge(v.canary.decision);
+            block.append(
+              el(
+                'p',
+                { 'data-decision': v.canary.decision, 'data-canary-decision': key },
+                'Decision: ',
+                badge(b),
+                ` ${v.canary.reason}`,
+              ),
+            );
+          }
+        }
+      }
+      return block;
     }),
   );
 }
@@ -606,6 +807,22 @@ async function load(): Promise<void> {
       Promise.all(keys.map((k) => api.history(k))),
     ]);
     const entries = new Map(views.map((r) => [r.key, r]));
+    // Shadow verification, for the entries that shadow or run a canary: one region's failure (say, its
+    // entry deleted a moment ago) is shown in its block, not as the page's.
+    const verified: Verified[] = await Promise.all(
+      views
+        .filter((r) => needsVerification(r.settings) || r.settings.guarded)
+        .map(async (entry) => {
+          if (!needsVerification(entry.settings)) return { key: entry.key, entry, verification: null, error: null };
+          try {
+            return { key: entry.key, entry, verification: await api.guard(entry.key), error: null };
+          } catch (e) {
+            const err = e as ApiError;
+            if (err.status === 401) throw e;
+            return { key: entry.key, entry, verification: null, error: `${err.code ?? 'ERROR'}: ${err.message}` };
+          }
+        }),
+    );
     const allKeys = regions.regions.map((r) => r.key);
     if (run !== loading) return; // a newer load has started
     const m = selected ?? all;
@@ -625,6 +842,7 @@ async function load(): Promise<void> {
     cost(m);
     regionsTable(rows, v.region);
     frontier(f, rows, policy);
+    verifications(verified);
     histories(hs, entries);
     status('ready', `Loaded ${new Date().toISOString().slice(11, 19)} UTC: ${count(m.totals.requests)} decisions.`);
   } catch (e) {

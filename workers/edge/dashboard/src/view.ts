@@ -1,11 +1,24 @@
 /**
  * What the dashboard shows, derived from the API's answers: one row per region key (its traffic, its
  * entry's version and settings, its budget and the controller's re-solve of a forward-rate budget,
- * the frontier point it runs at, or the live re-solve between points), the points to mark on a
- * policy's frontier, and the exit distribution. Pure, no DOM: tests/unit/dashboard-view.test.ts checks it.
+ * its money cap against the realised cost and what the cap held back, the frontier point it runs at,
+ * or the live re-solve between points), the points to mark on a policy's frontier, the exit
+ * distribution, each region's shadow verification (per-exit guard, floors, canary arms and decision)
+ * and the controller's events in the history. Pure, no DOM: tests/unit/dashboard-view.test.ts checks it.
  */
-import type { FrontierView, Metrics, OperatingPoint, RegionView, Totals } from './api.js';
-import { count, share } from './format.js';
+import type { Guarded, RegionEntry } from '../../../../core/regions.js';
+import { wilson, zFor } from '../../../../core/wilson.js';
+import type {
+  ArmView,
+  FrontierView,
+  GuardStatus,
+  Metrics,
+  OperatingPoint,
+  RegionView,
+  Totals,
+  Verification,
+} from './api.js';
+import { count, interval, pct, pct2, share, usd } from './format.js';
 
 /** What the edge expects of a row's operating point (validation), or of its live re-solve. */
 export interface Expected {
@@ -155,7 +168,10 @@ export function exitDistribution(t: Totals, exits: number): { index: number; cou
 /** Share of requests with `outcome` in a series point, null in an empty bucket (the chart leaves a gap). */
 export const rate = (n: number, requests: number): number | null => (requests > 0 ? n / requests : null);
 
-/** A settings summary for the tables: "eenet, budget 0.3, split 2, f16". */
+/**
+ * A settings summary for the tables: "eenet, budget 0.3, split 2, f16", then whatever the region adds:
+ * its shadow share and guard, the controller's floors, a canary, the money cap and what it holds back.
+ */
 export function settingsText(e: RegionView['settings']): string {
   const list = (ts: number[]) => `[${ts.map((t) => (t > 1 ? 'off' : t.toFixed(3))).join(', ')}]`;
   const how = e.thresholds
@@ -163,5 +179,294 @@ export function settingsText(e: RegionView['settings']): string {
     : e.maxForwardRate !== undefined
       ? `max forward rate ${e.maxForwardRate}${e.solved ? `, re-solved ${list(e.solved.thresholds)} on ${e.solved.samples} inputs` : ''}`
       : `budget ${e.budget}`;
-  return `${e.policy}, ${how}, split ${e.split}, ${e.encoding}`;
+  const extra = [
+    e.shadow ? `shadow ${share(e.shadow)}${e.guard ? ` (guard ${guardText(e.guard)})` : ''}` : '',
+    e.guarded ? `floors ${floorsText(e.guarded.floors)}` : '',
+    e.canary ? `canary ${share(e.canary.share)} ${list(e.canary.thresholds)}` : '',
+    e.maxUsdPerMillion !== undefined ? `cap ${usd(e.maxUsdPerMillion)} / M` : '',
+    e.capped ? `capping ${share(e.capped.share)}` : '',
+  ].filter(Boolean);
+  return [`${e.policy}, ${how}, split ${e.split}, ${e.encoding}`, ...extra].join(', ');
+}
+
+// --- The money cap: budget against realised ---------------------------------------------------
+
+/** The money cap column: "$0.500 / M" (the entry's maxUsdPerMillion), "none", or "—" without an entry. */
+export function moneyCapText(s: RegionView['settings'] | null | undefined): string {
+  if (!s) return '—';
+  return s.maxUsdPerMillion === undefined ? 'none' : `${usd(s.maxUsdPerMillion)} / M`;
+}
+
+/**
+ * Whether the range's realised USD per million requests is above the region's money cap; null when
+ * either is unknown (no cap, no traffic, no price).
+ */
+export function overCap(
+  t: { cost: { actual: { value: number | null } } } | null | undefined,
+  s: RegionView['settings'] | null | undefined,
+): boolean | null {
+  const cap = s?.maxUsdPerMillion;
+  const realised = t?.cost.actual.value;
+  if (cap === undefined || realised === null || realised === undefined) return null;
+  return realised > cap;
+}
+
+/** Share of requests the money cap answered at the edge instead of forwarding (outcome capped); null without traffic. */
+export const cappedRateOf = (t: Pick<Totals, 'requests' | 'capped'> | null | undefined): number | null =>
+  t && t.requests > 0 ? (t.capped ?? 0) / t.requests : null;
+
+/**
+ * The measured capped column: "capped 12.0 % (reason budget), 14 requests" when the cap held any
+ * forwards back in the range, "none" when it held none, "—" without traffic.
+ */
+export function cappedText(t: Pick<Totals, 'requests' | 'capped'> | null | undefined): string {
+  const r = cappedRateOf(t);
+  if (r === null) return '—';
+  const n = t?.capped ?? 0;
+  return n > 0 ? `capped ${pct(r)} (reason budget), ${count(n)} requests` : 'none';
+}
+
+/**
+ * What the controller set for the cap (settings.capped): "holds 30 % of would-be forwards at the edge
+ * (spend $0.412 / M, uncapped $0.618 / M over 60 min, since …)"; "not capping" with a cap it has not
+ * had to enforce; "—" without a cap.
+ */
+export function capSetText(s: RegionView['settings'] | null | undefined): string {
+  const c = s?.capped;
+  if (c)
+    return `holds ${share(c.share)} of would-be forwards at the edge (spend ${usd(c.spendUsdPerMillion)} / M, uncapped ${usd(c.uncappedUsdPerMillion)} / M over ${c.windowMinutes} min, since ${c.at})`;
+  return s?.maxUsdPerMillion !== undefined ? 'not capping' : '—';
+}
+
+// --- Shadow verification -----------------------------------------------------------------------
+
+/** Whether a region's entry is shadow-verified (GET /admin/regions/{key}/guard is read for it): a shadow share or a canary. */
+export const needsVerification = (s: RegionView['settings']): boolean => (s.shadow ?? 0) > 0 || s.canary !== undefined;
+
+/** The guard as promised: "≤ 1 % at 95 %" (disagreement with the backbone, Wilson confidence). */
+export const guardText = (g: { maxDisagreement: number; confidence: number }): string =>
+  `≤ ${share(g.maxDisagreement)} at ${share(g.confidence)}`;
+
+/** A verdict or decision as a badge: its text and the classes that colour it (dashboard.css). */
+export interface Badge {
+  text: string;
+  cls: string;
+}
+const STATUS_BADGES: Record<GuardStatus, Badge> = {
+  ok: { text: 'ok', cls: 'badge ok' },
+  broken: { text: '✗ broken', cls: 'badge broken' },
+  unproven: { text: 'unproven', cls: 'badge unproven' },
+};
+/** The guard's verdict on an exit or an arm: ok, broken (marked ✗, red), unproven. */
+export const statusBadge = (s: GuardStatus): Badge => STATUS_BADGES[s];
+
+const DECISION_BADGES: Record<NonNullable<Verification['canary']>['decision'], Badge> = {
+  promote: { text: 'promote', cls: 'badge promote' },
+  rollback: { text: '✗ rollback', cls: 'badge rollback' },
+  wait: { text: 'wait', cls: 'badge wait' },
+};
+/** The canary's current decision as a badge. */
+export const decisionBadge = (d: NonNullable<Verification['canary']>['decision']): Badge => DECISION_BADGES[d];
+
+/** A threshold floor as the controller set it: "none" (0 or absent), "off" (above 1: the exit is switched off), or the floor. */
+export const floorText = (f: number | undefined): string =>
+  f === undefined || f <= 0 ? 'none' : f > 1 ? 'off' : `≥ ${f.toFixed(3)}`;
+
+/** The floors that bind: "exit 1 ≥ 0.950, exit 2 off"; "none" when every floor is 0. */
+export function floorsText(floors: readonly number[]): string {
+  const set = floors.map((f, i) => (f > 0 ? `exit ${i} ${floorText(f)}` : '')).filter(Boolean);
+  return set.length ? set.join(', ') : 'none';
+}
+
+/** Disagreement of shadowed answers: "3/400 = 0.75 % [0.26 %, 2.18 %]"; "no shadowed answers" without any. */
+export function disagreementText(d: number, n: number, i: { lo: number; hi: number }): string {
+  if (!(n > 0)) return 'no shadowed answers';
+  return `${count(d)}/${count(n)} = ${pct2(d / n)} ${interval(i)}`;
+}
+
+/** One edge exit's row of the verification table. */
+export interface GuardRow {
+  exit: number;
+  threshold: number;
+  /** The controller's floor on this exit (settings.guarded), 0 when none. */
+  floor: number;
+  n: number;
+  disagree: number;
+  /** Observed disagreement, null without shadowed answers. */
+  rate: number | null;
+  lo: number;
+  hi: number;
+  status: GuardStatus;
+  badge: Badge;
+  disagreement: string;
+  samplesNeeded: number | null;
+  /** "—" once settled; else the shadowed answers that would settle it ("1,200 (800 more)") or why none can. */
+  needed: string;
+}
+
+/** The verification's per-exit rows, with the controller's floor on each (settings.guarded). */
+export function guardRows(v: Verification, guarded?: Guarded | null): GuardRow[] {
+  return v.exits.map((e) => ({
+    exit: e.exit,
+    threshold: e.threshold,
+    floor: guarded?.floors[e.exit] ?? 0,
+    n: e.n,
+    disagree: e.disagree,
+    rate: e.n > 0 ? e.disagree / e.n : null,
+    lo: e.interval.lo,
+    hi: e.interval.hi,
+    status: e.status,
+    badge: statusBadge(e.status),
+    disagreement: disagreementText(e.disagree, e.n, e.interval),
+    samplesNeeded: e.samplesNeeded,
+    needed:
+      e.status !== 'unproven'
+        ? '—'
+        : e.samplesNeeded === null
+          ? 'cannot: observed rate at or above the guard'
+          : `${count(e.samplesNeeded)} (${count(Math.max(0, e.samplesNeeded - e.n))} more)`,
+  }));
+}
+
+/** One line of a verification's summary: what, its text, and the number behind it. */
+export interface SummaryItem {
+  item: string;
+  label: string;
+  text: string;
+  value: number | null;
+}
+
+/** The verification's summary: the guard, the window, the shadow share, the share it needs, what shadowing costs. */
+export function verificationSummary(v: Verification): SummaryItem[] {
+  const needed = v.neededShadowShare;
+  const neededText =
+    v.shadowShare <= 0
+      ? '— (nothing shadowed outside a canary)'
+      : needed === null
+        ? 'cannot be settled: an unproven exit disagrees at or above the guard'
+        : needed === 0
+          ? '0 % (no exit unproven)'
+          : `${share(needed)} ${needed > v.shadowShare ? `(above the ${share(v.shadowShare)} shadowed: raise shadow)` : `(the ${share(v.shadowShare)} shadowed suffices)`}`;
+  return [
+    { item: 'version', label: 'version verified', text: `v${v.version}`, value: v.version },
+    {
+      item: 'guard',
+      label: 'guard (disagreement with the backbone)',
+      text: guardText(v.guard),
+      value: v.guard.maxDisagreement,
+    },
+    { item: 'window', label: 'window', text: `last ${count(v.windowMinutes)} min`, value: v.windowMinutes },
+    {
+      item: 'shadowShare',
+      label: 'shadow share (of confident edge answers)',
+      text: share(v.shadowShare),
+      value: v.shadowShare,
+    },
+    { item: 'neededShadowShare', label: 'shadow share needed to settle the guard', text: neededText, value: needed },
+    {
+      item: 'shadowUsdPerMillion',
+      label: 'cost of shadowing',
+      text: v.shadowUsdPerMillion === null ? '—' : `${usd(v.shadowUsdPerMillion)} / M requests`,
+      value: v.shadowUsdPerMillion,
+    },
+  ];
+}
+
+/** The controller's floors and why: "exit 1 ≥ 0.950, exit 2 off (2026-12-03T…: reason)"; null without floors. */
+export function guardedText(g: Guarded | null | undefined): string | null {
+  return g ? `${floorsText(g.floors)} (set ${g.at}: ${g.reason})` : null;
+}
+
+/** One arm of a canary comparison: its forward rate and its shadowed answers' disagreement, both with intervals. */
+export interface ArmRow {
+  arm: 'stable' | 'canary';
+  requests: number;
+  forwardRate: number | null;
+  /** Wilson interval of the forward rate at the guard's confidence. */
+  forwardInterval: { lo: number; hi: number };
+  forward: string;
+  shadowed: number;
+  disagree: number;
+  rate: number | null;
+  lo: number;
+  hi: number;
+  disagreement: string;
+  status: GuardStatus;
+  badge: Badge;
+}
+
+/** The stable arm and, with a canary, the canary's. */
+export function armRows(v: Verification): ArmRow[] {
+  const z = zFor(v.guard.confidence);
+  const row = (arm: ArmRow['arm'], a: ArmView): ArmRow => {
+    const fi = wilson(a.forwarded, a.requests, z);
+    return {
+      arm,
+      requests: a.requests,
+      forwardRate: a.forwardRate,
+      forwardInterval: { lo: fi.lo, hi: fi.hi },
+      forward: a.requests > 0 ? `${pct(a.forwarded / a.requests)} ${intervalPct(fi)}` : '—',
+      shadowed: a.shadowed,
+      disagree: a.disagree,
+      rate: a.shadowed > 0 ? a.disagree / a.shadowed : null,
+      lo: a.interval.lo,
+      hi: a.interval.hi,
+      disagreement: disagreementText(a.disagree, a.shadowed, a.interval),
+      status: a.status,
+      badge: statusBadge(a.status),
+    };
+  };
+  return [row('stable', v.stable), ...(v.canary ? [row('canary', v.canary)] : [])];
+}
+const intervalPct = (i: { lo: number; hi: number }) => `[${pct(i.lo)}, ${pct(i.hi)}]`;
+
+/**
+ * core/regions.ts's CANARY_MIN_SAMPLES and CANARY_SHADOW_DEFAULT, restated: importing that module would
+ * bundle zod into the page (tests/unit/dashboard-view.test.ts checks they agree).
+ */
+export const CANARY_DEFAULTS = { minSamples: 200, shadow: 0.5 } as const;
+
+/**
+ * The canary line: "10 % of requests since 2026-…, thresholds [0.900, off], shadow 50 % (default),
+ * decided after 200 shadowed answers (default)"; null without a canary.
+ */
+export function canaryText(s: RegionView['settings'], v?: Verification | null): string | null {
+  const c = s.canary;
+  if (!c) return null;
+  const list = `[${c.thresholds.map((t) => (t > 1 ? 'off' : t.toFixed(3))).join(', ')}]`;
+  const started = v?.canary?.startedAt ?? c.startedAt;
+  const shadow = c.shadow === undefined ? `${share(CANARY_DEFAULTS.shadow)} (default)` : share(c.shadow);
+  const min =
+    c.minSamples === undefined
+      ? `${count(CANARY_DEFAULTS.minSamples)} shadowed answers (default)`
+      : `${count(c.minSamples)} shadowed answers`;
+  return `${share(c.share)} of requests${started ? ` since ${started}` : ' (not started yet)'}, thresholds ${list}, shadow ${shadow}, decided after ${min}`;
+}
+
+// --- The history's events ----------------------------------------------------------------------
+
+const EVENT_BADGES: Record<NonNullable<RegionEntry['event']>['kind'], Badge> = {
+  resolve: { text: 're-solve', cls: 'badge resolve' },
+  guard: { text: 'guard', cls: 'badge guard' },
+  'canary-promote': { text: 'promote', cls: 'badge promote' },
+  'canary-rollback': { text: 'rollback', cls: 'badge rollback' },
+  cap: { text: 'cap', cls: 'badge cap' },
+};
+
+/**
+ * Why a version was written, as a badge and its reason: the controller's event (re-solve, guard,
+ * canary promote or rollback, cap), an operator's rollback, or null for an operator's write.
+ */
+export function eventBadge(
+  v: Pick<RegionEntry, 'event' | 'rolledBackTo'>,
+): (Badge & { kind: string; reason: string }) | null {
+  if (v.event) return { ...EVENT_BADGES[v.event.kind], kind: v.event.kind, reason: v.event.reason };
+  if (v.rolledBackTo)
+    return {
+      text: `rollback to v${v.rolledBackTo}`,
+      cls: 'badge rollback',
+      kind: 'rollback',
+      reason: 'operator rollback',
+    };
+  return null;
 }
