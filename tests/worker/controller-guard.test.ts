@@ -147,6 +147,11 @@ describe('controller: shadow verification', () => {
     }>();
     expect(ready.checks.controller.ok).toBe(false);
     expect(ready.checks.controller.guarded[key]?.reason).toMatch(/guard broken/);
+    const metrics = await (
+      await SELF.fetch(`https://edge.test/v1/metrics?region=${key}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json<{ controller: Record<string, { guarded?: { floors: number[] }; shadow?: number }> }>();
+    expect(metrics.controller[key]?.guarded?.floors[0]).toBe(floor);
+    expect(metrics.controller[key]?.shadow).toBe(1);
 
     // Served with the floor: exit 0 answers only at or above it now.
     const after = await send(key, 300, 400);

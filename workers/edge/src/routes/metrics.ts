@@ -24,6 +24,7 @@ import {
   summarise,
 } from '../metrics/query.js';
 import { edgeModel } from '../model/edge-model.js';
+import { listRegions } from '../thresholds/region-entries.js';
 import { auth, requireAdmin, security } from './admin.js';
 
 /** The longest range one query reads (the hour rows are kept 90 days by default). */
@@ -138,6 +139,27 @@ const metricsSchema = z
     model: z.string().describe('the bundle and operating point the cost is computed for'),
     totals,
     byRegion: z.record(z.string(), totals).describe('the same per region key'),
+    controller: z
+      .record(
+        z.string(),
+        z.object({
+          guarded: z
+            .object({ at: z.string(), floors: z.array(z.number()), reason: z.string() })
+            .optional()
+            .describe("a broken shadow guard raised these exits' thresholds (2 = off)"),
+          capped: z
+            .object({ at: z.string(), share: z.number(), spendUsdPerMillion: z.number() })
+            .optional()
+            .describe('the money cap answers this share of would-be forwards at the edge'),
+          canary: z.object({ share: z.number(), startedAt: z.string().optional() }).optional(),
+          maxUsdPerMillion: z.number().optional(),
+          maxForwardRate: z.number().optional(),
+          shadow: z.number().optional(),
+        }),
+      )
+      .describe(
+        "the per-region controller's state, as published to KV now (not over the range): regions with a guard raised, a money cap holding forwards back, a canary, or controller budgets",
+      ),
     series: z.array(
       z.object({
         time: z.string().describe('ISO start of the step bucket'),
@@ -223,6 +245,24 @@ serve(metricsApi, metricsRoute, async (c) => {
   const summary = summarise(rows, plan, (s) =>
     trim(costReport(decisionTotals(s), options), [KV_READS_ASSUMPTION, D1_ROWS_ASSUMPTION]),
   );
+  const controller = Object.fromEntries(
+    (await listRegions(c.env.THRESHOLDS))
+      .filter((r) => plan.region === null || r.key === plan.region)
+      .map(({ key, settings: s }) => [
+        key,
+        {
+          ...(s.guarded ? { guarded: s.guarded } : {}),
+          ...(s.capped
+            ? { capped: { at: s.capped.at, share: s.capped.share, spendUsdPerMillion: s.capped.spendUsdPerMillion } }
+            : {}),
+          ...(s.canary ? { canary: { share: s.canary.share, startedAt: s.canary.startedAt } } : {}),
+          ...(s.maxUsdPerMillion !== undefined ? { maxUsdPerMillion: s.maxUsdPerMillion } : {}),
+          ...(s.maxForwardRate !== undefined ? { maxForwardRate: s.maxForwardRate } : {}),
+          ...(s.shadow ? { shadow: s.shadow } : {}),
+        },
+      ])
+      .filter(([, v]) => Object.keys(v as object).length > 0),
+  );
   return c.json({
     from: new Date(plan.from * 1000).toISOString(),
     to: new Date(plan.to * 1000).toISOString(),
@@ -233,5 +273,6 @@ serve(metricsApi, metricsRoute, async (c) => {
     tables: plan.statements.map((s) => s.table),
     model: model.source,
     ...summary,
+    controller,
   });
 });
