@@ -20,15 +20,21 @@
  *    that stays unproven after 4 × minSamples = 200 shadowed answers, which ~1000 images reach).
  * 3. Per region: requests, accuracy against the true labels, edge and forward shares, client-side
  *    p50 latency, and USD per million requests from GET /v1/metrics?region= (cost.actual).
+ * 4. The cost dashboard (--screenshot, default <out>/dashboard-controller.png when the demo started
+ *    npm start; '' skips it, so does a missing Chromium): /dashboard/ in Chromium over a custom range
+ *    covering the demo, the admin token typed into its form, and once it has loaded (the regions
+ *    table, the canary region's shadow verification and every region's history drawn) a full-page
+ *    screenshot. After the rollback the canary region has no canary, but its shadow 0.2 keeps the
+ *    per-exit guard table filled.
  *
  * Nothing here flushes on demand (npm start has no such route): it waits for the isolate's reports,
- * polling with bounded waits. Writes bench/results/demo.{json,md}; every child process is stopped on
- * exit, Ctrl-C included. Options: `npm run demo -- --help`.
+ * polling with bounded waits. Writes bench/results/demo.{json,md} and the screenshot; every child
+ * process is stopped on exit, Ctrl-C included. Options: `npm run demo -- --help`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { FrontierView } from '../core/operating-points.js';
 import type { RegionEntry, RegionSettings, Solved } from '../core/regions.js';
 import { waitForUp } from '../tests/helpers/wait-for.js';
@@ -40,9 +46,10 @@ const args = cliArgs({
   about:
     'The per-region controller on the local cascade with real Fashion-MNIST test images: a forward-rate budget\n' +
     're-solved on shifted traffic (pullover/coat/shirt only), a bad canary rolled back by shadow verification, and\n' +
-    'per region requests, accuracy, edge/forward shares, p50 latency and USD per million requests.\n' +
+    'per region requests, accuracy, edge/forward shares, p50 latency and USD per million requests; then a full-page\n' +
+    'screenshot of the cost dashboard (/dashboard/) in Chromium.\n' +
     'Starts npm start (fresh local state) unless --url names a running one.',
-  writes: 'bench/results/demo.{json,md}',
+  writes: 'bench/results/demo.{json,md} and bench/results/dashboard-controller.png',
   options: {
     images: {
       arg: 'n',
@@ -79,6 +86,12 @@ const args = cliArgs({
     'resolve-region': { arg: 'key', description: 'Region of the re-solve', default: 'colo:DMO' },
     'canary-region': { arg: 'key', description: 'Region of the canary', default: 'colo:CNY' },
     out: { arg: 'dir', description: 'Where demo.json and demo.md go', default: 'bench/results' },
+    screenshot: {
+      arg: 'png',
+      description:
+        "Full-page screenshot of the cost dashboard at the end (Chromium at $CHROMIUM_PATH or /usr/bin/chromium); '' skips it",
+      defaultText: '<out>/dashboard-controller.png when the demo starts npm start, none with --url',
+    },
   },
 });
 for (const k of ['resolve-region', 'canary-region'] as const)
@@ -95,6 +108,9 @@ const DMO = args['resolve-region'];
 const CNY = args['canary-region'];
 const BUDGET = args.budget;
 const TOKEN = args.token;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Where the dashboard's screenshot goes; '' for none. */
+const SCREENSHOT = args.screenshot ?? (args.url ? '' : join(args.out, 'dashboard-controller.png'));
 const SHIFTED = [2, 4, 6] as const; // pullover, coat, shirt
 const CANARY_THRESHOLD = 0.4;
 const GUARD = { maxDisagreement: 0.03, confidence: 0.95 };
@@ -335,6 +351,160 @@ const mdTable = (head: string[], rows: (string | number)[][]) =>
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
 
+// --- the dashboard's screenshot ---------------------------------------------------------------------
+
+const VIEWPORT = { width: 1400, height: 1000 };
+interface Shot {
+  /** The PNG written, or null. */
+  path: string | null;
+  /** Why there is none (skipped, or what failed); null when it was written. */
+  note: string | null;
+  /** The dashboard's URL (without the token, which goes in its form). */
+  url?: string;
+  /** The custom range it was opened on (UTC wall times, minutes), covering the demo. */
+  range?: { from: string; to: string };
+  /** What the page showed when it was taken. */
+  shown?: {
+    requests: number | null;
+    /** The document's width in CSS pixels: wider than the viewport when a table widens the page. */
+    pageWidth: number;
+    regions: string[];
+    /** Per region, the regions table's texts of a few columns (budget, realised forward rate and cost, money cap). */
+    cells: Record<string, Record<string, string>>;
+    verified: string[];
+    guardExits: Record<string, number>;
+    canaryArms: Record<string, number>;
+    events: Record<string, string[]>;
+    status: string;
+  };
+  pageErrors?: string[];
+}
+
+/**
+ * Opens the cost dashboard in Chromium over [from, to], gives it the admin token in its form (the
+ * page keeps it in sessionStorage), waits until it has loaded (body data-state "ready", the regions
+ * table has `keys`' rows, `verified`'s shadow-verification block and every key's history are drawn)
+ * and writes a full-page screenshot to `path`.
+ */
+async function screenshot(path: string, from: number, to: number, keys: string[], verified: string): Promise<Shot> {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // Root cannot use Chromium's sandbox.
+    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+  });
+  try {
+    const page = await browser.newPage({ viewport: VIEWPORT });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    // tsx (esbuild's keepNames) wraps the named functions inside the callbacks below in __name(…),
+    // which the page does not have.
+    await page.addInitScript({ content: 'globalThis.__name = (f) => f;' });
+    // The page reads its custom range's datetime-local values as UTC, to the minute.
+    const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16);
+    const range = { from: minute(from), to: minute(to + 60_000) };
+    const url = `${EDGE}/dashboard/?range=custom&from=${range.from}&to=${range.to}`;
+    await page.goto(url);
+    await page.fill('#token', TOKEN);
+    await page.click('button[type=submit]');
+    await page.waitForFunction(
+      ({ keys, verified }) => {
+        const state = document.body.dataset.state;
+        if (state === 'error') return true;
+        if (state !== 'ready') return false;
+        const q = (sel: string) => document.querySelector(sel) !== null;
+        return (
+          keys.every((k) => q(`#table-regions tr[data-region="${k}"]`) && q(`table[data-history="${k}"]`)) &&
+          q(`[data-verification="${verified}"] table[data-guard="${verified}"]`)
+        );
+      },
+      { keys, verified },
+      { timeout: 60_000 },
+    );
+    const status = (await page.textContent('#status')) ?? '';
+    if ((await page.getAttribute('body', 'data-state')) === 'error') throw new Error(`the dashboard says: ${status}`);
+    // Chart.js sizes its canvases on the next frames.
+    await page.evaluate(
+      () => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 300)))),
+    );
+    mkdirSync(dirname(path), { recursive: true });
+    await page.screenshot({ path, fullPage: true });
+    const shown = await page.evaluate((keys) => {
+      const all = (sel: string) => Array.from(document.querySelectorAll(sel));
+      const per = (f: (k: string) => number) => Object.fromEntries(keys.map((k) => [k, f(k)]));
+      return {
+        requests: Number(document.querySelector('[data-kpi="requests"]')?.getAttribute('data-value') ?? Number.NaN),
+        pageWidth: document.documentElement.scrollWidth,
+        regions: all('#table-regions tr[data-region]').map((tr) => tr.getAttribute('data-region') ?? ''),
+        cells: Object.fromEntries(
+          keys.map((k) => [
+            k,
+            Object.fromEntries(
+              ['budget', 'solvedForwardRate', 'forwardRate', 'costActual', 'maxUsdPerMillion', 'version'].map((c) => [
+                c,
+                document
+                  .querySelector(`#table-regions tr[data-region="${k}"] td[data-col="${c}"]`)
+                  ?.textContent?.trim() ?? '',
+              ]),
+            ),
+          ]),
+        ),
+        verified: all('[data-verification]').map((d) => d.getAttribute('data-verification') ?? ''),
+        guardExits: per((k) => all(`table[data-guard="${k}"] tr[data-exit]`).length),
+        canaryArms: per((k) => all(`table[data-canary="${k}"] tr[data-arm]`).length),
+        events: Object.fromEntries(
+          keys.map((k) => [
+            k,
+            all(`table[data-history="${k}"] tr[data-version]`).map((tr) => tr.getAttribute('data-event') ?? 'operator'),
+          ]),
+        ),
+      };
+    }, keys);
+    return {
+      path,
+      note: null,
+      url,
+      range,
+      shown: { ...shown, requests: Number.isFinite(shown.requests) ? shown.requests : null, status },
+      pageErrors,
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
+/** demo.md's section on the screenshot: what it shows, from what the page showed. */
+function dashboardMd(shot: Shot): string[] {
+  const head = ['## 4. The cost dashboard', ''];
+  if (!shot.path || !shot.shown || !shot.range) return [...head, `Screenshot: ${shot.note}.`, ''];
+  const sh = shot.shown;
+  const badge: Record<string, string> = {
+    operator: 'operator write',
+    resolve: 're-solve',
+    guard: 'guard',
+    'canary-promote': 'promote',
+    'canary-rollback': 'rollback',
+    cap: 'cap',
+  };
+  const region = (k: string) => {
+    const c = sh.cells[k]!;
+    return `${k} (${c.version}; budget ${c.budget}; re-solved ${c.solvedForwardRate || '—'}; forward rate measured ${c.forwardRate}; ${c.costActual} per million requests; money cap ${c.maxUsdPerMillion})`;
+  };
+  return [
+    ...head,
+    `![The cost dashboard after the demo](${relative(args.out, shot.path)})`,
+    '',
+    `\`${shot.path}\`: the whole page of ${EDGE}/dashboard/ in Chromium (a 1400 px wide viewport, full-page screenshot${sh.pageWidth > VIEWPORT.width ? `; the page lays out ${sh.pageWidth} px wide (the header's controls; wide tables scroll inside their sections)` : ''}), taken at the end of the run over the custom range ${shot.range.from} to ${shot.range.to} UTC, which covers the demo; the admin token was typed into the page's form (it keeps it in sessionStorage), and the shot was taken once the page said "${sh.status}" with the regions table, ${CNY}'s shadow-verification block and every region's history drawn. What it shows:`,
+    '',
+    `- the totals (${sh.requests ?? 'n/a'} requests, both regions), the decision, latency and exit charts, and USD per million requests against the counterfactuals;`,
+    `- the regions table: ${[DMO, CNY].map(region).join('; ')};`,
+    `- "Shadow verification and canaries": ${sh.verified.join(', ') || 'no region'}: the guard summary (guard, window, shadow share, the share needed to settle it, cost of shadowing) and the per-exit guard table (${sh.guardExits[CNY]} edge exits with their shadowed answers, disagreement interval and status). After the rollback ${CNY} has no canary, so ${sh.canaryArms[CNY] ? `its canary arms table still shows ${sh.canaryArms[CNY]} arms` : 'no canary arms table is drawn'}; its stable arm's shadow share 0.2 keeps the guard table filled. ${DMO} has no shadow share or canary, so it has no block there;`,
+    `- the threshold history, newest first: ${[DMO, CNY].map((k) => `${k} ${sh.events[k]!.map((e) => badge[e] ?? e).join(', ')}`).join('; ')}, each controller version with its badge and reason.`,
+    ...(shot.pageErrors?.length ? ['', `The page threw while loading: ${shot.pageErrors.join('; ')}.`] : []),
+    '',
+  ];
+}
+
 // --- the demo ---------------------------------------------------------------------------------------
 
 let exitCode = 0;
@@ -548,6 +718,39 @@ try {
     }),
   );
 
+  // 4. The cost dashboard at the end, over the demo's time range: both regions, the canary region's
+  // shadow verification (after the rollback it has no canary, but shadow 0.2 keeps its per-exit guard
+  // populated), and the history with the re-solve and rollback events.
+  let shot: Shot;
+  if (!SCREENSHOT) {
+    shot = {
+      path: null,
+      note:
+        args.url && args.screenshot === undefined
+          ? 'not taken (--url; --screenshot=<png> takes one)'
+          : 'skipped (--screenshot= empty)',
+    };
+  } else if (!existsSync(CHROMIUM)) {
+    shot = { path: null, note: `skipped: no Chromium at ${CHROMIUM} (install Debian's chromium or set CHROMIUM_PATH)` };
+    log(`note: screenshot ${shot.note}`);
+  } else {
+    log(`4. the cost dashboard: screenshot to ${SCREENSHOT}`);
+    try {
+      shot = await screenshot(SCREENSHOT, from, Date.now(), [DMO, CNY], CNY);
+      const sh = shot.shown!;
+      log(
+        `   ${sh.status} regions [${sh.regions.join(', ')}], shadow-verified [${sh.verified.join(', ')}] (${CNY}: ${sh.guardExits[CNY]} exits in its guard table), history ${regions.map((r) => `${r.key} [${sh.events[r.key]!.join(', ')}]`).join(', ')}`,
+      );
+      if (shot.pageErrors?.length) log(`   warning: the page threw: ${shot.pageErrors.join('; ')}`);
+      const answered = regions.reduce((a, r) => a + r.answers.length, 0);
+      if (sh.requests !== answered)
+        log(`   note: the dashboard counts ${sh.requests} requests, ${answered} were answered`);
+    } catch (e) {
+      shot = { path: null, note: `failed: ${(e as Error).message.split('\n')[0]}` };
+      log(`   screenshot ${shot.note}`);
+    }
+  }
+
   // wrangler dev reloads the worker when a file it watches changes: what the isolate held (explored
   // scores, shadow results, decisions not yet flushed) is lost then, so a reload during the run is said.
   let reloads: number | null = null;
@@ -626,6 +829,7 @@ try {
       rolledBack,
     },
     summary,
+    dashboard: shot,
   };
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'demo.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -721,10 +925,13 @@ try {
     '',
     `Requests, accuracy (against the Fashion-MNIST labels), edge and forward shares and p50 latency (client-side: request sent to answer parsed, loopback, ${args.concurrency} in flight) are over every answer the demo received in the region (${DMO}: before and after the re-solve; ${CNY}: both arms). A forward is an answer from the backend or degraded after a forward. USD per million requests is GET /v1/metrics?region=…'s cost.actual (core/cost-model.ts over D1's decision counts: ${regions.map((r) => `${r.key} ${m[r.key]!.totals.requests}`).join(', ')}); shadow verification's backend calls are not in it (GET …/guard prices them: $${guard!.shadowUsdPerMillion?.toFixed(4) ?? 'n/a'}/M at ${CNY}'s shadow share 0.2).`,
     '',
+    ...dashboardMd(shot),
   ].join('\n');
   writeFileSync(join(args.out, 'demo.md'), md);
-  log(`wrote ${join(args.out, 'demo.json')} and ${join(args.out, 'demo.md')}`);
-  if (!result.resolve.reSolved || !rolledBack) exitCode = 1;
+  log(
+    `wrote ${join(args.out, 'demo.json')} and ${join(args.out, 'demo.md')}${shot.path ? ` (screenshot ${shot.path})` : ''}`,
+  );
+  if (!result.resolve.reSolved || !rolledBack || shot.note?.startsWith('failed')) exitCode = 1;
 } catch (e) {
   if (stopping) await new Promise(() => undefined); // the signal handler exits
   console.error(`demo: ${(e as Error).message}`);

@@ -3,11 +3,14 @@
  * state, its own ports), re-solves a forward-rate budget on shifted real test images, rolls back a
  * bad canary through shadow verification, and writes its results. Asserts the structure of
  * demo.json: a live re-solve happened (a new version with settings.solved, on the explored inputs),
- * the canary was rolled back with its reason in the history, and the per-region summary counts every
- * answer. The forward rate's ±2 points is not asserted: on 300 images it is within sampling noise.
+ * the canary was rolled back with its reason in the history, the per-region summary counts every
+ * answer, and the dashboard's screenshot at the end (to test-artifacts/demo-dashboard.png, not over
+ * the committed one; when Chromium is there) was taken with both regions, the canary region's guard
+ * and the rollback in its history drawn. The forward rate's ±2 points is not asserted: on 300 images
+ * it is within sampling noise.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,6 +20,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 const PORT = 8832;
 const IMAGES = 300;
 const out = mkdtempSync(join(tmpdir(), 'demo-e2e-'));
+// The dashboard's screenshot goes with the other tests' (not over the committed bench/results one).
+const SHOT = join('test-artifacts', 'demo-dashboard.png');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let demo: ChildProcess | undefined;
 
 afterAll(async () => {
@@ -31,10 +37,20 @@ afterAll(async () => {
 describe('npm run demo', () => {
   it('re-solves on shifted traffic, rolls back the bad canary, and writes demo.json and demo.md', async () => {
     let output = '';
+    mkdirSync('test-artifacts', { recursive: true });
+    rmSync(SHOT, { force: true });
     const code = await new Promise<number | null>((resolve) => {
       demo = spawn(
         process.execPath,
-        ['--import', 'tsx', 'scripts/demo.ts', `--images=${IMAGES}`, `--port=${PORT}`, `--out=${out}`],
+        [
+          '--import',
+          'tsx',
+          'scripts/demo.ts',
+          `--images=${IMAGES}`,
+          `--port=${PORT}`,
+          `--out=${out}`,
+          `--screenshot=${SHOT}`,
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       demo.stdout!.on('data', (d) => {
@@ -73,6 +89,21 @@ describe('npm run demo', () => {
       null,
       'canary-rollback',
     ]);
+
+    // The dashboard at the end: both regions, the canary region's guard, the rollback in its history.
+    if (existsSync(CHROMIUM)) {
+      expect(r.dashboard.note, output).toBeNull();
+      expect(r.dashboard.path).toBe(SHOT);
+      expect(readFileSync(SHOT).subarray(1, 4).toString()).toBe('PNG');
+      expect([...r.dashboard.shown.regions].sort()).toEqual(['colo:CNY', 'colo:DMO']);
+      expect(r.dashboard.shown.verified).toEqual(['colo:CNY']);
+      expect(r.dashboard.shown.events['colo:CNY']).toEqual(['canary-rollback', 'operator', 'operator']);
+      expect(r.dashboard.shown.events['colo:DMO']).toEqual(['resolve', 'operator']);
+      expect(r.dashboard.pageErrors).toEqual([]);
+      expect(readFileSync(join(out, 'demo.md'), 'utf8')).toContain('## 4. The cost dashboard');
+    } else {
+      expect(r.dashboard.note).toMatch(/no Chromium/);
+    }
 
     for (const [key, sent] of [
       ['colo:DMO', 2 * IMAGES],
