@@ -22,7 +22,7 @@
  * MODEL=my-model PORT=9000 npm start     # models/my-model; backend on BACKEND_PORT (8788)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { issueText } from '../core/config-error.js';
 import { buildDashboard } from './build-dashboard.js';
@@ -110,9 +110,20 @@ ${readFileSync(resolve(ROOT, 'wrangler.toml'), 'utf8')}`,
   );
 }
 
-// Development-only secrets: production sets them with `wrangler secret put` and the backend's env.
-const SECRET = 'dev-cascade-secret-change-me';
-const ADMIN = 'dev-admin-token';
+// Development-only secrets, from .dev.vars (wrangler dev reads it too; created from the committed
+// .dev.vars.example when missing). Production sets them with `wrangler secret put` and the backend's env.
+const DEV_VARS = resolve(ROOT, '.dev.vars');
+if (!existsSync(DEV_VARS)) {
+  copyFileSync(resolve(ROOT, '.dev.vars.example'), DEV_VARS);
+  console.log('npm start: created .dev.vars from .dev.vars.example (local development secrets)');
+}
+const devVars = parseDevVars(readFileSync(DEV_VARS, 'utf8'));
+const SECRET = devVars.CASCADE_SECRET;
+const ADMIN = devVars.ADMIN_TOKEN;
+if (!SECRET || !ADMIN) {
+  console.error('npm start: .dev.vars must set ADMIN_TOKEN and CASCADE_SECRET (see .dev.vars.example)');
+  process.exit(1);
+}
 
 const env = WRANGLER_ENV;
 const STATE_DIR = process.env.STATE_DIR || undefined;
@@ -146,10 +157,7 @@ children.push(
       EDGE_PORT,
       '--ip',
       '127.0.0.1',
-      '--var',
-      `CASCADE_SECRET:${SECRET}`,
-      '--var',
-      `ADMIN_TOKEN:${ADMIN}`,
+      // ADMIN_TOKEN and CASCADE_SECRET come from .dev.vars (never on the command line, where ps shows them).
       '--var',
       `BACKEND_URL:http://127.0.0.1:${BACKEND_PORT}`,
       ...config,
@@ -158,7 +166,7 @@ children.push(
   ),
 );
 console.log(`model ${manifest.name} (${dir}): edge worker on http://127.0.0.1:${EDGE_PORT}, backend on http://127.0.0.1:${BACKEND_PORT}; try:
-  curl -s -X POST http://127.0.0.1:${EDGE_PORT}/v1/classify -H 'content-type: application/octet-stream' --data-binary @<(head -c ${manifest.input.shape.reduce((a, b) => a * b, 1)} /dev/zero)
+  ${MODEL ? `curl -s -X POST http://127.0.0.1:${EDGE_PORT}/v1/classify -H 'content-type: application/octet-stream' --data-binary @<(head -c ${manifest.input.shape.reduce((a, b) => a * b, 1)} /dev/zero)` : `curl -s -X POST http://127.0.0.1:${EDGE_PORT}/v1/classify -H 'content-type: image/png' --data-binary @samples/ankle-boot-1.png`}
   curl -s -H 'authorization: Bearer ${ADMIN}' http://127.0.0.1:${EDGE_PORT}/admin/regions
 cost dashboard: http://127.0.0.1:${EDGE_PORT}/dashboard/ (admin token ${ADMIN})`);
 const stopAll = (sig: NodeJS.Signals) => {
@@ -170,3 +178,17 @@ for (const c of children)
     stopAll('SIGTERM');
     process.exitCode = code ?? 0;
   });
+
+/** KEY=VALUE lines of a .dev.vars file (wrangler's dotenv format: # comments, optional quotes). */
+function parseDevVars(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq < 1) continue;
+    const v = line.slice(eq + 1).trim();
+    out[line.slice(0, eq).trim()] = /^(["']).*\1$/.test(v) ? v.slice(1, -1) : v;
+  }
+  return out;
+}

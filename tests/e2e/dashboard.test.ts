@@ -9,7 +9,7 @@
  * test-artifacts/ (dashboard.png, dashboard-region.png).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -266,5 +266,30 @@ describe('the cost dashboard on npm start, in Chromium', () => {
     expect(await page.textContent('#status')).toMatch(/UNAUTHORIZED|token/i);
     expect(await page.locator('[data-kpi]').count()).toBe(0);
     await page.close();
+  }, 60_000);
+
+  // Last: its requests would change the counts the tests above compare.
+  it("the README's quick-start curl lines work as written (on this test's port)", async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const block = readme.slice(readme.indexOf('## Quick start')).match(/```bash\n(curl[\s\S]*?)```/);
+    expect(block, 'a ```bash block of curl lines under Quick start').not.toBeNull();
+    const lines = block![1]!.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    const classes = JSON.parse(readFileSync('models/fashion-resnet/manifest.json', 'utf8')).classes as string[];
+    for (const line of lines) {
+      expect(line).toContain('http://127.0.0.1:8787/');
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile('bash', ['-c', line.replaceAll('127.0.0.1:8787', `127.0.0.1:${PORT}`)], (e, stdout, stderr) =>
+          e ? reject(new Error(`${line}: ${e.message} ${stderr}`)) : resolve(stdout),
+        ),
+      );
+      const j = JSON.parse(out) as Record<string, unknown>;
+      if (line.includes('/v1/classify')) {
+        expect(classes, line).toContain(j.label);
+        expect(['edge', 'backend'], line).toContain(j.where);
+        expect(j.degraded, line).toBe(false);
+      } else if (line.includes('/readyz')) expect(j.ready, line).toBe(true);
+      else expect(j.openapi, line).toMatch(/^3\./);
+    }
   }, 60_000);
 });
