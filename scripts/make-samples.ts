@@ -55,12 +55,11 @@ export function sampleSet(): { entries: SampleEntry[]; pixels: Uint8Array[] } {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { entries, pixels } = sampleSet();
   mkdirSync(SAMPLES_DIR, { recursive: true });
-  entries.forEach((e, k) =>
+  for (const [k, e] of entries.entries())
     writeFileSync(
       `${SAMPLES_DIR}/${e.file}`,
       encodePng({ width: 28, height: 28, colorType: 0, bitDepth: 8, samples: pixels[k]! }),
-    ),
-  );
+    );
   writeFileSync(`${SAMPLES_DIR}/index.json`, `${JSON.stringify(entries, null, 2)}\n`);
   // The first image also as the JSON body POST /v1/classify takes ({"pixels": [784 values]}).
   writeFileSync(`${SAMPLES_DIR}/${JSON_SAMPLE}`, `${JSON.stringify({ pixels: Array.from(pixels[0]!) })}\n`);
