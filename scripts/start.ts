@@ -25,6 +25,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { issueText } from '../core/config-error.js';
+import { manifestDefaults } from '../core/regions.js';
 import { buildDashboard } from './build-dashboard.js';
 import { cliArgs, text, usageExit } from './cli-args.js';
 import { applyLocalMigrations, WRANGLER_ENV } from './d1-migrations.js';
@@ -165,11 +166,29 @@ children.push(
     { stdio: 'inherit', env },
   ),
 );
-console.log(`model ${manifest.name} (${dir}): edge worker on http://127.0.0.1:${EDGE_PORT}, backend on http://127.0.0.1:${BACKEND_PORT}; try:
-  ${MODEL ? `curl -s -X POST http://127.0.0.1:${EDGE_PORT}/v1/classify -H 'content-type: application/octet-stream' --data-binary @<(head -c ${manifest.input.shape.reduce((a, b) => a * b, 1)} /dev/zero)` : `curl -s -X POST http://127.0.0.1:${EDGE_PORT}/v1/classify -H 'content-type: image/png' --data-binary @samples/ankle-boot-1.png`}
-  curl -s -H 'authorization: Bearer ${ADMIN}' http://127.0.0.1:${EDGE_PORT}/admin/regions
-cost dashboard: http://127.0.0.1:${EDGE_PORT}/dashboard/ (admin token ${ADMIN})`);
+const stopping = { now: false };
+// The URLs once both services answer; then the local `default` region is seeded (the normal state
+// of a deployment: the edge otherwise warns that it serves the manifest's defaults).
+void (async () => {
+  const edge = `http://127.0.0.1:${EDGE_PORT}`;
+  try {
+    await Promise.all([
+      waitUntilUp(`http://127.0.0.1:${BACKEND_PORT}/healthz`, 300_000),
+      waitUntilUp(`${edge}/healthz`, 300_000),
+    ]);
+  } catch (e) {
+    if (!stopping.now) console.error(`npm start: ${(e as Error).message}`);
+    return;
+  }
+  const seeded = await seedDefault(edge);
+  console.log(`ready: model ${manifest.name} (${dir}): edge worker on ${edge}, backend on http://127.0.0.1:${BACKEND_PORT}${seeded ? `; ${seeded}` : ''}; try:
+  ${MODEL ? `curl -s -X POST ${edge}/v1/classify -H 'content-type: application/octet-stream' --data-binary @<(head -c ${manifest.input.shape.reduce((a, b) => a * b, 1)} /dev/zero)` : `curl -s -X POST ${edge}/v1/classify -H 'content-type: image/png' --data-binary @samples/ankle-boot-1.png`}
+  curl -s -H 'authorization: Bearer ${ADMIN}' ${edge}/admin/regions
+cost dashboard: ${edge}/dashboard/ (admin token ${ADMIN}, from .dev.vars)`);
+})();
+
 const stopAll = (sig: NodeJS.Signals) => {
+  stopping.now = true;
   for (const c of children) c.kill(sig);
 };
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stopAll(sig));
@@ -191,4 +210,46 @@ function parseDevVars(text: string): Record<string, string> {
     out[line.slice(0, eq).trim()] = /^(["']).*\1$/.test(v) ? v.slice(1, -1) : v;
   }
   return out;
+}
+
+/** Resolves once `url` answers 2xx; rejects after `ms`, or at once when npm start is stopping. */
+async function waitUntilUp(url: string, ms: number): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    if (stopping.now) throw new Error('stopped');
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() - start > ms) throw new Error(`${url} did not answer within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Creates the `default` region entry with the bundle's defaults when there is none (an existing
+ * one, from an earlier run with the same state, is left as it is). Returns what it did, for the
+ * ready line; a failure is reported and npm start goes on (the edge then serves the manifest's
+ * defaults, as without an entry).
+ */
+async function seedDefault(edge: string): Promise<string> {
+  const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  try {
+    const cur = await fetch(`${edge}/admin/regions/default`, { headers });
+    if (cur.ok) return '';
+    if (cur.status !== 404) throw new Error(`GET /admin/regions/default: ${cur.status} ${await cur.text()}`);
+    const put = await fetch(`${edge}/admin/regions/default`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ ...manifestDefaults(manifest), note: 'seeded by npm start: the bundle defaults' }),
+    });
+    if (!put.ok) throw new Error(`PUT /admin/regions/default: ${put.status} ${await put.text()}`);
+    return 'seeded the local "default" region with the bundle\'s defaults';
+  } catch (e) {
+    console.error(
+      `npm start: could not seed the "default" region (${(e as Error).message}); the edge serves the manifest's defaults`,
+    );
+    return '';
+  }
 }

@@ -220,7 +220,10 @@ describe('MODEL=<name> npm start', () => {
       };
       expect(edge.checks.model.name).toBe(COPY_MODEL_NAME);
       expect(edge.checks.backend.ok).toBe(true);
-      expect(log).toContain(`model ${COPY_MODEL_NAME} (${COPY})`);
+      // npm start prints its ready line once both services answer and the default region is seeded.
+      for (let t = Date.now(); !log.includes('ready: model') && Date.now() - t < 30_000; )
+        await new Promise((r) => setTimeout(r, 100));
+      expect(log).toContain(`ready: model ${COPY_MODEL_NAME} (${COPY})`);
       const res = await fetch(`http://127.0.0.1:${EDGE_PORT}/v1/classify`, {
         method: 'POST',
         headers: { 'content-type': 'application/octet-stream' },
