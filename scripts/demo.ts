@@ -39,6 +39,7 @@ import type { FrontierView } from '../core/operating-points.js';
 import type { RegionEntry, RegionSettings, Solved } from '../core/regions.js';
 import { waitForUp } from '../tests/helpers/wait-for.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
+import type { Verification } from '../workers/edge/src/thresholds/region-entries.js';
 import { cliArgs, text } from './cli-args.js';
 
 const args = cliArgs({
@@ -219,24 +220,6 @@ async function api<T>(method: string, path: string, body?: unknown, headers: Rec
 }
 
 type Entry = RegionEntry & { key: string; resolved: { from: string; thresholds: number[] | null } };
-interface Arm {
-  requests: number;
-  edge: number;
-  forwarded: number;
-  forwardRate: number | null;
-  shadowed: number;
-  disagree: number;
-  interval: { p: number | null; lo: number; hi: number };
-  status: string;
-}
-interface Verification {
-  version: number;
-  exits: { exit: number; threshold: number; n: number; disagree: number; status: string }[];
-  shadowUsdPerMillion: number | null;
-  stable: Arm;
-  canary?: Arm & { share: number; decision: 'promote' | 'rollback' | 'wait'; reason: string };
-  action: { kind: string; reason: string; version: number | null } | null;
-}
 interface MetricsTotals {
   requests: number;
   edgeRate: number | null;

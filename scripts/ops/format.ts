@@ -18,6 +18,7 @@ import {
   type Solved,
 } from '../../core/regions.js';
 import { DEFAULT_GUARD } from '../../core/shadow.js';
+import type { Verification } from '../../workers/edge/src/thresholds/region-entries.js';
 
 /** Rows as aligned text columns (the first row is the header); `align` per column, left by default. */
 export function table(rows: readonly (readonly string[])[], align: readonly ('l' | 'r')[] = []): string {
@@ -251,45 +252,10 @@ export function historyText(key: string, versions: readonly RegionEntry[]): stri
   return table(rows, ['r', 'l', 'l', 'l', 'r']);
 }
 
-type GuardStatus = 'ok' | 'broken' | 'unproven';
-interface IntervalView {
-  p: number | null;
-  lo: number;
-  hi: number;
-}
-/** One arm as the verification answers it. */
-interface ArmView {
-  requests: number;
-  edge: number;
-  forwarded: number;
-  forwardRate: number | null;
-  shadowed: number;
-  disagree: number;
-  interval: IntervalView;
-  status: GuardStatus;
-}
-/** GET /admin/regions/{key}/guard's and POST …/verify's answer (the Verification document, workers/edge/src/routes/admin.ts). */
-export interface VerificationView {
-  version: number;
-  guard: { maxDisagreement: number; confidence: number };
-  windowMinutes: number;
-  shadowShare: number;
-  exits: {
-    exit: number;
-    threshold: number;
-    n: number;
-    disagree: number;
-    interval: IntervalView;
-    status: GuardStatus;
-    samplesNeeded: number | null;
-  }[];
-  neededShadowShare: number | null;
-  shadowUsdPerMillion: number | null;
-  costAssumptions: string[];
-  stable: ArmView;
-  canary?: ArmView & { share: number; startedAt: string; decision: 'promote' | 'rollback' | 'wait'; reason: string };
-  action: { kind: string; reason: string; version: number | null } | null;
-}
+/** GET /admin/regions/{key}/guard's and POST …/verify's answer. */
+export type VerificationView = Verification;
+type ArmView = Verification['stable'];
+type IntervalView = ArmView['interval'];
 
 /** A disagreement and its interval: `0.83 % [0.15 %, 4.57 %]`; `- [0.00 %, 100.00 %]` without samples. */
 export const disagreementText = (i: IntervalView) => `${i.p === null ? '-' : pct(i.p)} [${pct(i.lo)}, ${pct(i.hi)}]`;

@@ -39,6 +39,7 @@ import {
   NotFound,
   readEntry,
   resolveEntry,
+  type Verification,
   VersionConflict,
   verifyEntry,
   writeEntry,
@@ -566,10 +567,10 @@ async function verification(
   key: string,
   apply: boolean,
   windowMinutes?: number,
-) {
+): Promise<Verification> {
   const r = await verifyEntry(c.env.REGIONS, key, { apply, windowMinutes });
   if (!r.ok) throw new ProblemError(404, 'REGION_NOT_FOUND', `region ${key} has no entry`);
-  const { action, ...rest } = r;
+  const { action, ok: _ok, ...rest } = r;
   return {
     ...rest,
     action: action
@@ -577,6 +578,14 @@ async function verification(
       : null,
   };
 }
+
+/** What GET …/guard and POST …/verify share: the request, the answers, the handler (`apply`: act). */
+const verificationRequest = { params: keyParams, query: verifyQuery };
+const verificationResponses = (description: string) => ({
+  200: { description, content: json(verificationSchema) },
+  ...problems({ 400: ['BAD_REGION', 'BAD_QUERY'], 404: ['REGION_NOT_FOUND'] }),
+  ...auth,
+});
 
 export const guardRoute = createRoute({
   method: 'get',
@@ -586,16 +595,8 @@ export const guardRoute = createRoute({
   summary: "The region's shadow verification: disagreement per exit, the guard, its cost, the canary",
   description:
     "From the shadowed answers the region's Durable Object holds (a share `shadow` of confident edge answers re-answered by the full model after the response): per edge exit, the disagreement with the backbone at or above its current threshold with a Wilson interval, and the guard's verdict; the shadow share the guard needs and what shadowing costs per million requests; the canary arm against the stable one. Changes nothing.",
-  request: { params: keyParams, query: verifyQuery },
-  responses: {
-    200: { description: 'the verification', content: json(verificationSchema) },
-    ...problems({ 400: ['BAD_REGION', 'BAD_QUERY'], 404: ['REGION_NOT_FOUND'] }),
-    ...auth,
-  },
-});
-serve(admin, guardRoute, async (c) => {
-  const { key } = c.req.valid('param');
-  return c.json(await verification(c, key, false, c.req.valid('query').windowMinutes), 200);
+  request: verificationRequest,
+  responses: verificationResponses('the verification'),
 });
 
 export const verifyRoute = createRoute({
@@ -605,18 +606,19 @@ export const verifyRoute = createRoute({
   security,
   summary: 'Verify now and act: judge the canary (promote / roll back), raise thresholds where the guard broke',
   description:
-    "What GET …/guard reports, then: a canary whose disagreement breaks the guard, is clearly worse than the stable version's, or forwards clearly more than a forward-rate budget allows is rolled back; one that demonstrates the guard on its minimum samples is promoted (its thresholds become the entry's). Otherwise, exits whose guard is broken get threshold floors (settings.guarded) or are switched off. Each action is a new version with `event` saying why; the cron trigger does the same hourly.",
-  request: { params: keyParams, query: verifyQuery },
-  responses: {
-    200: { description: 'the verification and what it changed', content: json(verificationSchema) },
-    ...problems({ 400: ['BAD_REGION', 'BAD_QUERY'], 404: ['REGION_NOT_FOUND'] }),
-    ...auth,
-  },
+    "What GET …/guard reports, then: a canary whose disagreement breaks the guard, is clearly worse than the stable version's, or forwards clearly more than a forward-rate budget allows is rolled back; one that demonstrates the guard on its minimum samples is promoted (its thresholds become the entry's). Otherwise, exits whose guard is broken get threshold floors (settings.guarded) or are switched off. Each action is a new version with `event` saying why; the cron trigger does the same every 5 minutes.",
+  request: verificationRequest,
+  responses: verificationResponses('the verification and what it changed'),
 });
-serve(admin, verifyRoute, async (c) => {
-  const { key } = c.req.valid('param');
-  return c.json(await verification(c, key, true, c.req.valid('query').windowMinutes), 200);
-});
+
+for (const [route, apply] of [
+  [guardRoute, false],
+  [verifyRoute, true],
+] as const)
+  serve(admin, route, async (c) => {
+    const { key } = c.req.valid('param');
+    return c.json(await verification(c, key, apply, c.req.valid('query').windowMinutes), 200);
+  });
 
 export const frontierRoute = createRoute({
   method: 'get',

@@ -107,6 +107,15 @@ export type VerifyResult =
     }
   | { ok: false; reason: 'not-found' };
 
+/**
+ * GET /admin/regions/{key}/guard's and POST …/verify's answer (routes/admin.ts `verificationSchema`):
+ * a verification, with the action as the new version's number. The one type the CLI, the demo and
+ * the dashboard read it with.
+ */
+export type Verification = Omit<Extract<VerifyResult, { ok: true }>, 'ok' | 'action'> & {
+  action: { kind: RegionEvent['kind']; reason: string; version: number | null } | null;
+};
+
 /** Outcome of a conditional delete. */
 export type DeleteResult =
   | { ok: true; published: boolean }
