@@ -1,7 +1,9 @@
 /**
  * `npm run demo`: the per-region controller end to end on the local cascade, with real Fashion-MNIST
  * test images. Starts `npm start` itself (fresh STATE_DIR in a temp folder, edge on --port, backend
- * on --port + 1) or uses a running one (--url, --token), then:
+ * on --port + 1) or uses a running one: --url, or `npm start`'s default http://127.0.0.1:8787 when
+ * it answers and --port is not given (npm start in another terminal; the admin token from .dev.vars
+ * unless --token), then:
  *
  * 1. Re-solve on shifted traffic: region --resolve-region (colo:DMO) gets a forward-rate budget of
  *    --budget (0.25) on the bundle's default policy and split with explore 1; --images real test
@@ -49,7 +51,7 @@ const args = cliArgs({
     're-solved on shifted traffic (pullover/coat/shirt only), a bad canary rolled back by shadow verification, and\n' +
     'per region requests, accuracy, edge/forward shares, p50 latency and USD per million requests; then a full-page\n' +
     'screenshot of the cost dashboard (/dashboard/) in Chromium.\n' +
-    'Starts npm start (fresh local state) unless --url names a running one.',
+    'Starts npm start (fresh local state) unless --url names a running one, or npm start already answers on :8787 (and --port is not given).',
   writes: 'bench/results/demo.{json,md} and bench/results/dashboard-controller.png',
   options: {
     images: {
@@ -70,7 +72,10 @@ const args = cliArgs({
       default: '0.25',
       schema: text.positive().refine((x) => x < 1, 'expected a rate below 1'),
     },
-    url: { arg: 'url', description: 'Edge URL of a running npm start (default: start one)' },
+    url: {
+      arg: 'url',
+      description: `Edge URL of a running npm start (default: ${'http://127.0.0.1:8787'} when it answers and --port is not given, else start one)`,
+    },
     token: {
       arg: 'token',
       description: 'Admin token',
@@ -105,13 +110,31 @@ if (args['resolve-region'] === args['canary-region']) {
   process.exit(2);
 }
 
+/** npm start's default edge: used when it already answers and neither --url nor --port is given (npm start in another terminal). */
+const LOCAL_EDGE = 'http://127.0.0.1:8787';
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })).ok;
+  } catch {
+    return false;
+  }
+}
+const portGiven = process.argv.slice(2).some((a) => a === '--port' || a.startsWith('--port='));
+/** The running cascade to use: --url, or npm start's default one when it is up; undefined: start one. */
+const given: string | undefined = args.url ?? (!portGiven && (await answers(LOCAL_EDGE)) ? LOCAL_EDGE : undefined);
+
 const DMO = args['resolve-region'];
 const CNY = args['canary-region'];
 const BUDGET = args.budget;
-const TOKEN = args.token;
+/** --token, else .dev.vars' ADMIN_TOKEN (what npm start's worker runs with), else npm start's default. */
+const tokenGiven = process.argv.slice(2).some((a) => a === '--token' || a.startsWith('--token='));
+const devVarsToken = existsSync('.dev.vars')
+  ? readFileSync('.dev.vars', 'utf8').match(/^\s*ADMIN_TOKEN\s*=\s*["']?([^"'\n]+?)["']?\s*$/m)?.[1]
+  : undefined;
+const TOKEN = tokenGiven ? args.token : (devVarsToken ?? args.token);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Where the dashboard's screenshot goes; '' for none. */
-const SCREENSHOT = args.screenshot ?? (args.url ? '' : join(args.out, 'dashboard-controller.png'));
+const SCREENSHOT = args.screenshot ?? (given ? '' : join(args.out, 'dashboard-controller.png'));
 const SHIFTED = [2, 4, 6] as const; // pullover, coat, shirt
 const CANARY_THRESHOLD = 0.4;
 const GUARD = { maxDisagreement: 0.03, confidence: 0.95 };
@@ -162,8 +185,8 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
   });
 
 let EDGE: string;
-if (args.url) {
-  EDGE = args.url.replace(/\/+$/, '');
+if (given) {
+  EDGE = given.replace(/\/+$/, '');
 } else {
   EDGE = `http://127.0.0.1:${args.port}`;
   state = mkdtempSync(join(tmpdir(), 'demo-state-'));
@@ -657,7 +680,7 @@ try {
     { key: CNY, answers: cnyAnswers },
   ];
   // A fresh cascade has nothing older; a running one may have had this region's traffic before the demo.
-  const from = args.url ? startedAt : startedAt - 60_000;
+  const from = given ? startedAt : startedAt - 60_000;
   const metrics = async (key: string) =>
     await api<{ model: string; totals: MetricsTotals }>(
       'GET',
@@ -709,7 +732,7 @@ try {
     shot = {
       path: null,
       note:
-        args.url && args.screenshot === undefined
+        given && args.screenshot === undefined
           ? 'not taken (--url; --screenshot=<png> takes one)'
           : 'skipped (--screenshot= empty)',
     };
@@ -747,14 +770,14 @@ try {
       );
   }
   const hardware = `${cpus().length}-core ${process.arch === 'x64' ? 'x86' : process.arch} VM`;
-  const command = `npm run demo -- --images=${args.images} --canary-images=${args['canary-images']} --concurrency=${args.concurrency}${args.url ? ` --url=${args.url}` : ''}`;
+  const command = `npm run demo -- --images=${args.images} --canary-images=${args['canary-images']} --concurrency=${args.concurrency}${given ? ` --url=${given}` : ''}`;
   const sBefore = stats(before);
   const sAfter = stats(after);
   const result = {
     date: new Date().toISOString(),
     hardware,
     command,
-    cascade: args.url ? `running at ${EDGE}` : `npm start started by the demo (fresh STATE_DIR), edge ${EDGE}`,
+    cascade: given ? `running at ${EDGE}` : `npm start started by the demo (fresh STATE_DIR), edge ${EDGE}`,
     model: frontier.bundle,
     metricsModel: m[DMO]!.model,
     bundle: {
