@@ -13,15 +13,9 @@ import { CAP_TARGET } from '../../workers/edge/src/controller/cap.js';
 import { flushShadow, shadowsSettled } from '../../workers/edge/src/controller/shadow.js';
 import worker from '../../workers/edge/src/index.js';
 import { flushDecisions } from '../../workers/edge/src/metrics/record.js';
+import { admin, TOKEN } from './admin-fetch.js';
 import { every, SPLIT } from './bundle.js';
 
-const TOKEN = 'test-admin-token';
-const admin = (path: string, init: RequestInit = {}) => {
-  const headers = new Headers(init.headers);
-  headers.set('authorization', `Bearer ${TOKEN}`);
-  if (init.body) headers.set('content-type', 'application/json');
-  return SELF.fetch(`https://edge.test/admin${path}`, { ...init, headers });
-};
 type Entry = RegionEntry & { key: string; resolved: { thresholds: number[] } };
 type Answer = { where: string; degraded: boolean; reason?: string; thresholdVersion: string; exit: number };
 interface Verification {

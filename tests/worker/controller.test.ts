@@ -12,15 +12,9 @@ import type { Resolved } from '../../core/operating-points.js';
 import type { RegionSettings } from '../../core/regions.js';
 import { flushScores } from '../../workers/edge/src/controller/scores.js';
 import { edgeModel } from '../../workers/edge/src/model/edge-model.js';
+import { admin } from './admin-fetch.js';
 import { SPLIT } from './bundle.js';
 
-const TOKEN = 'test-admin-token';
-const admin = (path: string, init: RequestInit = {}) => {
-  const headers = new Headers(init.headers);
-  headers.set('authorization', `Bearer ${TOKEN}`);
-  if (init.body) headers.set('content-type', 'application/json');
-  return SELF.fetch(`https://edge.test/admin${path}`, { ...init, headers });
-};
 type Entry = { key: string; version: number; settings: RegionSettings; resolved: Resolved };
 
 const raw = Uint8Array.from(atob(env.TEST_SHIFTED_IMAGES.base64), (ch) => ch.charCodeAt(0));

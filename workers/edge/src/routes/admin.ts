@@ -428,6 +428,16 @@ serve(admin, rollbackRoute, async (c) => {
   return c.json(keyed(key, w.entry), 200, { etag: `"${w.entry.version}"`, ...publishHeader(w.published) });
 });
 
+/** The controller's window query parameter: 1 minute to a day (the Durable Object keeps 24 h of samples). */
+const windowMinutes = (description: string) =>
+  z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .optional()
+    .openapi({ description });
+
 export const resolveRoute = createRoute({
   method: 'post',
   path: '/regions/{key}/resolve',
@@ -439,13 +449,7 @@ export const resolveRoute = createRoute({
   request: {
     params: keyParams,
     query: z.object({
-      windowMinutes: z.coerce
-        .number()
-        .int()
-        .min(1)
-        .max(24 * 60)
-        .optional()
-        .openapi({ description: 'minutes of explored traffic to solve on (default 60)' }),
+      windowMinutes: windowMinutes('minutes of explored traffic to solve on (default 60)'),
       floor: z.coerce.number().min(0).optional().openapi({
         description: 'lowest position on the frontier path (point i at i); default the cheapest certified',
       }),
@@ -552,15 +556,7 @@ export const verificationSchema = z
   })
   .openapi('Verification');
 
-const verifyQuery = z.object({
-  windowMinutes: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 60)
-    .optional()
-    .openapi({ description: 'minutes of shadowed answers to judge (default 1440)' }),
-});
+const verifyQuery = z.object({ windowMinutes: windowMinutes('minutes of shadowed answers to judge (default 1440)') });
 
 async function verification(
   c: { env: { REGIONS: Parameters<typeof verifyEntry>[0] } },
