@@ -1,5 +1,5 @@
 /**
- * "Bring your own model" stand-ins (issue 11): a VGG- and a ResNet-shaped Fashion-MNIST classifier
+ * "Bring your own model" stand-ins (issue 11): VGG-, ResNet-, DenseNet- and MobileNet-shaped Fashion-MNIST classifiers
  * trained the way a user would train one elsewhere, and exported in the form PyTorch's
  * `torch.onnx.export(model.eval(), x, f, opset_version=17, do_constant_folding=False,
  * input_names=['input.1'], output_names=['output'], dynamic_axes={…: {0: 'batch_size'}})` writes, so
@@ -55,6 +55,7 @@ import { gatherBatch, shuffled } from '../../training/backbone/train.js';
 import type { Dataset, Split } from '../../training/data/dataset.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import {
+  constantNode,
   DEFAULT_OPSET,
   floatTensor,
   makeModel,
@@ -88,6 +89,8 @@ interface ConvP {
   pad: number;
   cin: number;
   cout: number;
+  /** nn.Conv2d's `groups`: 1, or `cin` (depthwise, tfjs weight [k, k, cin, 1]). */
+  groups: number;
   weight: TF.Variable;
   bias?: TF.Variable;
 }
@@ -122,15 +125,21 @@ class Params {
     return Float32Array.from({ length: n }, () => (this.rand() * 2 - 1) * bound);
   }
 
-  /** He-normal weights (kaiming_normal_, fan_in); a bias as nn.Conv2d's default U(±1/√fan_in). */
-  conv(path: string, cin: number, cout: number, k: number, stride: number, bias: boolean): ConvP {
+  /**
+   * He-normal weights (kaiming_normal_, fan_in); a bias as nn.Conv2d's default U(±1/√fan_in).
+   * `depthwise`: groups = cin = cout, one k×k filter per channel.
+   */
+  conv(path: string, cin: number, cout: number, k: number, stride: number, bias: boolean, depthwise = false): ConvP {
     const tf = this.tf;
-    const fanIn = cin * k * k;
+    if (depthwise && cin !== cout) throw new Error(`${path}: a depthwise conv keeps its channels`);
+    const fanIn = (depthwise ? 1 : cin) * k * k;
+    const dims: [number, number, number, number] = depthwise ? [k, k, cin, 1] : [k, k, cin, cout];
     const weight = tf.variable(
-      tf.tensor4d(gaussian(this.rand, k * k * cin * cout, Math.sqrt(2 / fanIn)), [k, k, cin, cout]),
+      tf.tensor4d(gaussian(this.rand, k * k * cin * dims[3], Math.sqrt(2 / fanIn)), dims),
       true,
     );
-    const p: ConvP = { kind: 'conv', path, k, stride, pad: (k - 1) / 2, cin, cout, weight };
+    const groups = depthwise ? cin : 1;
+    const p: ConvP = { kind: 'conv', path, k, stride, pad: (k - 1) / 2, cin, cout, groups, weight };
     if (bias) p.bias = tf.variable(tf.tensor1d(this.uniform(cout, 1 / Math.sqrt(fanIn))), true);
     this.all.push(p);
     return p;
@@ -211,7 +220,8 @@ class Params {
     };
     for (const p of this.all) {
       if (p.kind === 'conv') {
-        tf.tidy(() => put(`${p.path}.weight`, tf.transpose(p.weight, [3, 2, 0, 1])));
+        // OIHW: [k, k, cin, cout] → [cout, cin, k, k]; depthwise [k, k, c, 1] → [c, 1, k, k].
+        tf.tidy(() => put(`${p.path}.weight`, tf.transpose(p.weight, p.groups > 1 ? [2, 3, 0, 1] : [3, 2, 0, 1])));
         if (p.bias) put(`${p.path}.bias`, p.bias);
       } else if (p.kind === 'bn') {
         put(`${p.path}.weight`, p.state.gamma);
@@ -235,7 +245,9 @@ class Params {
     };
     for (const p of this.all) {
       if (p.kind === 'conv') {
-        p.weight.assign(tf.tidy(() => tf.transpose(get(`${p.path}.weight`), [2, 3, 1, 0])));
+        p.weight.assign(
+          tf.tidy(() => tf.transpose(get(`${p.path}.weight`), p.groups > 1 ? [2, 3, 0, 1] : [2, 3, 1, 0])),
+        );
         if (p.bias) p.bias.assign(get(`${p.path}.bias`));
       } else if (p.kind === 'bn') {
         p.state.gamma.assign(get(`${p.path}.weight`));
@@ -261,16 +273,26 @@ interface Ops<X> {
   bn(x: X, p: BnP): X;
   /** `module` is the ReLU module's path; calling the same module again is `<name>_1`, as torch names it. */
   relu(x: X, module: string): X;
+  /** nn.ReLU6 (torch exports it as Clip(x, 0, 6)). */
+  relu6(x: X, module: string): X;
   add(a: X, b: X, scope: string): X;
   maxPool(x: X, module: string): X;
   globalAvgPool(x: X, module: string): X;
   /** torch.flatten(x, 1) on NCHW. */
   flatten(x: X, module: string): X;
   linear(x: X, p: LinearP): X;
+  /** torch.cat(xs, 1): channels. */
+  concat(xs: X[], scope: string): X;
+  /** nn.AvgPool2d(kernel_size=2, stride=2). */
+  avgPool(x: X, module: string): X;
 }
 
+type ModelName = 'vgg' | 'resnet' | 'densenet' | 'mobilenet';
+const MODELS: readonly ModelName[] = ['vgg', 'resnet', 'densenet', 'mobilenet'];
+const DEFAULT_SEED: Record<ModelName, number> = { vgg: 7, resnet: 13, densenet: 17, mobilenet: 19 };
+
 interface Net {
-  name: 'vgg' | 'resnet';
+  name: ModelName;
   description: string;
   params: Params;
   forward<X>(ops: Ops<X>, x: X): X;
@@ -362,6 +384,169 @@ function buildResNet(tf: Tf, seed: number, w: number): Net {
   };
 }
 
+/**
+ * torchvision's DenseNet (`models/densenet.py`) at Fashion-MNIST's size: `features.conv0`
+ * (3×3, stride 1, instead of 7×7 stride 2 for 224² input), `norm0`, `relu0`, `pool0` (2×2 max pool:
+ * 28→14), three dense blocks of 4 `_DenseLayer`s (growth `w`/2 + bottleneck 4·growth: norm1-relu1-
+ * conv1 1×1, norm2-relu2-conv2 3×3, every layer reading torch.cat of all earlier features, as
+ * torchvision's `_DenseLayer.bn_function` does), transitions (norm-relu-conv 1×1 halving the channels,
+ * 2×2 average pool: 14→7→3), `norm5`, then forward's F.relu, adaptive average pool, flatten and
+ * `classifier`. No conv has a bias; every BN is pre-activation, so none folds into a conv.
+ */
+function buildDenseNet(tf: Tf, seed: number, w: number): Net {
+  const P = new Params(tf, seed);
+  const growth = Math.max(2, Math.round(w * 0.75)),
+    bottleneck = 4 * growth,
+    layersPerBlock = 4;
+  const init = 2 * growth;
+  const conv0 = P.conv('features.conv0', 1, init, 3, 1, false);
+  const norm0 = P.bn('features.norm0', init);
+  interface Layer {
+    path: string;
+    norm1: BnP;
+    conv1: ConvP;
+    norm2: BnP;
+    conv2: ConvP;
+  }
+  interface Block {
+    layers: Layer[];
+    transition?: { path: string; norm: BnP; conv: ConvP };
+  }
+  const blocks: Block[] = [];
+  let c = init;
+  for (let b = 1; b <= 3; b++) {
+    const layers: Layer[] = [];
+    for (let l = 1; l <= layersPerBlock; l++) {
+      const path = `features.denseblock${b}.denselayer${l}`;
+      layers.push({
+        path,
+        norm1: P.bn(`${path}.norm1`, c),
+        conv1: P.conv(`${path}.conv1`, c, bottleneck, 1, 1, false),
+        norm2: P.bn(`${path}.norm2`, bottleneck),
+        conv2: P.conv(`${path}.conv2`, bottleneck, growth, 3, 1, false),
+      });
+      c += growth;
+    }
+    const block: Block = { layers };
+    if (b < 3) {
+      const path = `features.transition${b}`;
+      const out = Math.floor(c / 2);
+      block.transition = { path, norm: P.bn(`${path}.norm`, c), conv: P.conv(`${path}.conv`, c, out, 1, 1, false) };
+      c = out;
+    }
+    blocks.push(block);
+  }
+  const norm5 = P.bn('features.norm5', c);
+  const classifier = P.linear('classifier', c, CLASSES);
+  return {
+    name: 'densenet',
+    description: `DenseNet-style (torchvision _DenseBlock/_Transition): conv3x3(1→${init})-BN-ReLU, maxpool2 (28→14), 3 dense blocks × ${layersPerBlock} layers (growth ${growth}, bottleneck ${bottleneck}, BN-ReLU-conv1x1-BN-ReLU-conv3x3, each reading the concat of all earlier features), transitions BN-ReLU-conv1x1 (compression 0.5)-avgpool2 (14→7→3), BN, ReLU, GlobalAveragePool, Linear(${c}→10)`,
+    params: P,
+    forward<X>(ops: Ops<X>, x: X): X {
+      x = ops.relu(ops.bn(ops.conv(x, conv0), norm0), 'features.relu0');
+      x = ops.maxPool(x, 'features.pool0');
+      for (const b of blocks) {
+        const features = [x];
+        for (const l of b.layers) {
+          const input = features.length === 1 ? features[0]! : ops.concat(features, l.path);
+          let y = ops.relu(ops.bn(input, l.norm1), `${l.path}.relu1`);
+          y = ops.relu(ops.bn(ops.conv(y, l.conv1), l.norm2), `${l.path}.relu2`);
+          features.push(ops.conv(y, l.conv2));
+        }
+        x = ops.concat(features, b.layers[0]!.path.replace(/\.denselayer1$/, ''));
+        if (b.transition) {
+          const t = b.transition;
+          x = ops.relu(ops.bn(x, t.norm), `${t.path}.relu`);
+          x = ops.avgPool(ops.conv(x, t.conv), `${t.path}.pool`);
+        }
+      }
+      x = ops.relu(ops.bn(x, norm5), '');
+      x = ops.globalAvgPool(x, '');
+      x = ops.flatten(x, '');
+      return ops.linear(x, classifier);
+    },
+  };
+}
+
+/**
+ * torchvision's MobileNetV2 (`models/mobilenetv2.py`) at Fashion-MNIST's size: `features.0`
+ * Conv2dNormActivation (3×3 conv, stride 2, BN, ReLU6: 28→14), inverted
+ * residual blocks `features.i.conv` (1×1 expand conv-BN-ReLU6 unless t = 1, 3×3 depthwise
+ * conv-BN-ReLU6, 1×1 project conv, BN; `x + conv(x)` when stride 1 and the channels match) with
+ * (t, c, n, s) = (1, w, 1, 1), (4, 1.5w, 2, 2), (4, 2w, 2, 1), (4, 4w, 2, 2): 14→7→4, a 1×1
+ * Conv2dNormActivation to 8w channels, then forward's adaptive average pool, flatten and
+ * `classifier` (Dropout, exported as nothing in eval mode, then Linear). No conv has a bias.
+ */
+function buildMobileNet(tf: Tf, seed: number, w: number): Net {
+  const P = new Params(tf, seed);
+  interface ConvBn {
+    conv: ConvP;
+    bn: BnP;
+    act?: string;
+  }
+  const convBn = (path: string, cin: number, cout: number, k: number, stride: number, act: boolean, dw = false) => {
+    const r: ConvBn = {
+      conv: P.conv(`${path}.0`, cin, cout, k, stride, false, dw),
+      bn: P.bn(`${path}.1`, cout),
+    };
+    if (act) r.act = `${path}.2`;
+    return r;
+  };
+  const stem = convBn('features.0', 1, w, 3, 2, true);
+  interface Block {
+    path: string;
+    layers: ConvBn[];
+    residual: boolean;
+  }
+  const blocks: Block[] = [];
+  let cin = w,
+    i = 1;
+  for (const [t, mult, n, s] of [
+    [1, 1, 1, 1],
+    [4, 1.5, 2, 2],
+    [4, 2, 2, 1],
+    [4, 4, 2, 2],
+  ] as const) {
+    const cout = Math.round(w * mult);
+    for (let r = 0; r < n; r++, i++) {
+      const path = `features.${i}.conv`;
+      const stride = r === 0 ? s : 1;
+      const hidden = cin * t;
+      const layers: ConvBn[] = [];
+      if (t !== 1) layers.push(convBn(`${path}.${layers.length}`, cin, hidden, 1, 1, true));
+      layers.push(convBn(`${path}.${layers.length}`, hidden, hidden, 3, stride, true, true));
+      const l = layers.length;
+      layers.push({ conv: P.conv(`${path}.${l}`, hidden, cout, 1, 1, false), bn: P.bn(`${path}.${l + 1}`, cout) });
+      blocks.push({ path: `features.${i}`, layers, residual: stride === 1 && cin === cout });
+      cin = cout;
+    }
+  }
+  const last = 8 * w;
+  const head = convBn(`features.${i}`, cin, last, 1, 1, true);
+  const classifier = P.linear('classifier.1', last, CLASSES);
+  return {
+    name: 'mobilenet',
+    description: `MobileNetV2-style (torchvision InvertedResidual): conv3x3 stride 2 (1→${w})-BN-ReLU6 (28→14), ${blocks.length} inverted residual blocks (expand 1×1-BN-ReLU6, depthwise 3×3-BN-ReLU6, project 1×1-BN; channels ${w}, ${Math.round(1.5 * w)}, ${2 * w}, ${4 * w}; strides to 7×7 and 4×4; residual Add where shapes match), conv1x1(→${last})-BN-ReLU6, GlobalAveragePool, Linear(${last}→10)`,
+    params: P,
+    forward<X>(ops: Ops<X>, x: X): X {
+      const apply = (x: X, l: ConvBn) => {
+        const y = ops.bn(ops.conv(x, l.conv), l.bn);
+        return l.act ? ops.relu6(y, l.act) : y;
+      };
+      x = apply(x, stem);
+      for (const b of blocks) {
+        let y = x;
+        for (const l of b.layers) y = apply(y, l);
+        x = b.residual ? ops.add(x, y, b.path) : y;
+      }
+      x = apply(x, head);
+      x = ops.globalAvgPool(x, '');
+      x = ops.flatten(x, '');
+      return ops.linear(x, classifier);
+    },
+  };
+}
+
 /** tfjs execution (NHWC). */
 class TfOps implements Ops<TF.Tensor> {
   constructor(
@@ -369,7 +554,10 @@ class TfOps implements Ops<TF.Tensor> {
     private readonly training: boolean,
   ) {}
   conv(x: TF.Tensor, p: ConvP): TF.Tensor {
-    const y = this.tf.conv2d(x as T4, p.weight as unknown as T4, p.stride, p.pad);
+    const y =
+      p.groups > 1
+        ? this.tf.depthwiseConv2d(x as T4, p.weight as unknown as T4, p.stride, p.pad)
+        : this.tf.conv2d(x as T4, p.weight as unknown as T4, p.stride, p.pad);
     return p.bias ? this.tf.add(y, p.bias) : y;
   }
   bn(x: TF.Tensor, p: BnP): TF.Tensor {
@@ -378,6 +566,9 @@ class TfOps implements Ops<TF.Tensor> {
   }
   relu(x: TF.Tensor): TF.Tensor {
     return this.tf.relu(x);
+  }
+  relu6(x: TF.Tensor): TF.Tensor {
+    return this.tf.clipByValue(x, 0, 6);
   }
   add(a: TF.Tensor, b: TF.Tensor): TF.Tensor {
     return this.tf.add(a, b);
@@ -393,6 +584,12 @@ class TfOps implements Ops<TF.Tensor> {
   }
   linear(x: TF.Tensor, p: LinearP): TF.Tensor {
     return this.tf.add(this.tf.matMul(x as TF.Tensor2D, p.weight as unknown as TF.Tensor2D), p.bias);
+  }
+  concat(xs: TF.Tensor[]): TF.Tensor {
+    return this.tf.concat(xs, 3);
+  }
+  avgPool(x: TF.Tensor): TF.Tensor {
+    return this.tf.avgPool(x as T4, 2, 2, 'valid');
   }
 }
 
@@ -461,7 +658,7 @@ class OnnxTracer implements Ops<Sym> {
     const [, h, w] = x.shape as [number, number, number];
     const oh = Math.floor((h + 2 * p.pad - p.k) / p.stride) + 1,
       ow = Math.floor((w + 2 * p.pad - p.k) / p.stride) + 1;
-    this.macs += p.cout * oh * ow * p.cin * p.k * p.k;
+    this.macs += (p.cout * oh * ow * p.cin * p.k * p.k) / p.groups;
     const inputs = [x.name, this.init(`${p.path}.weight`), ...(p.bias ? [this.init(`${p.path}.bias`)] : [])];
     return this.emit(
       'Conv',
@@ -469,7 +666,7 @@ class OnnxTracer implements Ops<Sym> {
       [p.cout, oh, ow],
       {
         dilations: [1, 1],
-        group: 1,
+        group: p.groups,
         kernel_shape: [p.k, p.k],
         pads: [p.pad, p.pad, p.pad, p.pad],
         strides: [p.stride, p.stride],
@@ -495,6 +692,16 @@ class OnnxTracer implements Ops<Sym> {
   relu(x: Sym, module: string): Sym {
     return this.emit('Relu', [x.name], x.shape, {}, this.moduleScope(module));
   }
+  /** torch (opset ≥ 11): Clip(x, min, max) with both bounds from Constant nodes in the module's scope. */
+  relu6(x: Sym, module: string): Sym {
+    const scope = this.moduleScope(module);
+    const bound = (v: number, i: number) => {
+      const name = `${scope}/Constant${i ? `_${i}` : ''}`;
+      this.nodes.push(constantNode(`${name}_output_0`, floatTensor('', [], Float32Array.of(v)), name));
+      return `${name}_output_0`;
+    };
+    return this.emit('Clip', [x.name, bound(0, 0), bound(6, 1)], x.shape, {}, scope);
+  }
   add(a: Sym, b: Sym, scope: string): Sym {
     return this.emit('Add', [a.name, b.name], a.shape, {}, scopeOf(scope));
   }
@@ -506,6 +713,29 @@ class OnnxTracer implements Ops<Sym> {
       [x.name],
       [c, Math.floor((h - 2) / 2) + 1, Math.floor((w - 2) / 2) + 1],
       { ceil_mode: 0, kernel_shape: [2, 2], pads: [0, 0, 0, 0], strides: [2, 2] },
+      this.moduleScope(module),
+    );
+  }
+
+  concat(xs: Sym[], scope: string): Sym {
+    const [, h, w] = xs[0]!.shape as [number, number, number];
+    const c = xs.reduce((a, x) => a + x.shape[0]!, 0);
+    return this.emit(
+      'Concat',
+      xs.map((x) => x.name),
+      [c, h, w],
+      { axis: 1 },
+      scopeOf(scope),
+    );
+  }
+
+  avgPool(x: Sym, module: string): Sym {
+    const [c, h, w] = x.shape as [number, number, number];
+    return this.emit(
+      'AveragePool',
+      [x.name],
+      [c, Math.floor((h - 2) / 2) + 1, Math.floor((w - 2) / 2) + 1],
+      { ceil_mode: 0, count_include_pad: 1, kernel_shape: [2, 2], pads: [0, 0, 0, 0], strides: [2, 2] },
       this.moduleScope(module),
     );
   }
@@ -581,7 +811,7 @@ function exportOnnx(net: Net): { bytes: Uint8Array; macs: number; params: number
 // Training.
 
 interface Config {
-  model: 'vgg' | 'resnet';
+  model: ModelName;
   width: number;
   seed: number;
   batch: number;
@@ -659,13 +889,13 @@ async function ortLogits(bytes: Uint8Array, split: Split, batch = 500): Promise<
 function parseArgs(argv: string[]): { cfg: Config; epochs?: number; budgetMin: number; probe: boolean } {
   const o = cliArgs(
     {
-      usage: 'npx tsx bench/byom/train-foreign.ts --model=vgg|resnet [options]',
+      usage: 'npx tsx bench/byom/train-foreign.ts --model=vgg|resnet|densenet|mobilenet [options]',
       about:
-        'A VGG- or ResNet-shaped Fashion-MNIST classifier trained the way a user would train one elsewhere (tfjs, all 60,000\n' +
+        'A VGG-, ResNet-, DenseNet- or MobileNet-shaped Fashion-MNIST classifier trained the way a user would train one elsewhere (tfjs, all 60,000\n' +
         "training images) and exported in the form PyTorch's torch.onnx.export writes; rerun to continue a stopped run.",
       writes: 'bench/byom/models/<model>.{onnx,json}; checkpoints and train-log.jsonl in bench/byom/work/<model>/',
       options: {
-        model: { choices: ['vgg', 'resnet'], description: 'The network to train (required)' },
+        model: { choices: MODELS, description: 'The network to train (required)' },
         width: {
           arg: 'n',
           description: 'Channels of the first stage; each later stage doubles them',
@@ -675,7 +905,7 @@ function parseArgs(argv: string[]): { cfg: Config; epochs?: number; budgetMin: n
         seed: {
           arg: 'n',
           description: 'Seed of the initialisation and the shuffles',
-          defaultText: '7 for vgg, 13 for resnet',
+          defaultText: '7 for vgg, 13 for resnet, 17 for densenet, 19 for mobilenet',
           schema: text.int(0),
         },
         epochs: {
@@ -695,11 +925,11 @@ function parseArgs(argv: string[]): { cfg: Config; epochs?: number; budgetMin: n
     },
     argv,
   );
-  if (o.model === undefined) usageExit('--model=vgg|resnet is required (see --help)');
+  if (o.model === undefined) usageExit(`--model=${MODELS.join('|')} is required (see --help)`);
   const cfg: Config = {
     model: o.model,
     width: o.width,
-    seed: o.seed ?? (o.model === 'vgg' ? 7 : 13),
+    seed: o.seed ?? DEFAULT_SEED[o.model],
     batch: 128,
     lr: 0.003,
     warmupEpochs: 0.25,
@@ -729,7 +959,8 @@ async function main(): Promise<void> {
     `data: ${train.count} training images (the repo's train + val splits = the standard training set), ${test.count} test`,
   );
 
-  const net = cfg.model === 'vgg' ? buildVgg(tf, cfg.seed, cfg.width) : buildResNet(tf, cfg.seed, cfg.width);
+  const build = { vgg: buildVgg, resnet: buildResNet, densenet: buildDenseNet, mobilenet: buildMobileNet }[cfg.model];
+  const net = build(tf, cfg.seed, cfg.width);
   const optimizer = tf.train.adam(cfg.lr, 0.9, 0.999, 1e-8);
   const vars = net.params.trainable();
   const decayed = net.params.decayed();

@@ -51,3 +51,46 @@ describe('wasm conv gradient kernels (forward-conv formulation) match tfjs cpu',
     expect(relErr(ww, cw)).toBeLessThan(1e-4);
   });
 });
+
+type DepthwiseCase = {
+  x: [number, number, number, number];
+  /** [k, k, channels, multiplier] */
+  w: [number, number, number, number];
+  stride: number;
+  pad: 'same' | 'valid' | number;
+};
+
+const DEPTHWISE: DepthwiseCase[] = [
+  { x: [3, 14, 14, 4], w: [3, 3, 4, 1], stride: 1, pad: 1 },
+  { x: [3, 14, 14, 4], w: [3, 3, 4, 1], stride: 2, pad: 1 },
+  { x: [2, 7, 7, 3], w: [3, 3, 3, 2], stride: 2, pad: 'same' },
+  { x: [2, 9, 9, 3], w: [5, 5, 3, 1], stride: 1, pad: 'valid' },
+];
+
+async function depthwiseGrads(backend: string, c: DepthwiseCase): Promise<[Float32Array, Float32Array]> {
+  await tf.setBackend(backend);
+  if (backend === 'wasm') registerWasmGradKernels();
+  const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: n(c.x) }, (_, i) => Math.sin(i * 0.29)),
+    c.x,
+  );
+  const w = tf.tensor4d(
+    Float32Array.from({ length: n(c.w) }, (_, i) => Math.cos(i * 0.17)),
+    c.w,
+  );
+  const [gx, gw] = tf.grads((a, b) =>
+    tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad as 'same'))),
+  )([x, w]);
+  return [gx!.dataSync() as Float32Array, gw!.dataSync() as Float32Array];
+}
+
+describe('wasm depthwise conv gradient kernels (MobileNet-shaped training) match tfjs cpu', () => {
+  it.each(DEPTHWISE)('x $x, w $w, stride $stride, pad $pad', async (c) => {
+    const [cx, cw] = await depthwiseGrads('cpu', c);
+    const [wx, ww] = await depthwiseGrads('wasm', c);
+    expect(wx.length).toBe(cx.length);
+    expect(relErr(wx, cx)).toBeLessThan(1e-4);
+    expect(relErr(ww, cw)).toBeLessThan(1e-4);
+  });
+});

@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { backend_util, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs';
+import { registerWasmDepthwiseGradKernels } from './wasm-depthwise-grad.js';
 
 type Attrs = Record<string, unknown>;
 
@@ -195,11 +196,13 @@ function register(kernelName: string, kernelFunc: unknown): void {
 
 /**
  * Registers the filter gradient (missing from the wasm backend) and, unless `input: 'stock'`, our
- * faster input gradient in place of the stock one. Safe to call again to switch (benchmarks).
+ * faster input gradient in place of the stock one; and the depthwise gradients (also missing,
+ * wasm-depthwise-grad.ts). Safe to call again to switch (benchmarks).
  */
 export function registerWasmGradKernels(opts: { input?: 'forward-conv' | 'stock' } = {}): void {
   stockInput ??= tf.getKernel('Conv2DBackpropInput', 'wasm');
   register('Conv2DBackpropFilter', conv2DBackpropFilter);
+  registerWasmDepthwiseGradKernels();
   if (opts.input === 'stock') {
     if (stockInput) register('Conv2DBackpropInput', stockInput.kernelFunc);
   } else {
