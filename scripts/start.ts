@@ -15,7 +15,14 @@
  * Before the worker starts, its D1 migrations (workers/edge/migrations: the decision metrics'
  * tables) are applied to the local database of `--env dev` (`wrangler d1 migrations apply METRICS
  * --local`, with the same config as `wrangler dev`, so the same local state); applied ones are
- * skipped, so every start runs it.
+ * skipped, so every start runs it. Its output is shown only when it fails.
+ *
+ * Stopping: each service runs in a process group of its own (wrangler with its workerd), and any
+ * one of them ending, SIGINT or SIGTERM to this process (Ctrl-C, tsx, or `kill`), or the end of the
+ * npm (or shell) that started it stops them all: SIGTERM to each group (the backend drains first),
+ * SIGKILL after 10 s. npm 11 does not pass its own SIGTERM on through `sh -c`, so the ancestors are
+ * watched too; and workerd takes SIGTERM as "drain": it closes its port but lingers, so once ready
+ * both ports are watched, and three refused connections in a row stop the rest.
  *
  * @example
  * npm start                              # models/fashion-resnet on :8787 (edge) and :8788 (backend)
@@ -23,6 +30,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { issueText } from '../core/config-error.js';
 import { manifestDefaults } from '../core/regions.js';
@@ -131,18 +139,27 @@ const STATE_DIR = process.env.STATE_DIR || undefined;
 const config = [...(MODEL ? ['--config', SERVED_CONFIG] : []), ...(STATE_DIR ? ['--persist-to', STATE_DIR] : [])];
 
 await buildDashboard();
-const migrate = applyLocalMigrations(config, 'inherit');
+const migrate = applyLocalMigrations(config, 'pipe');
 if (migrate.status !== 0) {
+  process.stderr.write(`${migrate.stdout ?? ''}${migrate.stderr ?? ''}`);
   console.error(
     `npm start: applying the D1 migrations (wrangler d1 migrations apply METRICS --local --env dev) failed with status ${migrate.status ?? migrate.signal}; see its output above`,
   );
   process.exit(1);
 }
+{
+  const applied = (migrate.stdout.match(/^│ (\S+\.sql)\s+│ ✅/gmu) ?? []).length;
+  const none = /No migrations to apply/.test(migrate.stdout);
+  console.log(`npm start: D1 migrations ${none ? 'up to date' : `applied (${applied} in all)`}`);
+}
 
 const children: ChildProcess[] = [];
+// detached: a process group per service, so a stop reaches wrangler's workerd too, and Ctrl-C
+// (the terminal's SIGINT to the foreground group) reaches them once, through stopAll.
 children.push(
   spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/server.ts'], {
     stdio: 'inherit',
+    detached: true,
     env: { ...env, PORT: BACKEND_PORT, CASCADE_SECRET: SECRET, MODEL_DIR: dir },
   }),
 );
@@ -163,7 +180,7 @@ children.push(
       `BACKEND_URL:http://127.0.0.1:${BACKEND_PORT}`,
       ...config,
     ],
-    { stdio: 'inherit', env },
+    { stdio: 'inherit', detached: true, env },
   ),
 );
 const stopping = { now: false };
@@ -181,22 +198,120 @@ void (async () => {
     return;
   }
   const seeded = await seedDefault(edge);
+  watchListening([edge, `http://127.0.0.1:${BACKEND_PORT}`], (url) => {
+    if (stopping.now) return;
+    console.error(`npm start: ${url} stopped accepting connections; stopping`);
+    stopAll('SIGTERM');
+  });
   console.log(`ready: model ${manifest.name} (${dir}): edge worker on ${edge}, backend on http://127.0.0.1:${BACKEND_PORT}${seeded ? `; ${seeded}` : ''}; try:
   ${MODEL ? `curl -s -X POST ${edge}/v1/classify -H 'content-type: application/octet-stream' --data-binary @<(head -c ${manifest.input.shape.reduce((a, b) => a * b, 1)} /dev/zero)` : `curl -s -X POST ${edge}/v1/classify -H 'content-type: image/png' --data-binary @samples/ankle-boot-1.png`}
   curl -s -H 'authorization: Bearer ${ADMIN}' ${edge}/admin/regions
 cost dashboard: ${edge}/dashboard/ (admin token ${ADMIN}, from .dev.vars)`);
 })();
 
+const running = new Set(children);
+/** Signals every service's process group; the first call also arms the SIGKILL deadline. */
 const stopAll = (sig: NodeJS.Signals) => {
+  const first = !stopping.now;
   stopping.now = true;
-  for (const c of children) c.kill(sig);
+  for (const c of running) killGroup(c, sig);
+  if (first)
+    setTimeout(() => {
+      for (const c of running) killGroup(c, 'SIGKILL');
+    }, 10_000).unref();
 };
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stopAll(sig));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => stopAll('SIGTERM'));
 for (const c of children)
-  c.on('exit', (code) => {
+  c.on('exit', (code, signal) => {
+    running.delete(c);
+    // What is left of its group (wrangler's workerd when wrangler itself was killed).
+    killGroup(c, 'SIGTERM');
+    if (!stopping.now)
+      console.error(
+        `npm start: ${c === children[0] ? 'the backend' : 'wrangler dev'} exited (${code ?? signal}); stopping`,
+      );
     stopAll('SIGTERM');
-    process.exitCode = code ?? 0;
+    if (!process.exitCode) process.exitCode = code ?? 0;
   });
+watchAncestors(() => stopAll('SIGTERM'));
+
+/**
+ * Calls `onClosed(url)` once when `url`'s port refuses connections three times in a row (1 s apart).
+ * A bare TCP connect, not a request: wrangler would log every request it is sent.
+ */
+function watchListening(urls: string[], onClosed: (url: string) => void): void {
+  const refused = new Map(urls.map((u) => [u, 0]));
+  const timer = setInterval(() => {
+    for (const url of urls) {
+      const { hostname, port } = new URL(url);
+      const sock = connect({ host: hostname, port: Number(port) });
+      sock.setTimeout(5000, () => sock.destroy());
+      sock.once('connect', () => {
+        refused.set(url, 0);
+        sock.destroy();
+      });
+      sock.once('error', (e: NodeJS.ErrnoException) => {
+        // Only a closed port counts: a slow answer (a loaded machine) is not a stopped service.
+        if (e.code !== 'ECONNREFUSED') return;
+        const n = (refused.get(url) ?? 0) + 1;
+        refused.set(url, n);
+        if (n === 3) {
+          clearInterval(timer);
+          onClosed(url);
+        }
+      });
+    }
+  }, 1000);
+  timer.unref();
+}
+
+function killGroup(c: ChildProcess, sig: NodeJS.Signals): void {
+  try {
+    if (c.pid) process.kill(-c.pid, sig);
+  } catch {
+    // the group is gone
+  }
+}
+
+/**
+ * Calls `onGone` once when a process this one was started by (tsx, the shell, npm) ends: npm keeps
+ * its child running when only npm gets SIGTERM. Linux reads the chain from /proc; elsewhere only
+ * the parent is watched (a change of ppid means it ended).
+ */
+function watchAncestors(onGone: () => void): void {
+  const chain: number[] = [];
+  for (let pid = process.ppid; pid > 1 && chain.length < 4; ) {
+    chain.push(pid);
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      break;
+    }
+    // pid (comm) state ppid …: comm may hold spaces and parentheses, so split after the last ')'.
+    const cmd = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (cmd === 'npm' || cmd.startsWith('npm ')) break;
+  }
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    const gone =
+      process.ppid !== parent ||
+      chain.some((pid) => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch (e) {
+          return (e as NodeJS.ErrnoException).code === 'ESRCH';
+        }
+      });
+    if (gone) {
+      clearInterval(timer);
+      onGone();
+    }
+  }, 500);
+  timer.unref();
+}
 
 /** KEY=VALUE lines of a .dev.vars file (wrangler's dotenv format: # comments, optional quotes). */
 function parseDevVars(text: string): Record<string, string> {

@@ -13,6 +13,7 @@ import { normaliseImages } from '../../core/normalise.js';
 import { argmax, softmax } from '../../core/policies.js';
 import { SIGNATURE_HEADER, signBody } from '../../core/signature.js';
 import { loadConfig } from '../../gpu-backend/src/config.js';
+import { defaultHostProbe } from '../../gpu-backend/src/executors/host.js';
 import { type RunningBackend, startBackend } from '../../gpu-backend/src/start-backend.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import { rawExchange } from '../helpers/raw-http.js';
@@ -525,6 +526,47 @@ describe('observability and config', () => {
     // prom-client's process metrics, prefixed.
     expect(text).toMatch(/^cascade_process_cpu_seconds_total [\d.e-]+$/m);
   });
+
+  const host = defaultHostProbe();
+  it.skipIf(host.gpuDevices.length > 0 || host.cudaProvider !== undefined)(
+    'starts quietly on a machine without a GPU: webgpu and cuda skipped, no native error output, JSON lines only',
+    async () => {
+      const env: Record<string, string | undefined> = {
+        ...process.env,
+        CASCADE_SECRET: SECRET,
+        PORT: '0',
+        MODEL_DIR: DIR,
+      };
+      delete env.EXECUTORS; // the default order, webgpu,cuda,cpu
+      const p = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/server.ts'], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const exited = new Promise<number | null>((r) => p.once('exit', r));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const on = (d: Buffer) => {
+            out += d.toString();
+            if (/model \S+ on http:\/\//.test(out)) resolve();
+          };
+          p.stdout!.on('data', on);
+          p.stderr!.on('data', on);
+          void exited.then((code) => reject(new Error(`backend exited (${code}): ${out}`)));
+        });
+      } finally {
+        p.kill('SIGTERM');
+        await exited;
+      }
+      expect(out).not.toMatch(/provider_bridge|\[E:onnxruntime|Warning:|\x1b\[/);
+      const lines = out.split('\n').filter((l) => l.trim());
+      for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+      const msgs = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+      expect(msgs.find((m) => m.startsWith('executor:'))).toMatch(
+        /^executor: cpu \(webgpu skipped: no GPU device .*; cuda skipped: onnxruntime-node has no CUDA provider/,
+      );
+    },
+  );
 
   it('a bad configuration value stops start-up with a message naming it', () => {
     expect(() => loadConfig({})).toThrow(/CASCADE_SECRET/);

@@ -3,9 +3,12 @@
  * graph (the first WebGPU run compiles shaders: pay it at start-up, not on a request). Each
  * fallback is logged with its reason; the active one and the fallbacks are reported in /readyz.
  * WebGPU on a software (fallback) adapter counts as unavailable unless it is the last choice.
+ * An executor the machine plainly lacks (no GPU device, no CUDA provider: host.ts) is skipped without
+ * being tried, unless it is the last choice, so a machine without a GPU starts without native noise.
  */
 import type { Config } from '../config.js';
 import { type BundleFiles, type Executor, graphList } from './executor.js';
+import { defaultHostProbe, type HostProbe, hostSkipReason } from './host.js';
 import { createOrtNodeExecutor } from './ort-node.js';
 import { createWebGpuExecutor, type WebGpuBuild } from './webgpu.js';
 
@@ -23,14 +26,29 @@ async function warmUp(ex: Executor, b: BundleFiles): Promise<void> {
 export async function createExecutor(
   order: ('webgpu' | 'cuda' | 'cpu')[],
   b: BundleFiles,
-  opts: { cpuThreads: number; cpuSpinning?: boolean; webgpuBuild?: WebGpuBuild; log: (m: string) => void },
+  opts: {
+    cpuThreads: number;
+    cpuSpinning?: boolean;
+    webgpuBuild?: WebGpuBuild;
+    log: (m: string) => void;
+    /** What the machine has (tests pass their own). */
+    host?: HostProbe;
+  },
 ): Promise<ExecutorChoice> {
   const fallbacks: { name: string; reason: string }[] = [];
+  const host = opts.host ?? defaultHostProbe();
   for (const name of order) {
+    const later = order.slice(order.indexOf(name) + 1);
+    const skip = later.length ? hostSkipReason(name, host) : undefined;
+    if (skip) {
+      // Expected on this machine: in the fallbacks (and /readyz), and in the one line naming the
+      // executor that starts, not a line of its own.
+      fallbacks.push({ name, reason: `skipped: ${skip}` });
+      continue;
+    }
     try {
       // A software adapter (lavapipe, SwiftShader) is correct but far slower than the cpu executor:
       // take it only when nothing follows it in the order (EXECUTORS=webgpu, as the tests do).
-      const later = order.slice(order.indexOf(name) + 1);
       const ex =
         name === 'webgpu'
           ? await createWebGpuExecutor(b, {
@@ -44,7 +62,7 @@ export async function createExecutor(
           : await createOrtNodeExecutor(name, b, opts.cpuThreads, opts.cpuSpinning ?? false);
       await warmUp(ex, b);
       opts.log(
-        `executor: ${name}${ex.info ? ` (${ex.info.build ?? 'native'} build) on ${ex.info.vendor} ${ex.info.device}${ex.info.isFallbackAdapter ? ' (software fallback adapter)' : ''}` : ''}${fallbacks.length ? ` (after falling back from ${fallbacks.map((f) => f.name).join(', ')})` : ''}`,
+        `executor: ${name}${ex.info ? ` (${ex.info.build ?? 'native'} build) on ${ex.info.vendor} ${ex.info.device}${ex.info.isFallbackAdapter ? ' (software fallback adapter)' : ''}` : ''}${fallbacks.length ? ` (${fallbacks.map((f) => `${f.name} ${f.reason.startsWith('skipped: ') ? f.reason : 'failed (above)'}`).join('; ')})` : ''}`,
       );
       return { executor: ex, fallbacks };
     } catch (e) {

@@ -1,7 +1,7 @@
 /**
  * onnxruntime-node executors: `cpu` (always available) and `cuda` (only where the host installed
- * onnxruntime-node's CUDA binaries: `npm install --onnxruntime-node-install=cuda12`; creating a
- * session fails otherwise and the factory falls back).
+ * onnxruntime-node's CUDA provider libraries, README "The backend on a GPU host"; host.ts skips it
+ * otherwise, and a session that still fails to create falls back).
  */
 import * as ort from 'onnxruntime-node';
 import type { BundleFiles, Executor } from './executor.js';
