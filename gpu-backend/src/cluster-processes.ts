@@ -14,6 +14,15 @@
  * whichever process it reaches. Several machines would need a shared store (or routing by signature).
  * Likewise /metrics, wherever a scrape lands, is the primary's sum over every process's metrics.
  *
+ * Rolling restart: SIGHUP to the primary replaces the server processes one at a time, so the port
+ * never stops answering: fork a new one (it loads the code and the bundle from disk again, warms its
+ * executor up), wait for its ready message and for /readyz through the shared port, then SIGTERM the
+ * old one (it drains what it holds) and wait for it to exit; then the next. A replacement that exits
+ * or is not ready within ROLLING_READY_TIMEOUT_MS (default 120 s) stops the restart: it is killed, the
+ * old processes keep serving, and the error is logged. The replay guard and the metrics of the
+ * primary survive it. `npm run backend:restart` sends the SIGHUP to the pid in PID_FILE (default
+ * .cache/backend-cluster-<PORT>.pid, written once every process is ready); `systemctl reload` does too.
+ *
  * This module is the library (runCluster); the entry is cluster.ts (bench/backend-free-server.ts is
  * another). node:cluster forks the entry script (process.argv[1]) again for every server process, so
  * an entry must call runCluster() at top level, in the primary and in each forked process alike.
@@ -22,7 +31,9 @@
  * BACKEND_PROCESSES=8 BACKEND_SHARED_EXECUTOR=1 CASCADE_SECRET=… node --import tsx gpu-backend/src/cluster.ts
  * // stderr: {"time":"…","level":"info","msg":"8 backend processes ready on http://127.0.0.1:8788, sharing the primary's cuda executor",…}
  */
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { log } from '../../core/log.js';
 import type { Manifest } from '../../core/manifest.js';
 import { gauges } from './app.js';
@@ -55,6 +66,9 @@ export type ExecutorFactory = (m: Manifest) => Executor;
 
 async function primary(n: number, shared: boolean, factory?: ExecutorFactory): Promise<void> {
   const cfg = loadConfig(process.env);
+  // Where `npm run backend:restart` finds this primary (its pid; removed when it exits).
+  // PORT=0 (tests: a port the OS picks) has no stable name, so no default file then.
+  const pidFile = process.env.PID_FILE || (cfg.PORT ? `.cache/backend-cluster-${cfg.PORT}.pid` : '');
   const replay = new ReplayGuard(cfg.SIGNATURE_WINDOW_MS);
   let choice: ExecutorChoice | undefined;
   let merged: ReturnType<typeof coalesce> | undefined;
@@ -72,7 +86,13 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
   let ready = 0,
     url = '';
   let stopping = false;
-  for (let i = 0; i < n; i++) {
+  /** Processes whose exit is expected: retired by a rolling restart, or a failed replacement. */
+  const retiring = new Set<number>();
+  /** Replacements forked by a rolling restart and not yet ready: their exit fails the restart, not the cluster. */
+  const onProbation = new Set<number>();
+  /** Resolvers waiting for a given process's ready message. */
+  const readyWaiters = new Map<number, () => void>();
+  const fork = () => {
     const w = cluster.fork();
     if (choice) {
       const hello: ExecutorMsg = {
@@ -83,7 +103,9 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
       };
       w.once('online', () => w.send(hello));
     }
-  }
+    return w;
+  };
+  for (let i = 0; i < n; i++) fork();
   cluster.on('message', (w, msg: { ready?: string } | RunMsg | SeenMsg | CollectMsg | SnapshotMsg) => {
     if ('rpc' in msg && msg.rpc === 'collect') {
       const reply = (m: CollectedMsg) => {
@@ -116,15 +138,29 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
     }
     if (!('ready' in msg) || !msg.ready) return;
     url = msg.ready;
+    const waiter = readyWaiters.get(w.id);
+    if (waiter) {
+      readyWaiters.delete(w.id);
+      waiter();
+      return;
+    }
     // The URL is followed by ", " in the message: readers find it with /ready on (http:\/\/[^\s,]+)/.
-    if (++ready === n)
+    if (++ready === n) {
+      writePidFile();
       log.info(
         `${n} backend processes ready on ${url}, ${choice ? `sharing the primary's ${choice.executor.name} executor` : 'each with its own executor'}`,
-        { component: 'cluster', processes: n, url, sharedExecutor: choice?.executor.name ?? null },
+        { component: 'cluster', processes: n, url, sharedExecutor: choice?.executor.name ?? null, pid: process.pid },
       );
+    }
   });
+  // The first n forks came before this listener: count them here, the rolling restart's through it.
   let alive = n;
+  cluster.on('fork', () => alive++);
   cluster.on('exit', (w, code) => {
+    if (retiring.delete(w.id) || onProbation.delete(w.id)) {
+      alive--;
+      return;
+    }
     if (--alive === 0) {
       if (merged) {
         const st = merged.stats();
@@ -147,10 +183,86 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
     }
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
+    process.on(sig, () => {
       stopping = true;
       for (const w of Object.values(cluster.workers ?? {})) w?.kill(sig);
     });
+  }
+
+  function writePidFile(): void {
+    if (!pidFile) return;
+    mkdirSync(dirname(pidFile), { recursive: true });
+    writeFileSync(pidFile, `${process.pid}\n`);
+    process.once('exit', () => rmSync(pidFile, { force: true }));
+  }
+
+  let restarting = false;
+  const readyTimeout = Number(process.env.ROLLING_READY_TIMEOUT_MS ?? 120_000);
+  /** One replacement: fork, wait until it and the port are ready, then retire `old` and wait for it to go. */
+  const replace = async (old: Worker): Promise<void> => {
+    const fresh = fork();
+    onProbation.add(fresh.id);
+    const failure = await new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(`was not ready within ${readyTimeout} ms`), readyTimeout);
+      readyWaiters.set(fresh.id, () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+      fresh.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        resolve(`exited (${code ?? signal}) before it was ready`);
+      });
+    });
+    readyWaiters.delete(fresh.id);
+    const why = failure ?? ((await answers(url)) ? undefined : 'ready, but /readyz did not answer 200');
+    if (why) {
+      if (!fresh.isDead()) fresh.process.kill('SIGKILL');
+      throw new Error(`replacement process ${fresh.process.pid} ${why}`);
+    }
+    onProbation.delete(fresh.id);
+    retiring.add(old.id);
+    const gone = new Promise<void>((r) => old.once('exit', () => r()));
+    old.kill('SIGTERM');
+    await gone;
+  };
+  process.on('SIGHUP', () => {
+    if (stopping || restarting) {
+      log.warn(`rolling restart ignored: ${stopping ? 'stopping' : 'one is already running'}`, {
+        component: 'cluster',
+      });
+      return;
+    }
+    restarting = true;
+    const olds = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && !retiring.has(w.id));
+    log.info(`rolling restart of ${olds.length} backend processes`, { component: 'cluster' });
+    void (async () => {
+      let done = 0;
+      try {
+        for (const old of olds) {
+          if (stopping) break;
+          await replace(old);
+          done++;
+          log.info(`rolling restart: ${done}/${olds.length} replaced`, { component: 'cluster', done, of: olds.length });
+        }
+        log.info(`rolling restart done: ${done} backend processes replaced`, { component: 'cluster', replaced: done });
+      } catch (e) {
+        log.error(
+          `rolling restart stopped after ${done}/${olds.length}: ${(e as Error).message}; the other processes keep serving`,
+          { component: 'cluster', done, of: olds.length },
+        );
+      } finally {
+        restarting = false;
+      }
+    })();
+  });
+}
+
+/** Whether the backend answers /readyz through the shared port (any process may take it). */
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5000) })).ok;
+  } catch {
+    return false;
   }
 }
 
@@ -180,7 +292,7 @@ export async function runCluster(factory?: ExecutorFactory): Promise<void> {
       answerSnapshots(() => b.state.metrics.snapshot(gauges(b.state)));
       process.send?.({ ready: b.url });
       for (const sig of ['SIGINT', 'SIGTERM'] as const)
-        process.once(sig, () => void b.stop().then(() => process.exit(0)));
+        process.on(sig, () => void b.stop().then(() => process.exit(0)));
     }
   } catch (e) {
     if (e instanceof ConfigError)

@@ -13,8 +13,7 @@ import { startBackend } from './start-backend.js';
 
 startBackend(process.env)
   .then((b) => {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const)
-      process.once(sig, () => void b.stop().then(() => process.exit(0)));
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void b.stop().then(() => process.exit(0)));
   })
   .catch((e: unknown) => {
     if (e instanceof ConfigError) log.error(`configuration error: ${e.message}`, { component: 'backend' });

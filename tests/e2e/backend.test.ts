@@ -3,8 +3,9 @@
  */
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFeatures } from '../../core/feature-codec.js';
@@ -111,6 +112,7 @@ async function startCluster(env: Record<string, string>) {
   });
   return {
     url,
+    pid: p.pid!,
     stderr: () => err,
     exited,
     stop: async () => {
@@ -558,7 +560,8 @@ describe('observability and config', () => {
         p.kill('SIGTERM');
         await exited;
       }
-      expect(out).not.toMatch(/provider_bridge|\[E:onnxruntime|Warning:|\x1b\[/);
+      expect(out).not.toMatch(/provider_bridge|\[E:onnxruntime|Warning:/);
+      expect(out.includes('\u001b['), 'no ANSI colour codes').toBe(false);
       const lines = out.split('\n').filter((l) => l.trim());
       for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
       const msgs = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
@@ -577,5 +580,82 @@ describe('observability and config', () => {
     expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), CPU_SPINNING: 'yes' })).toThrow(/CPU_SPINNING="yes"/);
     expect(loadConfig({ CASCADE_SECRET: 'x'.repeat(20) }).CPU_SPINNING).toBe(false);
     expect(() => loadConfig({ CASCADE_SECRET: 'x'.repeat(20), WEBGPU_BUILD: 'webgl' })).toThrow(/WEBGPU_BUILD="webgl"/);
+  });
+});
+
+describe('rolling restart (SIGHUP to the primary)', () => {
+  /** Signed resume requests, one after another on fresh connections, until `until` resolves: their statuses. */
+  async function traffic(url: string, until: Promise<unknown>): Promise<string[]> {
+    let done = false;
+    void until.finally(() => (done = true));
+    const codes: string[] = [];
+    for (let i = 0; !done; i++) {
+      const x = cuts[0]![i % cuts[0]!.length]!;
+      const { body, sig } = await signedBody(x, `roll-${i}-${Date.now()}`);
+      const r = await onNewConnection(`${url}/v1/resume`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', [SIGNATURE_HEADER]: sig },
+        body,
+      }).then(
+        (r) => String(r.status),
+        (e: Error) => `network error: ${e.message}`,
+      );
+      codes.push(r);
+    }
+    return codes;
+  }
+  const waitFor = async (get: () => string, re: RegExp, ms: number) => {
+    for (const t0 = Date.now(); !re.test(get()); ) {
+      if (Date.now() - t0 > ms) throw new Error(`no ${re} within ${ms} ms:\n${get()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  it('replaces every process one at a time while requests keep being answered', async () => {
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'edge-cascade-pid-')), 'backend.pid');
+    const cl = await startCluster({ BACKEND_PROCESSES: '2', PID_FILE: pidFile });
+    try {
+      expect(Number(readFileSync(pidFile, 'utf8'))).toBe(cl.pid);
+      const before = [...cl.stderr().matchAll(/"msg":"model \S+ on http[^\n]*"pid":(\d+)/g)].map((x) => x[1]);
+      const restarted = waitFor(cl.stderr, /rolling restart done: 2 backend processes replaced/, 60_000);
+      const codes = traffic(cl.url, restarted);
+      await new Promise((r) => setTimeout(r, 200));
+      process.kill(cl.pid, 'SIGHUP');
+      await restarted;
+      const got = await codes;
+      expect(got.length).toBeGreaterThan(5);
+      expect(got.filter((c) => c !== '200')).toEqual([]);
+      const after = [...cl.stderr().matchAll(/"msg":"model \S+ on http[^\n]*"pid":(\d+)/g)].map((x) => x[1]);
+      // Two more processes started, and none of them is one of the first two.
+      expect(after).toHaveLength(4);
+      expect(after.slice(2).filter((p) => before.includes(p))).toEqual([]);
+      expect((await fetch(`${cl.url}/readyz`)).status).toBe(200);
+    } finally {
+      expect(await cl.stop(), cl.stderr()).toBe(0);
+    }
+  });
+
+  it('stops at a replacement that cannot start (a broken bundle on disk); the old processes keep serving', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-cascade-roll-bundle-'));
+    cpSync(DIR, dir, { recursive: true });
+    const cl = await startCluster({ BACKEND_PROCESSES: '2', MODEL_DIR: dir });
+    try {
+      writeFileSync(join(dir, 'manifest.json'), '{ "not": "a manifest" }');
+      const stopped = waitFor(
+        cl.stderr,
+        /rolling restart stopped after 0\/2: replacement process \d+ exited \(1\) before it was ready/,
+        60_000,
+      );
+      const codes = traffic(cl.url, stopped);
+      process.kill(cl.pid, 'SIGHUP');
+      await stopped;
+      const got = await codes;
+      expect(got.filter((c) => c !== '200')).toEqual([]);
+      expect(cl.stderr()).not.toMatch(/exited \(\d+\); stopping all/);
+      expect((await fetch(`${cl.url}/readyz`)).status).toBe(200);
+    } finally {
+      expect(await cl.stop(), cl.stderr()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

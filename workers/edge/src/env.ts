@@ -10,7 +10,7 @@
  * same interface. Why they are not in wrangler.toml:
  *   - BACKEND is a service binding only the worker tests bind (vitest.config.ts, to the fake backend);
  *     deployed, the backend is another machine behind BACKEND_URL, not a Worker a [[services]] entry could name.
- *   - CASCADE_SECRET and ADMIN_TOKEN are secrets. Wrangler's one way to declare them, `secrets.required`,
+ *   - CASCADE_SECRET, ADMIN_TOKEN and the BACKEND_ACCESS_CLIENT_* pair are secrets. Wrangler's one way to declare them, `secrets.required`,
  *     makes them required: a deploy fails while one is unset, and `wrangler dev` then ignores the
  *     .dev.vars keys it does not list. Both are optional by design (without them: degraded edge answers,
  *     admin API 503), so they are declared here.
@@ -27,6 +27,10 @@ interface UndeclaredBindings {
   CASCADE_SECRET?: string;
   /** Bearer token of the admin API (secret); admin routes answer 503 while unset. */
   ADMIN_TOKEN?: string;
+  /** Cloudflare Access service token the edge presents to a backend behind Access (secrets, both or
+   *  neither; cascade/forward.ts backendHeaders, docs/deploy.md). */
+  BACKEND_ACCESS_CLIENT_ID?: string;
+  BACKEND_ACCESS_CLIENT_SECRET?: string;
   /** Lowest log level written: debug, info (default), warn or error (core/log.ts). */
   LOG_LEVEL?: string;
   /** Analytics Engine dataset: one data point per classify decision when bound (metrics/analytics-engine.ts). */

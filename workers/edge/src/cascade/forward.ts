@@ -36,6 +36,42 @@ export interface BackendTarget {
   url: string;
   secret: string;
   timeoutMs: number;
+  /** Sent with every request: a Cloudflare Access service token when the backend sits behind Access. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Headers every request to the backend carries besides its own: the Cloudflare Access service token
+ * (`CF-Access-Client-Id` / `CF-Access-Client-Secret`) when BACKEND_ACCESS_CLIENT_ID and
+ * BACKEND_ACCESS_CLIENT_SECRET are set, so a backend reached through a Cloudflare Tunnel behind an
+ * Access policy admits the edge and nobody else (docs/deploy.md). Both or neither.
+ */
+/** The bindings these read (structural, so Node-side importers of forward() need no workerd types). */
+interface BackendEnv {
+  BACKEND?: { fetch(req: Request): Promise<Response> };
+  BACKEND_URL?: string;
+  CASCADE_SECRET?: string;
+  BACKEND_ACCESS_CLIENT_ID?: string;
+  BACKEND_ACCESS_CLIENT_SECRET?: string;
+}
+
+export function backendHeaders(env: BackendEnv): Record<string, string> {
+  const id = env.BACKEND_ACCESS_CLIENT_ID,
+    secret = env.BACKEND_ACCESS_CLIENT_SECRET;
+  return id && secret ? { 'cf-access-client-id': id, 'cf-access-client-secret': secret } : {};
+}
+
+/** Where and how this worker reaches the backend, or undefined when it is not configured. */
+export function backendTarget(env: BackendEnv, timeoutMs: number): BackendTarget | undefined {
+  const url = env.BACKEND ? 'http://backend' : env.BACKEND_URL;
+  if (!env.CASCADE_SECRET || !url) return undefined;
+  return {
+    fetcher: env.BACKEND ? (req) => env.BACKEND!.fetch(req) : (req) => fetch(req),
+    url,
+    secret: env.CASCADE_SECRET,
+    timeoutMs,
+    headers: backendHeaders(env),
+  };
 }
 
 export async function forward(t: BackendTarget, body: Uint8Array, requestId: string): Promise<ForwardResult> {
@@ -49,6 +85,7 @@ export async function forward(t: BackendTarget, body: Uint8Array, requestId: str
       // encodeFeatures allocates a plain ArrayBuffer (never shared); DOM's BodyInit wants that said.
       body: body as Uint8Array<ArrayBuffer>,
       headers: {
+        ...t.headers,
         'content-type': 'application/octet-stream',
         [SIGNATURE_HEADER]: await signBody(t.secret, body),
         [REQUEST_ID_HEADER]: requestId,

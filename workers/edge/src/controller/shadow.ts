@@ -17,7 +17,7 @@ import { log } from '../../../../core/log.js';
 import type { Manifest } from '../../../../core/manifest.js';
 import { type Arm, type ArmReport, addShadow, emptyArm, mergeArm } from '../../../../core/shadow.js';
 import { encodeFeatures, resumeMetadata } from '../../../../core/wire.js';
-import { forward } from '../cascade/forward.js';
+import { backendTarget, forward } from '../cascade/forward.js';
 import { type Answer, runEdge } from '../cascade/run-edge.js';
 import type { Env } from '../env.js';
 import { edgeModel } from '../model/edge-model.js';
@@ -124,9 +124,8 @@ export function shadowAnswer(
     thresholdVersion: string;
   },
 ): void {
-  const secret = e.CASCADE_SECRET;
-  const url = e.BACKEND ? 'http://backend' : e.BACKEND_URL;
-  if (!secret || !url) return;
+  const target = backendTarget(e, SHADOW_TIMEOUT_MS);
+  if (!target) return;
   const model = edgeModel();
   const m = model.manifest;
   track(
@@ -140,16 +139,7 @@ export function shadowAnswer(
       if (r.kind !== 'forward') return;
       const id = `${SHADOW_ID_PREFIX}${o.requestId}`;
       const body = encodeFeatures(r.features, r.featureShape, 'f32', shadowMetadata(m, r, o, id));
-      const fwd = await forward(
-        {
-          fetcher: e.BACKEND ? (req) => e.BACKEND!.fetch(req) : (req) => fetch(req),
-          url,
-          secret,
-          timeoutMs: SHADOW_TIMEOUT_MS,
-        },
-        body,
-        id,
-      );
+      const fwd = await forward(target, body, id);
       if (!fwd.ok) {
         log.warn('controller: shadow forward failed; no sample', {
           region: o.key,

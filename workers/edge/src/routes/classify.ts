@@ -10,7 +10,7 @@ import { CANARY_SHADOW_DEFAULT, checkSettings, exploreShare, resolveThresholds }
 import type { Arm } from '../../../../core/shadow.js';
 import { encodeFeatures, resumeMetadata } from '../../../../core/wire.js';
 import { type EdgeEnv, problems, type RouteContext, serve } from '../api/define.js';
-import { forward } from '../cascade/forward.js';
+import { backendTarget, forward } from '../cascade/forward.js';
 import { runEdge, scoreEdgeExits } from '../cascade/run-edge.js';
 import { recordExplored } from '../controller/scores.js';
 import { recordArmDecision, shadowAnswer } from '../controller/shadow.js';
@@ -255,26 +255,15 @@ async function classify(
       scores: r.scores,
     }),
   );
-  const fetcher = c.env.BACKEND ? (req: Request) => c.env.BACKEND!.fetch(req) : (req: Request) => fetch(req);
-  const url = c.env.BACKEND ? 'http://backend' : c.env.BACKEND_URL;
-  const fwd =
-    c.env.CASCADE_SECRET && url
-      ? await forward(
-          {
-            fetcher,
-            url,
-            secret: c.env.CASCADE_SECRET,
-            timeoutMs: Number(c.env.BACKEND_TIMEOUT_MS ?? DEFAULT_BACKEND_TIMEOUT_MS),
-          },
-          body,
-          requestId,
-        )
-      : {
-          ok: false as const,
-          reason: 'backend_not_configured' as const,
-          detail: 'BACKEND/BACKEND_URL or CASCADE_SECRET is not set',
-          ms: 0,
-        };
+  const target = backendTarget(c.env, Number(c.env.BACKEND_TIMEOUT_MS ?? DEFAULT_BACKEND_TIMEOUT_MS));
+  const fwd = target
+    ? await forward(target, body, requestId)
+    : {
+        ok: false as const,
+        reason: 'backend_not_configured' as const,
+        detail: 'BACKEND/BACKEND_URL or CASCADE_SECRET is not set',
+        ms: 0,
+      };
   tally.bytes = !fwd.ok && fwd.reason === 'backend_not_configured' ? 0 : body.byteLength;
   tally.backendMs = fwd.ms;
   if (fwd.ok) {

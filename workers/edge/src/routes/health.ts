@@ -6,6 +6,7 @@
  */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { type EdgeEnv, type RouteContext, serve } from '../api/define.js';
+import { backendHeaders } from '../cascade/forward.js';
 import { edgeModel } from '../model/edge-model.js';
 import { wasmHeapBytes } from '../runtime/ort.js';
 import { currentKey, listRegions, recentProblems } from '../thresholds/region-entries.js';
@@ -123,7 +124,10 @@ async function readyz(c: RouteContext<typeof readyzRoute>): Promise<Response> {
   if (!url) checks.backend = { ok: false, error: 'not configured: not-confident requests get degraded edge answers' };
   else {
     try {
-      const req = new Request(new URL('/healthz', url), { signal: AbortSignal.timeout(BACKEND_PROBE_TIMEOUT_MS) });
+      const req = new Request(new URL('/healthz', url), {
+        headers: backendHeaders(c.env),
+        signal: AbortSignal.timeout(BACKEND_PROBE_TIMEOUT_MS),
+      });
       const res = await (c.env.BACKEND ? c.env.BACKEND.fetch(req) : fetch(req));
       checks.backend = { ok: res.ok, status: res.status };
     } catch (e) {
