@@ -25,6 +25,7 @@ import type { AdapterInfo } from './executors/executor.js';
 import type { Metrics } from './metrics.js';
 import { nodeMac } from './node-mac.js';
 import { ReplayGuard } from './replay-guard.js';
+import { StoreUnavailable } from './shared-replay-guard.js';
 
 /** Seconds a client should wait after a 503: a few batch windows. */
 const RETRY_AFTER_S = 1;
@@ -42,6 +43,9 @@ export interface BackendState {
    *  within the window. Default: this process's own ReplayGuard; cluster-processes.ts asks the
    *  primary's, so a replay reaching another process is refused too. */
   fresh?: (replayKey: string) => boolean | Promise<boolean>;
+  /** Which replay guard `fresh` is, for /readyz; `store` carries the shared store's state, which
+   *  decides readiness (a host whose store is down refuses resume requests). */
+  replayGuard?: { kind: 'process' | 'primary' | 'store'; status?: () => { ok: boolean; error?: string } };
   /** The /metrics text. Default: this process's; cluster-processes.ts asks the primary for every
    *  process's, added up. */
   metricsText?: () => Promise<string>;
@@ -128,7 +132,16 @@ export function createBackendApp(st: BackendState): Hono {
       mac: nodeMac,
     });
     if (!sig.ok) return fail(401, `SIGNATURE_${sig.reason.toUpperCase()}`, `${SIGNATURE_HEADER} is ${sig.reason}`);
-    if (!(await fresh(sig.replayKey))) return fail(401, 'SIGNATURE_REPLAYED', 'this signed body was already received');
+    let isFresh: boolean;
+    try {
+      isFresh = await fresh(sig.replayKey);
+    } catch (e) {
+      if (!(e instanceof StoreUnavailable)) throw e;
+      return fail(503, 'REPLAY_STORE_UNAVAILABLE', `${e.message}; not served unchecked`, {
+        'retry-after': String(RETRY_AFTER_S),
+      });
+    }
+    if (!isFresh) return fail(401, 'SIGNATURE_REPLAYED', 'this signed body was already received');
     let f: ReturnType<typeof decodeFeatures>;
     try {
       f = decodeFeatures(body);
@@ -210,10 +223,14 @@ export function createBackendApp(st: BackendState): Hono {
   }
 
   app.get('/healthz', (c) => c.json({ ok: true }));
-  app.get('/readyz', (c) =>
-    c.json(
+  app.get('/readyz', (c) => {
+    const guard = st.replayGuard ?? { kind: 'process' as const };
+    const store = guard.status?.();
+    const ready = !st.draining && (store?.ok ?? true);
+    return c.json(
       {
-        ready: !st.draining,
+        ready,
+        replayGuard: { kind: guard.kind, ...(store ? store : {}) },
         model: m.name,
         modelHash: m.backbone.sha256,
         executor: st.executor.name,
@@ -223,9 +240,9 @@ export function createBackendApp(st: BackendState): Hono {
         maxBatch: st.cfg.MAX_BATCH,
         maxWaitMs: st.cfg.MAX_WAIT_MS,
       },
-      st.draining ? 503 : 200,
-    ),
-  );
+      ready ? 200 : 503,
+    );
+  });
   app.get('/metrics', async (c) =>
     c.body(st.metricsText ? await st.metricsText() : await st.metrics.render(gauges(st)), 200, {
       'content-type': st.metrics.contentType,

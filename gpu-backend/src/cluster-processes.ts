@@ -286,7 +286,8 @@ export async function runCluster(factory?: ExecutorFactory): Promise<void> {
       const many = backendProcesses(process.env) > 1;
       const b = await startBackend(process.env, (m) => log.info(m, { component: 'backend', pid: process.pid }), {
         ...(executor ? { executor } : {}),
-        ...(many ? { fresh: remoteReplayGuard() } : {}),
+        // With a shared store (REPLAY_STORE_URL) every process asks the store itself (start-backend.ts).
+        ...(many && !process.env.REPLAY_STORE_URL ? { fresh: remoteReplayGuard() } : {}),
         ...(many || sharedExecutor(process.env) ? { metricsText: remoteMetrics() } : {}),
       });
       answerSnapshots(() => b.state.metrics.snapshot(gauges(b.state)));

@@ -48,6 +48,9 @@ export const configSchema = z.object({
   CASCADE_SECRET: z.string().min(16, 'must be at least 16 characters'),
   /** Accepted clock skew / replay window of signatures (ms). */
   SIGNATURE_WINDOW_MS: int(1000, 600_000).default(30_000),
+  /** A Redis or Valkey every backend host shares for the replay guard (redis://, rediss:// for TLS);
+   *  unset: each host (its cluster's primary) keeps its own. shared-replay-guard.ts. */
+  REPLAY_STORE_URL: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
   /** Largest request body: the biggest f32 feature map of the bundle is ~50 KB. */
   BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   /** Longest a request may take end to end before 504. */

@@ -21,6 +21,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { createConfiguredExecutor, type ExecutorChoice } from './executors/create.js';
 import type { Executor } from './executors/executor.js';
 import { Metrics } from './metrics.js';
+import { SharedReplayGuard } from './shared-replay-guard.js';
 
 // The backend has always logged to stderr (stdout stays free; the cluster's primary and the benches read stderr).
 setLogSink(stderrSink);
@@ -62,6 +63,9 @@ export async function startBackend(
   const chosen = opts.executor ?? (await createConfiguredExecutor(cfg, bundle, say));
   const { fallbacks } = chosen;
   const executor = opts.wrapExecutor ? opts.wrapExecutor(chosen.executor) : chosen.executor;
+  // REPLAY_STORE_URL: every process on every host claims replay keys in one store; else the caller's
+  // guard (the cluster primary's) or this process's own.
+  const store = cfg.REPLAY_STORE_URL ? new SharedReplayGuard(cfg.REPLAY_STORE_URL, cfg.SIGNATURE_WINDOW_MS) : undefined;
   const metrics = new Metrics();
   const batcher = new Batcher(
     executor,
@@ -77,7 +81,11 @@ export async function startBackend(
     executor: { name: executor.name, fallbacks, ...(executor.info ? { info: executor.info } : {}) },
     draining: false,
     inFlight: 0,
-    ...(opts.fresh ? { fresh: opts.fresh } : {}),
+    ...(store
+      ? { fresh: (k: string) => store.fresh(k), replayGuard: { kind: 'store' as const, status: () => store.status() } }
+      : opts.fresh
+        ? { fresh: opts.fresh, replayGuard: { kind: 'primary' as const } }
+        : {}),
     ...(opts.metricsText ? { metricsText: opts.metricsText } : {}),
   };
   const app = createBackendApp(state);
@@ -110,6 +118,7 @@ export async function startBackend(
         await closed;
         clearInterval(sweep);
         await executor.release();
+        await store?.close();
         say('stopped after draining');
       })()),
   };
