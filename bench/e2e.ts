@@ -1,0 +1,290 @@
+/**
+ * `npm run bench:e2e`: the whole cascade under load, with real processes on loopback: the GPU backend
+ * (`gpu-backend/src/server.ts`, its own process) and the edge worker in `wrangler dev` (workerd),
+ * fresh state. autocannon posts real Fashion-MNIST test images (an even mix of the ten classes:
+ * easy ones the first exit answers, hard ones that go to the backend) at 1, 10, 50 and 200
+ * connections, against three regions served by the same code in the same run:
+ *   - cascade: the bundle's default thresholds and split;
+ *   - always forward: every edge exit off, so every request goes to the backend;
+ *   - full model at the edge: split after the last segment, exits off: the edge runs the whole backbone.
+ * Per arm and level: throughput, client p50/p99, server-side p50/p99 per path (the worker's
+ * `timings.totalMs` for answers from the edge and from the backend), errors, and the peak RSS of the
+ * backend and of workerd (both of wrangler's processes), sampled from /proc during the level.
+ *
+ * @example
+ * npm run bench:e2e                      # 8 s per level → bench/results/e2e.{json,md}
+ * npm run bench:e2e -- --seconds=3       # a quick look
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import autocannon from 'autocannon';
+import { readManifest } from '../core/node/bundle.js';
+import { manifestDefaults } from '../core/regions.js';
+import { cliArgs, text } from '../scripts/cli-args.js';
+import { applyLocalMigrations, WRANGLER_ENV } from '../scripts/d1-migrations.js';
+import { node22 } from '../scripts/node22.js';
+import { loadFashionMnist } from '../training/data/fashion-mnist.js';
+
+const args = cliArgs({
+  usage: 'npm run bench:e2e -- [options]',
+  about:
+    'The cascade under load end to end (backend process + wrangler dev), against "always forward" and "full model at the\n' +
+    'edge" served by the same code in the same run: throughput, latency per path, errors, memory of both processes.',
+  writes: 'bench/results/e2e.{json,md}',
+  options: {
+    seconds: { arg: 'n', description: 'Seconds per level and arm', default: '8', schema: text.positive() },
+    images: {
+      arg: 'n',
+      description: 'Test images cycled (a multiple of 10: as many per class)',
+      default: '200',
+      schema: text.int(10),
+    },
+  },
+});
+const EDGE_PORT = 8870;
+const BACKEND_PORT = 8871;
+const EDGE = `http://127.0.0.1:${EDGE_PORT}`;
+const SECRET = 'bench-e2e-secret-0123456789';
+const ADMIN = 'bench-e2e-admin';
+const DIR = 'models/fashion-resnet';
+const STATE = '.cache/bench-e2e-state';
+const LEVELS = [1, 10, 50, 200];
+const m = readManifest(DIR);
+
+function pct(xs: number[], p: number): number | null {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/** Resident memory of a process in MB (VmRSS), or 0 once it is gone. */
+function rssMb(pid: number): number {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+function workerdPids(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return (
+          readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('workerd') &&
+          readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`${EDGE_PORT}`)
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function waitUp(url: string, proc: ChildProcess, what: string): Promise<void> {
+  for (const t0 = Date.now(); ; ) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (proc.exitCode !== null) throw new Error(`${what} exited (${proc.exitCode})`);
+    if (Date.now() - t0 > 120_000) throw new Error(`${what} did not answer ${url}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+const drain = (p: ChildProcess) => {
+  p.stdout?.resume();
+  p.stderr?.resume();
+};
+
+rmSync(STATE, { recursive: true, force: true });
+const migrate = applyLocalMigrations(['--persist-to', STATE], 'pipe');
+if (migrate.status !== 0) throw new Error(`D1 migrations failed: ${migrate.stderr}`);
+const backend = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/server.ts'], {
+  env: { ...process.env, CASCADE_SECRET: SECRET, PORT: String(BACKEND_PORT), MODEL_DIR: DIR, EXECUTORS: 'cpu' },
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+drain(backend);
+const worker = spawn(
+  node22(),
+  [
+    'node_modules/wrangler/bin/wrangler.js',
+    'dev',
+    '--env',
+    'dev',
+    '--port',
+    String(EDGE_PORT),
+    '--ip',
+    '127.0.0.1',
+    // A benchmark's throwaway secrets (never a real deployment's): on the command line for brevity.
+    '--var',
+    `CASCADE_SECRET:${SECRET}`,
+    '--var',
+    `ADMIN_TOKEN:${ADMIN}`,
+    '--var',
+    `BACKEND_URL:http://127.0.0.1:${BACKEND_PORT}`,
+    '--var',
+    'BACKEND_TIMEOUT_MS:5000',
+    '--var',
+    'METRICS_ENABLED:true',
+    '--persist-to',
+    STATE,
+  ],
+  { env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'] },
+);
+drain(worker);
+const stopAll = async () => {
+  for (const p of [worker, backend]) if (p.exitCode === null) p.kill('SIGTERM');
+  await Promise.all(
+    [worker, backend].map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)),
+  );
+};
+try {
+  await waitUp(`http://127.0.0.1:${BACKEND_PORT}/readyz`, backend, 'the backend');
+  await waitUp(`${EDGE}/healthz`, worker, 'wrangler dev');
+
+  const defaults = manifestDefaults(m);
+  const off = m.exits.map(() => 2);
+  const ARMS = [
+    { name: 'cascade', region: 'colo:CAS', settings: defaults },
+    { name: 'always forward', region: 'colo:FWD', settings: { ...defaults, policy: 'max-softmax', thresholds: off } },
+    {
+      name: 'full model at the edge',
+      region: 'colo:EDG',
+      settings: { ...defaults, policy: 'max-softmax', thresholds: off, split: m.segments.length },
+    },
+  ] as const;
+  for (const a of ARMS) {
+    const res = await fetch(`${EDGE}/admin/regions/${a.region}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...a.settings, note: `bench:e2e ${a.name}` }),
+    });
+    if (!res.ok) throw new Error(`PUT ${a.region}: ${res.status} ${await res.text()}`);
+  }
+
+  const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: args.images / 10 } });
+  const images = Array.from({ length: ds.test.count }, (_, i) =>
+    Buffer.from(ds.test.images.slice(i * 784, (i + 1) * 784)),
+  );
+  // Warm both sides (isolate, sessions, the backend's executor) on every arm.
+  for (const a of ARMS)
+    for (const img of images.slice(0, 20))
+      await fetch(`${EDGE}/v1/classify`, {
+        method: 'POST',
+        body: img,
+        headers: { 'content-type': 'application/octet-stream', 'x-cascade-region': a.region },
+      });
+
+  const rows = [];
+  for (const a of ARMS)
+    for (const connections of LEVELS) {
+      const edge: number[] = [],
+        backendMs: number[] = [];
+      let degraded = 0,
+        k = 0,
+        correct = 0,
+        answered = 0;
+      const labelOf = new Map<number, number>();
+      const peak = { backend: 0, workerd: 0 };
+      const pids = workerdPids();
+      const sampler = setInterval(() => {
+        peak.backend = Math.max(peak.backend, rssMb(backend.pid!));
+        peak.workerd = Math.max(
+          peak.workerd,
+          pids.reduce((s, p) => s + rssMb(p), 0),
+        );
+      }, 200);
+      const result = (await autocannon({
+        url: `${EDGE}/v1/classify`,
+        connections,
+        duration: args.seconds,
+        requests: [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/octet-stream', 'x-cascade-region': a.region },
+            setupRequest: (req: Record<string, unknown>) => {
+              const i = k++ % images.length;
+              return {
+                ...req,
+                body: images[i]!,
+                headers: { ...(req.headers as object), 'x-request-id': `bench-${i}-${k}` },
+              };
+            },
+            onResponse: (status: number, body: string, ctx: unknown, headers?: Record<string, string>) => {
+              void ctx;
+              void headers;
+              if (status !== 200) return;
+              const r = JSON.parse(body) as {
+                where: string;
+                degraded: boolean;
+                classIndex: number;
+                requestId?: string;
+                timings: { totalMs: number };
+              };
+              (r.where === 'edge' ? edge : backendMs).push(r.timings.totalMs);
+              if (r.degraded) degraded++;
+              answered++;
+              const i = Number(/^bench-(\d+)-/.exec(r.requestId ?? '')?.[1] ?? -1);
+              if (i >= 0) {
+                labelOf.set(i, r.classIndex);
+                if (r.classIndex === ds.test.labels[i]) correct++;
+              }
+            },
+          },
+        ],
+      } as never)) as autocannon.Result;
+      clearInterval(sampler);
+      const row = {
+        arm: a.name,
+        connections,
+        requests: result.requests.total,
+        rps: result.requests.average,
+        errors: result.errors + result.non2xx + result.timeouts,
+        degraded,
+        accuracy: labelOf.size ? correct / answered : null,
+        client: { p50: result.latency.p50, p99: result.latency.p99 },
+        edgeAnswers: { count: edge.length, serverP50: pct(edge, 50), serverP99: pct(edge, 99) },
+        backendAnswers: { count: backendMs.length, serverP50: pct(backendMs, 50), serverP99: pct(backendMs, 99) },
+        peakRssMb: { backend: Math.round(peak.backend), workerd: Math.round(peak.workerd) },
+      };
+      console.error(JSON.stringify(row));
+      rows.push(row);
+    }
+
+  const meta = {
+    date: new Date().toISOString(),
+    machine: `${cpus().length}-core x86 VM (${cpus()[0]?.model ?? 'unknown CPU'})`,
+    node: process.version,
+    model: m.name,
+    images: images.length,
+    secondsPerLevel: args.seconds,
+    setup:
+      'backend (cpu executor) and wrangler dev (workerd) as separate processes on loopback, sharing the cores with autocannon; one run per level',
+  };
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/e2e.json', `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+  const f = (v: number | null, d = 1) => (v === null ? '–' : v.toFixed(d));
+  const md = [
+    '# End to end under load (`npm run bench:e2e`)',
+    '',
+    `${meta.date}, ${meta.machine}, Node ${meta.node}, model ${meta.model}; ${meta.images} test images (${meta.images / 10} per class) cycled, ${meta.secondsPerLevel} s per level. ${meta.setup}.`,
+    '',
+    "Arms, served by the same code in the same run (a region each): **cascade** (the bundle defaults), **always forward** (every edge exit off: the backend answers everything), **full model at the edge** (split after the last segment, exits off: the edge runs the whole backbone). Server-side = the worker's `timings.totalMs` (arrival to answer, backend round trip included); client = autocannon through wrangler dev's proxy. Peak RSS is sampled during each level; the two processes serve every arm in the table's order, so a row includes what earlier rows left. Accuracy is over the answered requests (the images repeat as they cycle). Absolute figures are this machine's only; the ratios between arms in one run are the portable part.",
+    '',
+    '| arm | connections | req/s | errors | accuracy | client p50 / p99 ms | edge answers: n, server p50 / p99 ms | backend answers: n, server p50 / p99 ms | peak RSS backend / workerd MB |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.arm} | ${r.connections} | ${f(r.rps)} | ${r.errors} | ${r.accuracy === null ? '–' : `${(r.accuracy * 100).toFixed(1)} %`} | ${r.client.p50} / ${r.client.p99} | ${r.edgeAnswers.count}, ${f(r.edgeAnswers.serverP50)} / ${f(r.edgeAnswers.serverP99)} | ${r.backendAnswers.count}, ${f(r.backendAnswers.serverP50)} / ${f(r.backendAnswers.serverP99)} | ${r.peakRssMb.backend} / ${r.peakRssMb.workerd} |`,
+    ),
+    '',
+  ].join('\n');
+  writeFileSync('bench/results/e2e.md', md);
+  console.log(md);
+} finally {
+  await stopAll();
+}
