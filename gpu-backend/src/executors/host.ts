@@ -64,7 +64,7 @@ export function hostSkipReason(name: 'webgpu' | 'cuda' | 'cpu', h: HostProbe): s
   if (name === 'cpu') return undefined;
   if (name === 'cuda') {
     if (!h.cudaProvider)
-      return `onnxruntime-node has no CUDA provider in ${h.cudaProviderDir} (README, "The backend on a GPU host", installs it)`;
+      return `onnxruntime-node has no CUDA provider in ${h.cudaProviderDir} (docs/deploy.md, "The backend on a GPU host", says how to install it)`;
     if (h.platform === 'linux' && !h.nvidia) return 'no NVIDIA device (/dev/nvidia0)';
     return undefined;
   }

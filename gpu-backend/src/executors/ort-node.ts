@@ -1,6 +1,6 @@
 /**
  * onnxruntime-node executors: `cpu` (always available) and `cuda` (only where the host installed
- * onnxruntime-node's CUDA provider libraries, README "The backend on a GPU host"; host.ts skips it
+ * onnxruntime-node's CUDA provider libraries, docs/deploy.md "The backend on a GPU host"; host.ts skips it
  * otherwise, and a session that still fails to create falls back).
  */
 import * as ort from 'onnxruntime-node';
