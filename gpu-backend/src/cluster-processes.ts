@@ -153,9 +153,8 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
       );
     }
   });
-  // The first n forks came before this listener: count them here, the rolling restart's through it.
+  // Live server processes: the first n, plus each replacement a rolling restart forks (replace()).
   let alive = n;
-  cluster.on('fork', () => alive++);
   cluster.on('exit', (w, code) => {
     if (retiring.delete(w.id) || onProbation.delete(w.id)) {
       alive--;
@@ -201,6 +200,7 @@ async function primary(n: number, shared: boolean, factory?: ExecutorFactory): P
   /** One replacement: fork, wait until it and the port are ready, then retire `old` and wait for it to go. */
   const replace = async (old: Worker): Promise<void> => {
     const fresh = fork();
+    alive++;
     onProbation.add(fresh.id);
     const failure = await new Promise<string | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(`was not ready within ${readyTimeout} ms`), readyTimeout);
