@@ -16,14 +16,15 @@
  * npm run bench:e2e -- --seconds=3       # a quick look
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import autocannon from 'autocannon';
 import { readManifest } from '../core/node/bundle.js';
 import { manifestDefaults } from '../core/regions.js';
 import { cliArgs, text } from '../scripts/cli-args.js';
-import { applyLocalMigrations, WRANGLER_ENV } from '../scripts/d1-migrations.js';
-import { node22 } from '../scripts/node22.js';
+import { applyLocalMigrations } from '../scripts/d1-migrations.js';
+import { processTree, rssMb } from '../scripts/proc.js';
+import { putRegion, spawnWranglerDev, waitUntilUp } from '../scripts/wrangler-dev.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 
 const args = cliArgs({
@@ -58,43 +59,6 @@ function pct(xs: number[], p: number): number | null {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-/** Resident memory of a process in MB (VmRSS), or 0 once it is gone. */
-function rssMb(pid: number): number {
-  try {
-    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-function workerdPids(): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return (
-          readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('workerd') &&
-          readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`${EDGE_PORT}`)
-        );
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-async function waitUp(url: string, proc: ChildProcess, what: string): Promise<void> {
-  for (const t0 = Date.now(); ; ) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (proc.exitCode !== null) throw new Error(`${what} exited (${proc.exitCode})`);
-    if (Date.now() - t0 > 120_000) throw new Error(`${what} did not answer ${url}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 const drain = (p: ChildProcess) => {
   p.stdout?.resume();
   p.stderr?.resume();
@@ -108,33 +72,19 @@ const backend = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/ser
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 drain(backend);
-const worker = spawn(
-  node22(),
-  [
-    'node_modules/wrangler/bin/wrangler.js',
-    'dev',
-    '--env',
-    'dev',
-    '--port',
-    String(EDGE_PORT),
-    '--ip',
-    '127.0.0.1',
-    // A benchmark's throwaway secrets (never a real deployment's): on the command line for brevity.
-    '--var',
-    `CASCADE_SECRET:${SECRET}`,
-    '--var',
-    `ADMIN_TOKEN:${ADMIN}`,
-    '--var',
-    `BACKEND_URL:http://127.0.0.1:${BACKEND_PORT}`,
-    '--var',
-    'BACKEND_TIMEOUT_MS:5000',
-    '--var',
-    'METRICS_ENABLED:true',
-    '--persist-to',
-    STATE,
-  ],
-  { env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'] },
-);
+// A benchmark's throwaway secrets (never a real deployment's): on the command line for brevity.
+const worker = spawnWranglerDev({
+  port: EDGE_PORT,
+  vars: {
+    CASCADE_SECRET: SECRET,
+    ADMIN_TOKEN: ADMIN,
+    BACKEND_URL: `http://127.0.0.1:${BACKEND_PORT}`,
+    BACKEND_TIMEOUT_MS: '5000',
+    METRICS_ENABLED: 'true',
+  },
+  persistTo: STATE,
+  stdio: 'pipe',
+});
 drain(worker);
 const stopAll = async () => {
   for (const p of [worker, backend]) if (p.exitCode === null) p.kill('SIGTERM');
@@ -143,8 +93,8 @@ const stopAll = async () => {
   );
 };
 try {
-  await waitUp(`http://127.0.0.1:${BACKEND_PORT}/readyz`, backend, 'the backend');
-  await waitUp(`${EDGE}/healthz`, worker, 'wrangler dev');
+  await waitUntilUp(`http://127.0.0.1:${BACKEND_PORT}/readyz`, backend, 120_000);
+  await waitUntilUp(`${EDGE}/healthz`, worker, 120_000);
 
   const defaults = manifestDefaults(m);
   const off = m.exits.map(() => 2);
@@ -157,14 +107,7 @@ try {
       settings: { ...defaults, policy: 'max-softmax', thresholds: off, split: m.segments.length },
     },
   ] as const;
-  for (const a of ARMS) {
-    const res = await fetch(`${EDGE}/admin/regions/${a.region}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ...a.settings, note: `bench:e2e ${a.name}` }),
-    });
-    if (!res.ok) throw new Error(`PUT ${a.region}: ${res.status} ${await res.text()}`);
-  }
+  for (const a of ARMS) await putRegion(EDGE, ADMIN, a.region, { ...a.settings, note: `bench:e2e ${a.name}` });
 
   const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: args.images / 10 } });
   const images = Array.from({ length: ds.test.count }, (_, i) =>
@@ -190,7 +133,9 @@ try {
         answered = 0;
       const labelOf = new Map<number, number>();
       const peak = { backend: 0, workerd: 0 };
-      const pids = workerdPids();
+      const pids = processTree(worker.pid!)
+        .filter((p) => p.comm === 'workerd')
+        .map((p) => p.pid);
       const sampler = setInterval(() => {
         peak.backend = Math.max(peak.backend, rssMb(backend.pid!));
         peak.workerd = Math.max(

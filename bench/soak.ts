@@ -17,8 +17,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import WebSocket from 'ws';
+import { readManifest } from '../core/node/bundle.js';
 import { cliArgs, text } from '../scripts/cli-args.js';
-import { node22 } from '../scripts/node22.js';
+import { processTree, rssMb } from '../scripts/proc.js';
+import { putRegion, spawnWranglerDev, waitUntilUp } from '../scripts/wrangler-dev.js';
 import { encodePng } from '../tests/helpers/png-encode.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
 
@@ -75,46 +77,9 @@ function drain(p: ChildProcess): () => string {
   return () => log;
 }
 
-async function waitFor(url: string, p: ChildProcess, log: () => string): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (p.exitCode !== null || Date.now() - t0 > 90_000) throw new Error(`${url} did not come up:\n${log()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** RSS (MB) of pid and of each descendant, by /proc: [{pid, comm, rssMb}]. */
+/** RSS (MB) of pid and of each descendant: [{pid, comm, rssMb}]. */
 function tree(root: number): { pid: number; comm: string; rssMb: number }[] {
-  const kids = new Map<number, number[]>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out: { pid: number; comm: string; rssMb: number }[] = [];
-  const visit = (pid: number) => {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const comm = /^Name:\s+(\S+)/m.exec(status)?.[1] ?? '?';
-      const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
-      out.push({ pid, comm, rssMb: Math.round(rss * 10) / 10 });
-    } catch {
-      return;
-    }
-    for (const k of kids.get(pid) ?? []) visit(k);
-  };
-  visit(root);
-  return out;
+  return processTree(root).map((p) => ({ pid: p.pid, comm: p.comm, rssMb: Math.round(rssMb(p.pid) * 10) / 10 }));
 }
 
 /** Local TCP ports each pid listens on (its socket fds' inodes, looked up in /proc/net/tcp). */
@@ -176,30 +141,13 @@ const backend = spawn(process.execPath, ['--import', 'tsx', 'gpu-backend/src/ser
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 const backendLog = drain(backend);
-const worker = spawn(
-  node22(),
-  [
-    'node_modules/wrangler/bin/wrangler.js',
-    'dev',
-    '--env',
-    'dev',
-    '--port',
-    String(EDGE_PORT),
-    '--ip',
-    '127.0.0.1',
-    '--inspector-port',
-    String(INSPECTOR_PORT),
-    '--var',
-    `CASCADE_SECRET:${SECRET}`,
-    '--var',
-    `ADMIN_TOKEN:${ADMIN}`,
-    '--var',
-    `BACKEND_URL:http://127.0.0.1:${BACKEND_PORT}`,
-    '--persist-to',
-    '.cache/soak-wrangler-state',
-  ],
-  { env, stdio: ['ignore', 'pipe', 'pipe'] },
-);
+const worker = spawnWranglerDev({
+  port: EDGE_PORT,
+  vars: { CASCADE_SECRET: SECRET, ADMIN_TOKEN: ADMIN, BACKEND_URL: `http://127.0.0.1:${BACKEND_PORT}` },
+  persistTo: '.cache/soak-wrangler-state',
+  extra: ['--inspector-port', String(INSPECTOR_PORT)],
+  stdio: 'pipe',
+});
 const workerLog = drain(worker);
 const stopAll = () => {
   worker.kill('SIGTERM');
@@ -208,22 +156,15 @@ const stopAll = () => {
 process.on('exit', stopAll);
 
 try {
-  await waitFor(`http://127.0.0.1:${BACKEND_PORT}/healthz`, backend, backendLog);
-  await waitFor(`${EDGE}/healthz`, worker, workerLog);
+  await waitUntilUp(`http://127.0.0.1:${BACKEND_PORT}/healthz`, backend, 90_000, backendLog);
+  await waitUntilUp(`${EDGE}/healthz`, worker, 90_000, workerLog);
   // One region forwards every request (no exit is confident at threshold 2), so the backend works too.
-  const put = async (key: string, settings: unknown) => {
-    const auth = { authorization: `Bearer ${ADMIN}` };
-    const cur = await fetch(`${EDGE}/admin/regions/${key}`, { headers: auth });
-    const headers: Record<string, string> = {
-      ...auth,
-      'content-type': 'application/json',
-      ...(cur.ok ? { 'if-match': cur.headers.get('etag')! } : {}),
-    };
-    await cur.arrayBuffer();
-    const r = await fetch(`${EDGE}/admin/regions/${key}`, { method: 'PUT', headers, body: JSON.stringify(settings) });
-    if (!r.ok) throw new Error(`PUT ${key}: ${r.status} ${await r.text()}`);
-  };
-  await put('colo:FWD', { policy: 'confidence', thresholds: [2, 2, 2], split: 1, encoding: 'f16' });
+  await putRegion(EDGE, ADMIN, 'colo:FWD', {
+    policy: 'confidence',
+    thresholds: readManifest('models/fashion-resnet').exits.map(() => 2),
+    split: 1,
+    encoding: 'f16',
+  });
 
   const t0 = Date.now();
   const counts: Record<string, number> = {};

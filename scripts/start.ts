@@ -47,6 +47,7 @@ import {
   writeServedModule,
 } from './gen-edge-bundle.js';
 import { node22 } from './node22.js';
+import { procEntry } from './proc.js';
 
 const HELP = `Usage: [MODEL=<name|path>] [PORT=8787] [BACKEND_PORT=8788] [STATE_DIR=<dir>] npm start
 
@@ -282,16 +283,9 @@ function watchAncestors(onGone: () => void): void {
   const chain: number[] = [];
   for (let pid = process.ppid; pid > 1 && chain.length < 4; ) {
     chain.push(pid);
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      break;
-    }
-    // pid (comm) state ppid …: comm may hold spaces and parentheses, so split after the last ')'.
-    const cmd = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (cmd === 'npm' || cmd.startsWith('npm ')) break;
+    const e = procEntry(pid);
+    if (!e || e.comm === 'npm' || e.comm.startsWith('npm ')) break;
+    pid = e.ppid;
   }
   const parent = process.ppid;
   const timer = setInterval(() => {

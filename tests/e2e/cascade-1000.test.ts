@@ -10,7 +10,7 @@
  *     at threshold 0 → everything answered there, the defaults → the predicted edge share;
  *   - show a threshold update within the region cache's TTL (thresholds/region-entries.ts).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -20,8 +20,8 @@ import { normaliseImages } from '../../core/normalise.js';
 import { argmax } from '../../core/policies.js';
 import { manifestDefaults } from '../../core/regions.js';
 import { type RunningBackend, startBackend } from '../../gpu-backend/src/start-backend.js';
-import { applyLocalMigrations, WRANGLER_ENV } from '../../scripts/d1-migrations.js';
-import { node22 } from '../../scripts/node22.js';
+import { applyLocalMigrations } from '../../scripts/d1-migrations.js';
+import { putRegion as putRegionAt, spawnWranglerDev, waitUntilUp } from '../../scripts/wrangler-dev.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import { type EdgeRunner, runEdge } from '../../workers/edge/src/cascade/run-edge.js';
 import { CACHE_TTL_MS } from '../../workers/edge/src/thresholds/region-entries.js';
@@ -71,13 +71,7 @@ async function serveAll(region: string, count = N): Promise<Served[]> {
   return out;
 }
 
-async function putRegion(key: string, settings: unknown): Promise<void> {
-  const cur = await fetch(`${EDGE}/admin/regions/${key}`, { headers: { authorization: `Bearer ${ADMIN}` } });
-  const headers: Record<string, string> = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-  if (cur.ok) headers['if-match'] = cur.headers.get('etag')!;
-  const res = await fetch(`${EDGE}/admin/regions/${key}`, { method: 'PUT', headers, body: JSON.stringify(settings) });
-  expect(res.ok, await res.clone().text()).toBe(true);
-}
+const putRegion = (key: string, settings: unknown) => putRegionAt(EDGE, ADMIN, key, settings);
 
 /** onnxruntime-node sessions of the bundle's segments and exits, as an EdgeRunner. */
 async function nodeRunner(): Promise<EdgeRunner> {
@@ -135,39 +129,12 @@ beforeAll(async () => {
   rmSync(STATE, { recursive: true, force: true });
   const migrate = applyLocalMigrations(['--persist-to', STATE], 'pipe');
   if (migrate.status !== 0) throw new Error(`wrangler d1 migrations apply failed: ${migrate.stderr}`);
-  worker = spawn(
-    node22(),
-    [
-      'node_modules/wrangler/bin/wrangler.js',
-      'dev',
-      '--env',
-      'dev',
-      '--port',
-      String(PORT),
-      '--ip',
-      '127.0.0.1',
-      '--var',
-      `CASCADE_SECRET:${SECRET}`,
-      '--var',
-      `ADMIN_TOKEN:${ADMIN}`,
-      '--var',
-      `BACKEND_URL:${backend.url}`,
-      '--var',
-      'BACKEND_TIMEOUT_MS:5000',
-      '--persist-to',
-      STATE,
-    ],
-    { env: WRANGLER_ENV, stdio: 'ignore' },
-  );
-  for (const t0 = Date.now(); ; ) {
-    try {
-      if ((await fetch(`${EDGE}/healthz`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() - t0 > 90_000) throw new Error('wrangler dev did not start');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  worker = spawnWranglerDev({
+    port: PORT,
+    vars: { CASCADE_SECRET: SECRET, ADMIN_TOKEN: ADMIN, BACKEND_URL: backend.url, BACKEND_TIMEOUT_MS: '5000' },
+    persistTo: STATE,
+  });
+  await waitUntilUp(`${EDGE}/healthz`, worker);
 }, 180_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
  * `wrangler dev` (workerd, onnxruntime-web, local KV). Real test images; the edge's forwards are
  * answered by the backend, and the cascade's answers equal the full model's.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -12,8 +12,8 @@ import { readManifest } from '../../core/node/bundle.js';
 import { normaliseImages } from '../../core/normalise.js';
 import { argmax } from '../../core/policies.js';
 import { type RunningBackend, startBackend } from '../../gpu-backend/src/start-backend.js';
-import { applyLocalMigrations, WRANGLER_ENV } from '../../scripts/d1-migrations.js';
-import { node22 } from '../../scripts/node22.js';
+import { applyLocalMigrations } from '../../scripts/d1-migrations.js';
+import { putRegion as putRegionAt, spawnWranglerDev, waitUntilUp } from '../../scripts/wrangler-dev.js';
 import { loadFashionMnist } from '../../training/data/fashion-mnist.js';
 import { floodChunked, rawExchange } from '../helpers/raw-http.js';
 import { runNode } from '../helpers/runtimes.js';
@@ -36,40 +36,12 @@ beforeAll(async () => {
   // The decision metrics' tables, in this test's own local state, as npm start applies them.
   const migrate = applyLocalMigrations(['--persist-to', '.cache/e2e-wrangler-state'], 'pipe');
   if (migrate.status !== 0) throw new Error(`wrangler d1 migrations apply failed: ${migrate.stderr}`);
-  worker = spawn(
-    node22(),
-    [
-      'node_modules/wrangler/bin/wrangler.js',
-      'dev',
-      '--env',
-      'dev',
-      '--port',
-      '8796',
-      '--ip',
-      '127.0.0.1',
-      '--var',
-      `CASCADE_SECRET:${SECRET}`,
-      '--var',
-      `ADMIN_TOKEN:${ADMIN}`,
-      '--var',
-      `BACKEND_URL:${backend.url}`,
-      '--var',
-      'BACKEND_TIMEOUT_MS:5000',
-      '--persist-to',
-      '.cache/e2e-wrangler-state',
-    ],
-    { env: WRANGLER_ENV, stdio: 'ignore' },
-  );
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      if ((await fetch(`${EDGE}/healthz`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() - t0 > 90_000) throw new Error('wrangler dev did not start');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  worker = spawnWranglerDev({
+    port: 8796,
+    vars: { CASCADE_SECRET: SECRET, ADMIN_TOKEN: ADMIN, BACKEND_URL: backend.url, BACKEND_TIMEOUT_MS: '5000' },
+    persistTo: '.cache/e2e-wrangler-state',
+  });
+  await waitUntilUp(`${EDGE}/healthz`, worker);
 });
 
 afterAll(async () => {
@@ -77,13 +49,7 @@ afterAll(async () => {
   await backend?.stop();
 });
 
-async function putRegion(key: string, settings: unknown): Promise<void> {
-  const cur = await fetch(`${EDGE}/admin/regions/${key}`, { headers: { authorization: `Bearer ${ADMIN}` } });
-  const headers: Record<string, string> = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-  if (cur.ok) headers['if-match'] = cur.headers.get('etag')!;
-  const res = await fetch(`${EDGE}/admin/regions/${key}`, { method: 'PUT', headers, body: JSON.stringify(settings) });
-  expect(res.ok, await res.clone().text()).toBe(true);
-}
+const putRegion = (key: string, settings: unknown) => putRegionAt(EDGE, ADMIN, key, settings);
 
 describe('edge worker + GPU backend', () => {
   it('not-confident requests are answered by the backend, and equal the full model', async () => {

@@ -8,7 +8,7 @@
  * shadowed: the canary waits, nothing changes) and the history showing it, the frontier as a table
  * and as JSON, a 412 conflict (and --force), a refused token, and a usage error.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../core/node/bundle.js';
 import type { FrontierView } from '../../core/operating-points.js';
 import { budgetPoint, defaultSplit, forwardRatePoint, type RegionSettings } from '../../core/regions.js';
-import { node22 } from '../../scripts/node22.js';
+import { spawnWranglerDev, waitUntilUp } from '../../scripts/wrangler-dev.js';
 
 const ADMIN = 'e2e-ops-admin-token';
 // Free of the other e2e tests' and benches' ports (8793/8794, 8796, 8797, 8798/8799).
@@ -28,34 +28,8 @@ const state = mkdtempSync(join(tmpdir(), 'ops-cli-wrangler-'));
 let worker: ChildProcess;
 
 beforeAll(async () => {
-  worker = spawn(
-    node22(),
-    [
-      'node_modules/wrangler/bin/wrangler.js',
-      'dev',
-      '--env',
-      'dev',
-      '--port',
-      String(PORT),
-      '--ip',
-      '127.0.0.1',
-      '--var',
-      `ADMIN_TOKEN:${ADMIN}`,
-      '--persist-to',
-      state,
-    ],
-    { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' }, stdio: 'ignore' },
-  );
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      if ((await fetch(`${EDGE}/healthz`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() - t0 > 90_000) throw new Error('wrangler dev did not start');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  worker = spawnWranglerDev({ port: PORT, vars: { ADMIN_TOKEN: ADMIN }, persistTo: state });
+  await waitUntilUp(`${EDGE}/healthz`, worker);
 });
 
 afterAll(() => {

@@ -6,47 +6,16 @@
  * expects the whole tree gone.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { processTree } from '../../scripts/proc.js';
 
 const EDGE_PORT = 8844;
 const BACKEND_PORT = 8845;
 
-/** pid → [ppid, comm, cmdline] of every process. */
-function processTable(): Map<number, { ppid: number; comm: string; cmd: string }> {
-  const t = new Map<number, { ppid: number; comm: string; cmd: string }>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      t.set(Number(d), { ppid, comm, cmd });
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return t;
-}
-
-function tree(root: number): { pid: number; comm: string; cmd: string }[] {
-  const t = processTable();
-  const out: { pid: number; comm: string; cmd: string }[] = [];
-  const visit = (pid: number) => {
-    for (const [p, e] of t)
-      if (e.ppid === pid) {
-        out.push({ pid: p, ...e });
-        visit(p);
-      }
-  };
-  const me = t.get(root);
-  if (me) out.push({ pid: root, ...me });
-  visit(root);
-  return out;
-}
+const tree = processTree;
 
 const alive = (pid: number) => {
   try {
