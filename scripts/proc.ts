@@ -77,3 +77,15 @@ export function rssMb(pid: number): number {
     return 0;
   }
 }
+
+/** CPU time a process has used so far, user + system, in ms (/proc/<pid>/stat utime and stime). */
+export function cpuMs(pid: number, ticksPerSecond = 100): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerSecond;
+  } catch {
+    return Number.NaN;
+  }
+}
