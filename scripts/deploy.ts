@@ -16,15 +16,11 @@
  * npm run deploy -- --env=staging
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { unstable_readConfig } from 'wrangler';
-import { buildDashboard } from './build-dashboard.js';
 import { cliArgs } from './cli-args.js';
 import { checkDeployConfig, type DeployConfig, SECRETS } from './deploy-check.js';
-import { MAX_SCRIPT_BYTES } from './deploy-limits.js';
 import { node22 } from './node22.js';
+import { buildWorkerBundle, MAX_SCRIPT_BYTES, mib, type WorkerBundle } from './worker-bundle.js';
 
 const opt = cliArgs({
   usage: 'npm run deploy -- [options]',
@@ -49,11 +45,11 @@ const DRY = opt['dry-run'] ?? false;
 const envArgs = ENV === 'production' ? [] : ['--env', ENV];
 const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
 
-function wrangler(args: string[], opts: { capture?: boolean; offline?: boolean } = {}) {
+function wrangler(args: string[], opts: { capture?: boolean } = {}) {
   return spawnSync(node22(), ['node_modules/wrangler/bin/wrangler.js', ...args], {
     encoding: 'utf8',
     stdio: opts.capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
-    env: opts.offline ? { ...WRANGLER_ENV, CLOUDFLARE_CF_FETCH_ENABLED: 'false' } : WRANGLER_ENV,
+    env: WRANGLER_ENV,
   });
 }
 
@@ -77,21 +73,14 @@ if (check.placeholders.length && !DRY)
   );
 
 // 2. The bundle, as the deploy will upload it.
-await buildDashboard();
-const OUT = `.cache/deploy-dry-run-${ENV}`;
-rmSync(OUT, { recursive: true, force: true });
-const built = wrangler(['deploy', '--dry-run', '--outdir', OUT, ...envArgs], { capture: true, offline: true });
-if (built.status !== 0) fail(`wrangler deploy --dry-run failed:\n${built.stdout}${built.stderr}`);
-let raw = 0,
-  gzip = 0;
-for (const f of readdirSync(OUT, { recursive: true }).map(String)) {
-  const p = join(OUT, f);
-  if (!statSync(p).isFile() || f.endsWith('.map') || f.endsWith('README.md')) continue;
-  const b = readFileSync(p);
-  raw += b.length;
-  gzip += gzipSync(b, { level: 9 }).length;
+let bundle: WorkerBundle;
+try {
+  bundle = await buildWorkerBundle(`.cache/deploy-dry-run-${ENV}`, envArgs);
+} catch (e) {
+  fail((e as Error).message);
 }
-const mib = (n: number) => `${(n / 1024 / 1024).toFixed(2)} MiB`;
+const raw = bundle.rawBytes,
+  gzip = bundle.gzipBytes;
 if (raw > MAX_SCRIPT_BYTES) fail(`the bundle is ${mib(raw)}, over Cloudflare's ${mib(MAX_SCRIPT_BYTES)} script limit`);
 console.log(
   `npm run deploy: ${ENV} (${config.name}) configuration OK; bundle ${mib(raw)} of the ${mib(MAX_SCRIPT_BYTES)} limit (${mib(gzip)} gzip)`,
