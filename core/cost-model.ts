@@ -190,7 +190,8 @@ export interface DecisionTotals {
    * Edge compute milliseconds summed: the Workers CPU-ms billed. Deployed Workers bill CPU time, which
    * Cloudflare reports (Workers metrics, a Tail Worker's `cpuTime`); the edge's own `computeMs` timers
    * do not advance during compute there (Spectre mitigation: timers move only on I/O) and read ~0.
-   * Locally (wrangler dev, workerd) `computeMs` is wall time.
+   * Locally (wrangler dev, workerd) `computeMs` is wall time in whole milliseconds (workerd's clock
+   * resolution), so a sub-millisecond inference reads 0 or 1: price CPU with `edgeCpuMsPerRequest`.
    */
   edgeCpuMs: number;
   /** The forwards' round trips as the edge saw them (ms, summed): wall time waiting on I/O, not billed as Workers CPU. */
@@ -351,6 +352,22 @@ export interface CostOptions {
   analyticsEngine?: boolean;
   /** Edge CPU-ms per MAC, to use instead of the one measured from the totals (e.g. from a local bench). */
   edgeMsPerMac?: number;
+  /**
+   * Workers CPU-ms per classified request, by path, to price the CPU item with instead of the totals'
+   * `edgeCpuMs`: deployed, the edge's own timers read ~0 (they advance only on I/O), so the totals
+   * hold no CPU time there. From Cloudflare's Workers metrics (CPU time per request) or, failing
+   * that, bench:edge:cpu's in-isolate figures; `source` says which, in the item's assumptions.
+   */
+  edgeCpuMsPerRequest?: EdgeCpuPerRequest;
+}
+
+/** CPU-ms one request costs the Worker, by the path it took, and where the figures come from. */
+export interface EdgeCpuPerRequest {
+  /** Answered at the edge (an exit, or a capped answer). */
+  edge: number;
+  /** Forwarded to the backend (answered there, or degraded when it could not). */
+  forwarded: number;
+  source: string;
 }
 
 export interface CostReport {
@@ -387,7 +404,7 @@ const PER_M_REQUESTS = 'USD per million requests';
 /** Assumptions common to every figure of a report. */
 const COMMON_ASSUMPTIONS = [
   'Marginal list prices in USD: the Workers Paid plan fee ($5 a month) and its monthly included allowances (10 M requests, 30 M CPU-ms, 10 M KV reads, 50 M D1 rows written, 25 B D1 rows read, 10 M Analytics Engine data points) are not subtracted.',
-  'Workers CPU-ms is what the totals report as edgeCpuMs: deployed Workers bill CPU time (reported by Cloudflare: Workers metrics, a Tail Worker’s cpuTime); the edge’s own computeMs covers inference only and reads ~0 when deployed (timers advance only on I/O), while locally (wrangler dev) it is wall time.',
+  'Workers CPU-ms: the per-path CPU-ms per request when given (the CPU item names their source), else what the totals report as edgeCpuMs. Deployed Workers bill CPU time (reported by Cloudflare: Workers metrics, a Tail Worker’s cpuTime); the edge’s own computeMs covers inference only and reads ~0 when deployed (timers advance only on I/O), while locally (wrangler dev) it is wall time in whole milliseconds.',
   'Not priced: Durable Object and KV writes (admin changes, not per request), the backend’s answers travelling back to the edge (a few hundred bytes per forward, egress from the GPU host’s network), storage.',
 ];
 
@@ -420,6 +437,11 @@ function checkOptions(o: CostOptions): void {
     throw new RangeError(`gpuHosts=${o.gpuHosts}: expected a whole number of hosts ≥ 0`);
   if (o.edgeMsPerMac !== undefined && !(o.edgeMsPerMac >= 0 && Number.isFinite(o.edgeMsPerMac)))
     throw new RangeError(`edgeMsPerMac=${o.edgeMsPerMac}: expected ms ≥ 0`);
+  const c = o.edgeCpuMsPerRequest;
+  if (c)
+    for (const k of ['edge', 'forwarded'] as const)
+      if (!(c[k] >= 0 && Number.isFinite(c[k])))
+        throw new RangeError(`edgeCpuMsPerRequest.${k}=${c[k]}: expected CPU-ms ≥ 0`);
 }
 
 const usd = (n: number) => `$${n.toPrecision(4)}`;
@@ -559,6 +581,22 @@ function gpuItem(
   return { dollars, assumptions, perSample };
 }
 
+/** The actual mix's Workers CPU: from the per-path figures when given, else the totals' edgeCpuMs. */
+function cpuItem(t: DecisionTotals, per: EdgeCpuPerRequest | undefined, priceText: string, price: number): Item {
+  if (!per)
+    return {
+      dollars: (t.edgeCpuMs / PER_MILLION) * price,
+      assumptions: [`${int(t.edgeCpuMs)} edge CPU-ms at ${priceText}.`],
+    };
+  const ms = t.edge * per.edge + t.forwarded * per.forwarded;
+  return {
+    dollars: (ms / PER_MILLION) * price,
+    assumptions: [
+      `${per.edge} CPU-ms per edge answer (${int(t.edge)}) and ${per.forwarded} per forward (${int(t.forwarded)}): ${int(ms)} CPU-ms (${per.source}); errors' CPU is not counted. At ${priceText}.`,
+    ],
+  };
+}
+
 /**
  * Prices one period's decision totals: the actual mix by item, the three counterfactuals, the GPU
  * cost per forwarded sample and the measured ratios, every figure with its unit and assumptions.
@@ -599,10 +637,7 @@ export function costReport(totals: DecisionTotals, options: CostOptions = {}): C
       dollars: (t.requests / PER_MILLION) * prices.workersRequests.value,
       assumptions: [`Every request, errors included (${int(t.requests)}), at ${price('workersRequests')}.`],
     },
-    cpu: {
-      dollars: (t.edgeCpuMs / PER_MILLION) * prices.workersCpuMs.value,
-      assumptions: [`${int(t.edgeCpuMs)} edge CPU-ms at ${price('workersCpuMs')}.`],
-    },
+    cpu: cpuItem(t, options.edgeCpuMsPerRequest, price('workersCpuMs'), prices.workersCpuMs.value),
     kv: {
       dollars: (t.kvReads / PER_MILLION) * prices.kvReads.value,
       assumptions: [`${int(t.kvReads)} KV reads (region settings, cached 15 s per isolate) at ${price('kvReads')}.`],

@@ -78,10 +78,13 @@ export function rssMb(pid: number): number {
   }
 }
 
-/** CPU time a process has used so far, user + system, in ms (/proc/<pid>/stat utime and stime). */
-export function cpuMs(pid: number, ticksPerSecond = 100): number {
+/**
+ * CPU time a process has used so far, user + system, in ms (/proc/<pid>/stat utime and stime); with
+ * `thread`, only that thread's (/proc/<pid>/task/<thread>/stat; a process's main thread has its pid).
+ */
+export function cpuMs(pid: number, ticksPerSecond = 100, thread?: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
     // After "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based).
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerSecond;

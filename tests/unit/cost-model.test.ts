@@ -133,6 +133,45 @@ describe('cost model: the actual mix by item', () => {
   });
 });
 
+describe('cost model: Workers CPU from per-path figures', () => {
+  const per = { edge: 0.5, forwarded: 2, source: 'a test figure' };
+  it('prices edge answers and forwards at their own CPU-ms instead of the totals', () => {
+    // Deployed, the totals hold ~0 CPU-ms: the per-path figures price it instead.
+    const r = costReport({ ...MIX, edgeCpuMs: 0 }, { edgeCpuMsPerRequest: per });
+    // 8e5 × 0.5 + 2e5 × 2 = 8e5 CPU-ms at $0.02 per million = $0.016 over 1e6 requests.
+    expect(v(r.periodTotal.items.cpu)).toBeCloseTo(0.016, 12);
+    expect(v(r.actual.items.cpu)).toBeCloseTo(0.016, 12);
+    expect(r.actual.items.cpu!.assumptions.join(' ')).toMatch(
+      /0\.5 CPU-ms per edge answer .* 2 per forward .*a test figure/,
+    );
+    // Without them, the totals' own figure as before.
+    expect(v(costReport({ ...MIX, edgeCpuMs: 0 }).periodTotal.items.cpu)).toBe(0);
+  });
+  it('refuses a negative or non-finite figure', () => {
+    expect(() => costReport(MIX, { edgeCpuMsPerRequest: { ...per, edge: -1 } })).toThrow(/edgeCpuMsPerRequest\.edge/);
+    expect(() => costReport(MIX, { edgeCpuMsPerRequest: { ...per, forwarded: Number.NaN } })).toThrow(
+      /edgeCpuMsPerRequest\.forwarded/,
+    );
+  });
+  it("the worker's default is bench:edge:cpu's in-isolate median for the bundle it measured; EDGE_CPU_MS overrides it", async () => {
+    const { edgeCpuPerRequest } = await import('../../workers/edge/src/metrics/cpu.js');
+    const bench = JSON.parse(readFileSync('bench/results/edge-cpu.json', 'utf8'));
+    const d = edgeCpuPerRequest({}, bench.meta.model)!;
+    expect(d.edge).toBeCloseTo(bench.summary.isolate['classify-edge'].main.median, 3);
+    expect(d.forwarded).toBeCloseTo(bench.summary.isolate['classify-backend'].main.median, 3);
+    expect(d.source).toMatch(/bench:edge:cpu/);
+    expect(edgeCpuPerRequest({}, 'another-bundle')).toBeUndefined();
+    expect(edgeCpuPerRequest({ EDGE_CPU_MS: ' 0.8, 2.25 ' }, 'another-bundle')).toEqual({
+      edge: 0.8,
+      forwarded: 2.25,
+      source: 'EDGE_CPU_MS, set by the operator',
+    });
+    // Unparseable: ignored (logged), the default used.
+    expect(edgeCpuPerRequest({ EDGE_CPU_MS: '0.8' }, bench.meta.model)).toEqual(d);
+    expect(edgeCpuPerRequest({ EDGE_CPU_MS: '-1,2' }, 'another-bundle')).toBeUndefined();
+  });
+});
+
 describe('cost model: prices', () => {
   it('every default price has a value, a unit and a source', () => {
     for (const k of PRICE_KEYS) {
@@ -402,12 +441,14 @@ describe('cost model: the shipped bundle models/fashion-resnet at its default po
     const atEdge = exitRates.slice(0, split).reduce((a, b) => a + b, 0);
     const edge = Math.round(requests * atEdge);
     const forwarded = requests - edge;
-    // Edge compute per request: bench/results/edge.json at 1 connection (wrangler dev, wall time): p50
-    // of edge exits and of forwarded requests.
-    const bench = JSON.parse(readFileSync('bench/results/edge.json', 'utf8')) as {
-      levels: { connections: number; edgeExit: { computeP50: number }; notConfident: { computeP50: number } }[];
+    // Edge CPU per request: bench:edge:cpu's in-isolate main-thread medians (bench/results/edge-cpu.json).
+    const bench = JSON.parse(readFileSync('bench/results/edge-cpu.json', 'utf8')) as {
+      summary: { isolate: Record<'classify-edge' | 'classify-backend', { main: { median: number } }> };
     };
-    const level = bench.levels.find((l) => l.connections === 1)!;
+    const cpu = {
+      edge: bench.summary.isolate['classify-edge'].main.median,
+      forwarded: bench.summary.isolate['classify-backend'].main.median,
+    };
     // One real forward body: f16 features of the split's cut plus the signed metadata.
     const seg = m.segments[split]!;
     const body = encodeFeatures(
@@ -433,7 +474,7 @@ describe('cost model: the shipped bundle models/fashion-resnet at its default po
       forwarded,
       degraded: 0,
       errors: 0,
-      edgeCpuMs: edge * level.edgeExit.computeP50 + forwarded * level.notConfident.computeP50,
+      edgeCpuMs: edge * cpu.edge + forwarded * cpu.forwarded,
       backendMs: 0,
       bytesForwarded: forwarded * body.length,
       // One isolate, 4 region keys re-read every 15 s (CACHE_TTL_MS) for a day.

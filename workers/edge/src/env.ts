@@ -47,6 +47,8 @@ interface UndeclaredBindings {
   METRICS_RETAIN_DAYS?: string;
   /** "false": record no decisions (neither D1 nor Analytics Engine); default true. */
   METRICS_ENABLED?: string;
+  /** "<edge>,<forwarded>": Workers CPU-ms per edge answer and per forward, from Cloudflare's Workers metrics, for the cost figures (metrics/cpu.ts; default: bench:edge:cpu's). */
+  EDGE_CPU_MS?: string;
 }
 
 declare global {

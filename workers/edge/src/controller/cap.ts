@@ -15,6 +15,7 @@ import { costReport, type ModelFacts, modelFacts } from '../../../../core/cost-m
 import type { Capped, RegionSettings } from '../../../../core/regions.js';
 import type { Env } from '../env.js';
 import { metricsConfig } from '../metrics/config.js';
+import { edgeCpuPerRequest } from '../metrics/cpu.js';
 import { readBuckets } from '../metrics/d1-store.js';
 import { decisionTotals, planQuery, summarise } from '../metrics/query.js';
 import { edgeModel } from '../model/edge-model.js';
@@ -60,7 +61,11 @@ export async function capDecision(
   const sums = summarise(await readBuckets(env.METRICS, plan), plan, (x) => x).totals.cost;
   if (sums.requests < CAP_MIN_REQUESTS) return null;
   const totals = decisionTotals(sums);
-  const r = costReport(totals, { model: facts(s), analyticsEngine: Boolean(env.DECISIONS_AE) });
+  const r = costReport(totals, {
+    model: facts(s),
+    analyticsEngine: Boolean(env.DECISIONS_AE),
+    edgeCpuMsPerRequest: edgeCpuPerRequest(env, edgeModel().manifest.name),
+  });
   const period = r.periodTotal;
   const gpu = period.items.gpu?.value;
   const egress = period.items.egress?.value ?? 0;

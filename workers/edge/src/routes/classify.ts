@@ -41,7 +41,8 @@ export const classifyResponseSchema = z
      * Milliseconds: edgeMs from arrival to the edge decision, of which computeMs is this request's own
      * inference (time waiting for the isolate's inference thread excluded); backendMs the forward's
      * round trip. Deployed Workers advance timers only on I/O (Spectre mitigation), so there edgeMs and
-     * computeMs omit pure CPU time; locally (workerd) they are wall-clock.
+     * computeMs omit pure CPU time; locally (workerd) they are wall-clock in whole milliseconds (its
+     * clock's resolution). bench:edge:cpu measures CPU per request instead.
      */
     timings: z.object({
       edgeMs: z.number(),

@@ -10,6 +10,7 @@ import { defaultSplit, regionKeySchema } from '../../../../core/regions.js';
 import { type EdgeEnv, problemHook, problems, serve } from '../api/define.js';
 import { ProblemError } from '../errors.js';
 import { metricsConfig } from '../metrics/config.js';
+import { edgeCpuPerRequest } from '../metrics/cpu.js';
 import { readBuckets } from '../metrics/d1-store.js';
 import {
   D1_ROWS_ASSUMPTION,
@@ -241,7 +242,12 @@ serve(metricsApi, metricsRoute, async (c) => {
   });
   const rows = await readBuckets(c.env.METRICS, plan);
   const model = servedFacts();
-  const options = { model, analyticsEngine: Boolean(c.env.DECISIONS_AE), periodSeconds: plan.to - plan.from };
+  const options = {
+    model,
+    analyticsEngine: Boolean(c.env.DECISIONS_AE),
+    periodSeconds: plan.to - plan.from,
+    edgeCpuMsPerRequest: edgeCpuPerRequest(c.env, edgeModel().manifest.name),
+  };
   const summary = summarise(rows, plan, (s) =>
     trim(costReport(decisionTotals(s), options), [KV_READS_ASSUMPTION, D1_ROWS_ASSUMPTION]),
   );
