@@ -101,6 +101,32 @@ const bundle = JSON.parse(readFileSync('bench/results/worker-bundle.json', 'utf8
   gzipBytes: number;
 };
 
+/** bench:edge:cpu's headline (`npm run bench:edge` runs it first), quoted with its own date. */
+function cpuSection(): string[] {
+  let c: {
+    meta: { date: string; runs: number };
+    summary: {
+      isolate: Record<string, { main: Range }>;
+      http: Record<string, { runtime: Range }>;
+    };
+  };
+  try {
+    c = JSON.parse(readFileSync('bench/results/edge-cpu.json', 'utf8'));
+  } catch {
+    return [];
+  }
+  const x = (v: Range) => `${v.median.toFixed(2)} (${v.min.toFixed(2)}–${v.max.toFixed(2)})`;
+  const i = c.summary.isolate,
+    h = c.summary.http;
+  if (!i['classify-edge'] || !i['classify-backend'] || !h.edge || !h.healthz) return [];
+  return [
+    '## CPU per request',
+    '',
+    `From \`npm run bench:edge:cpu\` (${c.meta.date}, median (min–max) of ${c.meta.runs} runs; bench/results/edge-cpu.md has the stages): the worker's own CPU inside the isolate, workerd's main thread, **${x(i['classify-edge'].main)} CPU-ms per edge answer** and ${x(i['classify-backend'].main)} per forward; the whole workerd process over HTTP ${x(h.edge.runtime)} per edge answer, of which ${x(h.healthz.runtime)} is what GET /healthz costs it (workerd and wrangler dev).`,
+    '',
+  ];
+}
+
 // ---- Isolate start-up, by phase ------------------------------------------------------------------
 interface Profile {
   startTime: number;
@@ -461,6 +487,7 @@ try {
     `| first ${FIRST}: client p99 ms | ${variants.map((v) => r(coldSummary[v.id].p99ClientMs)).join(' | ')} |`,
     `| **start-up CPU + first request, ms** | ${variants.map((v) => `**${f(coldSummary[v.id].startupPlusFirstMs)}**`).join(' | ')} |`,
     '',
+    ...cpuSection(),
     '## Warm load',
     '',
     `The shipped worker, autocannon posting ${images.length} test images cycled at the default thresholds, ${meta.secondsPerLevel} s per level, ${meta.repeats} repeats. "shared": the load generator and wrangler dev share both cores; "pinned": the load generator on one core, wrangler dev (its node process and both workerd processes) on the other. Server = the worker's \`timings.edgeMs\` (arrival in the handler to the edge decision), compute = \`computeMs\` (its own inference), for the confident edge answers.`,
