@@ -21,6 +21,7 @@ import { createExecutor } from '../gpu-backend/src/executors/create.js';
 import { type AdapterInfo, type Executor, graphList } from '../gpu-backend/src/executors/executor.js';
 import { cliArgs, text, usageExit } from '../scripts/cli-args.js';
 import type { LoadJob, LoadResult } from './backend-load.js';
+import { percentile } from './stats.js';
 
 const CORES = availableParallelism();
 const HALF_THE_CORES = String(Math.max(1, Math.floor(CORES / 2)));
@@ -139,8 +140,7 @@ const per = shape.reduce((a, b) => a * b, 1);
 const features = Float32Array.from({ length: per }, (_, i) => Math.abs(Math.sin(i)));
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const pct = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const pct = percentile;
 const log = (s: string) => console.error(`[bench] ${s}`);
 
 function nvidiaSmi(): string | undefined {

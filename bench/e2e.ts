@@ -30,6 +30,7 @@ import { applyLocalMigrations } from '../scripts/d1-migrations.js';
 import { processTree, rssMb } from '../scripts/proc.js';
 import { putRegion, spawnWranglerDev, waitUntilUp } from '../scripts/wrangler-dev.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
+import { percentile, spread } from './stats.js';
 
 const args = cliArgs({
   usage: 'npm run bench:e2e -- [options]',
@@ -63,11 +64,8 @@ const STATE = '.cache/bench-e2e-state';
 const LEVELS = [1, 10, 50, 200];
 const m = readManifest(DIR);
 
-function pct(xs: number[], p: number): number | null {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
+/** A percentile, null (printed '–') for no samples. */
+const pct = (xs: number[], p: number): number | null => (xs.length ? percentile(xs, p) : null);
 
 const drain = (p: ChildProcess) => {
   p.stdout?.resume();
@@ -245,7 +243,7 @@ try {
   };
   const range = (xs: (number | null)[]) => {
     const v = xs.filter((x): x is number => x !== null);
-    return v.length ? { median: pct(v, 50)!, min: Math.min(...v), max: Math.max(...v) } : null;
+    return v.length ? spread(v) : null;
   };
   const summary = ARMS.flatMap((a) =>
     LEVELS.map((connections) => {

@@ -32,6 +32,7 @@ import { applyLocalMigrations } from '../scripts/d1-migrations.js';
 import { cpuMs, processTree } from '../scripts/proc.js';
 import { putRegion, spawnWranglerDev, waitUntilUp } from '../scripts/wrangler-dev.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
+import { spread } from './stats.js';
 
 const args = cliArgs({
   usage: 'npm run bench:edge:cpu -- [options]',
@@ -63,8 +64,7 @@ const PROBE = 'bench/edge-stages/worker.ts';
 const m = readManifest(DIR);
 const split = defaultSplit(m);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const range = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs });
+const range = (xs: number[]) => ({ ...spread(xs), runs: xs });
 type Range = ReturnType<typeof range>;
 // A deployed worker has no local trace collector: keep wrangler dev's out of the measured process.
 process.env.X_LOCAL_OBSERVABILITY = 'false';

@@ -34,6 +34,7 @@ import { processTree } from '../scripts/proc.js';
 import { buildWorkerBundle } from '../scripts/worker-bundle.js';
 import { putRegion, spawnWranglerDev, waitUntilUp } from '../scripts/wrangler-dev.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
+import { percentile, type Spread, spread } from './stats.js';
 
 const args = cliArgs({
   usage: 'npm run bench:edge -- [options]',
@@ -84,13 +85,9 @@ const variants = [
 ] as const;
 type VariantId = (typeof variants)[number]['id'];
 
-function pct(xs: number[], p: number): number {
-  if (!xs.length) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-const range = (xs: number[]) => ({ median: pct(xs, 50), min: Math.min(...xs), max: Math.max(...xs) });
-type Range = ReturnType<typeof range>;
+const pct = percentile;
+const range = spread;
+type Range = Spread;
 
 const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: IMAGES / 10 } });
 const images = Array.from({ length: ds.test.count }, (_, i) => ds.test.images.slice(i * 784, (i + 1) * 784));

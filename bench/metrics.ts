@@ -35,6 +35,7 @@ import { cliArgs, text } from '../scripts/cli-args.js';
 import { applyLocalMigrations, WRANGLER_ENV } from '../scripts/d1-migrations.js';
 import { node22 } from '../scripts/node22.js';
 import { loadFashionMnist } from '../training/data/fashion-mnist.js';
+import { percentile } from './stats.js';
 
 const args = cliArgs({
   usage: 'npm run bench:metrics -- [options]',
@@ -78,11 +79,7 @@ const WARMUP = 20;
 /** Seconds of the unmeasured load round per arm before the measured ones. */
 const LOAD_WARMUP_S = 2;
 
-function pct(xs: number[], p: number): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
+const pct = percentile;
 function median(xs: number[]): number {
   if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b);

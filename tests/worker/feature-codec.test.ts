@@ -2,6 +2,7 @@
 // against the portable loop the Node tests check bit by bit against toHalf.
 import { describe, expect, it } from 'vitest';
 import { decodeFeatures, encodeFeatures, toHalf, toHalfArray, toHalfArrayJs } from '../../core/feature-codec.js';
+import { F16_EDGE_CASES, f16TestValues } from '../helpers/f16-cases.js';
 
 describe('f16 features in workerd', () => {
   it('has Float16Array, so toHalfArray takes the native path', () => {
@@ -9,23 +10,7 @@ describe('f16 features in workerd', () => {
   });
 
   it('native conversion is bit-identical to toHalf for every non-NaN value, and NaN stays NaN', () => {
-    const bits = new Uint32Array(200_000);
-    for (let i = 0; i < bits.length; i++) bits[i] = (Math.random() * 2 ** 32) >>> 0;
-    const x = new Float32Array(bits.buffer);
-    const edge = [
-      0,
-      -0,
-      65504,
-      65519,
-      65520,
-      1 + 2 ** -11,
-      1 + 3 * 2 ** -11,
-      2 ** -14,
-      2 ** -24,
-      2 ** -25,
-      3 * 2 ** -26,
-    ];
-    x.set([...edge, Infinity, -Infinity, NaN, 2047.9999], 0);
+    const x = f16TestValues();
     const native = toHalfArray(x),
       js = toHalfArrayJs(x);
     let nans = 0;
@@ -40,7 +25,7 @@ describe('f16 features in workerd', () => {
         expect.fail(`value ${x[i]}: native 0x${native[i]!.toString(16)}, toHalf 0x${js[i]!.toString(16)}`);
     }
     expect(nans).toBeGreaterThan(0);
-    expect(Array.from(toHalfArray(x.subarray(0, edge.length)))).toEqual(edge.map((v) => toHalf(v)));
+    expect(Array.from(toHalfArray(x.subarray(0, F16_EDGE_CASES.length)))).toEqual(F16_EDGE_CASES.map((v) => toHalf(v)));
   });
 
   it('a body encoded in workerd decodes to the same values', () => {
