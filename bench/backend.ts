@@ -140,7 +140,6 @@ const per = shape.reduce((a, b) => a * b, 1);
 const features = Float32Array.from({ length: per }, (_, i) => Math.abs(Math.sin(i)));
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const pct = percentile;
 const log = (s: string) => console.error(`[bench] ${s}`);
 
 function nvidiaSmi(): string | undefined {
@@ -357,8 +356,8 @@ async function load(clients: number): Promise<{
   const batchSum = rs.reduce((a, r) => a + r.batchSum, 0);
   return {
     rps: lat.length / SECONDS,
-    p50: pct(lat, 50),
-    p99: pct(lat, 99),
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
     errors: rs.reduce((a, r) => a + r.errors, 0),
     errorCodes,
     meanBatch: batchSum / Math.max(1, lat.length),

@@ -85,10 +85,6 @@ const variants = [
 ] as const;
 type VariantId = (typeof variants)[number]['id'];
 
-const pct = percentile;
-const range = spread;
-type Range = Spread;
-
 const ds = loadFashionMnist({ limitPerClass: { train: 1, val: 1, test: IMAGES / 10 } });
 const images = Array.from({ length: ds.test.count }, (_, i) => ds.test.images.slice(i * 784, (i + 1) * 784));
 
@@ -103,8 +99,8 @@ function cpuSection(): string[] {
   let c: {
     meta: { date: string; runs: number };
     summary: {
-      isolate: Record<string, { main: Range }>;
-      http: Record<string, { runtime: Range }>;
+      isolate: Record<string, { main: Spread }>;
+      http: Record<string, { runtime: Spread }>;
     };
   };
   try {
@@ -112,7 +108,7 @@ function cpuSection(): string[] {
   } catch {
     return [];
   }
-  const x = (v: Range) => `${v.median.toFixed(2)} (${v.min.toFixed(2)}–${v.max.toFixed(2)})`;
+  const x = (v: Spread) => `${v.median.toFixed(2)} (${v.min.toFixed(2)}–${v.max.toFixed(2)})`;
   const i = c.summary.isolate,
     h = c.summary.http;
   if (!i['classify-edge'] || !i['classify-backend'] || !h.edge || !h.healthz) return [];
@@ -227,11 +223,11 @@ const startupSummary = Object.fromEntries(
     return [
       v.id,
       {
-        cpuMs: range(runs.map((r) => r.cpuMs)),
+        cpuMs: spread(runs.map((r) => r.cpuMs)),
         phases: Object.fromEntries(
           PHASES.map((k) => [
             k,
-            pct(
+            percentile(
               runs.map((r) => r[k]),
               50,
             ),
@@ -240,7 +236,7 @@ const startupSummary = Object.fromEntries(
       },
     ];
   }),
-) as Record<VariantId, { cpuMs: Range; phases: Record<Phase, number> }>;
+) as Record<VariantId, { cpuMs: Spread; phases: Record<Phase, number> }>;
 
 // ---- Cold start: the first 100 requests of fresh processes ----------------------------------------
 interface Reply {
@@ -305,8 +301,8 @@ try {
       const row = {
         firstClientMs: client[0]!,
         firstServerMs,
-        p50ClientMs: pct(client, 50),
-        p99ClientMs: pct(client, 99),
+        p50ClientMs: percentile(client, 50),
+        p99ClientMs: percentile(client, 99),
         readyMs: worker.readyMs,
       };
       console.error(`cold ${v.id}`, JSON.stringify(row));
@@ -372,11 +368,11 @@ try {
           client: { p50: result.latency.p50, p99: result.latency.p99 },
           edgeExit: {
             count: edge.length,
-            serverP50: pct(edge, 50),
-            serverP99: pct(edge, 99),
-            computeP50: pct(edgeCompute, 50),
+            serverP50: percentile(edge, 50),
+            serverP99: percentile(edge, 99),
+            computeP50: percentile(edgeCompute, 50),
           },
-          notConfident: { count: fwd.length, serverP50: pct(fwd, 50) },
+          notConfident: { count: fwd.length, serverP50: percentile(fwd, 50) },
         };
         console.error(JSON.stringify(row));
         levels.push(row);
@@ -392,7 +388,7 @@ try {
   const coldSummary = Object.fromEntries(
     variants.map((v) => {
       const r = cold[v.id];
-      const of = (k: keyof (typeof r)[number]) => range(r.map((x) => x[k]));
+      const of = (k: keyof (typeof r)[number]) => spread(r.map((x) => x[k]));
       return [
         v.id,
         {
@@ -404,7 +400,7 @@ try {
           // As a new isolate meets its first request on Cloudflare: the global scope, then the request.
           startupPlusFirstMs:
             startupSummary[v.id].cpuMs.median +
-            pct(
+            percentile(
               r.map((x) => x.firstClientMs),
               50,
             ),
@@ -413,7 +409,7 @@ try {
     }),
   ) as Record<
     VariantId,
-    Record<'firstClientMs' | 'firstServerMs' | 'p50ClientMs' | 'p99ClientMs' | 'readyMs', Range> & {
+    Record<'firstClientMs' | 'firstServerMs' | 'p50ClientMs' | 'p99ClientMs' | 'readyMs', Spread> & {
       startupPlusFirstMs: number;
     }
   >;
@@ -423,13 +419,13 @@ try {
       return {
         placement,
         connections,
-        rps: range(r.map((x) => x.rps)),
+        rps: spread(r.map((x) => x.rps)),
         errors: r.reduce((a, x) => a + x.errors, 0),
-        clientP50: range(r.map((x) => x.client.p50)),
-        clientP99: range(r.map((x) => x.client.p99)),
-        edgeServerP50: range(r.map((x) => x.edgeExit.serverP50)),
-        edgeServerP99: range(r.map((x) => x.edgeExit.serverP99)),
-        edgeComputeP50: range(r.map((x) => x.edgeExit.computeP50)),
+        clientP50: spread(r.map((x) => x.client.p50)),
+        clientP99: spread(r.map((x) => x.client.p99)),
+        edgeServerP50: spread(r.map((x) => x.edgeExit.serverP50)),
+        edgeServerP99: spread(r.map((x) => x.edgeExit.serverP99)),
+        edgeComputeP50: spread(r.map((x) => x.edgeExit.computeP50)),
         edgeShare:
           r.reduce((a, x) => a + x.edgeExit.count, 0) /
           r.reduce((a, x) => a + x.edgeExit.count + x.notConfident.count, 0),
@@ -453,7 +449,7 @@ try {
     `${JSON.stringify({ meta, bundle, startup: { summary: startupSummary, runs: startup }, cold: { summary: coldSummary, runs: cold }, levels: { summary: levelSummary, runs: levels } }, null, 2)}\n`,
   );
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
-  const r = (x: Range, d = 1) => `${f(x.median, d)} (${f(x.min, d)}–${f(x.max, d)})`;
+  const r = (x: Spread, d = 1) => `${f(x.median, d)} (${f(x.min, d)}–${f(x.max, d)})`;
   const md = [
     '# Edge worker (`npm run bench:edge`)',
     '',

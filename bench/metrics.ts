@@ -79,7 +79,6 @@ const WARMUP = 20;
 /** Seconds of the unmeasured load round per arm before the measured ones. */
 const LOAD_WARMUP_S = 2;
 
-const pct = percentile;
 function median(xs: number[]): number {
   if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -435,9 +434,9 @@ const blockP50 = (xs: number[]) => {
 };
 const seqArm = (xs: number[]) => ({
   requests: xs.length,
-  p50: pct(xs, 50),
-  p95: pct(xs, 95),
-  p99: pct(xs, 99),
+  p50: percentile(xs, 50),
+  p95: percentile(xs, 95),
+  p99: percentile(xs, 99),
   mean: xs.reduce((a, b) => a + b, 0) / xs.length,
   blockP50: blockP50(xs),
   blockSpread: spread(blockP50(xs)),
